@@ -1,0 +1,122 @@
+/**
+ * The ports through which route handlers reach the outside world. Adapters (adapters/node,
+ * adapters/memory, or an embedding service) implement them; nothing in src/ touches a runtime.
+ */
+
+/** The store directory (/var/lib/barmanapi). Paths are relative, '/'-separated, never contain '..'. */
+export interface Storage {
+  /** Whole file as text, or null when it does not exist. */
+  readText(path: string): Promise<string | null>;
+  /** Whole file as bytes, or null when it does not exist. */
+  readBytes(path: string): Promise<Uint8Array | null>;
+  /** Atomic replace: readers see the old or the new content, never a mix. Creates parent folders. */
+  writeAtomic(path: string, data: string | Uint8Array): Promise<void>;
+  /** Append to a file (logs), creating it and its parent folders as needed. */
+  append(path: string, data: string | Uint8Array): Promise<void>;
+  /** Names (not paths) of the entries of a folder; [] when it does not exist. */
+  list(dir: string): Promise<string[]>;
+  /** Size and modification time, or null when the path does not exist. */
+  stat(path: string): Promise<{ size: number; mtimeMs: number; isDirectory: boolean } | null>;
+  /** Rename within the store (atomic on one file system). */
+  rename(from: string, to: string): Promise<void>;
+  /** Remove a file or a folder with everything below it; no error when it does not exist. */
+  remove(path: string): Promise<void>;
+  /** Create a folder and its parents. */
+  mkdir(path: string): Promise<void>;
+  /** Stream a file's bytes without loading it whole; null when it does not exist. */
+  openRead?(path: string, start?: number): Promise<ReadableStream<Uint8Array> | null>;
+}
+
+/** A single text file outside the store (client.conf, barmanapi.conf). */
+export interface TextFile {
+  readonly path: string;
+  read(): Promise<string | null>;
+  /** Atomic replace, keeping the owner and mode of the file it replaces. */
+  write(text: string): Promise<void>;
+  /** A cheap token that changes whenever the file changes (mtime + size); null when missing. */
+  revision(): Promise<string | null>;
+}
+
+export interface RunOptions {
+  /** Kill the command (its whole process group) after this many milliseconds. */
+  timeoutMs?: number;
+  /** Keep at most this many bytes of stdout and of stderr each; the rest is dropped. */
+  maxOutputBytes?: number;
+  /** Abort (kill) the command, e.g. when the HTTP client goes away. */
+  signal?: AbortSignal;
+  /** Environment additions for the command. */
+  env?: Record<string, string>;
+}
+
+export interface RunResult {
+  /** Exit code, or null when the command was killed by a signal. */
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** stdout or stderr went past maxOutputBytes and was cut. */
+  truncated: boolean;
+  timedOut: boolean;
+  aborted: boolean;
+  durationMs: number;
+}
+
+export interface HostWriteResult {
+  /** 'replaced': temp file + rename. 'in-place': the directory is not writable, the file was rewritten under a lock. */
+  mode: 'replaced' | 'in-place';
+}
+
+export interface HostFileInfo {
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  isDirectory: boolean;
+}
+
+/** Where barman lives: this machine, or a barman host reached over SSH. */
+export interface BarmanHost {
+  readonly kind: 'local' | 'ssh';
+  /** Human description without secrets, e.g. "local" or "barman@backup:22". */
+  readonly description: string;
+  /** Run argv[0] with argv[1..] as separate words; nothing is interpreted by a local shell. */
+  run(argv: string[], options?: RunOptions): Promise<RunResult>;
+  readFile(path: string): Promise<string | null>;
+  /** Atomic write next to the target (temp + rename), keeping owner and mode. */
+  writeFile(path: string, content: string): Promise<HostWriteResult>;
+  stat(path: string): Promise<HostFileInfo | null>;
+  /** Entry names of a directory; [] when missing. */
+  listDir(path: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** What the job runner is told to start; the job's folder already holds job.json. */
+export interface JobStart {
+  id: string;
+  /** Store-relative folder of the job, e.g. active/202611/20261128101500_backup_ab12cd. */
+  dir: string;
+}
+
+export interface JobHandle {
+  pid: number | null;
+}
+
+/** Starts async commands that outlive the HTTP request and the server process. */
+export interface JobRunner {
+  start(job: JobStart): Promise<JobHandle>;
+  /** Whether the runner process of a job is still alive. */
+  isAlive(pid: number): Promise<boolean>;
+  /** Signal the runner's process group to stop. */
+  cancel(pid: number): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Logger {
+  log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
+}
