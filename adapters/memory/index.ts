@@ -1,0 +1,3 @@
+export { createMemoryStorage, createMemoryTextFile } from './storage.js';
+export { createFixedClock, createMemoryLogger } from './misc.js';
+export { createScriptedHost, type ScriptedCommand } from './host.js';

@@ -1,0 +1,113 @@
+import type { Storage, TextFile } from '../../src/ports.js';
+import { checkStorePath } from '../../src/util/store-path.js';
+
+/** The store in memory: for tests, embedding and ephemeral use. */
+export function createMemoryStorage(now: () => number = Date.now): Storage & { files: Map<string, Uint8Array> } {
+  const files = new Map<string, Uint8Array>();
+  const mtimes = new Map<string, number>();
+  const dirs = new Set<string>();
+  const enc = new TextEncoder();
+  const bytes = (d: string | Uint8Array) => (typeof d === 'string' ? enc.encode(d) : new Uint8Array(d));
+  const addParents = (p: string) => {
+    const parts = p.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+  };
+  const put = (p: string, data: Uint8Array) => {
+    addParents(p);
+    files.set(p, data);
+    mtimes.set(p, now());
+  };
+  const under = (p: string, key: string) => key === p || key.startsWith(`${p}/`);
+  return {
+    files,
+    async readText(p) {
+      const b = files.get(checkStorePath(p));
+      return b === undefined ? null : new TextDecoder().decode(b);
+    },
+    async readBytes(p) {
+      const b = files.get(checkStorePath(p));
+      return b === undefined ? null : new Uint8Array(b);
+    },
+    async writeAtomic(p, data) {
+      put(checkStorePath(p), bytes(data));
+    },
+    async append(p, data) {
+      checkStorePath(p);
+      const old = files.get(p) ?? new Uint8Array();
+      const add = bytes(data);
+      const next = new Uint8Array(old.length + add.length);
+      next.set(old);
+      next.set(add, old.length);
+      put(p, next);
+    },
+    async list(dir) {
+      checkStorePath(dir);
+      const names = new Set<string>();
+      for (const key of [...files.keys(), ...dirs]) {
+        if (key.startsWith(`${dir}/`)) names.add(key.slice(dir.length + 1).split('/')[0]!);
+      }
+      return [...names].sort();
+    },
+    async stat(p) {
+      checkStorePath(p);
+      const f = files.get(p);
+      if (f) return { size: f.length, mtimeMs: mtimes.get(p) ?? 0, isDirectory: false };
+      return dirs.has(p) ? { size: 0, mtimeMs: 0, isDirectory: true } : null;
+    },
+    async rename(from, to) {
+      checkStorePath(from);
+      checkStorePath(to);
+      for (const key of [...files.keys()]) {
+        if (under(from, key)) {
+          put(to + key.slice(from.length), files.get(key)!);
+          files.delete(key);
+        }
+      }
+      for (const d of [...dirs]) if (under(from, d)) {
+        dirs.delete(d);
+        dirs.add(to + d.slice(from.length));
+      }
+      addParents(to);
+    },
+    async remove(p) {
+      checkStorePath(p);
+      for (const key of [...files.keys()]) if (under(p, key)) files.delete(key);
+      for (const d of [...dirs]) if (under(p, d)) dirs.delete(d);
+    },
+    async mkdir(p) {
+      checkStorePath(p);
+      addParents(`${p}/x`);
+    },
+    async openRead(p, start = 0) {
+      const b = files.get(checkStorePath(p));
+      if (b === undefined) return null;
+      const slice = b.slice(start);
+      return new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(slice);
+          controller.close();
+        },
+      });
+    },
+  };
+}
+
+/** A text file held in memory; `revision` changes with every write. */
+export function createMemoryTextFile(path: string, initial: string | null = null): TextFile & { text: string | null } {
+  let revision = 0;
+  const file = {
+    path,
+    text: initial,
+    async read() {
+      return file.text;
+    },
+    async write(text: string) {
+      file.text = text;
+      revision += 1;
+    },
+    async revision() {
+      return file.text === null ? null : String(revision);
+    },
+  };
+  return file;
+}

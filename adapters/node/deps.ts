@@ -1,0 +1,48 @@
+import { join } from 'node:path';
+import type { AppDeps } from '../../src/context.js';
+import type { BarmanHost } from '../../src/ports.js';
+import type { Settings } from '../../src/settings/load.js';
+import { parseRemoteSsh } from '../../src/barman/remote-ssh.js';
+import { createFsStorage, createFsTextFile } from './fs-storage.js';
+import { createFileLogger } from './logger.js';
+import { createLocalHost } from './local-host.js';
+import { createSshHost } from './ssh-host.js';
+import { prepareStore } from './settings-file.js';
+import { getClientAddress } from './client-address.js';
+
+/** The Node wiring of every port, from loaded settings. */
+export function createNodeDeps(settings: Settings, opts: { logToStderr?: boolean } = {}): AppDeps {
+  prepareStore(settings.application.storeDirectory);
+  const logger = createFileLogger({
+    dir: join(settings.application.storeDirectory, 'logs'),
+    format: settings.log.format,
+    maxBytes: settings.log.maxBytes,
+    backupCount: settings.log.backupCount,
+    debug: settings.application.debug,
+    stderr: opts.logToStderr ?? true,
+  });
+  for (const w of settings.warnings) logger.log('warn', w);
+  return {
+    settings,
+    storage: createFsStorage(settings.application.storeDirectory),
+    host: createHost(settings),
+    clock: { now: () => new Date() },
+    logger,
+    usersFile: createFsTextFile(settings.user.configFile),
+    settingsFile: settings.file ? createFsTextFile(settings.file) : undefined,
+    clientAddress: getClientAddress,
+  };
+}
+
+export function createHost(settings: Settings): BarmanHost {
+  const timeout = settings.barman.timeoutSeconds * 1000;
+  const maxOutput = settings.barman.maxOutputBytes;
+  if (!settings.barman.remote) return createLocalHost({ defaultTimeoutMs: timeout, defaultMaxOutputBytes: maxOutput });
+  return createSshHost({
+    target: parseRemoteSsh(settings.barman.remoteSsh),
+    knownHostsFile: settings.barman.knownHosts || undefined,
+    trustOnFirstUse: settings.barman.trustOnFirstUse,
+    defaultTimeoutMs: timeout,
+    defaultMaxOutputBytes: maxOutput,
+  });
+}

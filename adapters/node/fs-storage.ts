@@ -1,0 +1,68 @@
+import { createReadStream } from 'node:fs';
+import { appendFile, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Storage, TextFile } from '../../src/ports.js';
+import { checkStorePath } from '../../src/util/store-path.js';
+import { writeFileAtomic } from './fs-atomic.js';
+
+/** The store directory on the local file system (default /var/lib/barmanapi). */
+export function createFsStorage(root: string): Storage {
+  const abs = (p: string) => join(root, checkStorePath(p));
+  const missing = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
+  return {
+    async readText(p) {
+      return readFile(abs(p), 'utf8').catch((e) => (missing(e) ? null : Promise.reject(e)));
+    },
+    async readBytes(p) {
+      const b = await readFile(abs(p)).catch((e) => (missing(e) ? null : Promise.reject(e)));
+      return b === null ? null : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    },
+    async writeAtomic(p, data) {
+      await writeFileAtomic(abs(p), data, { mode: 0o600 });
+    },
+    async append(p, data) {
+      await mkdir(dirname(abs(p)), { recursive: true });
+      await appendFile(abs(p), data, { mode: 0o600 });
+    },
+    async list(dir) {
+      return (await readdir(abs(dir)).catch((e) => (missing(e) ? [] : Promise.reject(e)))).sort();
+    },
+    async stat(p) {
+      const s = await stat(abs(p)).catch((e) => (missing(e) ? null : Promise.reject(e)));
+      return s && { size: s.size, mtimeMs: s.mtimeMs, isDirectory: s.isDirectory() };
+    },
+    async rename(from, to) {
+      await mkdir(dirname(abs(to)), { recursive: true });
+      await rename(abs(from), abs(to));
+    },
+    async remove(p) {
+      await rm(abs(p), { recursive: true, force: true });
+    },
+    async mkdir(p) {
+      await mkdir(abs(p), { recursive: true, mode: 0o700 });
+    },
+    async openRead(p, start = 0) {
+      const s = await stat(abs(p)).catch(() => null);
+      if (!s) return null;
+      return Readable.toWeb(createReadStream(abs(p), { start })) as unknown as ReadableStream<Uint8Array>;
+    },
+  };
+}
+
+/** A config file on the local file system, replaced atomically with its owner and mode kept. */
+export function createFsTextFile(path: string, mode = 0o600): TextFile {
+  return {
+    path,
+    async read() {
+      return readFile(path, 'utf8').catch((e) => ((e as NodeJS.ErrnoException).code === 'ENOENT' ? null : Promise.reject(e)));
+    },
+    async write(text) {
+      await writeFileAtomic(path, text, { mode });
+    },
+    async revision() {
+      const s = await stat(path).catch(() => null);
+      return s ? `${s.mtimeMs}:${s.size}:${s.ino}` : null;
+    },
+  };
+}

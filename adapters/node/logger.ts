@@ -1,0 +1,54 @@
+import { appendFileSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger, LogLevel } from '../../src/ports.js';
+import { redact } from '../../src/util/redact.js';
+
+export interface FileLoggerOptions {
+  /** store/logs; null logs to stderr only. */
+  dir: string | null;
+  format: 'plain' | 'json';
+  maxBytes: number;
+  backupCount: number;
+  debug: boolean;
+  stderr?: boolean;
+}
+
+/**
+ * Lines to stderr and to logs/general.log, rotated like Python's RotatingFileHandler
+ * (general.log.1 … .N). Every line passes through redact(), so no token or password is written.
+ */
+export function createFileLogger(opts: FileLoggerOptions): Logger {
+  const file = opts.dir ? join(opts.dir, 'general.log') : null;
+  if (opts.dir) mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+  let size = file ? (statSync(file, { throwIfNoEntry: false })?.size ?? 0) : 0;
+  const rotate = () => {
+    if (!file) return;
+    if (opts.backupCount === 0) rmSync(file, { force: true });
+    for (let i = opts.backupCount - 1; i >= 1; i--) {
+      try {
+        renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+      } catch {
+        // that generation does not exist yet
+      }
+    }
+    if (opts.backupCount > 0) renameSync(file, `${file}.1`);
+    size = 0;
+  };
+  return {
+    log(level: LogLevel, message: string, fields?: Record<string, unknown>) {
+      if (level === 'debug' && !opts.debug) return;
+      const time = new Date().toISOString();
+      const clean = fields ? Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) : undefined;
+      const line = redact(
+        opts.format === 'json'
+          ? JSON.stringify({ time, level, message, ...clean })
+          : `${time} ${level.toUpperCase()} ${message}${clean && Object.keys(clean).length ? ` ${JSON.stringify(clean)}` : ''}`,
+      ) + '\n';
+      if (opts.stderr !== false) process.stderr.write(line);
+      if (!file) return;
+      if (opts.maxBytes > 0 && size + line.length > opts.maxBytes && size > 0) rotate();
+      appendFileSync(file, line, { mode: 0o600 });
+      size += Buffer.byteLength(line);
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { serve, type ServerType } from '@hono/node-server';
+import type { AppDeps } from '../../src/context.js';
+import { createApp } from '../../src/app.js';
+import { UserDirectory } from '../../src/auth/users.js';
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Refuse to expose the API while it is trivially open: a default password or a weak token secret. */
+export async function checkExposure(deps: AppDeps, host: string): Promise<string | null> {
+  if (LOOPBACK.test(host) || deps.settings.application.allowDefaultPassword) return null;
+  const users = new UserDirectory({ file: deps.usersFile, clock: deps.clock, minPasswordLength: 1 });
+  const defaults = await users.usersWithDefaultPassword();
+  if (defaults.length > 0) {
+    return (
+      `refusing to listen on ${host}: user(s) ${defaults.join(', ')} still have the default password.\n` +
+      `Change it first: barmanapi user passwd ${defaults[0]} --config ${deps.settings.file ?? '/etc/barmanapi.conf'}`
+    );
+  }
+  const secret = deps.settings.authToken.secret;
+  if (secret !== '' && secret.length < 16) {
+    return `refusing to listen on ${host}: [authtoken] secret is shorter than 16 characters; use a long random value or leave it blank to generate one`;
+  }
+  return null;
+}
+
+export interface RunningServer {
+  server: ServerType;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Start the HTTP server; resolves once it listens. */
+export async function startServer(deps: AppDeps, opts: { host: string; port: number }): Promise<RunningServer> {
+  const app = createApp(deps);
+  const inFlight = new Set<Promise<unknown>>();
+  let port = opts.port;
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve(
+      {
+        fetch: (req, env) => {
+          const p = Promise.resolve(app.fetch(req, env));
+          inFlight.add(p);
+          void p.finally(() => inFlight.delete(p));
+          return p;
+        },
+        hostname: opts.host,
+        port: opts.port,
+      },
+      (info) => {
+        port = info.port;
+        resolve(s);
+      },
+    );
+    s.once('error', reject);
+  });
+  return {
+    server,
+    port,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await deps.host.close();
+    },
+  };
+}
+
+/** Stop on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), close the SSH connection. */
+export function closeOnSignals(running: RunningServer, deps: AppDeps, graceMs = 10_000): void {
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    deps.logger.log('info', `${signal}: shutting down`);
+    const timer = setTimeout(() => {
+      deps.logger.log('warn', `requests still running after ${graceMs} ms; exiting`);
+      process.exit(0);
+    }, graceMs);
+    timer.unref();
+    if ('closeIdleConnections' in running.server) (running.server as { closeIdleConnections(): void }).closeIdleConnections();
+    void running.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,44 @@
+import type { AppDeps } from '../context.js';
+import { LoginThrottle } from './throttle.js';
+import { createTokenSigner, type TokenSigner } from './tokens.js';
+import { UserDirectory } from './users.js';
+
+const SECRET_FILE = 'config/token.secret';
+
+/** The auth state of one app instance: users, the signer, the login throttle. */
+export interface AuthService {
+  users: UserDirectory;
+  throttle: LoginThrottle;
+  signer(): Promise<TokenSigner>;
+}
+
+export function createAuthService(deps: AppDeps): AuthService {
+  const users = new UserDirectory({
+    file: deps.usersFile,
+    clock: deps.clock,
+    minPasswordLength: deps.settings.user.minPasswordLength,
+    iterations: deps.passwordIterations,
+  });
+  let signer: Promise<TokenSigner> | undefined;
+  return {
+    users,
+    throttle: new LoginThrottle(),
+    signer() {
+      signer ??= tokenSecret(deps).then(createTokenSigner);
+      signer.catch(() => (signer = undefined));
+      return signer;
+    },
+  };
+}
+
+/** The configured secret, or one generated once and kept in the store (mode of the store). */
+export async function tokenSecret(deps: Pick<AppDeps, 'settings' | 'storage'>): Promise<string> {
+  if (deps.settings.authToken.secret) return deps.settings.authToken.secret;
+  const existing = (await deps.storage.readText(SECRET_FILE))?.trim();
+  if (existing) return existing;
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const secret = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  await deps.storage.writeAtomic(SECRET_FILE, `${secret}\n`);
+  // Another process may have raced us; the file is the truth.
+  return ((await deps.storage.readText(SECRET_FILE)) ?? secret).trim();
+}

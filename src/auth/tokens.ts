@@ -1,0 +1,69 @@
+import { sign, verify } from 'hono/jwt';
+import { unauthorized } from '../http/errors.js';
+
+/**
+ * Signed tokens. Login tokens and job tickets share the secret but not the purpose claim, so
+ * a ticket is never accepted as a login token, nor a token as a ticket. HS256 is pinned on
+ * both sides: a token claiming any other algorithm (or "none") is refused.
+ */
+export type Purpose = 'login' | 'ticket';
+
+export interface LoginClaims {
+  sub: string;
+  /** The user's fingerprint when the token was issued. */
+  fpr: string;
+}
+
+export interface TokenSigner {
+  issueLogin(claims: LoginClaims, nowMs: number, lifeSeconds: number): Promise<string>;
+  checkLogin(token: string, nowMs: number): Promise<LoginClaims>;
+  issueTicket(jobId: string, nowMs: number): Promise<string>;
+  checkTicket(ticket: string, nowMs: number): Promise<string>;
+}
+
+/** Tickets identify jobs for good; they still resolve after the month is archived. */
+const TICKET_LIFE_SECONDS = 10 * 366 * 86400;
+const JOB_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function createTokenSigner(secret: string): TokenSigner {
+  if (secret.length === 0) throw new Error('token secret is empty');
+  const issue = (payload: Record<string, unknown>) => sign(payload, secret, 'HS256');
+  const check = async (token: string, nowMs: number, purpose: Purpose): Promise<Record<string, unknown>> => {
+    const what = purpose === 'login' ? 'token' : 'ticket';
+    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token) || token.length > 4096) {
+      throw unauthorized(`invalid ${what}: not a signed ${what}`);
+    }
+    let payload: Record<string, unknown>;
+    try {
+      payload = (await verify(token, secret, { alg: 'HS256', exp: false, nbf: false, iat: false })) as Record<string, unknown>;
+    } catch {
+      throw unauthorized(`invalid ${what}: bad signature or algorithm`);
+    }
+    if (payload.pur !== purpose) throw unauthorized(`invalid ${what}: this is not a ${what}`);
+    const exp = payload.exp;
+    if (typeof exp !== 'number') throw unauthorized(`invalid ${what}: no expiry`);
+    if (exp * 1000 <= nowMs) throw unauthorized(`${what} expired at ${new Date(exp * 1000).toISOString()}; get a new one`);
+    return payload;
+  };
+  return {
+    issueLogin: (claims, nowMs, life) => {
+      const iat = Math.floor(nowMs / 1000);
+      return issue({ pur: 'login', sub: claims.sub, fpr: claims.fpr, iat, exp: iat + life });
+    },
+    async checkLogin(token, nowMs) {
+      const p = await check(token, nowMs, 'login');
+      if (typeof p.sub !== 'string' || typeof p.fpr !== 'string') throw unauthorized('invalid token: missing claims');
+      return { sub: p.sub, fpr: p.fpr };
+    },
+    issueTicket: (jobId, nowMs) => {
+      if (!JOB_ID_RE.test(jobId)) throw new Error(`bad job id ${jobId}`);
+      const iat = Math.floor(nowMs / 1000);
+      return issue({ pur: 'ticket', job: jobId, iat, exp: iat + TICKET_LIFE_SECONDS });
+    },
+    async checkTicket(ticket, nowMs) {
+      const p = await check(ticket, nowMs, 'ticket');
+      if (typeof p.job !== 'string' || !JOB_ID_RE.test(p.job)) throw unauthorized('invalid ticket: missing job');
+      return p.job;
+    },
+  };
+}

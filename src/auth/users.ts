@@ -1,0 +1,219 @@
+import type { Clock, TextFile } from '../ports.js';
+import { IniDocument, formatList, parseList } from '../ini/document.js';
+import { badRequest, conflict, notFound, ApiError } from '../http/errors.js';
+import { KeyedMutex } from '../util/mutex.js';
+import { b64url, burnPasswordCheck, hashPassword, needsUpgrade, verifyPassword, DEFAULT_ITERATIONS } from './password.js';
+
+/** A user as the API shows it: never the password or its hash. */
+export interface PublicUser {
+  username: string;
+  access: string[];
+  deny: string[];
+}
+
+export interface UserRecord extends PublicUser {
+  passwordHash: string;
+  /** Changes whenever the password or the rules change; tokens carry it, so old tokens stop working. */
+  fingerprint: string;
+}
+
+export const DEFAULT_USER = 'memin';
+export const DEFAULT_PASSWORD = '1258';
+
+const USERNAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const RULE_RE = /^[A-Za-z0-9_*?.\/-]{1,200}$/;
+const RECHECK_MS = 1000;
+
+export function validateUsername(name: unknown, parameter = 'username'): string {
+  if (typeof name !== 'string' || name === '') throw badRequest(`${parameter} is required`, { parameter });
+  if (!USERNAME_RE.test(name) || name.includes('..') || name.toLowerCase() === 'default') {
+    throw badRequest(
+      `${parameter} is not valid: use 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit (not "DEFAULT", no "..")`,
+      { parameter },
+    );
+  }
+  return name;
+}
+
+export function validateRules(value: unknown, parameter: string): string[] {
+  const list = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? parseList(value) : null;
+  if (list === null) throw badRequest(`${parameter} must be a list such as ['barman','auth/user/list'] or a comma list`, { parameter });
+  for (const rule of list) {
+    if (!RULE_RE.test(rule.replace(/^\/+/, ''))) {
+      throw badRequest(`${parameter} rule ${JSON.stringify(rule.slice(0, 80))} is not valid: a route path such as barman/backup, glob characters * and ? allowed`, { parameter });
+    }
+  }
+  return list.map((r) => r.replace(/^\/+/, ''));
+}
+
+export interface UserDirectoryOptions {
+  file: TextFile;
+  clock: Clock;
+  minPasswordLength: number;
+  /** PBKDF2 iterations for new hashes; lowered only by tests. */
+  iterations?: number;
+}
+
+/**
+ * client.conf, cached and re-read when the file changes on disk (checked at most once a second),
+ * so `barmanapi user passwd` takes effect on a running server. Writes are serialised and atomic
+ * and change only the lines of the user concerned.
+ */
+export class UserDirectory {
+  private users = new Map<string, UserRecord>();
+  private revision: string | null | undefined;
+  private checkedAt = -Infinity;
+  private readonly mutex = new KeyedMutex();
+  readonly iterations: number;
+
+  constructor(private readonly opts: UserDirectoryOptions) {
+    this.iterations = opts.iterations ?? DEFAULT_ITERATIONS;
+  }
+
+  get path(): string {
+    return this.opts.file.path;
+  }
+
+  async get(username: string): Promise<UserRecord | undefined> {
+    await this.refresh();
+    return this.users.get(username);
+  }
+
+  async list(): Promise<PublicUser[]> {
+    await this.refresh();
+    return [...this.users.values()].map(toPublic);
+  }
+
+  /** Check a password; on success an MD5 or weaker hash is replaced by a modern one. */
+  async authenticate(username: string, password: string): Promise<UserRecord | null> {
+    const user = await this.get(username);
+    if (!user) {
+      await burnPasswordCheck(password, this.iterations);
+      return null;
+    }
+    if (!(await verifyPassword(password, user.passwordHash))) return null;
+    if (!needsUpgrade(user.passwordHash, this.iterations)) return user;
+    const upgraded = await hashPassword(password, this.iterations);
+    return this.edit(async (doc) => {
+      if (doc.get(username, 'password') !== user.passwordHash) return; // changed meanwhile: keep theirs
+      doc.set(username, 'password', upgraded);
+    }).then(async () => (await this.get(username)) ?? null);
+  }
+
+  async add(input: { username?: unknown; password?: unknown; access?: unknown; deny?: unknown }): Promise<PublicUser> {
+    const username = validateUsername(input.username);
+    const password = this.validatePassword(input.password);
+    const access = input.access === undefined ? [] : validateRules(input.access, 'access');
+    const deny = input.deny === undefined ? [] : validateRules(input.deny, 'deny');
+    const hash = await hashPassword(password, this.iterations);
+    await this.edit(async (doc) => {
+      if (doc.hasSection(username)) throw conflict(`user ${username} exists`, { parameter: 'username' });
+      doc.addSection(username, { password: hash, access: formatList(access), deny: formatList(deny) });
+    });
+    return { username, access, deny };
+  }
+
+  async change(input: { username?: unknown; password?: unknown; access?: unknown; deny?: unknown }): Promise<PublicUser> {
+    const username = validateUsername(input.username);
+    const password = input.password === undefined ? undefined : this.validatePassword(input.password);
+    const access = input.access === undefined ? undefined : validateRules(input.access, 'access');
+    const deny = input.deny === undefined ? undefined : validateRules(input.deny, 'deny');
+    const hash = password === undefined ? undefined : await hashPassword(password, this.iterations);
+    await this.edit(async (doc) => {
+      if (!doc.hasSection(username)) throw notFound(`user ${username} does not exist`, { parameter: 'username' });
+      if (hash !== undefined) doc.set(username, 'password', hash);
+      if (access !== undefined) doc.set(username, 'access', formatList(access));
+      if (deny !== undefined) doc.set(username, 'deny', formatList(deny));
+    });
+    const user = await this.get(username);
+    return toPublic(user!);
+  }
+
+  async remove(usernameInput: unknown): Promise<void> {
+    const username = validateUsername(usernameInput);
+    await this.edit(async (doc) => {
+      if (!doc.removeSection(username)) throw notFound(`user ${username} does not exist`, { parameter: 'username' });
+    });
+  }
+
+  /** Users whose password is still the seed's default. */
+  async usersWithDefaultPassword(): Promise<string[]> {
+    await this.refresh(true);
+    const out: string[] = [];
+    for (const u of this.users.values()) if (await verifyPassword(DEFAULT_PASSWORD, u.passwordHash)) out.push(u.username);
+    return out;
+  }
+
+  /** Create the file with the seed's default user when it does not exist yet. */
+  async ensureExists(): Promise<boolean> {
+    return this.mutex.run('file', async () => {
+      if ((await this.opts.file.read()) !== null) return false;
+      const hash = await hashPassword(DEFAULT_PASSWORD, this.iterations);
+      await this.opts.file.write(
+        `# barmanapi users: one [section] per user. Change the default password: barmanapi user passwd ${DEFAULT_USER}\n` +
+          `[${DEFAULT_USER}]\npassword = ${hash}\naccess = []\ndeny = []\n`,
+      );
+      this.revision = undefined;
+      return true;
+    });
+  }
+
+  private validatePassword(value: unknown): string {
+    if (typeof value !== 'string' || value === '') throw badRequest('password is required', { parameter: 'password' });
+    if (value.length < this.opts.minPasswordLength) {
+      throw badRequest(`password is too short: at least ${this.opts.minPasswordLength} characters`, { parameter: 'password' });
+    }
+    if (value.length > 1024) throw badRequest('password is too long: at most 1024 characters', { parameter: 'password' });
+    return value;
+  }
+
+  private async edit(change: (doc: IniDocument) => Promise<void>): Promise<void> {
+    await this.mutex.run('file', async () => {
+      const text = (await this.opts.file.read()) ?? '';
+      const doc = new IniDocument(text);
+      await change(doc);
+      const next = doc.toString();
+      if (next !== text) await this.opts.file.write(next);
+      this.revision = undefined; // force a re-read
+    });
+    await this.refresh(true);
+  }
+
+  private async refresh(force = false): Promise<void> {
+    const now = this.opts.clock.now().getTime();
+    if (!force && this.revision !== undefined && now - this.checkedAt < RECHECK_MS) return;
+    this.checkedAt = now;
+    const revision = await this.opts.file.revision();
+    if (revision !== null && revision === this.revision) return;
+    const text = await this.opts.file.read();
+    if (text === null) {
+      this.users = new Map();
+      this.revision = null;
+      return;
+    }
+    const doc = new IniDocument(text);
+    if (doc.problems.length > 0) {
+      throw new ApiError(500, 'UsersFileError', `${this.opts.file.path}: ${doc.problems[0]!.message}`);
+    }
+    const users = new Map<string, UserRecord>();
+    for (const name of doc.sectionNames()) {
+      const v = doc.values(name);
+      const access = parseList(v.access);
+      const deny = parseList(v.deny);
+      const passwordHash = v.password ?? '';
+      users.set(name, { username: name, access, deny, passwordHash, fingerprint: await fingerprint(name, passwordHash, access, deny) });
+    }
+    this.users = users;
+    this.revision = revision;
+  }
+}
+
+function toPublic(u: UserRecord): PublicUser {
+  return { username: u.username, access: [...u.access], deny: [...u.deny] };
+}
+
+async function fingerprint(name: string, hash: string, access: string[], deny: string[]): Promise<string> {
+  const data = new TextEncoder().encode([name, hash, access.join(','), deny.join(',')].join('\u0000'));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+  return b64url(digest.slice(0, 12));
+}

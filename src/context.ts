@@ -1,0 +1,39 @@
+import type { Context } from 'hono';
+import type { BarmanHost, Clock, JobRunner, Logger, Storage, TextFile } from './ports.js';
+import type { Settings } from './settings/load.js';
+import type { PublicUser } from './auth/users.js';
+
+/** Everything a handler may reach; adapters build it. */
+export interface AppDeps {
+  settings: Settings;
+  storage: Storage;
+  host: BarmanHost;
+  clock: Clock;
+  logger: Logger;
+  /** client.conf. */
+  usersFile: TextFile;
+  /** The barmanapi config file itself, for /config/barmanapi. */
+  settingsFile?: TextFile;
+  jobs?: JobRunner;
+  /** The client's address for login throttling (the socket's, never a forwarded header). */
+  clientAddress?: (c: Context) => string | undefined;
+  /**
+   * For embedding: when set, our Basic/JWT auth is off and the host service names the user
+   * (whose access/deny rules still apply) from its own middleware. Return null for 401.
+   */
+  externalAuth?: (c: Context) => PublicUser | null | Promise<PublicUser | null>;
+  /** PBKDF2 iterations for new password hashes (tests lower it). */
+  passwordIterations?: number;
+}
+
+export interface AuthedUser extends PublicUser {
+  fingerprint: string;
+}
+
+export type AppEnv = {
+  Variables: {
+    user: AuthedUser;
+    /** Path relative to where the app is mounted, without leading slash: `barman/backup`. */
+    routePath: string;
+  };
+};

@@ -1,0 +1,86 @@
+import type { Context } from 'hono';
+import { badRequest } from './errors.js';
+
+export type ParamValue = string | number | boolean | Array<string | number | boolean>;
+export type Params = Record<string, ParamValue>;
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Request parameters: the query string (legacy; repeated names become arrays) merged with a JSON
+ * object body for POST/PUT/PATCH (the body wins). `token` is removed: it is never a parameter.
+ */
+export async function readParams(c: Context): Promise<Params> {
+  const params: Params = {};
+  const url = new URL(c.req.url);
+  for (const name of new Set(url.searchParams.keys())) {
+    const all = url.searchParams.getAll(name);
+    params[name] = all.length === 1 ? all[0]! : all;
+  }
+  if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method)) Object.assign(params, await readJsonBody(c));
+  delete params.token;
+  return params;
+}
+
+async function readJsonBody(c: Context): Promise<Params> {
+  const length = Number(c.req.header('content-length') ?? '0');
+  if (length > MAX_BODY_BYTES) throw badRequest(`request body too large: at most ${MAX_BODY_BYTES} bytes`);
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  if (text.length > MAX_BODY_BYTES) throw badRequest(`request body too large: at most ${MAX_BODY_BYTES} bytes`);
+  const type = c.req.header('content-type') ?? '';
+  if (type.includes('application/x-www-form-urlencoded')) {
+    const out: Params = {};
+    const form = new URLSearchParams(text);
+    for (const name of new Set(form.keys())) {
+      const all = form.getAll(name);
+      out[name] = all.length === 1 ? all[0]! : all;
+    }
+    return out;
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw badRequest('request body is not valid JSON: send a JSON object, e.g. {"server_name":"pg"}');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('request body must be a JSON object of parameters');
+  }
+  const out: Params = {};
+  for (const [k, v] of Object.entries(body)) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')) out[k] = v;
+    else throw badRequest(`parameter ${k}: expected a string, number, boolean or a list of them`, { parameter: k });
+  }
+  return out;
+}
+
+/** One string parameter, or undefined; an array where one value is expected is an error. */
+export function single(params: Params, name: string): string | undefined {
+  const v = params[name];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw badRequest(`parameter ${name} given more than once; expected one value`, { parameter: name });
+  return String(v);
+}
+
+export function rejectUnknown(params: Params, allowed: readonly string[]): void {
+  for (const name of Object.keys(params)) {
+    if (!allowed.includes(name)) {
+      throw badRequest(`unknown parameter ${name}; allowed: ${allowed.join(', ') || '(none)'}`, { parameter: name, allowed });
+    }
+  }
+}
+
+const TRUE = new Set(['true', '1', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'no', 'off', '']);
+
+export function flag(params: Params, name: string): boolean {
+  const v = params[name];
+  if (v === undefined) return false;
+  if (typeof v === 'boolean') return v;
+  const s = String(v).toLowerCase();
+  if (TRUE.has(s)) return true;
+  if (FALSE.has(s)) return false;
+  throw badRequest(`parameter ${name} must be true or false`, { parameter: name, allowed: ['true', 'false'] });
+}

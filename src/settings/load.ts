@@ -1,0 +1,224 @@
+import { parse as parseToml } from 'smol-toml';
+import { IniDocument, parseList } from '../ini/document.js';
+import { dirname, resolveAgainst } from '../util/path.js';
+import { SETTINGS, canonicalSection, findSetting, type SettingSpec } from './schema.js';
+
+export interface Settings {
+  /** The file the settings came from, or null when only defaults/env/flags were used. */
+  file: string | null;
+  user: { configFile: string; secret: string; minPasswordLength: number };
+  application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean };
+  barman: {
+    configFile: string;
+    command: string[];
+    remote: boolean;
+    remoteSsh: string;
+    knownHosts: string;
+    trustOnFirstUse: boolean;
+    asyncCommands: string[];
+    timeoutSeconds: number;
+    maxOutputBytes: number;
+    allowFreeRemoteSshCommand: boolean;
+  };
+  authToken: { secret: string; algorithm: 'HS256'; tokenLife: number };
+  log: { backupCount: number; maxBytes: number; format: 'plain' | 'json' };
+  jobs: { maxRunning: number; keepMonths: number };
+  /** Unknown keys and similar non-fatal findings, one sentence each. */
+  warnings: string[];
+}
+
+export type RawValue = string | number | boolean | string[];
+
+/** One message naming file, section, key and problem; start-up stops on it. */
+export class SettingsError extends Error {
+  constructor(readonly file: string | null, readonly section: string | null, readonly key: string | null, problem: string) {
+    super(`${file ?? '(settings)'}${section ? `: [${section}]` : ''}${key ? ` ${key}` : ''}: ${problem}`);
+    this.name = 'SettingsError';
+  }
+}
+
+export interface SettingsInput {
+  /** File contents, or null when there is no file (defaults apply). */
+  text: string | null;
+  path: string | null;
+  /** BARMANAPI_<SECTION>_<KEY> variables override the file. */
+  env?: Record<string, string | undefined>;
+  /** Command-line flags override everything: `section.key` → value. */
+  flags?: Record<string, string | undefined>;
+}
+
+/** flags > env > file > defaults. */
+export function loadSettings(input: SettingsInput): Settings {
+  const warnings: string[] = [];
+  const values = new Map<SettingSpec, RawValue>();
+  const fromFile = input.text === null ? [] : readFile(input.text, input.path, warnings);
+  for (const { spec, value, section, key } of fromFile) values.set(spec, coerce(spec, value, input.path, section, key));
+  for (const spec of SETTINGS) {
+    const name = `BARMANAPI_${spec.section}_${spec.key}`.toUpperCase();
+    const v = input.env?.[name];
+    if (v !== undefined && v !== '') values.set(spec, coerce(spec, v, name, spec.section, spec.key));
+  }
+  for (const [dotted, v] of Object.entries(input.flags ?? {})) {
+    if (v === undefined) continue;
+    const [section = '', key = ''] = dotted.split('.');
+    const spec = findSetting(section, key);
+    if (!spec) throw new SettingsError('(command line)', section, key, 'unknown setting');
+    values.set(spec, coerce(spec, v, '(command line)', section, key));
+  }
+  return toSettings(values, input.path, warnings);
+}
+
+interface FileValue { spec: SettingSpec; value: unknown; section: string; key: string }
+
+function readFile(text: string, path: string | null, warnings: string[]): FileValue[] {
+  const out: FileValue[] = [];
+  const add = (section: string, key: string, value: unknown) => {
+    const spec = findSetting(section, key);
+    if (!spec) {
+      warnings.push(`${path ?? '(settings)'}: [${section}] ${key}: unknown setting, ignored`);
+      return;
+    }
+    out.push({ spec, value, section, key });
+  };
+  if (path?.endsWith('.toml')) {
+    let doc: Record<string, unknown>;
+    try {
+      doc = parseToml(text) as Record<string, unknown>;
+    } catch (e) {
+      throw new SettingsError(path, null, null, `not valid TOML: ${(e as Error).message.split('\n')[0]}`);
+    }
+    for (const [section, table] of Object.entries(doc)) {
+      if (typeof table !== 'object' || table === null || Array.isArray(table)) {
+        throw new SettingsError(path, section, null, 'expected a table ([section])');
+      }
+      if (!canonicalSection(section)) warnings.push(`${path}: [${section}]: unknown section, ignored`);
+      else for (const [key, value] of Object.entries(table)) add(section, key, value);
+    }
+    return out;
+  }
+  const doc = new IniDocument(text);
+  const problem = doc.problems[0];
+  if (problem) throw new SettingsError(path, null, null, problem.message);
+  for (const section of doc.sectionNames()) {
+    if (!canonicalSection(section)) {
+      warnings.push(`${path ?? '(settings)'}: [${section}]: unknown section, ignored`);
+      continue;
+    }
+    for (const [key, value] of Object.entries(doc.values(section))) add(section, key, value);
+  }
+  return out;
+}
+
+/** Check one value against its spec; `where` names the file or variable for the error. */
+export function coerce(spec: SettingSpec, value: unknown, where: string | null, section: string, key: string): RawValue {
+  const fail = (problem: string): never => {
+    throw new SettingsError(where, section, key, problem);
+  };
+  switch (spec.type) {
+    case 'int': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
+      if (!Number.isInteger(n)) fail(`expected a whole number, got ${JSON.stringify(value)}`);
+      if (spec.min !== undefined && n < spec.min) fail(`must be at least ${spec.min}, got ${n}`);
+      if (spec.max !== undefined && n > spec.max) fail(`must be at most ${spec.max}, got ${n}`);
+      return n;
+    }
+    case 'bool': {
+      if (typeof value === 'boolean') return value;
+      const s = String(value).trim().toLowerCase();
+      if (['true', 'yes', 'on', '1'].includes(s)) return true;
+      if (['false', 'no', 'off', '0', ''].includes(s)) return false;
+      return fail(`expected true or false, got ${JSON.stringify(value)}`);
+    }
+    case 'list': {
+      if (Array.isArray(value)) return value.map(String);
+      if (typeof value !== 'string') return fail(`expected a list such as ['backup','cron'], got ${JSON.stringify(value)}`);
+      return parseList(value);
+    }
+    case 'enum': {
+      const s = String(value).trim();
+      if (!spec.choices?.includes(s)) fail(`must be one of ${spec.choices?.join(', ')}, got ${JSON.stringify(value)}`);
+      return s;
+    }
+    default: {
+      if (typeof value !== 'string') return fail(`expected text, got ${JSON.stringify(value)}`);
+      // eslint-disable-next-line no-control-regex
+      if (/[\u0000-\u001f]/.test(value)) fail('control characters are not allowed');
+      return value.trim();
+    }
+  }
+}
+
+function toSettings(values: Map<SettingSpec, RawValue>, path: string | null, warnings: string[]): Settings {
+  const get = (section: string, key: string): RawValue => {
+    const spec = findSetting(section, key)!;
+    return values.has(spec) ? values.get(spec)! : spec.default;
+  };
+  const str = (s: string, k: string) => String(get(s, k));
+  const num = (s: string, k: string) => Number(get(s, k));
+  const bool = (s: string, k: string) => get(s, k) === true;
+  const base = path ? dirname(path) : '.';
+  const file = (s: string, k: string) => (str(s, k) === '' ? '' : resolveAgainst(base, str(s, k)));
+
+  const command = splitWords(str('barman', 'command'));
+  if (command.length === 0) throw new SettingsError(path, 'barman', 'command', 'must name the barman executable');
+  const remote = bool('barman', 'remote');
+  if (remote && str('barman', 'remotessh') === '') {
+    throw new SettingsError(path, 'barman', 'remotessh', 'required when remote = true (e.g. "ssh barman@backup")');
+  }
+  return {
+    file: path,
+    user: { configFile: file('user', 'configfile'), secret: str('user', 'secret'), minPasswordLength: num('user', 'min_password_length') },
+    application: {
+      storeDirectory: file('application', 'store_directory').replace(/\/+$/, '') || '/',
+      host: str('application', 'host') || '127.0.0.1',
+      port: num('application', 'port'),
+      debug: bool('application', 'debug'),
+      allowDefaultPassword: bool('application', 'allow_default_password'),
+    },
+    barman: {
+      configFile: str('barman', 'configfile'),
+      command,
+      remote,
+      remoteSsh: str('barman', 'remotessh'),
+      knownHosts: file('barman', 'known_hosts'),
+      trustOnFirstUse: bool('barman', 'trust_on_first_use'),
+      asyncCommands: (get('barman', 'asynccommand') as string[]).map((c) => c.toLowerCase()),
+      timeoutSeconds: num('barman', 'timeout'),
+      maxOutputBytes: num('barman', 'max_output_bytes'),
+      allowFreeRemoteSshCommand: bool('barman', 'allow_free_remote_ssh_command'),
+    },
+    authToken: { secret: str('authtoken', 'secret'), algorithm: 'HS256', tokenLife: num('authtoken', 'tokenlife') },
+    log: { backupCount: num('log', 'backupcount'), maxBytes: num('log', 'maxbytes'), format: str('log', 'format') as 'plain' | 'json' },
+    jobs: { maxRunning: num('jobs', 'max_running'), keepMonths: num('jobs', 'keep_months') },
+    warnings,
+  };
+}
+
+/** Split a command setting into words: whitespace separates, single or double quotes group. */
+export function splitWords(text: string): string[] {
+  const words: string[] = [];
+  let current = '';
+  let inWord = false;
+  let quote: string | null = null;
+  for (const ch of text) {
+    if (quote) {
+      if (ch === quote) quote = null;
+      else current += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      inWord = true;
+    } else if (/\s/.test(ch)) {
+      if (inWord) words.push(current);
+      current = '';
+      inWord = false;
+    } else {
+      current += ch;
+      inWord = true;
+    }
+  }
+  if (quote) throw new SettingsError(null, 'barman', 'command', 'unbalanced quote');
+  if (inWord) words.push(current);
+  return words;
+}
+
+export { parseList };

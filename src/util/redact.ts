@@ -1,0 +1,14 @@
+/** Removes secrets from text that goes to a log or a response. */
+const PATTERNS: Array<[RegExp, string]> = [
+  [/([?&](?:token|ticket|password|secret)=)[^&\s#"]*/gi, '$1***'],
+  [/(authorization:\s*(?:basic|bearer|barman)\s+)\S+/gi, '$1***'],
+  [/("?(?:password|secret|token|passphrase)"?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,}&]+)/gi, '$1***'],
+  [/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g, '***'],
+  [/pbkdf2-sha256\$[^\s"']+/g, '***'],
+];
+
+export function redact(text: string): string {
+  let out = text;
+  for (const [re, by] of PATTERNS) out = out.replace(re, by);
+  return out;
+}

@@ -1,0 +1,44 @@
+import { createApp } from '../../src/app.js';
+import type { AppDeps } from '../../src/context.js';
+import { loadSettings, type Settings } from '../../src/settings/load.js';
+import { createFixedClock, createMemoryLogger, createMemoryStorage, createMemoryTextFile, createScriptedHost } from '../../adapters/memory/index.js';
+
+/** The seed README's client.conf: memin / 1258 as plain MD5. */
+export const SEED_CLIENT_CONF = `[memin]
+password = 26588e932c7ccfa1df309280702fe1b5
+access = []
+deny = []
+`;
+
+export function basic(user: string, password: string): Record<string, string> {
+  return { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+/** An app on memory adapters; every part is returned for assertions. */
+export function testApp(overrides: Partial<AppDeps> & { settingsText?: string; clientConf?: string } = {}) {
+  const clock = createFixedClock('2026-11-15T10:00:00Z');
+  const settings: Settings = overrides.settings ?? loadSettings({
+    text: overrides.settingsText ?? '[authtoken]\nsecret=test-secret-of-enough-length\n',
+    path: '/etc/barmanapi.conf',
+  });
+  const deps: AppDeps = {
+    settings,
+    storage: createMemoryStorage(() => clock.now().getTime()),
+    host: createScriptedHost(),
+    clock,
+    logger: createMemoryLogger(),
+    usersFile: createMemoryTextFile('/usr/share/barmanapi/client.conf', overrides.clientConf ?? SEED_CLIENT_CONF),
+    passwordIterations: 1000,
+    ...overrides,
+  };
+  const app = createApp(deps);
+  const usersFile = deps.usersFile as ReturnType<typeof createMemoryTextFile>;
+  const logger = deps.logger as ReturnType<typeof createMemoryLogger>;
+  return { app, deps, clock, usersFile, logger };
+}
+
+export async function loginToken(app: { request: (p: string, i?: RequestInit) => Response | Promise<Response> }, user = 'memin', password = '1258'): Promise<string> {
+  const res = await app.request('/auth/token', { headers: basic(user, password) });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}

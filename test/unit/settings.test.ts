@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { loadSettings, SettingsError } from '../../src/settings/load.js';
+
+/** /etc/barmanapi.conf exactly as the seed README prints it. */
+const SEED_CONF = `#Don't delete any option from this file. All option is using. If you don't need anyone, blank value this option
+#User store location and pasword hash secret.
+[user]
+configfile=/usr/share/barmanapi/client.conf
+#if change your secret all password is unusable. You must change all of password hash in user configfile
+secret=89660c74da48ddd4efbe4d3c8f8150de
+
+[application]
+store_directory=/var/lib/barmanapi/
+host=
+port=1935
+#In production, must be False debug parameter.
+debug=True
+
+#Barman Server Settings
+[barman]
+configfile=/etc/barman.conf
+command=/usr/bin/barman
+remote=true
+#If remote is false, you can blank remotessh option.
+remotessh=ssh barman@backup
+asynccommand=['backup','cron','recover']
+
+[authtoken]
+secret=Deneme
+algorithm=HS256
+#Token life time(second). At the end of this time token is unusable.
+tokenlife=6000
+
+[log]
+#Stored last x log file
+backupcount=5
+#Log file truncate size(Bytes)
+maxbytes=20000
+`;
+
+describe('loadSettings', () => {
+  it("reads the seed's file unchanged", () => {
+    const s = loadSettings({ text: SEED_CONF, path: '/etc/barmanapi.conf' });
+    expect(s.user.configFile).toBe('/usr/share/barmanapi/client.conf');
+    expect(s.application).toMatchObject({ storeDirectory: '/var/lib/barmanapi', host: '127.0.0.1', port: 1935, debug: true });
+    expect(s.barman).toMatchObject({ configFile: '/etc/barman.conf', command: ['/usr/bin/barman'], remote: true, remoteSsh: 'ssh barman@backup', asyncCommands: ['backup', 'cron', 'recover'] });
+    expect(s.authToken).toEqual({ secret: 'Deneme', algorithm: 'HS256', tokenLife: 6000 });
+    expect(s.log).toMatchObject({ backupCount: 5, maxBytes: 20000 });
+    expect(s.warnings).toEqual([]);
+  });
+
+  it('accepts the other spellings seen in the wild', () => {
+    const text = `[user]\nconfig_file=users.conf\n[barman]\nconfig_file=/b.conf\nasync_command=backup, cron\nremote_ssh=ssh -p 2222 barman@b\nremote=yes\n[auth_token]\ntoken_life=60\n[log]\nbackup_count=2\nmax_bytes=100\n`;
+    const s = loadSettings({ text, path: '/opt/api/barmanapi.conf' });
+    expect(s.user.configFile).toBe('/opt/api/users.conf');
+    expect(s.barman).toMatchObject({ configFile: '/b.conf', asyncCommands: ['backup', 'cron'], remoteSsh: 'ssh -p 2222 barman@b', remote: true });
+    expect(s.authToken.tokenLife).toBe(60);
+    expect(s.log).toMatchObject({ backupCount: 2, maxBytes: 100 });
+  });
+
+  it('reads the same keys from TOML', () => {
+    const text = `[application]\nport = 8080\nhost = "0.0.0.0"\n[barman]\nasync_command = ["backup"]\nremote = false\n[authtoken]\ntokenlife = 10\n`;
+    const s = loadSettings({ text, path: '/etc/barmanapi.toml' });
+    expect(s.application.port).toBe(8080);
+    expect(s.application.host).toBe('0.0.0.0');
+    expect(s.barman.asyncCommands).toEqual(['backup']);
+    expect(s.authToken.tokenLife).toBe(10);
+  });
+
+  it('has a default for every key', () => {
+    const s = loadSettings({ text: null, path: null });
+    expect(s.application).toMatchObject({ storeDirectory: '/var/lib/barmanapi', host: '127.0.0.1', port: 1935, debug: false });
+    expect(s.barman.asyncCommands).toEqual(['backup', 'cron', 'recover', 'restore']);
+    expect(s.barman.remote).toBe(false);
+  });
+
+  it('lets flags beat environment variables, which beat the file', () => {
+    const text = '[application]\nport=1000\nhost=127.0.0.2\n';
+    const env = { BARMANAPI_APPLICATION_PORT: '2000', BARMANAPI_APPLICATION_HOST: '127.0.0.3' };
+    const s = loadSettings({ text, path: '/x.conf', env, flags: { 'application.port': '3000' } });
+    expect(s.application.port).toBe(3000);
+    expect(s.application.host).toBe('127.0.0.3');
+  });
+
+  it('warns about an unknown key and keeps going', () => {
+    const s = loadSettings({ text: '[application]\nport=1935\ncolour=blue\n', path: '/x.conf' });
+    expect(s.warnings).toEqual(['/x.conf: [application] colour: unknown setting, ignored']);
+  });
+
+  it.each([
+    ['[application]\nport=abc\n', /\/x\.conf: \[application\] port: expected a whole number, got "abc"/],
+    ['[application]\nport=70000\n', /port: must be at most 65535/],
+    ['[application]\ndebug=maybe\n', /debug: expected true or false/],
+    ['[authtoken]\nalgorithm=none\n', /algorithm: must be one of HS256/],
+    ['[barman]\nremote=true\nremotessh=\n', /remotessh: required when remote = true/],
+    ['port=1935\n', /before any \[section\]/],
+    ['[application\nport=1\n', /cannot parse line 1/],
+  ])('stops on a bad file with one message naming file, section, key and problem (%#)', (text, message) => {
+    expect(() => loadSettings({ text, path: '/x.conf' })).toThrow(SettingsError);
+    expect(() => loadSettings({ text, path: '/x.conf' })).toThrow(message);
+  });
+
+  it('splits a command with a prefix into argv words', () => {
+    const s = loadSettings({ text: "[barman]\ncommand=sudo -u barman '/opt/my barman/barman'\n", path: '/x.conf' });
+    expect(s.barman.command).toEqual(['sudo', '-u', 'barman', '/opt/my barman/barman']);
+  });
+});
