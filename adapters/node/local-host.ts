@@ -1,0 +1,383 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { BarmanHost, HostFileInfo, HostWriteResult, RunOptions, RunResult } from '../../src/ports.js';
+
+export interface LocalHostOptions {
+  /** Timeout for commands that do not set one; 0 or absent means none. */
+  defaultTimeoutMs?: number;
+  /** Per-stream output bound for commands that do not set one. */
+  defaultMaxOutputBytes?: number;
+  /** Variables added to this process's environment for every command (RunOptions.env adds on top). */
+  env?: Record<string, string>;
+  /** Time between SIGTERM and SIGKILL when a command is stopped. */
+  killGraceMs?: number;
+  /** How long to keep reading output after the command exits (a background child may hold the pipes). */
+  exitDrainMs?: number;
+}
+
+export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
+const DEFAULT_KILL_GRACE_MS = 2_000;
+const DEFAULT_EXIT_DRAIN_MS = 2_000;
+/** Mode of a file writeFile creates (it keeps the mode of a file it replaces). */
+export const NEW_FILE_MODE = 0o644;
+
+export function createLocalHost(opts: LocalHostOptions = {}): BarmanHost {
+  const writeLock = createPathLock();
+  const killGraceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  const exitDrainMs = opts.exitDrainMs ?? DEFAULT_EXIT_DRAIN_MS;
+
+  return {
+    kind: 'local',
+    description: 'local',
+
+    run(argv, options = {}) {
+      return runLocal(argv, {
+        timeoutMs: options.timeoutMs ?? opts.defaultTimeoutMs ?? 0,
+        maxOutputBytes: options.maxOutputBytes ?? opts.defaultMaxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+        signal: options.signal,
+        env: { ...process.env, ...opts.env, ...options.env },
+        killGraceMs,
+        exitDrainMs,
+      });
+    },
+
+    async readFile(path) {
+      try {
+        return await readFile(path, 'utf8');
+      } catch (err) {
+        if (isMissing(err)) return null;
+        throw err;
+      }
+    },
+
+    async writeFile(path, content) {
+      // Lock the file the write really lands on, so two names for one file share a lock.
+      const target = await realpath(path).catch((err: unknown) => {
+        if (isMissing(err)) return resolve(path);
+        throw err;
+      });
+      return writeLock(target, () => replaceFile(target, Buffer.from(content, 'utf8')));
+    },
+
+    async stat(path) {
+      try {
+        const s = await stat(path);
+        const info: HostFileInfo = {
+          size: s.size,
+          mtimeMs: s.mtimeMs,
+          mode: s.mode,
+          uid: s.uid,
+          gid: s.gid,
+          isDirectory: s.isDirectory(),
+        };
+        return info;
+      } catch (err) {
+        if (isMissing(err)) return null;
+        throw err;
+      }
+    },
+
+    async listDir(path) {
+      try {
+        return (await readdir(path)).sort();
+      } catch (err) {
+        if (isMissing(err)) return [];
+        throw err;
+      }
+    },
+
+    async close() {},
+  };
+}
+
+interface LocalRun {
+  timeoutMs: number;
+  maxOutputBytes: number;
+  signal: AbortSignal | undefined;
+  env: NodeJS.ProcessEnv;
+  killGraceMs: number;
+  exitDrainMs: number;
+}
+
+function runLocal(argv: string[], o: LocalRun): Promise<RunResult> {
+  assertArgv(argv);
+  const started = Date.now();
+  const stdout = createOutputBuffer(o.maxOutputBytes);
+  const stderr = createOutputBuffer(o.maxOutputBytes);
+  const result = (exitCode: number | null, signal: string | null, timedOut: boolean, aborted: boolean): RunResult => ({
+    exitCode,
+    signal,
+    stdout: stdout.text(),
+    stderr: stderr.text(),
+    truncated: stdout.truncated || stderr.truncated,
+    timedOut,
+    aborted,
+    durationMs: Date.now() - started,
+  });
+
+  if (o.signal?.aborted) return Promise.resolve(result(null, null, false, true));
+
+  return new Promise<RunResult>((resolvePromise, rejectPromise) => {
+    // detached: the child leads a new process group, so a stop reaches everything it started.
+    const child = spawn(argv[0]!, argv.slice(1), {
+      shell: false,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: o.env,
+    });
+    let settled = false;
+    let timedOut = false;
+    let aborted = false;
+    let exit: { code: number | null; signal: string | null } | null = null;
+    const timers: ReturnType<typeof setTimeout>[] = [];
+
+    const finish = (value: RunResult | Error): void => {
+      if (settled) return;
+      settled = true;
+      for (const t of timers) clearTimeout(t);
+      o.signal?.removeEventListener('abort', onAbort);
+      if (value instanceof Error) rejectPromise(value);
+      else resolvePromise(value);
+    };
+    const finishWithExit = (): void => {
+      if (exit) finish(result(exit.code, exit.signal, timedOut, aborted));
+    };
+
+    const stop = (): void => {
+      const pid = child.pid;
+      if (pid === undefined) return;
+      killGroup(pid, 'SIGTERM');
+      // Not cancelled when the leader exits: group members that ignore SIGTERM still go.
+      setTimeout(() => {
+        killGroup(pid, 'SIGKILL');
+        // Something outside the group may still hold the pipes; do not wait on it forever.
+        if (!settled) timers.push(setTimeout(finishWithExit, o.exitDrainMs));
+      }, o.killGraceMs).unref();
+    };
+    const onAbort = (): void => {
+      if (exit || settled) return;
+      aborted = true;
+      stop();
+    };
+
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      if (child.pid === undefined && (err.code === 'ENOENT' || err.code === 'EACCES')) {
+        // The shell's convention: 127 not found, 126 found but not executable.
+        const code = err.code === 'ENOENT' ? 127 : 126;
+        const why = err.code === 'ENOENT' ? 'command not found' : 'permission denied';
+        stderr.push(Buffer.from(`${argv[0]}: ${why}\n`));
+        exit = { code, signal: null };
+        finishWithExit();
+        return;
+      }
+      finish(err);
+    });
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      // Output normally ends with the process; a background child keeping the pipes open gets a short grace.
+      timers.push(setTimeout(finishWithExit, o.exitDrainMs));
+    });
+    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      exit ??= { code, signal };
+      finishWithExit();
+    });
+
+    if (o.timeoutMs > 0) {
+      timers.push(
+        setTimeout(() => {
+          if (exit || settled) return;
+          timedOut = true;
+          stop();
+        }, o.timeoutMs),
+      );
+    }
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (err) {
+    // ESRCH: the whole group is already gone.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/** argv words become C strings; an empty argv or a NUL is a caller bug, not a command result. */
+export function assertArgv(argv: readonly string[]): void {
+  if (argv.length === 0 || argv[0] === '') throw new TypeError('run: argv must name a command');
+  for (const word of argv) {
+    if (word.includes('\0')) throw new TypeError('run: an argv word cannot contain a NUL character');
+  }
+}
+
+export interface OutputBuffer {
+  push(chunk: Buffer): void;
+  /** The kept bytes as UTF-8; a character cut by the bound is dropped whole, not half-decoded. */
+  text(): string;
+  readonly truncated: boolean;
+}
+
+/** Keeps the first `max` bytes of a stream as Buffers (decoded once, at the end) and counts the rest. */
+export function createOutputBuffer(max: number): OutputBuffer {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let truncated = false;
+  return {
+    push(chunk) {
+      const room = max - kept;
+      if (chunk.length > room) {
+        truncated = true;
+        if (room > 0) chunks.push(chunk.subarray(0, room));
+        kept = max;
+        return;
+      }
+      chunks.push(chunk);
+      kept += chunk.length;
+    },
+    text() {
+      const all = Buffer.concat(chunks);
+      return (truncated ? all.subarray(0, utf8Boundary(all)) : all).toString('utf8');
+    },
+    get truncated() {
+      return truncated;
+    },
+  };
+}
+
+/** Length of `buf` without a trailing incomplete UTF-8 sequence. */
+function utf8Boundary(buf: Buffer): number {
+  for (let back = 1; back <= Math.min(4, buf.length); back++) {
+    const byte = buf[buf.length - back]!;
+    if ((byte & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
+    const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return need > back ? buf.length - back : buf.length;
+  }
+  return buf.length;
+}
+
+export type PathLock = <T>(path: string, section: () => Promise<T>) => Promise<T>;
+
+/**
+ * Runs sections one at a time per path, in arrival order. In-process only: the in-place
+ * fallback exists precisely because no lock file can be created next to the target.
+ */
+export function createPathLock(): PathLock {
+  const tails = new Map<string, Promise<unknown>>();
+  return async (path, section) => {
+    const previous = tails.get(path) ?? Promise.resolve();
+    const current = previous.then(section, section);
+    const tail = current.catch(() => undefined);
+    tails.set(path, tail);
+    try {
+      return await current;
+    } finally {
+      if (tails.get(path) === tail) tails.delete(path);
+    }
+  };
+}
+
+/**
+ * Temp file beside the target, fsync, owner and mode of the file it replaces, rename, fsync the
+ * directory. When the directory refuses the temp file (or the owner cannot be given back) but
+ * the file itself is writable, rewrite it in place instead: not atomic, so the caller is told.
+ * Callers hold the per-path lock.
+ */
+async function replaceFile(target: string, data: Buffer): Promise<HostWriteResult> {
+  const existing = await stat(target).catch((err: unknown) => {
+    if (isMissing(err)) return null;
+    throw err;
+  });
+  if (existing?.isDirectory()) throw new Error(`writeFile: ${target} is a directory`);
+
+  const dir = dirname(target);
+  const tmp = join(dir, `.${basename(target)}.tmp-${randomBytes(6).toString('hex')}`);
+  let handle: FileHandle;
+  try {
+    // 0600 until the content is complete and the final mode is set: no one reads a half-made file.
+    handle = await open(tmp, 'wx', 0o600);
+  } catch (err) {
+    if (existing && isPermission(err)) return rewriteInPlace(target, data);
+    throw err;
+  }
+
+  let fallBack = false;
+  try {
+    await handle.writeFile(data);
+    if (existing) {
+      const mine = await handle.stat();
+      if (mine.uid !== existing.uid || mine.gid !== existing.gid) {
+        try {
+          await handle.chown(existing.uid, existing.gid);
+        } catch (err) {
+          // Only root may give a file away; renaming ours over theirs would change the owner.
+          if (!isPermission(err)) throw err;
+          fallBack = true;
+        }
+      }
+    }
+    // After chown, which clears set-id bits.
+    if (!fallBack) await handle.chmod(existing ? existing.mode & 0o7777 : NEW_FILE_MODE);
+    if (!fallBack) await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  if (fallBack) {
+    await rm(tmp, { force: true });
+    return rewriteInPlace(target, data);
+  }
+
+  try {
+    await rename(tmp, target);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDirectory(dir);
+  return { mode: 'replaced' };
+}
+
+/** Truncate and rewrite the file through its own inode: owner and mode stay, readers may see a partial file. */
+async function rewriteInPlace(target: string, data: Buffer): Promise<HostWriteResult> {
+  const handle = await open(target, 'r+');
+  try {
+    await handle.truncate(0);
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return { mode: 'in-place' };
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch (err) {
+    // Some file systems refuse fsync on a directory; the rename itself is still atomic there.
+    if (!['EINVAL', 'ENOTSUP', 'EISDIR', 'EBADF'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  } finally {
+    await handle.close();
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function isPermission(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EACCES' || code === 'EPERM';
+}

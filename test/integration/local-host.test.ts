@@ -1,0 +1,309 @@
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalHost } from '../../adapters/node/local-host.js';
+
+const hostile = [
+  '',
+  ' ',
+  ';id',
+  '$(id)',
+  '`id`',
+  '${HOME}',
+  'a b',
+  "'",
+  '"',
+  '\\',
+  'line1\nline2',
+  '*',
+  '~root',
+  '--config=/tmp/x',
+  '-n',
+  '|&;<>()',
+  'héllo 日本語 🐘',
+  '\x01\x1b[31m\x7f',
+  'x'.repeat(10_000),
+];
+
+let dir: string;
+let recorder: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'barmanapi-local-'));
+  await chmod(dir, 0o755);
+  // Writes its argv, NUL-separated, to $RECORD: the bytes exactly as the program received them.
+  recorder = join(dir, 'record.sh');
+  await writeFile(recorder, '#!/bin/sh\nprintf \'%s\\0\' "$@" > "$RECORD"\n', { mode: 0o755 });
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Alive and not a zombie waiting to be reaped. */
+async function isRunning(pid: number): Promise<boolean> {
+  try {
+    const st = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return check();
+}
+
+describe('createLocalHost().run', () => {
+  const host = createLocalHost({ killGraceMs: 300, exitDrainMs: 300 });
+
+  it('passes every argv word byte-for-byte, nothing interpreted by a shell', async () => {
+    const record = join(dir, 'argv.bin');
+    const result = await host.run([recorder, ...hostile], { env: { RECORD: record } });
+    expect(result.exitCode).toBe(0);
+    const got = await readFile(record);
+    // Each word is followed by NUL; compare as hex so a wrong byte shows exactly where.
+    expect(got.toString('hex')).toBe(Buffer.concat(hostile.map((w) => Buffer.from(`${w}\0`))).toString('hex'));
+  });
+
+  it('reports exit code, stdout and stderr', async () => {
+    const result = await host.run(['/bin/sh', '-c', 'echo out; echo err >&2; exit 3']);
+    expect(result).toMatchObject({
+      exitCode: 3,
+      signal: null,
+      stdout: 'out\n',
+      stderr: 'err\n',
+      truncated: false,
+      timedOut: false,
+      aborted: false,
+    });
+    expect(result.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('adds environment variables from the host and from the call', async () => {
+    const withBase = createLocalHost({ env: { BASE_VAR: 'base' } });
+    const result = await withBase.run(['/bin/sh', '-c', 'printf "%s %s %s" "$BASE_VAR" "$CALL_VAR" "${PATH:+has-path}"'], {
+      env: { CALL_VAR: 'call' },
+    });
+    expect(result.stdout).toBe('base call has-path');
+  });
+
+  it('answers 127 with a clear message when the program does not exist', async () => {
+    const result = await host.run(['/nonexistent/barman', 'list-server']);
+    expect(result.exitCode).toBe(127);
+    expect(result.stderr).toBe('/nonexistent/barman: command not found\n');
+  });
+
+  it('answers 126 when the program is not executable', async () => {
+    const file = join(dir, 'not-executable');
+    await writeFile(file, 'echo hi\n', { mode: 0o644 });
+    const result = await host.run([file]);
+    expect(result.exitCode).toBe(126);
+  });
+
+  it('refuses an empty argv and NUL in a word', async () => {
+    expect(() => host.run([])).toThrow(/argv/);
+    expect(() => host.run(['echo', 'a\0b'])).toThrow(/NUL/);
+  });
+
+  it('on timeout kills the whole process group, grandchildren included', async () => {
+    const pids = join(dir, 'pids-timeout');
+    const result = await host.run(['/bin/sh', '-c', 'sleep 300 & echo "$$ $!" > "$1"; wait', 'sh', pids], {
+      timeoutMs: 300,
+    });
+    expect(result).toMatchObject({ exitCode: null, signal: 'SIGTERM', timedOut: true, aborted: false });
+    const [shell, sleeper] = (await readFile(pids, 'utf8')).trim().split(' ').map(Number);
+    expect(await waitUntil(async () => !(await isRunning(shell!)) && !(await isRunning(sleeper!)))).toBe(true);
+  });
+
+  it('escalates to SIGKILL when the group ignores SIGTERM', async () => {
+    const pids = join(dir, 'pids-kill');
+    const result = await host.run(
+      ['/bin/sh', '-c', 'trap "" TERM; sleep 300 & echo "$!" > "$1"; wait; wait', 'sh', pids],
+      { timeoutMs: 200 },
+    );
+    expect(result).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: true });
+    const sleeper = Number((await readFile(pids, 'utf8')).trim());
+    expect(await waitUntil(async () => !(await isRunning(sleeper)))).toBe(true);
+  });
+
+  it('on abort kills the command and says so', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const started = Date.now();
+    const result = await host.run(['sleep', '300'], { signal: controller.signal });
+    expect(result).toMatchObject({ exitCode: null, signal: 'SIGTERM', aborted: true, timedOut: false });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('does not start a command whose signal is already aborted', async () => {
+    const marker = join(dir, 'should-not-exist');
+    const result = await host.run(['touch', marker], { signal: AbortSignal.abort() });
+    expect(result.aborted).toBe(true);
+    await expect(stat(marker)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('keeps at most maxOutputBytes per stream, flags the cut and keeps draining', async () => {
+    // 2 MB through a 64 KB pipe: if reading stopped at the bound, the writer would block forever.
+    const result = await host.run(['/bin/sh', '-c', 'yes 0123456789 | head -c 2000000; yes e | head -c 500 >&2'], {
+      maxOutputBytes: 1000,
+      timeoutMs: 10_000,
+    });
+    expect(result.exitCode).toBe(0);
+    expect(result.timedOut).toBe(false);
+    expect(result.truncated).toBe(true);
+    expect(result.stdout.length).toBe(1000);
+    expect(result.stderr.length).toBe(500);
+  });
+
+  it('never cuts a UTF-8 character in half', async () => {
+    const result = await host.run(['printf', '€€€'], { maxOutputBytes: 4 });
+    expect(result.truncated).toBe(true);
+    expect(result.stdout).toBe('€');
+  });
+
+  it('returns soon after exit even when a background child holds the pipes', async () => {
+    const pids = join(dir, 'pids-bg');
+    const started = Date.now();
+    const result = await host.run(['/bin/sh', '-c', 'sleep 300 & echo "$!" > "$1"; echo done', 'sh', pids]);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(result).toMatchObject({ exitCode: 0, stdout: 'done\n' });
+    process.kill(Number((await readFile(pids, 'utf8')).trim()), 'SIGKILL');
+  });
+});
+
+describe('createLocalHost() files', () => {
+  const host = createLocalHost();
+
+  it('reads, stats and lists; missing paths are null and []', async () => {
+    const sub = join(dir, 'listing');
+    await mkdir(sub);
+    await writeFile(join(sub, 'b.conf'), 'b = 2\n');
+    await writeFile(join(sub, 'a.conf'), 'a = 1\n', { mode: 0o640 });
+    expect(await host.readFile(join(sub, 'a.conf'))).toBe('a = 1\n');
+    expect(await host.listDir(sub)).toEqual(['a.conf', 'b.conf']);
+    const info = await host.stat(join(sub, 'a.conf'));
+    expect(info).toMatchObject({ size: 6, isDirectory: false, uid: process.getuid!() });
+    expect(info!.mode & 0o777).toBe(0o640);
+    expect((await host.stat(sub))!.isDirectory).toBe(true);
+    expect(await host.readFile(join(sub, 'missing'))).toBeNull();
+    expect(await host.stat(join(sub, 'missing'))).toBeNull();
+    expect(await host.listDir(join(sub, 'missing'))).toEqual([]);
+  });
+
+  it('replaces a file atomically, keeping mode and owner', async () => {
+    const sub = join(dir, 'replace');
+    await mkdir(sub);
+    const file = join(sub, 'barman.conf');
+    await writeFile(file, 'old\n');
+    await chmod(file, 0o640);
+    await chown(file, 65534, 65534);
+    const before = await stat(file);
+    expect(await host.writeFile(file, 'new ✓\n')).toEqual({ mode: 'replaced' });
+    const after = await stat(file);
+    expect(await readFile(file, 'utf8')).toBe('new ✓\n');
+    expect(after.ino).not.toBe(before.ino); // a new inode: it was renamed into place
+    expect(after.mode & 0o7777).toBe(0o640);
+    expect([after.uid, after.gid]).toEqual([65534, 65534]);
+    expect(await readdir(sub)).toEqual(['barman.conf']); // no temp file left behind
+  });
+
+  it('creates a missing file with mode 0644', async () => {
+    const file = join(dir, 'fresh.conf');
+    expect(await host.writeFile(file, 'x\n')).toEqual({ mode: 'replaced' });
+    expect((await stat(file)).mode & 0o777).toBe(0o644);
+  });
+
+  it('writes through a symlink to its target, leaving the link in place', async () => {
+    const sub = join(dir, 'linked');
+    await mkdir(sub);
+    await writeFile(join(sub, 'real.conf'), 'old\n');
+    await symlink('real.conf', join(sub, 'link.conf'));
+    await host.writeFile(join(sub, 'link.conf'), 'new\n');
+    expect(await readFile(join(sub, 'real.conf'), 'utf8')).toBe('new\n');
+    expect(await readlink(join(sub, 'link.conf'))).toBe('real.conf');
+  });
+
+  it('serialises concurrent writes to one file: one whole version wins, no temp files', async () => {
+    const sub = join(dir, 'concurrent');
+    await mkdir(sub);
+    const file = join(sub, 'c.conf');
+    const versions = Array.from({ length: 20 }, (_, i) => `version ${i}\n`.repeat(1000));
+    const results = await Promise.all(versions.map((v) => host.writeFile(file, v)));
+    expect(results.every((r) => r.mode === 'replaced')).toBe(true);
+    expect(versions).toContain(await readFile(file, 'utf8'));
+    expect(await readdir(sub)).toEqual(['c.conf']);
+  });
+
+  it('refuses to write over a directory', async () => {
+    await expect(host.writeFile(dir, 'x')).rejects.toThrow(/is a directory/);
+  });
+});
+
+/**
+ * Root ignores directory permissions, so the fallback is exercised by dropping the effective
+ * uid to nobody for the duration of one write (seteuid is reversible while the real uid is root).
+ */
+const canDropPrivileges = typeof process.seteuid === 'function' && process.getuid?.() === 0;
+
+async function asNobody<T>(fn: () => Promise<T>): Promise<T> {
+  process.setegid!(65534);
+  process.seteuid!(65534);
+  try {
+    return await fn();
+  } finally {
+    process.seteuid!(0);
+    process.setegid!(0);
+  }
+}
+
+describe.skipIf(!canDropPrivileges)('in-place fallback (as user nobody)', () => {
+  it('rewrites in place when the directory refuses a temp file but the file is writable', async () => {
+    const sub = join(dir, 'readonly-dir');
+    await mkdir(sub, { mode: 0o755 }); // root's, not writable by nobody
+    const file = join(sub, 'barman.conf');
+    await writeFile(file, 'old content that is longer than the new one\n', { mode: 0o600 });
+    await chown(file, 65534, 65534);
+    const before = await stat(file);
+    const host = createLocalHost();
+    const result = await asNobody(() => host.writeFile(file, 'new\n'));
+    expect(result).toEqual({ mode: 'in-place' });
+    const after = await stat(file);
+    expect(after.ino).toBe(before.ino);
+    expect(after.mode & 0o7777).toBe(0o600);
+    expect(after.uid).toBe(65534);
+    expect(await readFile(file, 'utf8')).toBe('new\n');
+    expect(await readdir(sub)).toEqual(['barman.conf']);
+  });
+
+  it('rewrites in place rather than change the owner it cannot give back', async () => {
+    const sub = join(dir, 'shared-dir');
+    await mkdir(sub);
+    await chmod(sub, 0o777); // nobody may create the temp file here...
+    const file = join(sub, 'barman.conf');
+    await writeFile(file, 'old\n');
+    await chmod(file, 0o666); // ...and write the file, but it stays root's
+    const before = await stat(file);
+    const result = await asNobody(() => createLocalHost().writeFile(file, 'new\n'));
+    expect(result).toEqual({ mode: 'in-place' });
+    const after = await stat(file);
+    expect([after.ino, after.uid, after.mode & 0o7777]).toEqual([before.ino, 0, 0o666]);
+    expect(await readFile(file, 'utf8')).toBe('new\n');
+    expect(await readdir(sub)).toEqual(['barman.conf']);
+  });
+
+  it('fails with EACCES when the file is not writable either', async () => {
+    const sub = join(dir, 'locked-dir');
+    await mkdir(sub, { mode: 0o755 });
+    const file = join(sub, 'barman.conf');
+    await writeFile(file, 'old\n', { mode: 0o644 });
+    await expect(asNobody(() => createLocalHost().writeFile(file, 'new\n'))).rejects.toThrow(/EACCES/);
+    expect(await readFile(file, 'utf8')).toBe('old\n');
+  });
+});
