@@ -46,6 +46,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Environment additions for the command. */
   env?: Record<string, string>;
+  /** Receives output as it arrives (async job logs), in addition to the bounded copy in the result. */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Uint8Array) => void;
 }
 
 export interface RunResult {
