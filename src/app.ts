@@ -2,20 +2,41 @@ import { Hono } from 'hono';
 import type { AppDeps, AppEnv } from './context.js';
 import { createAuthService } from './auth/service.js';
 import { authRoutes } from './auth/routes.js';
+import { CatalogueStore } from './barman/catalogue.js';
+import { barmanRoutes } from './barman/routes.js';
+import { historyRoutes } from './jobs/routes.js';
+import { JobService } from './jobs/service.js';
 import { authenticate } from './http/authenticate.js';
 import { ApiError, notFound } from './http/errors.js';
 import { errorBody, internalErrorBody } from './http/envelope.js';
 import { redact } from './util/redact.js';
 
+export interface Api {
+  app: Hono<AppEnv>;
+  jobs: JobService;
+  catalogue: CatalogueStore;
+}
+
 /** The one composition point: every route module, wired to the given ports. */
-export function createApp(deps: AppDeps): Hono<AppEnv> {
+export function createApi(deps: AppDeps): Api {
   const app = new Hono<AppEnv>();
   const auth = createAuthService(deps);
+  const catalogue = new CatalogueStore(deps);
+  const jobs = new JobService({
+    storage: deps.storage,
+    runner: deps.jobs,
+    clock: deps.clock,
+    logger: deps.logger,
+    signer: () => auth.signer(),
+    maxRunning: () => deps.settings.jobs.maxRunning,
+    hostDescription: deps.host.description,
+  });
 
   app.use('*', async (c, next) => {
     const started = Date.now();
     await next();
-    deps.logger.log(c.res.status >= 500 ? 'error' : 'info', `${c.req.method} ${redact(new URL(c.req.url).pathname + new URL(c.req.url).search)}`, {
+    const url = new URL(c.req.url);
+    deps.logger.log(c.res.status >= 500 ? 'error' : 'info', `${c.req.method} ${redact(url.pathname + url.search)}`, {
       status: c.res.status,
       ms: Date.now() - started,
       user: c.get('user')?.username,
@@ -24,11 +45,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('*', authenticate(deps, auth));
 
   app.route('/auth', authRoutes(deps, auth));
+  app.route('/barman', barmanRoutes(deps, catalogue, jobs));
+  app.route('/history', historyRoutes(deps, jobs));
 
-  app.notFound((c) => {
-    const err = notFound(`no such route: ${c.req.method} ${c.req.path}`);
-    return c.json(errorBody(err), 404);
-  });
+  app.notFound((c) => c.json(errorBody(notFound(`no such route: ${c.req.method} ${c.req.path}`)), 404));
   app.onError((err, c) => {
     if (err instanceof ApiError) {
       if (err.details?.challenge) c.header('WWW-Authenticate', 'Basic realm="barmanapi", charset="UTF-8"');
@@ -38,5 +58,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     deps.logger.log('error', 'unhandled error', { path: c.req.path, error: redact(String((err as Error).stack ?? err)) });
     return c.json(internalErrorBody(), 500);
   });
-  return app;
+  return { app, jobs, catalogue };
+}
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  return createApi(deps).app;
 }

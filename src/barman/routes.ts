@@ -1,0 +1,110 @@
+import { Hono } from 'hono';
+import type { AppDeps, AppEnv } from '../context.js';
+import type { JobService } from '../jobs/service.js';
+import { ok } from '../http/envelope.js';
+import { badRequest, notFound } from '../http/errors.js';
+import { readParams, single, type Params } from '../http/params.js';
+import { CatalogueStore, type Catalogue } from './catalogue.js';
+import type { CommandSpec } from './help-parser.js';
+import { commandArgs, describeParams, normaliseName } from './params.js';
+import { toCommandResult } from './output.js';
+import { checkRemoteSshCommand, SHELL_EXECUTED_OPTIONS } from './remote-ssh-command.js';
+
+const COMMAND_NAME_RE = /^[a-z][a-z0-9-]{0,63}$/;
+/** Parameters the API itself consumes; never passed to barman. */
+const RESERVED = new Set(['token', 'format']);
+
+/** barman's JSON comes back double-encoded with -f json for diagnose, which prints JSON anyway. */
+const PRINTS_JSON_ALWAYS = new Set(['diagnose']);
+
+/** /barman: every command of the installed barman, discovered from its own help. */
+export function barmanRoutes(deps: AppDeps, catalogue: CatalogueStore, jobs: JobService): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+
+  r.all('/help', async (c) => {
+    const cat = await catalogue.get();
+    return c.json(ok(cat.commands.map(describeCommand), { version: cat.version }));
+  });
+
+  r.all('/reload', async (c) => {
+    const cat = await catalogue.reload();
+    return c.json(ok(cat.commands.map((x) => x.name), { version: cat.version, commands: cat.commands.length }));
+  });
+
+  r.all('/:command/help', async (c) => {
+    const cat = await catalogue.get();
+    return c.json(ok(describeCommand(findCommand(cat, c.req.param('command'))), { version: cat.version }));
+  });
+
+  r.all('/:command', async (c) => {
+    const cat = await catalogue.get();
+    const spec = findCommand(cat, c.req.param('command'));
+    const params = await readParams(c);
+    const { argv, json } = buildInvocation(deps, cat, spec, params);
+    const user = c.get('user').username;
+
+    if (deps.settings.barman.asyncCommands.includes(spec.name) || spec.aliases.some((a) => deps.settings.barman.asyncCommands.includes(a))) {
+      const submitted = await jobs.submit({ command: spec.name, argv, json, user, servers: serverNames(spec, params) });
+      const hint = `/history/result?ticket=${submitted.ticket}`;
+      return c.json(
+        ok({ ticket: submitted.ticket, status: submitted.status, result: hint }, { ticket: submitted.ticket }, `Command started as a background job; see ${hint}`),
+        202,
+      );
+    }
+
+    const result = await deps.host.run(argv, {
+      timeoutMs: deps.settings.barman.timeoutSeconds * 1000,
+      maxOutputBytes: deps.settings.barman.maxOutputBytes,
+      signal: c.req.raw.signal,
+    });
+    const { body, status } = toCommandResult(result, { json });
+    if (status !== 200) deps.logger.log('warn', `barman ${spec.name} failed`, { exit: result.exitCode, status, user });
+    return c.json(body, status);
+  });
+
+  return r;
+}
+
+export function findCommand(cat: Catalogue, name: string): CommandSpec {
+  const spec = COMMAND_NAME_RE.test(name) ? CatalogueStore.find(cat, name) : undefined;
+  if (!spec) {
+    const commands = cat.commands.map((x) => x.name);
+    throw notFound(`barman ${cat.version} has no command ${JSON.stringify(name.slice(0, 64))}; commands: ${commands.join(', ')}`, { commands });
+  }
+  return spec;
+}
+
+/** The full barman argv for a request: command prefix, -c, -f json where it helps, the validated words. */
+export function buildInvocation(deps: AppDeps, cat: Catalogue, spec: CommandSpec, params: Params): { argv: string[]; json: boolean } {
+  const format = single(params, 'format') ?? 'json';
+  if (format !== 'json' && format !== 'console') {
+    throw badRequest('parameter format must be json or console', { parameter: 'format', allowed: ['json', 'console'] });
+  }
+  if (!deps.settings.barman.allowFreeRemoteSshCommand) {
+    for (const [name, value] of Object.entries(params)) {
+      if (!SHELL_EXECUTED_OPTIONS.has(normaliseName(name))) continue;
+      for (const v of Array.isArray(value) ? value : [value]) checkRemoteSshCommand(String(v), name);
+    }
+  }
+  const words = commandArgs({ spec, params, reserved: RESERVED });
+  const alwaysJson = PRINTS_JSON_ALWAYS.has(spec.name);
+  const json = format === 'json' && (alwaysJson || cat.supportsJson);
+  const { command, configFile } = deps.settings.barman;
+  return { argv: [...command, '-c', configFile, ...(json && !alwaysJson ? ['-f', 'json'] : []), ...words], json };
+}
+
+function describeCommand(spec: CommandSpec) {
+  return { command: spec.name, aliases: spec.aliases, description: spec.description, params: describeParams(spec) };
+}
+
+/** The server(s) a command acts on, for job listings and the one-job-per-server rule. */
+export function serverNames(spec: CommandSpec, params: Params): string[] {
+  const positional = spec.positionals.find((p) => normaliseName(p.name).startsWith('servername'));
+  if (!positional) return [];
+  const wanted = new Set([normaliseName(positional.name), normaliseName(positional.metavar)]);
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(params)) {
+    if (wanted.has(normaliseName(k))) out.push(...(Array.isArray(v) ? v : [v]).map(String));
+  }
+  return out;
+}

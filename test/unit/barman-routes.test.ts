@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import { fixtureBarmanHost } from '../support/fake-barman.js';
+import { loginToken, testApp } from '../support/app.js';
+import { loadSettings } from '../../src/settings/load.js';
+
+type Body = { status_code: number; message: string; list: any; data?: any; type?: string; commands?: string[]; version?: string };
+
+const settings = (extra = '') =>
+  loadSettings({ text: `[barman]\nconfigfile=/etc/barman.conf\ncommand=/usr/bin/barman\nasynccommand=['backup']\n${extra}[authtoken]\nsecret=test-secret-of-enough-length\n`, path: '/etc/barmanapi.conf' });
+
+async function setup(version: '2.19' | '3.4' = '3.4', handler?: Parameters<typeof fixtureBarmanHost>[1], extra = '') {
+  const host = fixtureBarmanHost(version, handler);
+  const t = testApp({ host, settings: settings(extra) });
+  const token = await loginToken(t.app);
+  const get = async (path: string) => {
+    const res = await t.app.request(`${path}${path.includes('?') ? '&' : '?'}token=${token}`);
+    return { res, body: (await res.json()) as Body };
+  };
+  return { ...t, host, token, get };
+}
+
+describe('/barman/help and the catalogue', () => {
+  it.each(['2.19', '3.4'] as const)('lists every command of barman %s with its parameters', async (version) => {
+    const { get } = await setup(version);
+    const { res, body } = await get('/barman/help');
+    expect(res.status).toBe(200);
+    expect(body.version).toMatch(new RegExp(`^${version.replace('.', '\\.')}`));
+    const names = body.list.map((c: { command: string }) => c.command);
+    expect(names).toEqual(expect.arrayContaining(['backup', 'recover', 'list-servers', 'show-servers', 'check', 'switch-wal']));
+    const backup = body.list.find((c: { command: string }) => c.command === 'backup');
+    expect(backup.params.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['server_name', 'immediate-checkpoint', 'reuse-backup']));
+  });
+
+  it('answers one command by an alias too, and 404 with the list for an unknown one', async () => {
+    const { get } = await setup();
+    const { body } = await get('/barman/list-server/help');
+    expect(body.list.command).toBe('list-servers');
+    const bad = await get('/barman/no-such/help');
+    expect(bad.res.status).toBe(404);
+    expect(bad.body.commands).toContain('backup');
+  });
+
+  it('discovers once, caches per version in the store, and rebuilds on /barman/reload', async () => {
+    const { get, host, deps } = await setup();
+    await get('/barman/help');
+    await get('/barman/check/help');
+    const helpsAfterFirst = host.counts.help;
+    expect(helpsAfterFirst).toBeGreaterThan(25);
+    expect(await deps.storage.readText('config/catalogue-3.4.0.json')).toContain('"version":"3.4.0"');
+    await get('/barman/help');
+    expect(host.counts.help).toBe(helpsAfterFirst);
+    const reload = await get('/barman/reload');
+    expect(reload.body.version).toBe('3.4.0');
+    expect(host.counts.help).toBe(helpsAfterFirst * 2);
+  });
+
+  it('rejects command names that are not names', async () => {
+    const { get } = await setup();
+    for (const name of ['..', 'UPPER', '-h', '%2e%2e', 'a%2Fb']) {
+      const { res } = await get(`/barman/${name}`);
+      expect(res.status, name).toBe(404);
+    }
+  });
+});
+
+describe('/barman/<command>', () => {
+  it('runs with -c and -f json, returns stdout lines, stderr and the parsed document', async () => {
+    const seen: string[][] = [];
+    const { get, host } = await setup('3.4', (args) => {
+      seen.push(args);
+      return { stdout: '{"pg": {"description": "Main"}}', stderr: '' };
+    });
+    const { res, body } = await get('/barman/list-server');
+    expect(res.status).toBe(200);
+    expect(body).toMatchObject({ status_code: 200, message: '', list: ['{"pg": {"description": "Main"}}'], data: { pg: { description: 'Main' } } });
+    expect(host.calls.at(-1)).toEqual(['/usr/bin/barman', '-c', '/etc/barman.conf', '-f', 'json', 'list-servers']);
+    expect(seen).toEqual([['-f', 'json', 'list-servers']]);
+  });
+
+  it('names positionals as help does, in any case or separator, and turns format=console off JSON', async () => {
+    const { get, host } = await setup('3.4', () => ({ stdout: 'Server pg:\n  active: True\n' }));
+    const { body } = await get('/barman/show-server?SERVERNAME=pg&format=console');
+    expect(body.list).toEqual(['Server pg:', '  active: True']);
+    expect(body.data).toBeUndefined();
+    expect(host.calls.at(-1)).toEqual(['/usr/bin/barman', '-c', '/etc/barman.conf', 'show-servers', 'pg']);
+  });
+
+  it('does not pass -f json to diagnose, and still parses its JSON', async () => {
+    const { get, host } = await setup('3.4', () => ({ stdout: '{\n "global": {"config": {}}\n}\n' }));
+    const { body } = await get('/barman/diagnose');
+    expect(host.calls.at(-1)).toEqual(['/usr/bin/barman', '-c', '/etc/barman.conf', 'diagnose']);
+    expect(body.data).toEqual({ global: { config: {} } });
+  });
+
+  it.each([
+    ['Unknown server', { exitCode: 1, stdout: '{"_ERROR": ["Unknown server \'nosuch\'"]}' }, 404, 'UnknownServer'],
+    ['a running backup', { exitCode: 1, stderr: 'ERROR: Another backup process is running' }, 409, 'BarmanBusy'],
+    ['a failed check', { exitCode: 1, stdout: '{"pg": {"wal_level": {"status": "FAILED"}}}' }, 422, 'BarmanCommandFailed'],
+    ['a timeout', { exitCode: null, timedOut: true, signal: 'SIGKILL' }, 504, 'BarmanTimeout'],
+    ['a missing barman', { exitCode: 127, stderr: 'spawn /usr/bin/barman ENOENT' }, 502, 'BarmanUnavailable'],
+  ])('maps %s onto an HTTP status, keeping barman\'s exit code and message', async (_what, result, status, type) => {
+    const { get } = await setup('3.4', () => result);
+    const { res, body } = await get('/barman/check?server_name=nosuch');
+    expect(res.status).toBe(status);
+    expect(body.type).toBe(type);
+    if (result.exitCode !== null) expect(body.status_code).toBe(result.exitCode);
+    if (type === 'UnknownServer') expect(body.message).toBe("Unknown server 'nosuch'");
+  });
+
+  it('lists accepted parameters when one is unknown or a required one is missing, and runs nothing', async () => {
+    const { get, host } = await setup();
+    const calls = host.calls.length;
+    const unknown = await get('/barman/show-server?server_name=pg&colour=red');
+    expect(unknown.res.status).toBe(400);
+    expect(unknown.body.message).toMatch(/unknown parameter "colour".*accepted: server_name/);
+    const missing = await get('/barman/show-server');
+    expect(missing.res.status).toBe(400);
+    expect(missing.body.message).toMatch(/server_name/);
+    const choice = await get('/barman/backup?server_name=pg&reuse_backup=hardlink');
+    expect(choice.res.status).toBe(400);
+    expect(host.calls.slice(calls).filter((c) => !c.includes('--help') && !c.includes('-v'))).toEqual([]);
+  });
+
+  const HOSTILE = [';id', '$(id)', '`id`', 'a b', "'", '"', '\\', 'x\ny', '--config=/tmp/x', '-h', '*', '~root', 'z'.repeat(10_000)];
+
+  it.each(HOSTILE.map((v) => [v.length > 20 ? `${v.slice(0, 5)}…(${v.length})` : JSON.stringify(v), v]))(
+    'passes %s as exactly one argv word, as a positional and as an option value',
+    async (_label, value) => {
+      const { host, app, token } = await setup('3.4', () => ({ stdout: '{}' }));
+      const post = (path: string, body: object) =>
+        app.request(`${path}?token=${token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect((await post('/barman/show-server', { server_name: value })).status).toBe(200);
+      const argv = host.calls.at(-1)!;
+      expect(argv.filter((w) => w === value)).toHaveLength(1);
+      expect(argv.at(-1)).toBe(value);
+      if (value.startsWith('-')) expect(argv.at(-2)).toBe('--');
+      expect((await post('/barman/list-files', { server_name: 'pg', backup_id: 'latest', target: 'data' })).status).toBe(200);
+      expect((await post('/barman/switch-wal', { server_name: ['pg', value] })).status).toBe(200);
+      expect(host.calls.at(-1)!.filter((w) => w === value)).toHaveLength(1);
+      expect((await post('/barman/check-wal-archive', { server_name: 'pg', timeline: value })).status).toBe(200);
+      expect(host.calls.at(-1)).toContain(`--timeline=${value}`);
+    },
+  );
+
+  it('rejects NUL and a non-UTF-8 percent escape is carried as the replacement character, never raw bytes', async () => {
+    const { get, host } = await setup('3.4', () => ({ stdout: '{}' }));
+    const nul = await get('/barman/show-server?server_name=a%00b');
+    expect(nul.res.status).toBe(400);
+    const bad = await get('/barman/show-server?server_name=%ff%fe');
+    expect(bad.res.status).toBe(200);
+    expect(host.calls.at(-1)!.at(-1)).toBe('\uFFFD\uFFFD');
+  });
+
+  it('accepts --remote-ssh-command only in the shape of an ssh invocation', async () => {
+    const { app, token, host } = await setup('3.4', () => ({ stdout: '{}' }), "asynccommand=[]\n");
+    const post = (remote: string) =>
+      app.request(`/barman/recover?token=${token}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ server_name: 'pg', backup_id: 'latest', destination_directory: '/tmp/r', remote_ssh_command: remote }),
+      });
+    expect((await post('ssh -p 2222 -o StrictHostKeyChecking=yes postgres@db1')).status).toBe(200);
+    expect(host.calls.at(-1)).toContain('--remote-ssh-command=ssh -p 2222 -o StrictHostKeyChecking=yes postgres@db1');
+    for (const evil of ['ssh postgres@db1; rm -rf /', 'sh -c id', 'ssh -o ProxyCommand=id x@y', 'ssh $(id)@db', 'ssh postgres@db1 id']) {
+      const res = await post(evil);
+      expect(res.status, evil).toBe(400);
+      expect(((await res.json()) as Body).message).toMatch(/remote_ssh_command/);
+    }
+  });
+});
