@@ -23,8 +23,12 @@ export interface Storage {
   remove(path: string): Promise<void>;
   /** Create a folder and its parents. */
   mkdir(path: string): Promise<void>;
-  /** Stream a file's bytes without loading it whole; null when it does not exist. */
-  openRead?(path: string, start?: number): Promise<ReadableStream<Uint8Array> | null>;
+  /** Stream a file's bytes from `start` without loading it whole; null when it does not exist. */
+  openRead(path: string, start?: number): Promise<ReadableStream<Uint8Array> | null>;
+  /** Create a file only if it does not exist yet (O_EXCL); false when it already exists. */
+  createExclusive(path: string, data: string): Promise<boolean>;
+  /** Atomic replace from a stream (temp file, fsync, rename); nothing is left behind on error. */
+  writeStreamAtomic(path: string, data: ReadableStream<Uint8Array>): Promise<void>;
 }
 
 /** A single text file outside the store (client.conf, barmanapi.conf). */
@@ -107,8 +111,8 @@ export interface JobHandle {
 /** Starts async commands that outlive the HTTP request and the server process. */
 export interface JobRunner {
   start(job: JobStart): Promise<JobHandle>;
-  /** Whether the runner process of a job is still alive. */
-  isAlive(pid: number): Promise<boolean>;
+  /** Whether the runner process `pid` of job `jobId` is still alive (a reused pid does not count). */
+  isAlive(pid: number, jobId: string): Promise<boolean>;
   /** Signal the runner's process group to stop. */
   cancel(pid: number): Promise<void>;
 }

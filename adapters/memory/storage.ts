@@ -78,6 +78,23 @@ export function createMemoryStorage(now: () => number = Date.now): Storage & { f
       checkStorePath(p);
       addParents(`${p}/x`);
     },
+    async createExclusive(p, data) {
+      if (files.has(checkStorePath(p))) return false;
+      put(p, bytes(data));
+      return true;
+    },
+    async writeStreamAtomic(p, stream) {
+      checkStorePath(p);
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+      const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      let off = 0;
+      for (const c of chunks) {
+        all.set(c, off);
+        off += c.length;
+      }
+      put(p, all);
+    },
     async openRead(p, start = 0) {
       const b = files.get(checkStorePath(p));
       if (b === undefined) return null;

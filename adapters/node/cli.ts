@@ -4,7 +4,10 @@ import { UserDirectory } from '../../src/auth/users.js';
 import { ApiError } from '../../src/http/errors.js';
 import { SettingsError } from '../../src/settings/load.js';
 import { createFsTextFile } from './fs-storage.js';
-import { createNodeDeps } from './deps.js';
+import { createHost, createNodeDeps } from './deps.js';
+import { createFsStorage } from './fs-storage.js';
+import { executeJob } from '../../src/jobs/execute.js';
+import { isJobId } from '../../src/jobs/model.js';
 import { readSettings } from './settings-file.js';
 import { checkExposure, closeOnSignals, startServer } from './serve.js';
 import { VERSION } from './version.js';
@@ -17,6 +20,7 @@ Usage:
   barmanapi user add USERNAME [--access RULES] [--deny RULES] [--config FILE]
   barmanapi user passwd USERNAME [--config FILE]
   barmanapi user remove USERNAME [--config FILE]
+  barmanapi execute JOB_ID [--config FILE]      (started by the server for async jobs)
   barmanapi --version | --help
 
 The config file is --config, else $BARMANAPI_CONFIG, else /etc/barmanapi.conf.
@@ -66,6 +70,8 @@ async function run(argv: string[]): Promise<number> {
       return runserver(values);
     case 'user':
       return userCommand(rest, values);
+    case 'execute':
+      return executeCommand(rest, values);
     default:
       process.stderr.write(`barmanapi: unknown command ${command}\n\n${HELP}`);
       return 2;
@@ -89,6 +95,35 @@ async function runserver(values: { config?: string; host?: string; port?: string
   closeOnSignals(running, deps);
   await new Promise(() => undefined); // serve until a signal
   return 0;
+}
+
+/** The detached runner of one async job; see src/jobs/execute.ts. */
+async function executeCommand(args: string[], values: { config?: string }): Promise<number> {
+  const [id] = args;
+  if (!id || !isJobId(id)) {
+    process.stderr.write('barmanapi: execute needs a job id\n');
+    return 2;
+  }
+  const settings = readSettings({ config: values.config });
+  const host = createHost(settings);
+  const controller = new AbortController();
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => controller.abort());
+  process.on('SIGHUP', () => undefined); // outlive the terminal that started the server
+  try {
+    const result = await executeJob(
+      { storage: createFsStorage(settings.application.storeDirectory), host, clock: { now: () => new Date() }, maxOutputBytes: settings.barman.maxOutputBytes },
+      id,
+      process.pid,
+      controller.signal,
+    );
+    if (!result) {
+      process.stderr.write(`barmanapi: job ${id} is already claimed by another runner\n`);
+      return 3;
+    }
+    return 0;
+  } finally {
+    await host.close();
+  }
 }
 
 async function userCommand(args: string[], values: { config?: string; access?: string; deny?: string }): Promise<number> {

@@ -9,6 +9,7 @@ import { createLocalHost } from './local-host.js';
 import { createSshHost } from './ssh-host.js';
 import { prepareStore } from './settings-file.js';
 import { getClientAddress } from './client-address.js';
+import { createDetachedJobRunner } from './job-runner.js';
 
 /** The Node wiring of every port, from loaded settings. */
 export function createNodeDeps(settings: Settings, opts: { logToStderr?: boolean } = {}): AppDeps {
@@ -31,6 +32,7 @@ export function createNodeDeps(settings: Settings, opts: { logToStderr?: boolean
     usersFile: createFsTextFile(settings.user.configFile),
     settingsFile: settings.file ? createFsTextFile(settings.file) : undefined,
     clientAddress: getClientAddress,
+    jobs: createDetachedJobRunner({ storeDirectory: settings.application.storeDirectory, configFile: settings.file }),
   };
 }
 

@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Storage, TextFile } from '../../src/ports.js';
 import { checkStorePath } from '../../src/util/store-path.js';
-import { writeFileAtomic } from './fs-atomic.js';
+import { syncDir, writeFileAtomic } from './fs-atomic.js';
 
 /** The store directory on the local file system (default /var/lib/barmanapi). */
 export function createFsStorage(root: string): Storage {
@@ -41,6 +42,39 @@ export function createFsStorage(root: string): Storage {
     },
     async mkdir(p) {
       await mkdir(abs(p), { recursive: true, mode: 0o700 });
+    },
+    async createExclusive(p, data) {
+      await mkdir(dirname(abs(p)), { recursive: true });
+      try {
+        const h = await open(abs(p), 'wx', 0o600);
+        try {
+          await h.writeFile(data);
+          await h.sync();
+        } finally {
+          await h.close();
+        }
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw e;
+      }
+    },
+    async writeStreamAtomic(p, stream) {
+      const target = abs(p);
+      await mkdir(dirname(target), { recursive: true });
+      const tmp = join(dirname(target), `.${randomBytes(6).toString('hex')}.tmp`);
+      const h = await open(tmp, 'wx', 0o600);
+      try {
+        for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) await h.write(chunk);
+        await h.sync();
+        await h.close();
+        await rename(tmp, target);
+        await syncDir(dirname(target));
+      } catch (e) {
+        await h.close().catch(() => undefined);
+        await rm(tmp, { force: true });
+        throw e;
+      }
     },
     async openRead(p, start = 0) {
       const s = await stat(abs(p)).catch(() => null);

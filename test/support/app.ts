@@ -1,4 +1,4 @@
-import { createApp } from '../../src/app.js';
+import { createApi } from '../../src/app.js';
 import type { AppDeps } from '../../src/context.js';
 import { loadSettings, type Settings } from '../../src/settings/load.js';
 import { createFixedClock, createMemoryLogger, createMemoryStorage, createMemoryTextFile, createScriptedHost } from '../../adapters/memory/index.js';
@@ -31,10 +31,11 @@ export function testApp(overrides: Partial<AppDeps> & { settingsText?: string; c
     passwordIterations: 1000,
     ...overrides,
   };
-  const app = createApp(deps);
+  const api = createApi(deps);
+  const app = api.app;
   const usersFile = deps.usersFile as ReturnType<typeof createMemoryTextFile>;
   const logger = deps.logger as ReturnType<typeof createMemoryLogger>;
-  return { app, deps, clock, usersFile, logger };
+  return { app, api, deps, clock, usersFile, logger };
 }
 
 export async function loginToken(app: { request: (p: string, i?: RequestInit) => Response | Promise<Response> }, user = 'memin', password = '1258'): Promise<string> {

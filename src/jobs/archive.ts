@@ -1,0 +1,217 @@
+import tar from 'tar-stream';
+import type { Storage } from '../ports.js';
+import { archivePath, type JobRecord, type JobResult, type JobSummary, type RunClaim } from './model.js';
+
+/**
+ * Monthly archives: archive/YYYYmm.tar.gz holds index.json (one summary per job, first, so a
+ * listing reads only the head of the file) and then every job folder's files as <id>/<file>.
+ * Archives are read by streaming (gunzip + tar-stream), never extracted to disk.
+ */
+const INDEX = 'index.json';
+
+export async function archiveMonth(storage: Storage, month: string, ids: string[], summaries: JobSummary[]): Promise<void> {
+  const target = archivePath(month);
+  const folder = `active/${month}`;
+  const expected = new Map<string, number>();
+  const sources: Array<{ name: string; path: string }> = [];
+  for (const id of ids) {
+    for (const file of await storage.list(`${folder}/${id}`)) {
+      const st = await storage.stat(`${folder}/${id}/${file}`);
+      if (!st || st.isDirectory) continue;
+      expected.set(`${id}/${file}`, st.size);
+      sources.push({ name: `${id}/${file}`, path: `${folder}/${id}/${file}` });
+    }
+  }
+
+  // An archive written by an earlier run that stopped before removing the folder.
+  const existing = await storage.stat(target);
+  if (existing) {
+    const present = await entrySizes(storage, target);
+    const complete = [...expected].every(([name, size]) => present.get(name) === size);
+    if (!complete) await mergeInto(storage, month, target, sources, summaries);
+  } else {
+    await storage.writeStreamAtomic(target, packStream(storage, summaries, sources));
+  }
+
+  const written = await entrySizes(storage, target);
+  for (const [name, size] of expected) {
+    if (written.get(name) !== size) throw new Error(`archive ${target} failed verification at ${name}; ${folder} is kept`);
+  }
+  // Move the folder out of active/ in one step, then delete it at leisure.
+  const trash = `garbage/${month}-${Date.now().toString(36)}`;
+  await storage.rename(folder, trash);
+  await storage.remove(trash);
+  indexCache.delete(target);
+}
+
+/** The archive's job summaries, or null when the month has no archive. */
+export async function readArchiveIndex(storage: Storage, month: string): Promise<JobSummary[] | null> {
+  const path = archivePath(month);
+  const st = await storage.stat(path);
+  if (!st) return null;
+  const key = `${path}:${st.mtimeMs}:${st.size}`;
+  const cached = indexCache.get(path);
+  if (cached && cached.key === key) return cached.summaries;
+  let summaries: JobSummary[] = [];
+  await walk(storage, path, async (name, read) => {
+    if (name !== INDEX) return 'stop';
+    summaries = JSON.parse(new TextDecoder().decode(await read())) as JobSummary[];
+    return 'stop';
+  });
+  indexCache.set(path, { key, summaries });
+  if (indexCache.size > 4) indexCache.delete(indexCache.keys().next().value as string);
+  return summaries;
+}
+
+export interface ArchivedJob {
+  job: JobRecord;
+  claim: RunClaim | null;
+  result: JobResult | null;
+  log: Uint8Array | null;
+}
+
+/** One job's files from its month's archive. */
+export async function readArchivedJob(storage: Storage, month: string, id: string): Promise<ArchivedJob | null> {
+  const path = archivePath(month);
+  if (!(await storage.stat(path))) return null;
+  const found: Record<string, Uint8Array> = {};
+  let seen = false;
+  await walk(storage, path, async (name, read) => {
+    if (name.startsWith(`${id}/`)) {
+      seen = true;
+      found[name.slice(id.length + 1)] = await read();
+      return 'next';
+    }
+    return seen ? 'stop' : 'skip';
+  });
+  const json = <T>(file: string): T | null => {
+    const b = found[file];
+    if (!b) return null;
+    try {
+      return JSON.parse(new TextDecoder().decode(b)) as T;
+    } catch {
+      return null;
+    }
+  };
+  const job = json<JobRecord>('job.json');
+  if (!job) return null;
+  return { job, claim: json<RunClaim>('run.json'), result: json<JobResult>('result.json'), log: found['output.log'] ?? null };
+}
+
+const indexCache = new Map<string, { key: string; summaries: JobSummary[] }>();
+
+function packStream(storage: Storage, summaries: JobSummary[], sources: Array<{ name: string; path: string }>, extra: Array<{ name: string; data: Uint8Array }> = []): ReadableStream<Uint8Array> {
+  const pack = tar.pack();
+  const add = (name: string, data: Uint8Array) =>
+    new Promise<void>((resolve, reject) => pack.entry({ name, size: data.length, mode: 0o600 }, data as Buffer, (err) => (err ? reject(err) : resolve())));
+  void (async () => {
+    try {
+      await add(INDEX, new TextEncoder().encode(JSON.stringify(summaries)));
+      for (const e of extra) await add(e.name, e.data);
+      for (const s of sources) {
+        const data = await storage.readBytes(s.path);
+        if (data) await add(s.name, data);
+      }
+      pack.finalize();
+    } catch (e) {
+      pack.destroy(e as Error);
+    }
+  })();
+  return iterableToStream(pack as unknown as AsyncIterable<Uint8Array>).pipeThrough(new CompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>);
+}
+
+async function mergeInto(storage: Storage, month: string, target: string, sources: Array<{ name: string; path: string }>, summaries: JobSummary[]): Promise<void> {
+  const fresh = new Set(sources.map((s) => s.name));
+  const kept: Array<{ name: string; data: Uint8Array }> = [];
+  let oldIndex: JobSummary[] = [];
+  await walk(storage, target, async (name, read) => {
+    if (name === INDEX) oldIndex = JSON.parse(new TextDecoder().decode(await read())) as JobSummary[];
+    else if (!fresh.has(name)) kept.push({ name, data: await read() });
+    return 'next';
+  });
+  const ids = new Set(summaries.map((s) => s.id));
+  const merged = [...oldIndex.filter((s) => !ids.has(s.id)), ...summaries];
+  await storage.writeStreamAtomic(target, packStream(storage, merged, sources, kept));
+  void month;
+}
+
+async function entrySizes(storage: Storage, path: string): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  await walk(storage, path, async (name, read) => {
+    sizes.set(name, (await read()).length);
+    return 'next';
+  });
+  return sizes;
+}
+
+type Visit = (name: string, read: () => Promise<Uint8Array>) => Promise<'next' | 'skip' | 'stop'>;
+
+/** Stream through a .tar.gz entry by entry; the visitor may stop early. */
+async function walk(storage: Storage, path: string, visit: Visit): Promise<void> {
+  const source = await storage.openRead(path);
+  if (!source) return;
+  const gunzipped = source.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>);
+  const reader = gunzipped.getReader();
+  const extract = tar.extract();
+  let stopped = false;
+  const feed = (async () => {
+    try {
+      while (!stopped) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (!extract.write(value as Buffer)) await new Promise<void>((r) => extract.once('drain', () => r()));
+      }
+      (extract as unknown as { end(): void }).end();
+    } catch (e) {
+      extract.destroy(e as Error);
+    }
+  })();
+  try {
+    for await (const entry of extract) {
+      const read = async () => {
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of entry as AsyncIterable<Uint8Array>) chunks.push(chunk);
+        return concat(chunks);
+      };
+      const action = await visit(entry.header.name, read);
+      if (action === 'stop') {
+        stopped = true;
+        break;
+      }
+      entry.resume();
+    }
+  } finally {
+    stopped = true;
+    await reader.cancel().catch(() => undefined);
+    extract.destroy();
+    await feed;
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+function iterableToStream(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await it.next();
+        if (done) controller.close();
+        else controller.enqueue(new Uint8Array(value));
+      } catch (e) {
+        controller.error(e);
+      }
+    },
+    async cancel() {
+      await it.return?.();
+    },
+  });
+}

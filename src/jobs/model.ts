@@ -1,0 +1,91 @@
+/**
+ * Async jobs on disk, in the seed's layout: active/YYYYmm/<YYYYmmddHHMMSS>_<command>_<rand>/
+ * with job.json (what to run), run.json (the runner's claim: pid, start), output.log and, at the
+ * end, result.json. The folder name is the job id; the month is its first six digits, so a ticket
+ * still finds its job after the month has been packed into archive/YYYYmm.tar.gz.
+ */
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'lost' | 'cancelled';
+
+export interface JobRecord {
+  id: string;
+  command: string;
+  /** barman argv; holds no secret (tokens are never parameters). */
+  argv: string[];
+  /** barman was asked for JSON output. */
+  json: boolean;
+  user: string;
+  servers: string[];
+  host: string;
+  created_at: string;
+}
+
+export interface RunClaim {
+  pid: number | null;
+  started_at: string;
+}
+
+export interface JobResult {
+  status: 'done' | 'failed' | 'cancelled' | 'lost';
+  exit_code: number | null;
+  started_at: string | null;
+  ended_at: string;
+  duration_ms: number | null;
+  /** The legacy result shape, as a sync call would have answered. */
+  result: { status_code: number; message: string; list: string[]; data?: unknown; truncated?: boolean };
+}
+
+/** One row of /history/list, and of an archive's index.json. */
+export interface JobSummary {
+  id: string;
+  date: string;
+  command: string;
+  status: JobStatus;
+  result: number | null;
+  user: string;
+  server: string;
+}
+
+export const JOB_ID_RE = /^(\d{14})_([a-z][a-z0-9-]{0,63})_([a-z0-9]{8})$/;
+export const MONTH_RE = /^(\d{4})(0[1-9]|1[0-2])$/;
+
+export function newJobId(command: string, now: Date): string {
+  const rand = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
+  return `${stamp(now)}_${command}_${rand}`;
+}
+
+/** YYYYmmddHHMMSS in UTC. */
+export function stamp(d: Date): string {
+  return d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+export function monthOf(d: Date): string {
+  return stamp(d).slice(0, 6);
+}
+
+export function jobMonth(id: string): string {
+  return id.slice(0, 6);
+}
+
+export function jobDir(id: string): string {
+  return `active/${jobMonth(id)}/${id}`;
+}
+
+export function archivePath(month: string): string {
+  return `archive/${month}.tar.gz`;
+}
+
+export function isJobId(id: string): boolean {
+  return JOB_ID_RE.test(id) && MONTH_RE.test(jobMonth(id));
+}
+
+export function summarise(job: JobRecord, status: JobStatus, result: JobResult | null): JobSummary {
+  return {
+    id: job.id,
+    date: job.created_at,
+    command: job.command,
+    status,
+    result: result ? result.result.status_code : null,
+    user: job.user,
+    server: job.servers.join(','),
+  };
+}

@@ -1,0 +1,127 @@
+import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { AppDeps, AppEnv } from '../context.js';
+import { ok } from '../http/envelope.js';
+import { badRequest } from '../http/errors.js';
+import { flag, readParams, rejectUnknown, single, type Params } from '../http/params.js';
+import { readArchivedJob } from './archive.js';
+import { jobDir, jobMonth, MONTH_RE, monthOf } from './model.js';
+import type { JobService, JobView } from './service.js';
+
+const POLL_MS = 500;
+
+/** /history: the seed's async command tickets and monthly history. */
+export function historyRoutes(deps: AppDeps, jobs: JobService): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+
+  r.all('/list', async (c) => {
+    const p = await readParams(c);
+    rejectUnknown(p, ['past', 'limit', 'offset']);
+    const past = single(p, 'past');
+    if (past !== undefined && !MONTH_RE.test(past)) {
+      throw badRequest('parameter past must be a month as YYYYmm, e.g. 201602', { parameter: 'past', allowed: ['YYYYmm'] });
+    }
+    const limit = intParam(p, 'limit', 100, 1, 1000);
+    const offset = intParam(p, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+    const month = past ?? monthOf(deps.clock.now());
+    const { total, items } = await jobs.list(month, limit, offset);
+    return c.json(ok(items, { month, total, limit, offset }));
+  });
+
+  r.all('/result', async (c) => {
+    const p = await readParams(c);
+    rejectUnknown(p, ['ticket', 'follow']);
+    const id = await jobs.jobFromTicket(requireTicket(p));
+    const view = await jobs.view(id);
+    if (!flag(p, 'follow')) return c.json(resultBody(view));
+    return streamSSE(c, async (stream) => {
+      let offset = 0;
+      let current = view;
+      const decoder = new TextDecoder(); // streaming: a character split across reads stays whole
+      const sendLog = async () => {
+        const chunk = await readLogFrom(deps, current, offset);
+        if (chunk.length > 0) {
+          offset += chunk.length;
+          await stream.writeSSE({ event: 'log', data: decoder.decode(chunk, { stream: true }) });
+        }
+      };
+      await stream.writeSSE({ event: 'status', data: current.status });
+      while (!stream.aborted) {
+        await sendLog();
+        if (current.status !== 'running' && current.status !== 'queued') break;
+        await stream.sleep(POLL_MS);
+        const previous = current.status;
+        current = await jobs.view(id);
+        if (current.status !== previous) await stream.writeSSE({ event: 'status', data: current.status });
+      }
+      await sendLog();
+      await stream.writeSSE({ event: 'result', data: JSON.stringify(resultBody(current)) });
+    });
+  });
+
+  r.all('/cancel', async (c) => {
+    const p = await readParams(c);
+    rejectUnknown(p, ['ticket']);
+    const id = await jobs.jobFromTicket(requireTicket(p));
+    const status = await jobs.cancel(id);
+    deps.logger.log('info', `job ${id} cancel requested`, { by: c.get('user').username });
+    return c.json(ok({ id, status: status === 'cancelled' ? 'cancelled' : 'cancelling' }), status === 'cancelled' ? 200 : 202);
+  });
+
+  return r;
+}
+
+function requireTicket(p: Params): string {
+  const ticket = single(p, 'ticket');
+  if (!ticket) throw badRequest('parameter ticket is required (from the answer of an async command or /history/list)', { parameter: 'ticket' });
+  return ticket;
+}
+
+function intParam(p: Params, name: string, dflt: number, min: number, max: number): number {
+  const raw = single(p, name);
+  if (raw === undefined) return dflt;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw badRequest(`parameter ${name} must be a whole number from ${min} to ${max}`, { parameter: name });
+  }
+  return n;
+}
+
+/** The seed's shape: barman's result when done, `-99 "Command not execute yet."` before that. */
+function resultBody(v: JobView): Record<string, unknown> {
+  const common = {
+    id: v.job.id,
+    status: v.status,
+    command: v.job.command,
+    server: v.job.servers.join(','),
+    user: v.job.user,
+    created_at: v.job.created_at,
+    started_at: v.result?.started_at ?? v.claim?.started_at ?? null,
+    ended_at: v.result?.ended_at ?? null,
+    duration_ms: v.result?.duration_ms ?? null,
+    exit_code: v.result?.exit_code ?? null,
+  };
+  if (v.result) return { ...v.result.result, ...common };
+  if (v.status === 'lost') {
+    return { status_code: -98, message: 'The job runner stopped without writing a result; the outcome is unknown. See its output log.', list: [], ...common };
+  }
+  return { status_code: -99, message: 'Command not execute yet.', list: [], ...common };
+}
+
+async function readLogFrom(deps: AppDeps, v: JobView, offset: number): Promise<Uint8Array> {
+  if (v.archived) {
+    const archived = await readArchivedJob(deps.storage, jobMonth(v.job.id), v.job.id);
+    return archived?.log?.slice(offset) ?? new Uint8Array();
+  }
+  const stream = await deps.storage.openRead(`${jobDir(v.job.id)}/output.log`, offset);
+  if (!stream) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+  const out = new Uint8Array(chunks.reduce((n, ch) => n + ch.length, 0));
+  let at = 0;
+  for (const ch of chunks) {
+    out.set(ch, at);
+    at += ch.length;
+  }
+  return out;
+}

@@ -1,0 +1,220 @@
+import type { Clock, JobRunner, Logger, Storage } from '../ports.js';
+import type { TokenSigner } from '../auth/tokens.js';
+import { ApiError, conflict, notFound } from '../http/errors.js';
+import { archiveMonth, readArchiveIndex, readArchivedJob } from './archive.js';
+import { isJobId, jobDir, jobMonth, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
+import { JobFiles } from './store.js';
+
+export interface JobServiceDeps {
+  storage: Storage;
+  runner: JobRunner | undefined;
+  clock: Clock;
+  logger: Logger;
+  signer: () => Promise<TokenSigner>;
+  maxRunning: () => number;
+  hostDescription: string;
+}
+
+export interface SubmitRequest {
+  command: string;
+  argv: string[];
+  json: boolean;
+  user: string;
+  servers: string[];
+}
+
+export interface JobView {
+  job: JobRecord;
+  status: JobStatus;
+  result: JobResult | null;
+  claim: RunClaim | null;
+  archived: boolean;
+}
+
+/**
+ * Async jobs: submit, queue under a cap, start through the JobRunner (detached processes that
+ * outlive this server), report status from the files each job leaves, cancel, list, archive.
+ * The in-memory state (queue, running set) is rebuilt from disk by `recover()` at start.
+ */
+export class JobService {
+  private readonly files: JobFiles;
+  private queue: string[] = [];
+  private running = new Set<string>();
+  private pumping: Promise<void> | null = null;
+
+  constructor(private readonly deps: JobServiceDeps) {
+    this.files = new JobFiles(deps.storage);
+  }
+
+  async submit(req: SubmitRequest): Promise<{ id: string; ticket: string; status: JobStatus }> {
+    if (!this.deps.runner) throw new ApiError(501, 'NotConfigured', 'async commands need a job runner, and this app was created without one');
+    await this.refresh();
+    for (const id of [...this.running, ...this.queue]) {
+      const other = await this.files.record(id);
+      if (other && other.command === req.command && (req.servers.length === 0 || other.servers.length === 0 || other.servers.some((s) => req.servers.includes(s)))) {
+        const ticket = await this.ticket(id);
+        throw conflict(`barman ${req.command} is already ${this.running.has(id) ? 'running' : 'queued'} for ${other.servers.join(', ') || 'all servers'}; see /history/result?ticket=${ticket}`, { ticket });
+      }
+    }
+    const now = this.deps.clock.now();
+    const id = newJobId(req.command, now);
+    const job: JobRecord = { id, command: req.command, argv: req.argv, json: req.json, user: req.user, servers: req.servers, host: this.deps.hostDescription, created_at: now.toISOString() };
+    await this.deps.storage.writeAtomic(`${jobDir(id)}/job.json`, JSON.stringify(job));
+    this.queue.push(id);
+    this.deps.logger.log('info', `job ${id} queued`, { command: req.command, user: req.user, servers: req.servers });
+    await this.pump();
+    return { id, ticket: await this.ticket(id), status: this.running.has(id) ? 'running' : 'queued' };
+  }
+
+  ticket(id: string): Promise<string> {
+    return this.deps.signer().then((s) => s.issueTicket(id, this.deps.clock.now().getTime()));
+  }
+
+  async jobFromTicket(ticket: string): Promise<string> {
+    return (await this.deps.signer()).checkTicket(ticket, this.deps.clock.now().getTime());
+  }
+
+  /** Start queued jobs while fewer than the cap run. Called on submit and by the server's timer. */
+  async pump(): Promise<void> {
+    this.pumping ??= (async () => {
+      try {
+        await this.refresh();
+        while (this.queue.length > 0 && this.running.size < this.deps.maxRunning()) {
+          const id = this.queue.shift()!;
+          if ((await this.files.result(id)) || (await this.files.claim(id))) continue;
+          const handle = await this.deps.runner!.start({ id, dir: jobDir(id) });
+          await this.deps.storage.writeAtomic(`${jobDir(id)}/spawn.json`, JSON.stringify({ pid: handle.pid, started_at: this.deps.clock.now().toISOString() }));
+          this.running.add(id);
+          this.deps.logger.log('info', `job ${id} started`, { pid: handle.pid });
+        }
+      } finally {
+        this.pumping = null;
+      }
+    })();
+    return this.pumping;
+  }
+
+  /** Rebuild queue and running set from the store (at start, e.g. after a crash). */
+  async recover(): Promise<{ running: number; queued: number; lost: number }> {
+    const queue: string[] = [];
+    let lost = 0;
+    this.running.clear();
+    for (const month of (await this.deps.storage.list('active')).filter((m) => /^\d{6}$/.test(m))) {
+      for (const id of (await this.deps.storage.list(`active/${month}`)).filter(isJobId)) {
+        if (await this.deps.storage.stat(`${jobDir(id)}/result.json`)) continue;
+        const status = await this.liveStatus(id);
+        if (status === 'running') this.running.add(id);
+        else if (status === 'queued') queue.push(id);
+        else if (status === 'lost') lost += 1;
+      }
+    }
+    this.queue = queue.sort();
+    return { running: this.running.size, queued: this.queue.length, lost };
+  }
+
+  async view(id: string): Promise<JobView> {
+    if (!isJobId(id)) throw notFound(`no job ${id}`);
+    const job = await this.files.record(id);
+    if (job) {
+      const result = await this.files.result(id);
+      const status = result ? result.status : await this.liveStatus(id);
+      return { job, status, result, claim: await this.files.claim(id), archived: false };
+    }
+    const archived = await readArchivedJob(this.deps.storage, jobMonth(id), id);
+    if (!archived) throw notFound(`job ${id} no longer exists (neither in active/ nor in its month's archive)`);
+    return { job: archived.job, status: archived.result?.status ?? 'lost', result: archived.result, claim: archived.claim, archived: true, };
+  }
+
+  async list(month: string, limit: number, offset: number): Promise<{ total: number; items: Array<JobSummary & { ticket: string }> }> {
+    const activeIds = (await this.deps.storage.list(`active/${month}`)).filter(isJobId);
+    let rows: Array<{ id: string; summary?: JobSummary }> = activeIds.map((id) => ({ id }));
+    if (month !== monthOf(this.deps.clock.now())) {
+      const archived = (await readArchiveIndex(this.deps.storage, month)) ?? [];
+      const inActive = new Set(activeIds);
+      rows = rows.concat(archived.filter((s) => !inActive.has(s.id)).map((s) => ({ id: s.id, summary: s })));
+    }
+    rows.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const page = rows.slice(offset, offset + limit);
+    const items = await Promise.all(
+      page.map(async (row) => {
+        const summary = row.summary ?? (await this.summaryOf(row.id));
+        return { ...summary, ticket: await this.ticket(row.id) };
+      }),
+    );
+    return { total: rows.length, items };
+  }
+
+  async cancel(id: string): Promise<JobStatus> {
+    const view = await this.view(id);
+    if (!['queued', 'running'].includes(view.status)) throw conflict(`job ${id} has already ended (${view.status}); nothing to cancel`);
+    const dir = jobDir(id);
+    await this.deps.storage.writeAtomic(`${dir}/cancel.json`, JSON.stringify({ at: this.deps.clock.now().toISOString() }));
+    // A queued job: take its claim so no runner ever starts it, and record the outcome.
+    if (await this.deps.storage.createExclusive(`${dir}/run.json`, JSON.stringify({ pid: null, started_at: null }))) {
+      this.queue = this.queue.filter((q) => q !== id);
+      const now = this.deps.clock.now().toISOString();
+      const result: JobResult = { status: 'cancelled', exit_code: null, started_at: null, ended_at: now, duration_ms: null, result: { status_code: -1, message: 'cancelled before it started', list: [] } };
+      await this.deps.storage.writeAtomic(`${dir}/result.json`, JSON.stringify(result));
+      return 'cancelled';
+    }
+    const claim = await this.files.claim(id);
+    if (claim?.pid) await this.deps.runner?.cancel(claim.pid);
+    return 'running';
+  }
+
+  /**
+   * Pack every finished past month into archive/YYYYmm.tar.gz. Months with a job still queued
+   * or running wait; jobs whose runner vanished are archived as lost.
+   */
+  async archivePastMonths(): Promise<string[]> {
+    const current = monthOf(this.deps.clock.now());
+    const done: string[] = [];
+    for (const month of (await this.deps.storage.list('active')).filter((m) => /^\d{6}$/.test(m) && m < current)) {
+      const ids = (await this.deps.storage.list(`active/${month}`)).filter(isJobId);
+      const summaries: JobSummary[] = [];
+      let busy = false;
+      for (const id of ids) {
+        const s = await this.summaryOf(id);
+        if (s.status === 'queued' || s.status === 'running') busy = true;
+        summaries.push(s);
+      }
+      if (busy) {
+        this.deps.logger.log('info', `archive of ${month} waits for running jobs`);
+        continue;
+      }
+      await archiveMonth(this.deps.storage, month, ids, summaries);
+      done.push(month);
+      this.deps.logger.log('info', `archived ${ids.length} jobs of ${month}`);
+    }
+    return done;
+  }
+
+  /** Queued, running or lost, for a job without result.json. */
+  private async liveStatus(id: string): Promise<JobStatus> {
+    const claim = (await this.files.claim(id)) ?? (await this.files.spawned(id));
+    if (!claim) return 'queued';
+    if (claim.pid === null) return (await this.files.result(id))?.status ?? 'cancelled';
+    if (this.deps.runner && (await this.deps.runner.isAlive(claim.pid, id))) return 'running';
+    // The runner may have written its result between our two reads.
+    const result = await this.files.result(id);
+    if (result) return result.status;
+    // Spawned but never claimed and the process is gone: it never ran, so it may run again.
+    return (await this.files.claim(id)) ? 'lost' : 'queued';
+  }
+
+  private async summaryOf(id: string): Promise<JobSummary> {
+    const job = await this.files.record(id);
+    if (!job) {
+      return { id, date: '', command: id.split('_')[1] ?? '', status: 'lost', result: null, user: '', server: '' };
+    }
+    const result = await this.files.result(id);
+    return summarise(job, result ? result.status : await this.liveStatus(id), result);
+  }
+
+  private async refresh(): Promise<void> {
+    for (const id of [...this.running]) {
+      const status = (await this.files.result(id))?.status ?? (await this.liveStatus(id));
+      if (status !== 'running') this.running.delete(id);
+    }
+  }
+}
