@@ -1,0 +1,89 @@
+import { existsSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { basicHeader, runCli, serverDir, startServerProcess, token, type ServerProcess } from '../support/server-process.js';
+
+const running: ServerProcess[] = [];
+afterAll(async () => {
+  await Promise.all(running.map((s) => s.stop()));
+});
+
+describe('barmanapi runserver (real Node server over HTTP)', () => {
+  it("serves the seed's /auth routes, creates the store's folders and upgrades the MD5 hash on login", async () => {
+    const d = serverDir('configfile=/etc/barman.conf\ncommand=/usr/bin/barman\nremote=false');
+    const s = await startServerProcess(d.config);
+    running.push(s);
+    for (const sub of ['archive', 'active', 'config', 'garbage', 'logs']) expect(existsSync(join(d.store, sub)), sub).toBe(true);
+    const t = await token(s.baseUrl);
+    expect(readFileSync(d.clientConf, 'utf8')).toMatch(/password = pbkdf2-sha256\$600000\$/);
+    const me = await fetch(`${s.baseUrl}/auth/user?token=${t}`);
+    expect(await me.json()).toEqual({ status_code: 200, message: '', list: { username: 'memin', access: [], deny: [] } });
+    const bearer = await fetch(`${s.baseUrl}/auth/user/list`, { headers: { Authorization: `Bearer ${t}` } });
+    expect(bearer.status).toBe(200);
+    const wrong = await fetch(`${s.baseUrl}/auth/token`, { headers: basicHeader('memin', 'nope') });
+    expect(wrong.status).toBe(401);
+    // The generated token secret is kept in the store, not in any response or log.
+    const secret = readFileSync(join(d.store, 'config', 'token.secret'), 'utf8').trim();
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    const log = readFileSync(join(d.store, 'logs', 'general.log'), 'utf8');
+    expect(log).toContain('/auth/user?token=***');
+    expect(log).not.toContain(t);
+    expect(log).not.toContain(secret);
+    expect(s.output()).not.toContain(t);
+  });
+
+  it('refuses to listen beyond loopback while a user has the default password, and says how to fix it', async () => {
+    const d = serverDir('remote=false');
+    writeFileSync(d.config, readFileSync(d.config, 'utf8').replace('host=\n', 'host=0.0.0.0\n'));
+    const r = await runCli(['runserver', '--config', d.config, '--port', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/refusing to listen on 0\.0\.0\.0: user\(s\) memin still have the default password/);
+    expect(r.stderr).toMatch(/barmanapi user passwd memin/);
+  });
+
+  it('stops on a bad config file with one message naming file, section, key and problem', async () => {
+    const d = serverDir('remote=false');
+    writeFileSync(d.config, readFileSync(d.config, 'utf8').replace('port=1935', 'port=abc'));
+    const r = await runCli(['runserver', '--config', d.config]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`barmanapi: ${d.config}: [application] port: expected a whole number, got "abc"`);
+  });
+
+  it('gives the exact fix when the store cannot be created', async () => {
+    const d = serverDir('remote=false');
+    const locked = join(d.dir, 'locked');
+    mkdirSync(locked);
+    writeFileSync(join(locked, 'file'), '');
+    writeFileSync(d.config, readFileSync(d.config, 'utf8').replace('store_directory=store', `store_directory=${join(locked, 'file', 'store')}`));
+    chmodSync(locked, 0o500);
+    const r = await runCli(['runserver', '--config', d.config]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/store directory .* cannot be created\. Fix it with:\n  sudo mkdir -p .*\n  sudo chown /);
+  });
+
+  it('manages users from the command line; a changed password takes effect on the running server', async () => {
+    const d = serverDir('remote=false');
+    const s = await startServerProcess(d.config);
+    running.push(s);
+    const old = await token(s.baseUrl);
+    expect((await runCli(['user', 'add', 'ops', '--access', 'history,auth/user', '--config', d.config], 'ops-password\n')).code).toBe(0);
+    expect((await runCli(['user', 'passwd', 'memin', '--config', d.config], 'a-new-password\n')).code).toBe(0);
+    const list = await runCli(['user', 'list', '--config', d.config]);
+    expect(list.stdout).toContain('ops\taccess=["history","auth/user"]\tdeny=[]');
+    await new Promise((r) => setTimeout(r, 1100)); // the server re-reads client.conf at most once a second
+    expect((await fetch(`${s.baseUrl}/auth/user?token=${old}`)).status).toBe(401);
+    expect((await fetch(`${s.baseUrl}/auth/token`, { headers: basicHeader('memin', 'a-new-password') })).status).toBe(200);
+    const ops = await token(s.baseUrl, 'ops', 'ops-password');
+    expect((await fetch(`${s.baseUrl}/history/list?token=${ops}`)).status).toBe(200);
+    expect((await fetch(`${s.baseUrl}/barman/help?token=${ops}`)).status).toBe(403);
+    expect((await runCli(['user', 'remove', 'ops', '--config', d.config])).code).toBe(0);
+    expect(readFileSync(d.clientConf, 'utf8')).not.toContain('[ops]');
+  });
+
+  it('prints its version and help', async () => {
+    const v = await runCli(['--version']);
+    expect(v.stdout.trim()).toBe(JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')).version);
+    const h = await runCli(['--help']);
+    expect(h.stdout).toMatch(/barmanapi runserver/);
+  });
+});
