@@ -41,6 +41,7 @@ export function createLocalHost(opts: LocalHostOptions = {}): BarmanHost {
         env: { ...process.env, ...opts.env, ...options.env },
         killGraceMs,
         exitDrainMs,
+        onOutput: options.onOutput,
       });
     },
 
@@ -100,6 +101,7 @@ interface LocalRun {
   env: NodeJS.ProcessEnv;
   killGraceMs: number;
   exitDrainMs: number;
+  onOutput: RunOptions['onOutput'];
 }
 
 function runLocal(argv: string[], o: LocalRun): Promise<RunResult> {
@@ -107,6 +109,7 @@ function runLocal(argv: string[], o: LocalRun): Promise<RunResult> {
   const started = Date.now();
   const stdout = createOutputBuffer(o.maxOutputBytes);
   const stderr = createOutputBuffer(o.maxOutputBytes);
+  const tap = createOutputTap(o.onOutput);
   const result = (exitCode: number | null, signal: string | null, timedOut: boolean, aborted: boolean): RunResult => ({
     exitCode,
     signal,
@@ -143,7 +146,7 @@ function runLocal(argv: string[], o: LocalRun): Promise<RunResult> {
       else resolvePromise(value);
     };
     const finishWithExit = (): void => {
-      if (exit) finish(result(exit.code, exit.signal, timedOut, aborted));
+      if (exit) finish(tap.failure ?? result(exit.code, exit.signal, timedOut, aborted));
     };
 
     const stop = (): void => {
@@ -163,8 +166,14 @@ function runLocal(argv: string[], o: LocalRun): Promise<RunResult> {
       stop();
     };
 
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      tap.emit('stdout', chunk);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr.push(chunk);
+      tap.emit('stderr', chunk);
+    });
 
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (child.pid === undefined && (err.code === 'ENOENT' || err.code === 'EACCES')) {
@@ -261,6 +270,34 @@ function utf8Boundary(buf: Buffer): number {
     return need > back ? buf.length - back : buf.length;
   }
   return buf.length;
+}
+
+export interface OutputTap {
+  emit(stream: 'stdout' | 'stderr', chunk: Buffer): void;
+  /** What the callback threw, if it did; run() rejects with it once the command has ended. */
+  readonly failure: Error | null;
+}
+
+/**
+ * Hands every chunk, unbounded, to RunOptions.onOutput. A callback that throws is not called
+ * again; the command still runs to its end (stopping it would be a second failure), then run()
+ * rejects with the callback's error rather than report output the caller did not receive.
+ */
+export function createOutputTap(onOutput: RunOptions['onOutput']): OutputTap {
+  let failure: Error | null = null;
+  return {
+    emit(stream, chunk) {
+      if (!onOutput || failure) return;
+      try {
+        onOutput(stream, chunk);
+      } catch (err) {
+        failure = err instanceof Error ? err : new Error(String(err));
+      }
+    },
+    get failure() {
+      return failure;
+    },
+  };
 }
 
 export type PathLock = <T>(path: string, section: () => Promise<T>) => Promise<T>;

@@ -162,6 +162,28 @@ describe('createLocalHost().run', () => {
     expect(result.stderr.length).toBe(500);
   });
 
+  it('streams all output to onOutput, beyond the bound kept in the result', async () => {
+    const seen = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+    const result = await host.run(['/bin/sh', '-c', 'yes 0123456789 | head -c 200000; echo oops >&2'], {
+      maxOutputBytes: 100,
+      onOutput: (stream, chunk) => seen[stream].push(Buffer.from(chunk)),
+    });
+    expect(result.stdout.length).toBe(100);
+    expect(Buffer.concat(seen.stdout).length).toBe(200_000);
+    expect(Buffer.concat(seen.stderr).toString()).toBe('oops\n');
+  });
+
+  it('lets the command finish, then rejects, when onOutput throws', async () => {
+    const marker = join(dir, 'finished-despite-callback');
+    const run = host.run(['/bin/sh', '-c', 'echo a; sleep 0.2; touch "$1"', 'sh', marker], {
+      onOutput: () => {
+        throw new Error('log disk full');
+      },
+    });
+    await expect(run).rejects.toThrow('log disk full');
+    expect((await stat(marker)).isFile()).toBe(true);
+  });
+
   it('never cuts a UTF-8 character in half', async () => {
     const result = await host.run(['printf', '€€€'], { maxOutputBytes: 4 });
     expect(result.truncated).toBe(true);
