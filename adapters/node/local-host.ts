@@ -214,8 +214,10 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch (err) {
-    // ESRCH: the whole group is already gone.
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    // ESRCH: the whole group is already gone. EPERM: a member changed credentials (a setuid
+    // helper); nothing more can be done from here, and throwing from a timer would end the server.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ESRCH' && code !== 'EPERM') throw err;
   }
 }
 

@@ -141,7 +141,7 @@ interface Session {
 
 export function createSshHost(opts: SshHostOptions): SshHost {
   const { target } = opts;
-  const user = target.user ?? userInfo().username;
+  const user = target.user ?? localUserName();
   const description = describeRemoteSsh(target, user);
   const hostName = knownHostName(target.host, target.port);
 
@@ -736,6 +736,17 @@ function sendSignal(channel: ClientChannel, name: 'TERM' | 'KILL'): void {
 
 function describeMethod(method: AnyAuthMethod): string {
   return method.type === 'agent' ? 'ssh-agent' : method.type === 'publickey' ? 'an identity file' : method.type;
+}
+
+/** The name ssh would log in with when none is given; userInfo() throws for a uid without a passwd entry. */
+function localUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    const fromEnv = process.env.USER ?? process.env.LOGNAME;
+    if (fromEnv) return fromEnv;
+    throw new SshHostError('config', 'remotessh names no user and the local user name is unknown; write it as user@host');
+  }
 }
 
 function expandHome(path: string): string {
