@@ -159,7 +159,18 @@ async function walk(storage: Storage, path: string, visit: Visit): Promise<void>
       while (!stopped) {
         const { done, value } = await reader.read();
         if (done) break;
-        if (!extract.write(value as Buffer)) await new Promise<void>((r) => extract.once('drain', () => r()));
+        if (!extract.write(value as Buffer)) {
+          // Wait for room, or for the reader side to stop (destroy closes the stream).
+          await new Promise<void>((r) => {
+            const done = () => {
+              extract.off('drain', done);
+              extract.off('close', done);
+              r();
+            };
+            extract.on('drain', done);
+            extract.on('close', done);
+          });
+        }
       }
       (extract as unknown as { end(): void }).end();
     } catch (e) {

@@ -128,11 +128,10 @@ export class JobService {
   async list(month: string, limit: number, offset: number): Promise<{ total: number; items: Array<JobSummary & { ticket: string }> }> {
     const activeIds = (await this.deps.storage.list(`active/${month}`)).filter(isJobId);
     let rows: Array<{ id: string; summary?: JobSummary }> = activeIds.map((id) => ({ id }));
-    if (month !== monthOf(this.deps.clock.now())) {
-      const archived = (await readArchiveIndex(this.deps.storage, month)) ?? [];
-      const inActive = new Set(activeIds);
-      rows = rows.concat(archived.filter((s) => !inActive.has(s.id)).map((s) => ({ id: s.id, summary: s })));
-    }
+    // Usually only past months have an archive, but a clock set back must not hide one.
+    const archived = (await readArchiveIndex(this.deps.storage, month)) ?? [];
+    const inActive = new Set(activeIds);
+    rows = rows.concat(archived.filter((s) => !inActive.has(s.id)).map((s) => ({ id: s.id, summary: s })));
     rows.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
     const page = rows.slice(offset, offset + limit);
     const items = await Promise.all(
