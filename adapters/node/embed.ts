@@ -1,0 +1,149 @@
+/**
+ * The package root (`barmanapi`, also `barmanapi/node`): createBarmanApi for mounting the API in
+ * another Hono service, the Node adapters, and everything of the runtime-agnostic core.
+ */
+import { join } from 'node:path';
+import type { Context, Hono } from 'hono';
+import type { AppDeps, AppEnv } from '../../src/context.js';
+import type { BarmanHost, Clock, JobRunner, Logger, Storage, TextFile } from '../../src/ports.js';
+import type { Settings } from '../../src/settings/load.js';
+import type { PublicUser } from '../../src/auth/users.js';
+import { createApi, type Api } from '../../src/app.js';
+import { errorBody } from '../../src/http/envelope.js';
+import { notFound } from '../../src/http/errors.js';
+import { createInProcessJobRunner } from '../memory/job-runner.js';
+import { getClientAddress } from './client-address.js';
+import { createHost } from './deps.js';
+import { createFsStorage, createFsTextFile } from './fs-storage.js';
+import { createDetachedJobRunner } from './job-runner.js';
+import { createFileLogger } from './logger.js';
+import { prepareStore, readSettings } from './settings-file.js';
+
+export * from '../../src/index.js';
+export { createHost, createNodeDeps } from './deps.js';
+export { createFsStorage, createFsTextFile } from './fs-storage.js';
+export { createLocalHost, type LocalHostOptions } from './local-host.js';
+export { createSshHost, type SshHostOptions } from './ssh-host.js';
+export { createDetachedJobRunner, type DetachedRunnerOptions } from './job-runner.js';
+export { createFileLogger } from './logger.js';
+export { DEFAULT_CONFIG, prepareStore, readSettings } from './settings-file.js';
+export { checkExposure, closeOnSignals, startServer, type RunningServer } from './serve.js';
+export { VERSION } from './version.js';
+
+/** Who the caller is when the host service, not barmanapi, authenticates. */
+export type ExternalAuth = (c: Context) => PublicUser | null | Promise<PublicUser | null>;
+
+export interface BarmanApiOptions {
+  /**
+   * The barmanapi settings file, read exactly as `barmanapi runserver --config FILE` reads it
+   * (BARMANAPI_* variables still override it). Default: $BARMANAPI_CONFIG, else /etc/barmanapi.conf.
+   */
+  config?: string;
+  /** Settings already loaded (e.g. with loadSettings); used instead of reading `config`. */
+  settings?: Settings;
+  /** The store; default: the store directory of the settings, on disk. */
+  storage?: Storage;
+  /** Where barman runs; default: local or SSH as the settings say. */
+  host?: BarmanHost;
+  /**
+   * Starts async commands. Default: detached `barmanapi execute` processes (as runserver does)
+   * when the store and the barman host are the ones the settings file describes; otherwise
+   * jobs run inside this process with the given storage and host. `null`: no async commands.
+   */
+  jobs?: JobRunner | null;
+  /** client.conf; default: [user] configfile of the settings. */
+  usersFile?: TextFile;
+  /** Default: store/logs/general.log and stderr, as runserver logs. */
+  logger?: Logger;
+  clock?: Clock;
+  /**
+   * 'builtin' (default): Basic login on /auth/token and tokens everywhere else, as runserver.
+   * `{ external }`: our Basic/JWT auth is off; the function names the user of each request from
+   * the host service's own middleware (null → 401), and that user's access/deny rules apply.
+   */
+  auth?: 'builtin' | { external: ExternalAuth };
+  /**
+   * Find jobs left by an earlier run, start queued ones every 2 s and archive past months daily,
+   * as runserver does. Default true whenever async commands are possible.
+   */
+  background?: boolean;
+  /** Aborting it stops the background work and closes the barman host (its SSH connection). */
+  signal?: AbortSignal;
+}
+
+const PUMP_MS = 2000;
+const ARCHIVE_MS = 24 * 3600_000;
+
+/**
+ * The API as a Hono app to mount in another service:
+ * `app.route('/backups', await createBarmanApi({ config: '/etc/barmanapi.conf' }))`.
+ * Access/deny rules match paths relative to the mount point (`barman/backup`, not `backups/barman/backup`).
+ */
+export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono<AppEnv>> {
+  const settings = opts.settings ?? readSettings({ config: opts.config });
+  const storeDirectory = settings.application.storeDirectory;
+  if (!opts.storage || !opts.logger) prepareStore(storeDirectory);
+  const logger =
+    opts.logger ??
+    createFileLogger({
+      dir: join(storeDirectory, 'logs'),
+      format: settings.log.format,
+      maxBytes: settings.log.maxBytes,
+      backupCount: settings.log.backupCount,
+      debug: settings.application.debug,
+    });
+  for (const w of settings.warnings) logger.log('warn', w);
+  const storage = opts.storage ?? createFsStorage(storeDirectory);
+  const host = opts.host ?? createHost(settings);
+  const clock = opts.clock ?? { now: () => new Date() };
+  const jobs =
+    opts.jobs === null
+      ? undefined
+      : (opts.jobs ??
+        (!opts.storage && !opts.host && settings.file
+          ? createDetachedJobRunner({ storeDirectory, configFile: settings.file })
+          : createInProcessJobRunner({ storage, host, clock, maxOutputBytes: settings.barman.maxOutputBytes })));
+  const external = opts.auth && opts.auth !== 'builtin' ? opts.auth.external : undefined;
+  if (opts.auth && opts.auth !== 'builtin' && typeof external !== 'function') {
+    throw new TypeError("createBarmanApi: auth must be 'builtin' or { external: (c) => user | null }");
+  }
+  const deps: AppDeps = {
+    settings,
+    storage,
+    host,
+    clock,
+    logger,
+    usersFile: opts.usersFile ?? createFsTextFile(settings.user.configFile),
+    settingsFile: settings.file ? createFsTextFile(settings.file) : undefined,
+    clientAddress: getClientAddress,
+    jobs,
+    externalAuth: external,
+  };
+  const api = createApi(deps);
+  // Mounted with route(), a sub-app's notFound handler is not consulted; this keeps the JSON 404.
+  api.app.all('*', (c) => c.json(errorBody(notFound(`no such route: ${c.req.method} ${c.req.path}`)), 404));
+  if (jobs && opts.background !== false) await startHousekeeping(api, deps, opts.signal);
+  else opts.signal?.addEventListener('abort', () => void host.close(), { once: true });
+  return api.app;
+}
+
+/** What runserver does besides serving: recover jobs, start queued ones, archive past months. */
+export async function startHousekeeping(api: Api, deps: AppDeps, signal?: AbortSignal): Promise<void> {
+  const { jobs } = api;
+  const found = await jobs.recover();
+  if (found.running + found.queued + found.lost > 0) deps.logger.log('info', 'jobs found at start', found);
+  const pump = () => jobs.pump().catch((e) => deps.logger.log('error', `starting queued jobs failed: ${(e as Error).message}`));
+  const archive = () => jobs.archivePastMonths().catch((e) => deps.logger.log('error', `archiving failed: ${(e as Error).message}`));
+  await pump();
+  void archive();
+  const timers = [setInterval(pump, PUMP_MS), setInterval(archive, ARCHIVE_MS)];
+  timers.forEach((t) => t.unref());
+  signal?.addEventListener(
+    'abort',
+    () => {
+      timers.forEach(clearInterval);
+      void deps.host.close();
+    },
+    { once: true },
+  );
+}
