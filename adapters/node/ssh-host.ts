@@ -208,6 +208,7 @@ export function createSshHost(opts: SshHostOptions): SshHost {
       }
       methods.push({ type: 'publickey', username: user, key: data, ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}) });
     }
+    if (target.options.IdentitiesOnly === 'yes' && explicit) return { methods, notes };
     if (agent !== '') methods.push({ type: 'agent', username: user, agent });
     else notes.push('no ssh-agent socket (SSH_AUTH_SOCK)');
     return { methods, notes };

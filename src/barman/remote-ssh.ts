@@ -17,7 +17,8 @@ export interface RemoteSsh {
    * The remaining honoured `-o` options under their canonical names, values normalised:
    * StrictHostKeyChecking (yes | accept-new | no), UserKnownHostsFile (space-separated paths),
    * ConnectTimeout, ServerAliveInterval, ServerAliveCountMax (seconds / count as digits),
-   * BatchMode (yes | no), AddressFamily (any | inet | inet6).
+   * BatchMode (yes | no), IdentitiesOnly (yes | no: offer only the named keys, never the agent's),
+   * AddressFamily (any | inet | inet6).
    */
   options: Record<string, string>;
 }
@@ -130,6 +131,7 @@ const OPTION_NAMES: Record<string, string> = {
   serveraliveinterval: 'ServerAliveInterval',
   serveralivecountmax: 'ServerAliveCountMax',
   batchmode: 'BatchMode',
+  identitiesonly: 'IdentitiesOnly',
   addressfamily: 'AddressFamily',
 };
 
@@ -279,7 +281,8 @@ function applyOption(draft: Draft, arg: string): void {
       setOption(draft, name, String(Number(value)), source);
       return;
     }
-    case 'BatchMode': {
+    case 'BatchMode':
+    case 'IdentitiesOnly': {
       const v = value.toLowerCase();
       if (v !== 'yes' && v !== 'no') throw new RemoteSshError(`remotessh: ${source} must be yes or no, got "${value}"`);
       setOption(draft, name, v, source);
