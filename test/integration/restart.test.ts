@@ -1,0 +1,111 @@
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { itEnv } from '../support/it-env.js';
+import { serverDir, startServerProcess, token, type ServerProcess } from '../support/server-process.js';
+
+const env = itEnv();
+
+/** A barman that answers help from the real one and takes SLEEP seconds over anything else. */
+function slowBarman(seconds: number): string {
+  const dir = join(env.root, 'slow-barman');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `barman-${seconds}`);
+  writeFileSync(
+    path,
+    `#!/bin/sh
+if [ "$3" = "-v" ] || [ "$3" = "--help" ] || { [ "$#" -eq 4 ] && [ "$4" = "--help" ]; }; then exec /usr/bin/barman "$@"; fi
+echo "working on $*" >&2
+sleep ${seconds}
+echo '{"finished": true}'
+`,
+  );
+  chmodSync(path, 0o755);
+  return path;
+}
+
+const servers: ServerProcess[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.stop('SIGKILL')));
+});
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function jobDirs(store: string): string[] {
+  const active = join(store, 'active');
+  return readdirSync(active).flatMap((m) => readdirSync(join(active, m)).map((id) => join(active, m, id)));
+}
+
+describe('async jobs across a server crash', () => {
+  it('keeps jobs running when the server is SIGKILLed; after restart results are right, queued jobs run, nothing is duplicated', async () => {
+    const d = serverDir(`configfile=${env.barman.config}\ncommand=${slowBarman(4)}\nremote=false\nasynccommand=['backup']`, '[jobs]\nmax_running=2\n');
+    let server = await startServerProcess(d.config);
+    servers.push(server);
+    let t = await token(server.baseUrl);
+    const tickets: string[] = [];
+    for (const s of ['a', 'b', 'c']) {
+      const res = await fetch(`${server.baseUrl}/barman/backup?server_name=${s}&token=${t}`);
+      expect(res.status).toBe(202);
+      tickets.push(((await res.json()) as { ticket: string }).ticket);
+    }
+    await waitFor('two runners to claim their jobs', () => jobDirs(d.store).filter((j) => existsSync(join(j, 'run.json'))).length === 2);
+    expect(await server.stop('SIGKILL')).toBe(null);
+
+    // The two running jobs finish without the server.
+    await waitFor('the running jobs to finish', () => jobDirs(d.store).filter((j) => existsSync(join(j, 'result.json'))).length === 2);
+
+    server = await startServerProcess(d.config);
+    servers.push(server);
+    t = await token(server.baseUrl);
+    // The queued one is started by the new server and finishes too.
+    await waitFor('all three results', () => jobDirs(d.store).filter((j) => existsSync(join(j, 'result.json'))).length === 3);
+    for (const ticket of tickets) {
+      const r = (await (await fetch(`${server.baseUrl}/history/result?ticket=${ticket}&token=${t}`)).json()) as { status: string; data: unknown };
+      expect(r.status).toBe('done');
+      expect(r.data).toEqual({ finished: true });
+    }
+    const list = (await (await fetch(`${server.baseUrl}/history/list?token=${t}`)).json()) as { total: number };
+    expect(list.total).toBe(3);
+    for (const dir of jobDirs(d.store)) {
+      const log = readFileSync(join(dir, 'output.log'), 'utf8');
+      expect(log.match(/working on/g)).toHaveLength(1);
+    }
+  }, 90_000);
+
+  it('reports a job whose runner was killed as lost, and cancels a running one', async () => {
+    const d = serverDir(`configfile=${env.barman.config}\ncommand=${slowBarman(20)}\nremote=false\nasynccommand=['backup']`);
+    const server = await startServerProcess(d.config);
+    servers.push(server);
+    const t = await token(server.baseUrl);
+    const start = async (s: string) => ((await (await fetch(`${server.baseUrl}/barman/backup?server_name=${s}&token=${t}`)).json()) as { ticket: string }).ticket;
+    const result = async (ticket: string) => (await (await fetch(`${server.baseUrl}/history/result?ticket=${ticket}&token=${t}`)).json()) as { status: string; status_code: number };
+
+    const doomed = await start('lost');
+    const claim = await waitFor('the runner claim', () => {
+      const dir = jobDirs(d.store).find((j) => j.includes('backup') && existsSync(join(j, 'run.json')));
+      return dir && (JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { pid: number });
+    });
+    process.kill(claim.pid, 'SIGKILL');
+    const lost = await waitFor('lost', async () => {
+      const r = await result(doomed);
+      return r.status === 'lost' && r;
+    });
+    expect(lost.status_code).toBe(-98);
+
+    const victim = await start('cancel-me');
+    await waitFor('barman to be running', () => jobDirs(d.store).some((j) => j.includes('backup') && existsSync(join(j, 'output.log')) && readFileSync(join(j, 'output.log'), 'utf8').includes('cancel-me')));
+    expect((await result(victim)).status).toBe('running');
+    const cancel = await fetch(`${server.baseUrl}/history/cancel?ticket=${victim}&token=${t}`);
+    expect(cancel.status).toBe(202);
+    await waitFor('cancelled', async () => (await result(victim)).status === 'cancelled', 10_000);
+    expect((await fetch(`${server.baseUrl}/history/cancel?ticket=${victim}&token=${t}`)).status).toBe(409);
+  }, 60_000);
+});
