@@ -37,7 +37,9 @@ const ARCHIVE_MS = 24 * 3600_000;
  * again first, queued ones started, and past months archived now and then daily.
  */
 export async function startServer(deps: AppDeps, opts: { host: string; port: number }): Promise<RunningServer> {
-  const { app, jobs } = createApi(deps);
+  const { app, jobs, catalogue } = createApi(deps);
+  // Discover barman's commands now, so the first /barman request does not wait for it.
+  void catalogue.get().catch((e) => deps.logger.log('warn', `barman command discovery failed: ${(e as Error).message}`));
   const found = await jobs.recover();
   if (found.running + found.queued + found.lost > 0) deps.logger.log('info', 'jobs found at start', found);
   const archive = () =>

@@ -91,7 +91,7 @@ describe('async jobs across a server crash', () => {
     const doomed = await start('lost');
     const claim = await waitFor('the runner claim', () => {
       const dir = jobDirs(d.store).find((j) => j.includes('backup') && existsSync(join(j, 'run.json')));
-      return dir && (JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { pid: number });
+      return dir ? (JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { pid: number }) : undefined;
     });
     process.kill(claim.pid, 'SIGKILL');
     const lost = await waitFor('lost', async () => {
