@@ -39,7 +39,7 @@ find_bun() {
 BUN="$(find_bun)"
 mkdir -p "$(dirname "$OUT")"
 "$BUN" build adapters/bun/main.ts \
-  --compile \
+  --compile --bytecode --format=esm \
   --minify-syntax --minify-whitespace \
   --external '*.node' --external cpu-features \
   --outfile "$OUT"

@@ -181,7 +181,7 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
         expect(listed.list.map((j: Json) => j.id)).toContain(id);
       }, 90_000);
 
-      it('runs list-server over SSH (ssh2 in pure JS)', async () => {
+      it('runs list-server over SSH', async () => {
         const token = await login(t.ssh, 'admin');
         const res = await t.ssh.fetch('/barman/list-server', { headers: bearer(token) });
         const body = await json(res);
