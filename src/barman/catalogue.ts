@@ -24,6 +24,8 @@ export interface CatalogueDeps {
 /** How long the version found by `barman -v` is trusted before it is asked again (in the background). */
 const VERSION_TTL_MS = 5 * 60_000;
 const HELP_CONCURRENCY = 4;
+/** --help and -v are quick; the command timeout setting is for real work. */
+const HELP_TIMEOUT_MS = 60_000;
 const CACHE_DIR = 'config';
 
 /**
@@ -110,8 +112,8 @@ export class CatalogueStore {
   }
 
   private async barman(args: string[]): Promise<string> {
-    const { command, configFile, timeoutSeconds } = this.deps.settings.barman;
-    const r = await this.deps.host.run([...command, '-c', configFile, ...args], { timeoutMs: Math.min(timeoutSeconds, 60) * 1000 });
+    const { command, configFile } = this.deps.settings.barman;
+    const r = await this.deps.host.run([...command, '-c', configFile, ...args], { timeoutMs: HELP_TIMEOUT_MS });
     // argparse prints help and exits 0; some old versions exit 0 with help on stderr.
     if (r.exitCode !== 0 || r.timedOut) {
       const why = r.timedOut ? 'timed out' : `exit code ${r.exitCode ?? r.signal}`;

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -107,5 +108,36 @@ describe('async jobs across a server crash', () => {
     expect(cancel.status).toBe(202);
     await waitFor('cancelled', async () => (await result(victim)).status === 'cancelled', 10_000);
     expect((await fetch(`${server.baseUrl}/history/cancel?ticket=${victim}&token=${t}`)).status).toBe(409);
+  }, 60_000);
+});
+
+describe('synchronous commands that run too long', () => {
+  const alive = (marker: string) => {
+    try {
+      return execFileSync('pgrep', ['-f', marker]).toString().trim() !== '';
+    } catch {
+      return false;
+    }
+  };
+
+  it('kills barman when the client goes away, and answers 504 when the timeout passes', async () => {
+    const d = serverDir(`configfile=${env.barman.config}\ncommand=${slowBarman(30)}\nremote=false\nasynccommand=[]\ntimeout=2`);
+    const server = await startServerProcess(d.config);
+    servers.push(server);
+    const t = await token(server.baseUrl);
+
+    const marker = `abort-${process.pid}-${Date.now()}`;
+    const controller = new AbortController();
+    const request = fetch(`${server.baseUrl}/barman/show-server?server_name=${marker}&token=${t}`, { signal: controller.signal }).catch(() => 'aborted');
+    await waitFor('barman to start', () => alive(marker));
+    controller.abort();
+    expect(await request).toBe('aborted');
+    await waitFor('barman to be killed after the client left', () => !alive(marker), 10_000);
+
+    const slow = `timeout-${process.pid}-${Date.now()}`;
+    const res = await fetch(`${server.baseUrl}/barman/show-server?server_name=${slow}&token=${t}`);
+    expect(res.status).toBe(504);
+    expect(((await res.json()) as { type: string }).type).toBe('BarmanTimeout');
+    await waitFor('barman to be killed after the timeout', () => !alive(slow), 10_000);
   }, 60_000);
 });

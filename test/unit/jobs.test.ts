@@ -190,3 +190,47 @@ describe('tickets', () => {
     expect(((await asLogin.json()) as Body).message).toMatch(/not a token/);
   });
 });
+
+describe('/history/result edge cases', () => {
+  it('follow=1 on a finished job sends the whole log and the result, then ends', async () => {
+    const { get, runner, app, token } = await setup(async (_args, options) => {
+      options.onOutput?.('stdout', new TextEncoder().encode('line one\nline two ü\n'));
+      return { exitCode: 0, stdout: 'line one\nline two ü\n' };
+    });
+    const { body } = await get('/barman/backup?server_name=pg&format=console');
+    await runner.settled();
+    const res = await app.request(`/history/result?ticket=${body.ticket}&follow=1&token=${token}`);
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const text = await res.text();
+    expect(text).toMatch(/event: status\ndata: done\n/);
+    expect(text).toContain('event: log\ndata: line one\ndata: line two ü\n');
+    const result = JSON.parse(/event: result\ndata: (.*)\n/.exec(text)![1]!);
+    expect(result).toMatchObject({ status: 'done', status_code: 200, list: ['line one', 'line two ü'] });
+  });
+
+  it('reports a job folder with a corrupt result.json as failed with an explanation, not a 500', async () => {
+    const { get, runner, deps } = await setup(() => ({ exitCode: 0, stdout: '{}' }));
+    const { body } = await get('/barman/backup?server_name=pg');
+    await runner.settled();
+    const [dir] = await deps.storage.list('active/202611');
+    await deps.storage.writeAtomic(`active/202611/${dir}/result.json`, '{"status": "done", "resu');
+    const r = await get(`/history/result?ticket=${body.ticket}`);
+    expect(r.res.status).toBe(200);
+    expect(r.body).toMatchObject({ status: 'failed', status_code: -1 });
+    expect(r.body.message).toMatch(/result file .* is not valid JSON/);
+    const list = await get('/history/list');
+    expect(list.body.list[0]).toMatchObject({ status: 'failed', result: -1 });
+  });
+
+  it('needs a ticket and rejects unknown parameters', async () => {
+    const { get } = await setup(() => ({ exitCode: 0, stdout: '{}' }));
+    const missing = await get('/history/result');
+    expect(missing.res.status).toBe(400);
+    expect(missing.body.message).toMatch(/ticket is required/);
+    const unknown = await get('/history/list?month=202611');
+    expect(unknown.res.status).toBe(400);
+    expect(unknown.body.message).toMatch(/unknown parameter month; allowed: past, limit, offset/);
+    const badLimit = await get('/history/list?limit=0');
+    expect(badLimit.res.status).toBe(400);
+  });
+});
