@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineBlackboxSuite } from './suite.js';
 import { startProcessTarget } from './process-target.js';
-import { BUN_BINARY } from './support.js';
+import { BUN_BINARY, ROOT } from './support.js';
 
 const MISSING = `${BUN_BINARY} is missing: run "npm run build:bin" first (CI builds it before running the tests)`;
 
@@ -23,10 +24,25 @@ function hideNode(cli: string[]): { cli: string[]; hidden: boolean } {
   return { cli: ['unshare', '-m', 'sh', '-c', `${mounts} && exec "$0" "$@"`, ...cli], hidden: true };
 }
 
+function newestSource(): number {
+  let newest = 0;
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  for (const d of ['src', 'adapters']) walk(join(ROOT, d));
+  return newest;
+}
+
 /** The single-file binary is built by `npm run build:bin` (CI does it before the tests). */
 async function start() {
   if (!existsSync(BUN_BINARY)) throw new Error(MISSING);
   if (!(statSync(BUN_BINARY).mode & 0o111)) throw new Error(`${BUN_BINARY} is not executable: run "npm run build:bin" again`);
+  const stale = newestSource() > statSync(BUN_BINARY).mtimeMs;
+  if (stale) console.warn(`${BUN_BINARY} is older than the sources it is built from; run "npm run build:bin" to test the current code`);
   const { cli, hidden } = hideNode([BUN_BINARY]);
   if (!hidden) console.warn('bun target: cannot hide node here (needs root and unshare); the binary runs with node on PATH');
   return startProcessTarget('bun', cli);
