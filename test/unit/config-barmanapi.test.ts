@@ -1,0 +1,233 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryTextFile } from '../../adapters/memory/index.js';
+import { configRoutes } from '../../src/barman-config/routes.js';
+import { loadSettings } from '../../src/settings/load.js';
+import type { TextFile } from '../../src/ports.js';
+import { loginToken, testApp } from '../support/app.js';
+
+type Body = { status_code: number; message: string; list: any; type?: string; [k: string]: any };
+
+const TOKEN_SECRET = 'a-token-secret-that-is-long-enough-0123456789';
+const USER_SECRET = '89660c74da48ddd4efbe4d3c8f8150de';
+
+/** The seed's file, with a comment style of our own and odd spacing. */
+const CONF = `#Don't delete any option from this file.
+[user]
+configfile=/usr/share/barmanapi/client.conf
+#if change your secret all password is unusable.
+secret=${USER_SECRET}
+
+[application]
+store_directory=/var/lib/barmanapi/
+port=1935
+debug=True
+
+; Barman Server Settings
+[barman]
+configfile=/etc/barman.conf
+command=/usr/bin/barman
+asynccommand=['backup','cron','recover']
+timeout   =   300
+
+[auth_token]
+secret=${TOKEN_SECRET}
+token_life=6000
+`;
+
+const USERS = `[memin]
+password = 26588e932c7ccfa1df309280702fe1b5
+access = []
+deny = []
+
+[admin]
+password = 26588e932c7ccfa1df309280702fe1b5
+access = ['config', 'config/barmanapi/exec']
+deny = []
+`;
+
+function setup(opts: { text?: string | null; path?: string; file?: (f: ReturnType<typeof createMemoryTextFile>) => TextFile; noFile?: boolean } = {}) {
+  const path = opts.path ?? '/etc/barmanapi.conf';
+  const memory = createMemoryTextFile(path, opts.text === undefined ? CONF : opts.text);
+  const settingsFile = opts.noFile ? undefined : opts.file ? opts.file(memory) : memory;
+  const settings = loadSettings({ text: path.endsWith('.toml') ? null : (opts.text ?? CONF), path });
+  const t = testApp({ settings, settingsFile, clientConf: USERS });
+  t.app.route('/config', configRoutes(t.deps, { versionOf: async () => '3.4.0' }));
+  const tokens = new Map<string, string>();
+  const call = async (p: string, user = 'memin') => {
+    if (!tokens.has(user)) tokens.set(user, await loginToken(t.app, user));
+    const res = await t.app.request(`${p}${p.includes('?') ? '&' : '?'}token=${tokens.get(user)}`);
+    return { res, body: (await res.json()) as Body };
+  };
+  const backups = () => [...(t.deps.storage as unknown as { files: Map<string, Uint8Array> }).files.keys()].filter((k) => k.startsWith('config/backups/'));
+  return { ...t, memory, call, backups };
+}
+
+describe('GET /config/barmanapi', () => {
+  it('lists every setting with its value from the file, secrets redacted', async () => {
+    const { call } = setup();
+    const { res, body } = await call('/config/barmanapi');
+    expect(res.status).toBe(200);
+    expect(body).toMatchObject({ status_code: 200, file: '/etc/barmanapi.conf', format: 'ini' });
+    const text = JSON.stringify(body);
+    expect(text).not.toContain(TOKEN_SECRET);
+    expect(text).not.toContain(USER_SECRET);
+    const find = (s: string, k: string) => body.list.find((x: { section: string; key: string }) => x.section === s && x.key === k);
+    expect(find('authtoken', 'secret')).toMatchObject({ value: '***', secret: true, from: 'file', privileged: true });
+    expect(find('user', 'secret').value).toBe('***');
+    expect(find('barman', 'timeout')).toMatchObject({ value: 300, from: 'file', live: true });
+    expect(find('authtoken', 'tokenlife')).toMatchObject({ value: 6000, from: 'file' });
+    expect(find('application', 'port')).toMatchObject({ value: 1935, live: false });
+    expect(find('jobs', 'max_running')).toMatchObject({ value: 4, from: 'default' });
+    expect(find('barman', 'asynccommand').value).toEqual(['backup', 'cron', 'recover']);
+  });
+});
+
+describe('/config/barmanapi/change', () => {
+  it('changes one line, keeps comments, applies a live setting at once', async () => {
+    const { call, memory, deps, backups } = setup();
+    const { res, body } = await call('/config/barmanapi/change?barman.timeout=600');
+    expect(res.status).toBe(200);
+    expect(memory.text).toBe(CONF.replace('timeout   =   300', 'timeout   =   600'));
+    expect(body).toMatchObject({ applied_live: ['barman.timeout'], restart_required: [], written: true, message: '' });
+    expect(body.list).toEqual([{ id: 'barman.timeout', action: 'set', previous: '300', value: '600', changed: true, live: true }]);
+    expect(deps.settings.barman.timeoutSeconds).toBe(600);
+    expect(backups()).toHaveLength(1);
+    expect(await deps.storage.readText(backups()[0]!)).toBe(CONF);
+  });
+
+  it('says which changes need a restart, and edits a key under the spelling the file uses', async () => {
+    const { call, memory, deps } = setup();
+    const { body } = await call('/config/barmanapi/change?application.port=8080&authtoken.tokenlife=60');
+    expect(body.applied_live).toEqual(['authtoken.tokenlife']);
+    expect(body.restart_required).toEqual(['application.port']);
+    expect(body.message).toContain('Restart barmanapi to apply application.port');
+    expect(memory.text).toContain('[auth_token]\nsecret=');
+    expect(memory.text).toContain('token_life=60\n');
+    expect(memory.text).not.toMatch(/^tokenlife/m);
+    expect(deps.settings.application.port).toBe(1935);
+    expect(deps.settings.authToken.tokenLife).toBe(60);
+  });
+
+  it('adds a missing key to its section, or the section at the end; remove= goes back to the default', async () => {
+    const { call, memory } = setup();
+    expect((await call('/config/barmanapi/change?jobs.max_running=8&log.format=json')).res.status).toBe(200);
+    expect(memory.text).toBe(`${CONF}\n[jobs]\nmax_running = 8\n\n[log]\nformat = json\n`);
+    expect((await call('/config/barmanapi/change?remove=barman.timeout')).res.status).toBe(200);
+    expect(memory.text).not.toContain('timeout');
+  });
+
+  it('normalises lists to the seed\'s Python-list form', async () => {
+    const { call, memory, deps } = setup();
+    await call('/config/barmanapi/change?barman.asynccommand=backup,%20cron');
+    expect(memory.text).toContain("asynccommand=['backup', 'cron']\n");
+    expect(deps.settings.barman.asyncCommands).toEqual(['backup', 'cron']);
+  });
+
+  it('with dry_run=true shows the diff, secrets masked, and changes nothing', async () => {
+    const { call, memory, backups } = setup();
+    const { body } = await call('/config/barmanapi/change?authtoken.secret=another-secret-that-is-long-enough-42&dry_run=true', 'admin');
+    expect(body.dry_run).toBe(true);
+    expect(body.diff).toContain('-secret = ***\n+secret = *** (changed)\n');
+    expect(JSON.stringify(body)).not.toContain('another-secret');
+    expect(JSON.stringify(body)).not.toContain(TOKEN_SECRET);
+    expect(memory.text).toBe(CONF);
+    expect(backups()).toEqual([]);
+  });
+
+  it('needs config/barmanapi/exec for settings that decide what runs or hold secrets', async () => {
+    const { call, memory } = setup();
+    for (const q of ['barman.command=/bin/sh', 'authtoken.secret=another-secret-that-is-long-enough-42', 'barman.remotessh=ssh%20x', 'user.configfile=/tmp/users', 'application.store_directory=/tmp']) {
+      const { res, body } = await call(`/config/barmanapi/change?${q}`);
+      expect(res.status).toBe(403);
+      expect(body.message).toContain('config/barmanapi/exec');
+    }
+    expect(memory.text).toBe(CONF);
+    expect((await call('/config/barmanapi/change?barman.command=/usr/local/bin/barman', 'admin')).res.status).toBe(200);
+  });
+
+  it('refuses a weak token secret', async () => {
+    const { call, memory } = setup();
+    const { res, body } = await call('/config/barmanapi/change?authtoken.secret=Deneme', 'admin');
+    expect(res.status).toBe(400);
+    expect(body.message).toContain('at least 32');
+    expect(memory.text).toBe(CONF);
+  });
+
+  const bad: Array<[string, string, RegExp]> = [
+    ['a key without a section', 'timeout=5', /no section/],
+    ['an unknown setting', 'barman.timeoutt=5', /unknown setting "barman.timeoutt"/],
+    ['an unknown section', 'nosuch.timeout=5', /unknown setting/],
+    ['a value that is not a number', 'barman.timeout=soon', /whole number/],
+    ['a value out of range', 'application.port=70000', /at most 65535/],
+    ['a choice not offered', 'log.format=xml', /one of plain, json/],
+    ['a newline and a section', `barman.timeout=${encodeURIComponent('5\n[evil]')}`, /line break/],
+    ['a carriage return', `application.host=${encodeURIComponent('a\rb')}`, /line break/],
+    ['section.key with spaces', `${encodeURIComponent('bar man.timeout')}=5`, /unknown setting/],
+    ['section.key with =', `${encodeURIComponent('barman.time=out')}=5`, /unknown setting/],
+    ['section.key with ]', `${encodeURIComponent('barman].timeout')}=5`, /unknown setting/],
+    ['the same key twice', 'barman.timeout=5&barman.timeout=6', /more than once/],
+  ];
+  it.each(bad)('%s → 400, nothing changed', async (_n, q, message) => {
+    const { call, memory, backups, deps } = setup();
+    const { res, body } = await call(`/config/barmanapi/change?${q}`);
+    expect(res.status).toBe(400);
+    expect(body.message).toMatch(message);
+    expect(memory.text).toBe(CONF);
+    expect(backups()).toEqual([]);
+    expect(deps.settings.barman.timeoutSeconds).toBe(300);
+  });
+
+  it('refuses a change that leaves the whole file invalid (remote without remotessh)', async () => {
+    const { call, memory } = setup();
+    const { res, body } = await call('/config/barmanapi/change?barman.remote=true', 'admin');
+    expect(res.status).toBe(400);
+    expect(body.message).toContain('remotessh');
+    expect(memory.text).toBe(CONF);
+  });
+
+  it('refuses to edit a TOML settings file with 409', async () => {
+    const toml = '[barman]\ntimeout = 300 # seconds\n';
+    const { call, memory } = setup({ text: toml, path: '/etc/barmanapi.toml' });
+    const list = await call('/config/barmanapi');
+    expect(list.body.format).toBe('toml');
+    expect(list.body.list.find((x: { key: string }) => x.key === 'timeout').value).toBe(300);
+    const { res, body } = await call('/config/barmanapi/change?barman.timeout=5');
+    expect(res.status).toBe(409);
+    expect(body.message).toContain('TOML');
+    expect(memory.text).toBe(toml);
+  });
+
+  it('409 without a settings file', async () => {
+    const { call } = setup({ noFile: true });
+    expect((await call('/config/barmanapi/change?barman.timeout=5')).res.status).toBe(409);
+  });
+
+  it('a settings file that is not writable → 500 naming it, nothing changed', async () => {
+    const { call, memory, deps } = setup({
+      file: (f) => ({
+        ...f,
+        read: () => f.read(),
+        write: async () => {
+          throw Object.assign(new Error("EACCES: permission denied, open '/etc/.barmanapi.conf.tmp'"), { code: 'EACCES' });
+        },
+      }),
+    });
+    const { res, body } = await call('/config/barmanapi/change?barman.timeout=5');
+    expect(res.status).toBe(500);
+    expect(body.type).toBe('ConfigNotWritable');
+    expect(body.message).toContain('/etc/barmanapi.conf');
+    expect(body.message).toContain('permission denied');
+    expect(memory.text).toBe(CONF);
+    expect(deps.settings.barman.timeoutSeconds).toBe(300);
+  });
+
+  it('serialises concurrent changes: none lost', async () => {
+    const { call, memory } = setup();
+    await call('/config/barmanapi');
+    const keys = ['barman.timeout=11', 'jobs.max_running=12', 'log.backupcount=13', 'jobs.keep_months=14', 'barman.max_output_bytes=150000', 'authtoken.tokenlife=16'];
+    const results = await Promise.all(keys.map((q) => call(`/config/barmanapi/change?${q}`)));
+    for (const r of results) expect(r.res.status).toBe(200);
+    const s = loadSettings({ text: memory.text, path: '/etc/barmanapi.conf' });
+    expect([s.barman.timeoutSeconds, s.jobs.maxRunning, s.log.backupCount, s.jobs.keepMonths, s.barman.maxOutputBytes, s.authToken.tokenLife]).toEqual([11, 12, 13, 14, 150000, 16]);
+  });
+});
