@@ -5,6 +5,7 @@ import { authRoutes } from './auth/routes.js';
 import { CatalogueStore } from './barman/catalogue.js';
 import { barmanRoutes } from './barman/routes.js';
 import { historyRoutes } from './jobs/routes.js';
+import { configRoutes } from './barman-config/routes.js';
 import { JobService } from './jobs/service.js';
 import { authenticate } from './http/authenticate.js';
 import { ApiError, notFound } from './http/errors.js';
@@ -47,6 +48,7 @@ export function createApi(deps: AppDeps): Api {
   app.route('/auth', authRoutes(deps, auth));
   app.route('/barman', barmanRoutes(deps, catalogue, jobs));
   app.route('/history', historyRoutes(deps, jobs));
+  app.route('/config', configRoutes(deps, { versionOf: () => catalogue.barmanVersion() }));
 
   app.notFound((c) => c.json(errorBody(notFound(`no such route: ${c.req.method} ${c.req.path}`)), 404));
   app.onError((err, c) => {

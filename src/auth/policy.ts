@@ -15,11 +15,15 @@ export function isAllowed(user: Pick<PublicUser, 'access' | 'deny'>, routePath: 
   return user.access.length === 0 || user.access.some((rule) => ruleMatches(rule, path));
 }
 
-/** Whether the user's access list names this path explicitly (an empty list does not). */
+/**
+ * Whether an access rule is exactly this path and no deny rule matches it. Rules match by prefix,
+ * so `config` alone would cover `config/barman/exec`; grants that hand out command execution on
+ * the barman host have to be written out in full, and an empty access list never grants them.
+ */
 export function isExplicitlyGranted(user: Pick<PublicUser, 'access' | 'deny'>, routePath: string): boolean {
   const path = routePath.replace(/^\/+|\/+$/g, '');
   if (user.deny.some((rule) => ruleMatches(rule, path))) return false;
-  return user.access.some((rule) => ruleMatches(rule, path));
+  return user.access.some((rule) => rule.replace(/^\/+|\/+$/g, '') === path);
 }
 
 const cache = new Map<string, RegExp>();

@@ -16,7 +16,10 @@ export function createAuthService(deps: AppDeps): AuthService {
   const users = new UserDirectory({
     file: deps.usersFile,
     clock: deps.clock,
-    minPasswordLength: deps.settings.user.minPasswordLength,
+    // A getter: /config/barmanapi/change updates the setting live.
+    get minPasswordLength() {
+      return deps.settings.user.minPasswordLength;
+    },
     iterations: deps.passwordIterations,
   });
   let signer: Promise<TokenSigner> | undefined;

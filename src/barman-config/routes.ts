@@ -8,7 +8,7 @@ import { KeyedMutex } from '../util/mutex.js';
 import { unifiedDiff } from './diff.js';
 import { applyChanges, parseChangeRequest, planChange, privilegeReason, type ChangePlan, type ChangeResult } from './editor.js';
 import { describeFileError, keepBackup } from './file-errors.js';
-import { isGrantedByName } from './grants.js';
+import { isExplicitlyGranted } from '../auth/policy.js';
 import { firstSentence, type BarmanOption, type OptionScope } from './option-catalogue.js';
 import { knownOptions, OptionCatalogueStore, type InstalledOptions } from './options-store.js';
 import { publicView, readBarmanConfig, redactValue } from './reader.js';
@@ -75,7 +75,7 @@ export function configRoutes(deps: AppDeps, opts: ConfigRoutesOptions): Hono<App
     const params = await readParams(c);
     const req = parseChangeRequest(params, (name) => flag(params, name));
     const installed = await options.get();
-    const mayChangeExecutable = isGrantedByName(c.get('user'), EXEC_ACCESS_PATH);
+    const mayChangeExecutable = isExplicitlyGranted(c.get('user'), EXEC_ACCESS_PATH);
     const user = c.get('user').username;
 
     for (let attempt = 1; ; attempt++) {

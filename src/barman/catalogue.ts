@@ -50,6 +50,11 @@ export class CatalogueStore {
     return this.load(false);
   }
 
+  /** The installed barman's version: the loaded catalogue's, else asked with `barman -v` alone. */
+  async barmanVersion(): Promise<string> {
+    return this.current?.version ?? this.version();
+  }
+
   /** /barman/reload: ask barman again, whatever is cached. */
   async reload(): Promise<Catalogue> {
     return this.load(true);

@@ -14,7 +14,7 @@ import { KeyedMutex } from '../util/mutex.js';
 import { redact } from '../util/redact.js';
 import { unifiedDiff } from '../barman-config/diff.js';
 import { describeFileError, keepBackup } from '../barman-config/file-errors.js';
-import { isGrantedByName } from '../barman-config/grants.js';
+import { isExplicitlyGranted } from '../auth/policy.js';
 import { coerce, loadSettings, SettingsError, type RawValue, type Settings } from './load.js';
 import { canonicalSection, findSetting, SETTINGS, type SettingSpec } from './schema.js';
 
@@ -55,6 +55,7 @@ const APPLY_LIVE: Record<string, (to: Settings, from: Settings) => void> = {
   'barman.allow_free_remote_ssh_command': (to, from) => void (to.barman.allowFreeRemoteSshCommand = from.barman.allowFreeRemoteSshCommand),
   'authtoken.tokenlife': (to, from) => void (to.authToken.tokenLife = from.authToken.tokenLife),
   'jobs.max_running': (to, from) => void (to.jobs.maxRunning = from.jobs.maxRunning),
+  'user.min_password_length': (to, from) => void (to.user.minPasswordLength = from.user.minPasswordLength),
 };
 
 const SECRET_MASK = '***';
@@ -172,7 +173,7 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
       throw conflict(`${file.path} is TOML: the API edits only INI settings files, where it can keep every comment and line as it is; edit the TOML file by hand, or switch to the INI format`, { file: file.path });
     }
     const privileged = changes.filter((ch) => isPrivilegedSetting(ch.spec)).map((ch) => ch.id);
-    if (privileged.length > 0 && !isGrantedByName(c.get('user'), SETTINGS_EXEC_ACCESS_PATH)) {
+    if (privileged.length > 0 && !isExplicitlyGranted(c.get('user'), SETTINGS_EXEC_ACCESS_PATH)) {
       throw forbidden(`changing ${privileged.join(', ')} needs an access rule that names ${SETTINGS_EXEC_ACCESS_PATH}: these settings decide what the API runs, who may log in, or hold secrets`);
     }
 

@@ -7,7 +7,6 @@ import { createLocalHost } from '../../adapters/node/local-host.js';
 import { createSshHost } from '../../adapters/node/ssh-host.js';
 import { createApi } from '../../src/app.js';
 import { parseRemoteSsh } from '../../src/barman/remote-ssh.js';
-import { configRoutes } from '../../src/barman-config/routes.js';
 import type { AppDeps } from '../../src/context.js';
 import type { BarmanHost } from '../../src/ports.js';
 import { loadSettings } from '../../src/settings/load.js';
@@ -57,7 +56,6 @@ async function realApp(kind: 'local' | 'ssh', configFile = env.barman.config) {
     passwordIterations: 1000,
   };
   const api = createApi(deps);
-  api.app.route('/config', configRoutes(deps, { versionOf: async () => (await api.catalogue.get()).version }));
   const token = await loginToken(api.app);
   const call = async (path: string) => {
     const res = await api.app.request(`${path}${path.includes('?') ? '&' : '?'}token=${token}`);

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createScriptedHost, type ScriptedCommand } from '../../adapters/memory/index.js';
-import { configRoutes } from '../../src/barman-config/routes.js';
 import { IniDocument } from '../../src/ini/document.js';
 import { loadSettings } from '../../src/settings/load.js';
 import type { BarmanHost } from '../../src/ports.js';
@@ -55,14 +54,15 @@ function setup(opts: { files?: Record<string, string>; command?: ScriptedCommand
     '/etc/barman.d/pg.conf': PG,
     [MAN_PATH]: MAN_3_4,
   }));
-  const scripted = createScriptedHost(opts.command ?? (() => ({ exitCode: 127, stderr: 'not found' })), files);
+  const command: ScriptedCommand = opts.command ?? (() => ({ exitCode: 127, stderr: 'not found' }));
+  // barman answers -v, as every installed barman does; the rest is up to the test.
+  const scripted = createScriptedHost((argv, o) => (argv.at(-1) === '-v' ? { stdout: '3.4.0 Barman by EnterpriseDB (www.enterprisedb.com)\n' } : command(argv, o)), files);
   const host = opts.host ? opts.host(scripted) : scripted;
   const settings = loadSettings({
     text: '[barman]\nconfigfile=/etc/barman.conf\ncommand=/usr/bin/barman\n[authtoken]\nsecret=test-secret-of-enough-length\n',
     path: '/etc/barmanapi.conf',
   });
   const t = testApp({ host, settings, clientConf: USERS });
-  t.app.route('/config', configRoutes(t.deps, { versionOf: async () => '3.4.0' }));
   const tokens = new Map<string, string>();
   const call = async (path: string, user = 'memin', init?: RequestInit) => {
     if (!tokens.has(user)) tokens.set(user, await loginToken(t.app, user));

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryTextFile } from '../../adapters/memory/index.js';
-import { configRoutes } from '../../src/barman-config/routes.js';
 import { loadSettings } from '../../src/settings/load.js';
 import type { TextFile } from '../../src/ports.js';
 import { loginToken, testApp } from '../support/app.js';
@@ -51,7 +50,6 @@ function setup(opts: { text?: string | null; path?: string; file?: (f: ReturnTyp
   const settingsFile = opts.noFile ? undefined : opts.file ? opts.file(memory) : memory;
   const settings = loadSettings({ text: path.endsWith('.toml') ? null : (opts.text ?? CONF), path });
   const t = testApp({ settings, settingsFile, clientConf: USERS });
-  t.app.route('/config', configRoutes(t.deps, { versionOf: async () => '3.4.0' }));
   const tokens = new Map<string, string>();
   const call = async (p: string, user = 'memin') => {
     if (!tokens.has(user)) tokens.set(user, await loginToken(t.app, user));
