@@ -44,10 +44,7 @@ export function isPrivilegedSetting(spec: SettingSpec): boolean {
 /** HS256 keys shorter than this are guessable offline from any token. */
 const MIN_TOKEN_SECRET_LENGTH = 32;
 
-/**
- * Live settings and how a new value reaches the running server. `live` settings that some
- * component copies at start-up (min_password_length) are left out: they need a restart.
- */
+/** The settings that take effect without a restart, and how a new value reaches the running server. */
 const APPLY_LIVE: Record<string, (to: Settings, from: Settings) => void> = {
   'barman.asynccommand': (to, from) => void (to.barman.asyncCommands = from.barman.asyncCommands),
   'barman.timeout': (to, from) => void (to.barman.timeoutSeconds = from.barman.timeoutSeconds),

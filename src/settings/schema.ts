@@ -16,8 +16,6 @@ export interface SettingSpec {
   max?: number;
   /** Never shown in responses or logs. */
   secret?: boolean;
-  /** Takes effect without restarting the server. */
-  live?: boolean;
   description: string;
 }
 
@@ -29,7 +27,7 @@ export const SECTION_ALIASES: Record<string, string[]> = {
 export const SETTINGS: SettingSpec[] = [
   { section: 'user', key: 'configfile', aliases: ['config_file'], type: 'path', default: '/usr/share/barmanapi/client.conf', description: 'Users file (client.conf); relative paths are resolved against this config file.' },
   { section: 'user', key: 'secret', type: 'string', default: '', secret: true, description: "The seed's password-hash secret; kept for compatibility, not used by modern hashes." },
-  { section: 'user', key: 'min_password_length', type: 'int', default: 8, min: 1, max: 1024, live: true, description: 'Shortest password accepted for new or changed passwords.' },
+  { section: 'user', key: 'min_password_length', type: 'int', default: 8, min: 1, max: 1024, description: 'Shortest password accepted for new or changed passwords.' },
   { section: 'application', key: 'store_directory', aliases: ['storedirectory'], type: 'path', default: '/var/lib/barmanapi/', description: 'Store directory: archive, active, config, garbage, logs.' },
   { section: 'application', key: 'host', type: 'string', default: '127.0.0.1', description: 'Listen address; blank means 127.0.0.1.' },
   { section: 'application', key: 'port', type: 'int', default: 1935, min: 1, max: 65535, description: 'Listen port.' },
@@ -41,17 +39,17 @@ export const SETTINGS: SettingSpec[] = [
   { section: 'barman', key: 'remotessh', aliases: ['remote_ssh'], type: 'string', default: '', description: 'How to reach the barman host, e.g. "ssh -p 22 -i /path/key barman@backup".' },
   { section: 'barman', key: 'known_hosts', type: 'path', default: '', description: 'known_hosts file for the barman host (default ~/.ssh/known_hosts).' },
   { section: 'barman', key: 'trust_on_first_use', type: 'bool', default: false, description: "Accept and remember an unknown SSH host key on first connection (a changed key is always refused)." },
-  { section: 'barman', key: 'asynccommand', aliases: ['async_command'], type: 'list', default: ['backup', 'cron', 'recover', 'restore'], live: true, description: 'Commands run as background jobs that return a ticket.' },
-  { section: 'barman', key: 'timeout', type: 'int', default: 300, min: 1, max: 86400, live: true, description: 'Seconds a synchronous barman command may run before it is killed.' },
-  { section: 'barman', key: 'max_output_bytes', type: 'int', default: 16 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024, live: true, description: 'Output kept in memory per stream of a synchronous command; the rest is cut and flagged.' },
-  { section: 'barman', key: 'allow_free_remote_ssh_command', type: 'bool', default: false, live: true, description: 'Accept any --remote-ssh-command value, not only plain ssh invocations (barman runs it through a shell).' },
+  { section: 'barman', key: 'asynccommand', aliases: ['async_command'], type: 'list', default: ['backup', 'cron', 'recover', 'restore'], description: 'Commands run as background jobs that return a ticket.' },
+  { section: 'barman', key: 'timeout', type: 'int', default: 300, min: 1, max: 86400, description: 'Seconds a synchronous barman command may run before it is killed.' },
+  { section: 'barman', key: 'max_output_bytes', type: 'int', default: 16 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024, description: 'Output kept in memory per stream of a synchronous command; the rest is cut and flagged.' },
+  { section: 'barman', key: 'allow_free_remote_ssh_command', type: 'bool', default: false, description: 'Accept any --remote-ssh-command value, not only plain ssh invocations (barman runs it through a shell).' },
   { section: 'authtoken', key: 'secret', type: 'string', default: '', secret: true, description: 'HS256 signing secret for tokens and tickets; blank generates one in store/config/token.secret.' },
   { section: 'authtoken', key: 'algorithm', type: 'enum', default: 'HS256', choices: ['HS256'], description: 'Token algorithm (pinned to HS256).' },
-  { section: 'authtoken', key: 'tokenlife', aliases: ['token_life'], type: 'int', default: 6000, min: 1, max: 31 * 86400, live: true, description: 'Token lifetime in seconds.' },
+  { section: 'authtoken', key: 'tokenlife', aliases: ['token_life'], type: 'int', default: 6000, min: 1, max: 31 * 86400, description: 'Token lifetime in seconds.' },
   { section: 'log', key: 'backupcount', aliases: ['backup_count'], type: 'int', default: 5, min: 0, max: 1000, description: 'Rotated log files kept.' },
   { section: 'log', key: 'maxbytes', aliases: ['max_bytes'], type: 'int', default: 20_000_000, min: 0, max: 1 << 30, description: 'Rotate general.log past this size (0 = never).' },
   { section: 'log', key: 'format', type: 'enum', default: 'plain', choices: ['plain', 'json'], description: 'Log line format.' },
-  { section: 'jobs', key: 'max_running', type: 'int', default: 4, min: 1, max: 256, live: true, description: 'Async jobs running at once; more wait in the queue.' },
+  { section: 'jobs', key: 'max_running', type: 'int', default: 4, min: 1, max: 256, description: 'Async jobs running at once; more wait in the queue.' },
   { section: 'jobs', key: 'keep_months', type: 'int', default: 0, min: 0, max: 1200, description: 'Delete monthly archives older than this many months (0 = keep all).' },
 ];
 
