@@ -29,6 +29,9 @@ export interface BlackboxTarget {
 
 type Json = Record<string, any>;
 
+/** The first /barman request of a fresh store discovers barman's commands from its help (many runs). */
+const BARMAN_TIMEOUT = 120_000;
+
 const basic = (user: string, password: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
@@ -154,7 +157,7 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
         const outside = await t.local.fetch('/history/list', { headers: bearer(token) });
         expect(outside.status).toBe(403);
         expectError(await json(outside), 403, 'Forbidden');
-      });
+      }, BARMAN_TIMEOUT);
     });
 
     describe('/barman with the real barman', () => {
@@ -164,7 +167,7 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
         const body = await json(res);
         expect(res.status, JSON.stringify(body)).toBe(200);
         expect(body).toMatchObject({ status_code: 200, list: expect.any(Array), data: { pg: { description: expect.any(String) } } });
-      });
+      }, BARMAN_TIMEOUT);
 
       it('runs an async command through a detached `execute` runner and reports its result', async () => {
         const token = await login(t.local, 'admin');
@@ -179,7 +182,7 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
         expect(claim.pid).not.toBe(process.pid);
         const listed = await json(await t.local.fetch('/history/list', { headers: bearer(token) }));
         expect(listed.list.map((j: Json) => j.id)).toContain(id);
-      }, 90_000);
+      }, BARMAN_TIMEOUT);
 
       it('runs list-server over SSH', async () => {
         const token = await login(t.ssh, 'admin');
@@ -187,7 +190,7 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
         const body = await json(res);
         expect(res.status, JSON.stringify(body)).toBe(200);
         expect(body).toMatchObject({ status_code: 200, data: { pg: { description: expect.any(String) } } });
-      }, 120_000);
+      }, BARMAN_TIMEOUT);
     });
 
     describe('CLI', () => {
@@ -224,7 +227,7 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
         expect(result, `no result.json in ${dir}`).not.toBeNull();
         expect(['done', 'failed']).toContain(result!.status);
         expect(Date.parse(result!.ended_at)).toBeGreaterThan(ended.at);
-      }, 90_000);
+      }, BARMAN_TIMEOUT);
     });
   });
 }
