@@ -1,5 +1,6 @@
 import type { Storage, TextFile } from '../../src/ports.js';
 import { checkStorePath } from '../../src/util/store-path.js';
+import { concatBytes, readAllBytes } from '../../src/util/bytes.js';
 
 /** The store in memory: for tests, embedding and ephemeral use. */
 export function createMemoryStorage(now: () => number = Date.now): Storage & { files: Map<string, Uint8Array> } {
@@ -33,12 +34,7 @@ export function createMemoryStorage(now: () => number = Date.now): Storage & { f
     },
     async append(p, data) {
       checkStorePath(p);
-      const old = files.get(p) ?? new Uint8Array();
-      const add = bytes(data);
-      const next = new Uint8Array(old.length + add.length);
-      next.set(old);
-      next.set(add, old.length);
-      put(p, next);
+      put(p, concatBytes([files.get(p) ?? new Uint8Array(), bytes(data)]));
     },
     async list(dir) {
       checkStorePath(dir);
@@ -85,15 +81,7 @@ export function createMemoryStorage(now: () => number = Date.now): Storage & { f
     },
     async writeStreamAtomic(p, stream) {
       checkStorePath(p);
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
-      const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-      let off = 0;
-      for (const c of chunks) {
-        all.set(c, off);
-        off += c.length;
-      }
-      put(p, all);
+      put(p, await readAllBytes(stream));
     },
     async openRead(p, start = 0) {
       const b = files.get(checkStorePath(p));

@@ -1,5 +1,6 @@
 import tar from 'tar-stream';
 import type { Storage } from '../ports.js';
+import { readAllBytes } from '../util/bytes.js';
 import { archivePath, type JobRecord, type JobResult, type JobSummary, type RunClaim } from './model.js';
 
 /**
@@ -179,11 +180,7 @@ async function walk(storage: Storage, path: string, visit: Visit): Promise<void>
   })();
   try {
     for await (const entry of extract) {
-      const read = async () => {
-        const chunks: Uint8Array[] = [];
-        for await (const chunk of entry as AsyncIterable<Uint8Array>) chunks.push(chunk);
-        return concat(chunks);
-      };
+      const read = () => readAllBytes(entry as AsyncIterable<Uint8Array>);
       const action = await visit(entry.header.name, read);
       if (action === 'stop') {
         stopped = true;
@@ -197,16 +194,6 @@ async function walk(storage: Storage, path: string, visit: Visit): Promise<void>
     extract.destroy();
     await feed;
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 function iterableToStream(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {

@@ -5,6 +5,7 @@ import { ok } from '../http/envelope.js';
 import { badRequest } from '../http/errors.js';
 import { flag, readParams, rejectUnknown, single, type Params } from '../http/params.js';
 import { readArchivedJob } from './archive.js';
+import { readAllBytes } from '../util/bytes.js';
 import { jobDir, jobMonth, MONTH_RE, monthOf } from './model.js';
 import type { JobService, JobView } from './service.js';
 
@@ -114,14 +115,5 @@ async function readLogFrom(deps: AppDeps, v: JobView, offset: number): Promise<U
     return archived?.log?.slice(offset) ?? new Uint8Array();
   }
   const stream = await deps.storage.openRead(`${jobDir(v.job.id)}/output.log`, offset);
-  if (!stream) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
-  const out = new Uint8Array(chunks.reduce((n, ch) => n + ch.length, 0));
-  let at = 0;
-  for (const ch of chunks) {
-    out.set(ch, at);
-    at += ch.length;
-  }
-  return out;
+  return stream ? readAllBytes(stream) : new Uint8Array();
 }

@@ -2,12 +2,13 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { itEnv } from '../support/it-env.js';
+import { HOSTILE_WORDS } from '../support/hostile.js';
 import { serverDir, startServerProcess, token, type ServerProcess } from '../support/server-process.js';
 
 const env = itEnv();
 
-/** Values that must reach barman as one argv word, byte for byte (or be refused with a 400). */
-const CORPUS = [';id', '$(id)', '`id`', 'a b', "'", '"', '\\', 'line\nbreak', '--config=/tmp/x', '-h', '*', '~root', 'ü€😀', 'x'.repeat(10_000)];
+/** Values that must reach barman as one argv word, byte for byte (an empty value means "not given"). */
+const CORPUS = HOSTILE_WORDS.filter((w) => w !== '');
 
 /** A stand-in barman that answers help from the real one and otherwise prints its argv as JSON. */
 function recorder(): string {
@@ -96,7 +97,8 @@ describe('hostile values with the real barman', () => {
     await server?.stop();
   });
 
-  it.each(CORPUS.filter((v) => !v.includes('\n') && v.length < 100))('barman sees %j as a server name, byte for byte', async (value) => {
+  // barman prints the name back in its message; only names that survive a one-line message compare.
+  it.each(CORPUS.filter((v) => !/[\n\r\x00-\x1f\x7f]/.test(v) && v.length < 100))('barman sees %j as a server name, byte for byte', async (value) => {
     const res = await fetch(`${server.baseUrl}/barman/show-server?token=${t}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

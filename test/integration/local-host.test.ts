@@ -3,28 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalHost } from '../../adapters/node/local-host.js';
+import { HOSTILE_WORDS } from '../support/hostile.js';
+import { isRunning, waitUntil } from '../support/process.js';
 
-const hostile = [
-  '',
-  ' ',
-  ';id',
-  '$(id)',
-  '`id`',
-  '${HOME}',
-  'a b',
-  "'",
-  '"',
-  '\\',
-  'line1\nline2',
-  '*',
-  '~root',
-  '--config=/tmp/x',
-  '-n',
-  '|&;<>()',
-  'héllo 日本語 🐘',
-  '\x01\x1b[31m\x7f',
-  'x'.repeat(10_000),
-];
+const hostile = [...HOSTILE_WORDS];
 
 let dir: string;
 let recorder: string;
@@ -41,24 +23,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Alive and not a zombie waiting to be reaped. */
-async function isRunning(pid: number): Promise<boolean> {
-  try {
-    const st = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return st.slice(st.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return check();
-}
 
 describe('createLocalHost().run', () => {
   const host = createLocalHost({ killGraceMs: 300, exitDrainMs: 300 });

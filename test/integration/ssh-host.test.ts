@@ -10,32 +10,12 @@ import { parseRemoteSsh } from '../../src/barman/remote-ssh.js';
 import type { RemoteSsh } from '../../src/barman/remote-ssh.js';
 import { generateKey, startSshd } from '../support/sshd.js';
 import type { TestSshd } from '../support/sshd.js';
+import { HOSTILE_WORDS } from '../support/hostile.js';
+import { isRunning, waitUntil } from '../support/process.js';
 
 const run = promisify(execFile);
 
-const hostile = [
-  '',
-  ' ',
-  ';id',
-  '$(id)',
-  '`id`',
-  '${HOME}',
-  'a b',
-  "'",
-  "'\\''",
-  '"',
-  '\\',
-  'line1\nline2',
-  '*',
-  '~root',
-  '--config=/tmp/x',
-  '-n',
-  '|&;<>()',
-  '</dev/null',
-  'héllo 日本語 🐘',
-  '\x01\x1b[31m\x7f',
-  'x'.repeat(10_000),
-];
+const hostile = [...HOSTILE_WORDS];
 
 /**
  * Signals over SSH are refused by sshd for root logins (no post-auth privilege separation), so
@@ -88,23 +68,6 @@ function host(overrides: Partial<SshHostOptions> = {}): SshHost {
   return h;
 }
 
-async function isRunning(pid: number): Promise<boolean> {
-  try {
-    const st = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return st.slice(st.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(check: () => Promise<boolean>, ms = 5_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return check();
-}
 
 async function knownHostsWith(name: string, lines: string[]): Promise<string> {
   const file = join(scratch, name);

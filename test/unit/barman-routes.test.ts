@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fixtureBarmanHost } from '../support/fake-barman.js';
 import { loginToken, testApp } from '../support/app.js';
 import { loadSettings } from '../../src/settings/load.js';
+import { HOSTILE_WORDS } from '../support/hostile.js';
 
 type Body = { status_code: number; message: string; list: any; data?: any; type?: string; commands?: string[]; version?: string };
 
@@ -121,7 +122,7 @@ describe('/barman/<command>', () => {
     expect(host.calls.slice(calls).filter((c) => !c.includes('--help') && !c.includes('-v'))).toEqual([]);
   });
 
-  const HOSTILE = [';id', '$(id)', '`id`', 'a b', "'", '"', '\\', 'x\ny', '--config=/tmp/x', '-h', '*', '~root', 'z'.repeat(10_000)];
+  const HOSTILE = HOSTILE_WORDS.filter((w) => w !== '');
 
   it.each(HOSTILE.map((v) => [v.length > 20 ? `${v.slice(0, 5)}…(${v.length})` : JSON.stringify(v), v]))(
     'passes %s as exactly one argv word, as a positional and as an option value',

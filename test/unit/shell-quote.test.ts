@@ -2,51 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { shellJoin, shellQuote } from '../../src/util/shell-quote.js';
+import { HOSTILE_WORDS } from '../support/hostile.js';
 
-/** Words that would do damage or get mangled if the quoting were wrong. */
-const hostile: string[] = [
-  '',
-  ' ',
-  ';id',
-  '$(id)',
-  '`id`',
-  '${HOME}',
-  '$HOME',
-  'a b',
-  'a\tb',
-  "'",
-  "''",
-  "'\\''",
-  '"',
-  '\\',
-  '\\\\n',
-  'line1\nline2',
-  '\r\n',
-  '*',
-  '?',
-  '[a-z]',
-  '~root',
-  '~',
-  '--config=/tmp/x',
-  '-n',
-  '-e',
-  '|',
-  '&&',
-  '>/tmp/owned',
-  '<&0',
-  '#comment',
-  '!',
-  '!!',
-  '%s',
-  "it's \"quoted\" and `ticked` and $(sub) and \\ back",
-  'héllo wörld',
-  '日本語のテキスト',
-  '🐘 elephant',
-  '\u200b\u202e\ufeff',
-  '\x01\x02\x07\x1b[31m\x7f',
-  'x'.repeat(10_000),
-  '€'.repeat(10_000),
-];
+const hostile = [...HOSTILE_WORDS];
 
 /** Deterministic pseudo-random words: any code point except NUL and lone surrogates. */
 function randomWords(count: number, seed: number): string[] {
