@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { AppDeps, AppEnv } from './context.js';
 import { createAuthService } from './auth/service.js';
 import { authRoutes } from './auth/routes.js';
@@ -50,7 +50,11 @@ export function createApi(deps: AppDeps): Api {
   app.route('/history', historyRoutes(deps, jobs));
   app.route('/config', configRoutes(deps, { versionOf: () => catalogue.barmanVersion() }));
 
-  app.notFound((c) => c.json(errorBody(notFound(`no such route: ${c.req.method} ${c.req.path}`)), 404));
+  const noRoute = (c: Context) => c.json(errorBody(notFound(`no such route: ${c.req.method} ${c.req.path}`)), 404);
+  // A sub-app's notFound is not consulted once it is mounted with route(): the catch-all keeps
+  // the JSON 404 for embedders; notFound covers the app served on its own.
+  app.all('*', noRoute);
+  app.notFound(noRoute);
   app.onError((err, c) => {
     if (err instanceof ApiError) {
       if (err.details?.challenge) c.header('WWW-Authenticate', 'Basic realm="barmanapi", charset="UTF-8"');

@@ -9,8 +9,6 @@ import type { BarmanHost, Clock, JobRunner, Logger, Storage, TextFile } from '..
 import type { Settings } from '../../src/settings/load.js';
 import type { PublicUser } from '../../src/auth/users.js';
 import { createApi, type Api } from '../../src/app.js';
-import { errorBody } from '../../src/http/envelope.js';
-import { notFound } from '../../src/http/errors.js';
 import { createInProcessJobRunner } from '../memory/job-runner.js';
 import { getClientAddress } from './client-address.js';
 import { createHost } from './deps.js';
@@ -18,6 +16,7 @@ import { createFsStorage, createFsTextFile } from './fs-storage.js';
 import { createDetachedJobRunner } from './job-runner.js';
 import { createFileLogger } from './logger.js';
 import { prepareStore, readSettings } from './settings-file.js';
+import { startHousekeeping } from './housekeeping.js';
 
 export * from '../../src/index.js';
 export { createHost, createNodeDeps } from './deps.js';
@@ -71,8 +70,6 @@ export interface BarmanApiOptions {
   signal?: AbortSignal;
 }
 
-const PUMP_MS = 2000;
-const ARCHIVE_MS = 24 * 3600_000;
 
 /**
  * The API as a Hono app to mount in another service:
@@ -120,30 +117,15 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
     externalAuth: external,
   };
   const api = createApi(deps);
-  // Mounted with route(), a sub-app's notFound handler is not consulted; this keeps the JSON 404.
-  api.app.all('*', (c) => c.json(errorBody(notFound(`no such route: ${c.req.method} ${c.req.path}`)), 404));
-  if (jobs && opts.background !== false) await startHousekeeping(api, deps, opts.signal);
-  else opts.signal?.addEventListener('abort', () => void host.close(), { once: true });
-  return api.app;
-}
-
-/** What runserver does besides serving: recover jobs, start queued ones, archive past months. */
-export async function startHousekeeping(api: Api, deps: AppDeps, signal?: AbortSignal): Promise<void> {
-  const { jobs } = api;
-  const found = await jobs.recover();
-  if (found.running + found.queued + found.lost > 0) deps.logger.log('info', 'jobs found at start', found);
-  const pump = () => jobs.pump().catch((e) => deps.logger.log('error', `starting queued jobs failed: ${(e as Error).message}`));
-  const archive = () => jobs.archivePastMonths().catch((e) => deps.logger.log('error', `archiving failed: ${(e as Error).message}`));
-  await pump();
-  void archive();
-  const timers = [setInterval(pump, PUMP_MS), setInterval(archive, ARCHIVE_MS)];
-  timers.forEach((t) => t.unref());
-  signal?.addEventListener(
+  const stop = jobs && opts.background !== false ? await startHousekeeping(api, deps) : () => undefined;
+  opts.signal?.addEventListener(
     'abort',
     () => {
-      timers.forEach(clearInterval);
-      void deps.host.close();
+      stop();
+      void host.close();
     },
     { once: true },
   );
+  return api.app;
 }
+

@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AppDeps } from '../../src/context.js';
 import { createApi } from '../../src/app.js';
 import { UserDirectory } from '../../src/auth/users.js';
+import { startHousekeeping } from './housekeeping.js';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
@@ -29,26 +30,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const PUMP_MS = 2000;
-const ARCHIVE_MS = 24 * 3600_000;
-
 /**
  * Start the HTTP server; resolves once it listens. Async jobs left by an earlier run are found
  * again first, queued ones started, and past months archived now and then daily.
  */
 export async function startServer(deps: AppDeps, opts: { host: string; port: number }): Promise<RunningServer> {
-  const { app, jobs, catalogue } = createApi(deps);
-  // Discover barman's commands now, so the first /barman request does not wait for it.
-  void catalogue.get().catch((e) => deps.logger.log('warn', `barman command discovery failed: ${(e as Error).message}`));
-  const found = await jobs.recover();
-  if (found.running + found.queued + found.lost > 0) deps.logger.log('info', 'jobs found at start', found);
-  const archive = () =>
-    jobs.archivePastMonths().catch((e) => deps.logger.log('error', `archiving failed: ${(e as Error).message}`));
-  const pump = () => jobs.pump().catch((e) => deps.logger.log('error', `starting queued jobs failed: ${(e as Error).message}`));
-  await pump();
-  void archive();
-  const timers = [setInterval(pump, PUMP_MS), setInterval(archive, ARCHIVE_MS)];
-  timers.forEach((t) => t.unref());
+  const api = createApi(deps);
+  const { app } = api;
+  const stopHousekeeping = await startHousekeeping(api, deps);
   const inFlight = new Set<Promise<unknown>>();
   let port = opts.port;
   const server = await new Promise<ServerType>((resolve, reject) => {
@@ -74,7 +63,7 @@ export async function startServer(deps: AppDeps, opts: { host: string; port: num
     server,
     port,
     async close() {
-      timers.forEach(clearInterval);
+      stopHousekeeping();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await deps.host.close();
     },

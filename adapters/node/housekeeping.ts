@@ -1,0 +1,24 @@
+import type { Api } from '../../src/app.js';
+import type { AppDeps } from '../../src/context.js';
+
+const PUMP_MS = 2000;
+const ARCHIVE_MS = 24 * 3600_000;
+
+/**
+ * What a serving process does besides answering requests: find jobs left by an earlier run,
+ * start queued ones (now and every two seconds), archive past months (now and daily), and
+ * discover barman's commands so the first /barman request does not wait. Returns a stop function.
+ */
+export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => void> {
+  const { jobs, catalogue } = api;
+  void catalogue.get().catch((e) => deps.logger.log('warn', `barman command discovery failed: ${(e as Error).message}`));
+  const found = await jobs.recover();
+  if (found.running + found.queued + found.lost > 0) deps.logger.log('info', 'jobs found at start', found);
+  const pump = () => jobs.pump().catch((e) => deps.logger.log('error', `starting queued jobs failed: ${(e as Error).message}`));
+  const archive = () => jobs.archivePastMonths().catch((e) => deps.logger.log('error', `archiving failed: ${(e as Error).message}`));
+  await pump();
+  void archive();
+  const timers = [setInterval(pump, PUMP_MS), setInterval(archive, ARCHIVE_MS)];
+  timers.forEach((t) => t.unref());
+  return () => timers.forEach(clearInterval);
+}
