@@ -33,6 +33,9 @@ export async function benchAuth(): Promise<BenchOutcome> {
     const bareUrl = `http://${HOST}:${bare.port}/bare`;
     const check = await fetchJson(apiUrl);
     if (check.status !== 200) throw new Error(`/auth/user answered ${check.status}: ${JSON.stringify(check.body).slice(0, 300)}`);
+    // Measure the steady state: the server discovers barman's commands at start (a burst of
+    // barman --help processes); let that finish first. Any answer will do, barman or not.
+    await fetchJson(`http://${HOST}:${api.port}/barman/help?token=${token}`);
 
     const load = withCpu(await loadGenerator());
     log(`auth: load from ${load.name}, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up, 2 × ${ROUND_SECONDS} s per route`);

@@ -36,8 +36,9 @@ export function createApi(deps: AppDeps): Api {
   app.use('*', async (c, next) => {
     const started = Date.now();
     await next();
-    const url = new URL(c.req.url);
-    deps.logger.log(c.res.status >= 500 ? 'error' : 'info', `${c.req.method} ${redact(url.pathname + url.search)}`, {
+    // The raw query, not a parsed URL: this runs on every request. Redacted here, whatever the logger.
+    const q = c.req.url.indexOf('?');
+    deps.logger.log(c.res.status >= 500 ? 'error' : 'info', `${c.req.method} ${c.req.path}${q >= 0 ? redact(c.req.url.slice(q)) : ''}`, {
       status: c.res.status,
       ms: Date.now() - started,
       user: c.get('user')?.username,

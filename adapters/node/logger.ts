@@ -16,6 +16,7 @@ export interface FileLoggerOptions {
 /**
  * Lines to stderr and to logs/general.log, rotated like Python's RotatingFileHandler
  * (general.log.1 … .N). Every line passes through redact(), so no token or password is written.
+ * Lines are collected and written once per event-loop turn (and at exit), not one syscall each.
  */
 export function createFileLogger(opts: FileLoggerOptions): Logger {
   const file = opts.dir ? join(opts.dir, 'general.log') : null;
@@ -34,6 +35,28 @@ export function createFileLogger(opts: FileLoggerOptions): Logger {
     if (opts.backupCount > 0) renameSync(file, `${file}.1`);
     size = 0;
   };
+  let pending: string[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const lines = pending;
+    pending = [];
+    if (opts.stderr !== false) process.stderr.write(lines.join(''));
+    if (!file) return;
+    // Rotation happens between lines, so every file holds whole lines.
+    let chunk = '';
+    for (const line of lines) {
+      const n = Buffer.byteLength(line);
+      if (opts.maxBytes > 0 && size > 0 && size + n > opts.maxBytes) {
+        if (chunk) appendFileSync(file, chunk, { mode: 0o600 });
+        chunk = '';
+        rotate();
+      }
+      chunk += line;
+      size += n;
+    }
+    if (chunk) appendFileSync(file, chunk, { mode: 0o600 });
+  };
+  process.once('exit', flush);
   return {
     log(level: LogLevel, message: string, fields?: Record<string, unknown>) {
       if (level === 'debug' && !opts.debug) return;
@@ -44,11 +67,8 @@ export function createFileLogger(opts: FileLoggerOptions): Logger {
           ? JSON.stringify({ time, level, message, ...clean })
           : `${time} ${level.toUpperCase()} ${message}${clean && Object.keys(clean).length ? ` ${JSON.stringify(clean)}` : ''}`,
       ) + '\n';
-      if (opts.stderr !== false) process.stderr.write(line);
-      if (!file) return;
-      if (opts.maxBytes > 0 && size + line.length > opts.maxBytes && size > 0) rotate();
-      appendFileSync(file, line, { mode: 0o600 });
-      size += Buffer.byteLength(line);
+      if (pending.length === 0) setImmediate(flush);
+      pending.push(line);
     },
   };
 }
