@@ -6,7 +6,8 @@ import { badRequest } from '../http/errors.js';
  * list, then `[user@]host`, every word free of shell metacharacters.
  */
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
-const WITH_VALUE = new Set(['-p', '-i', '-o', '-l', '-F', '-J']);
+// -F (a config file) and -J (a jump host) could bring in ProxyCommand and the like: not offered.
+const WITH_VALUE = new Set(['-p', '-i', '-o', '-l']);
 const BARE_FLAGS = new Set(['-4', '-6', '-q', '-C', '-T', '-n', '-v']);
 const OPTION_KEYS = new Set([
   'port', 'user', 'identityfile', 'stricthostkeychecking', 'userknownhostsfile', 'connecttimeout',
@@ -17,7 +18,6 @@ const OPTION_KEYS = new Set([
 export const SHELL_EXECUTED_OPTIONS = new Set(['remotesshcommand']);
 
 export function checkRemoteSshCommand(value: string, parameter: string): void {
-  const words = value.trim().split(/\s+/);
   const fail = (why: string): never => {
     throw badRequest(
       `parameter ${parameter}: ${why}. Allowed: "ssh [-p PORT] [-i PATH] [-l USER] [-o Key=Value] [user@]host" ` +
@@ -25,6 +25,10 @@ export function checkRemoteSshCommand(value: string, parameter: string): void {
       { parameter },
     );
   };
+  // Words are separated by single spaces only: a newline or tab would start a new shell command
+  // or hide one, however harmless each word looks on its own.
+  if (!/^[\x21-\x7e]+( [\x21-\x7e]+)*$/.test(value)) fail('only printable characters, words separated by single spaces');
+  const words = value.split(' ');
   if (words[0] !== 'ssh' && !/^\/usr(\/local)?\/bin\/ssh$/.test(words[0] ?? '')) fail('must start with ssh');
   let i = 1;
   while (i < words.length - 1) {

@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
-import type { AppDeps, AppEnv } from '../context.js';
+import type { AppDeps, AppEnv, AuthedUser } from '../context.js';
+import { isExplicitlyGranted, ruleMatches } from '../auth/policy.js';
 import type { JobService } from '../jobs/service.js';
 import { ok } from '../http/envelope.js';
-import { badRequest, notFound } from '../http/errors.js';
+import { badRequest, forbidden, notFound } from '../http/errors.js';
 import { readParams, single, type Params } from '../http/params.js';
 import { CatalogueStore, type Catalogue } from './catalogue.js';
 import type { CommandSpec } from './help-parser.js';
@@ -13,6 +14,9 @@ import { checkRemoteSshCommand, SHELL_EXECUTED_OPTIONS } from './remote-ssh-comm
 const COMMAND_NAME_RE = /^[a-z][a-z0-9-]{0,63}$/;
 /** Parameters the API itself consumes; never passed to barman. */
 const RESERVED = new Set(['token', 'format']);
+
+/** barman ≥ 3.10 commands that change its configuration: the same grant as editing it directly. */
+const CONFIG_COMMANDS = new Set(['config-update', 'config-switch']);
 
 /** barman's JSON comes back double-encoded with -f json for diagnose, which prints JSON anyway. */
 const PRINTS_JSON_ALWAYS = new Set(['diagnose']);
@@ -33,12 +37,18 @@ export function barmanRoutes(deps: AppDeps, catalogue: CatalogueStore, jobs: Job
 
   r.all('/:command/help', async (c) => {
     const cat = await catalogue.get();
-    return c.json(ok(describeCommand(findCommand(cat, c.req.param('command'))), { version: cat.version }));
+    const spec = findCommand(cat, c.req.param('command'));
+    checkEveryName(c.get('user'), spec, '/help');
+    return c.json(ok(describeCommand(spec), { version: cat.version }));
   });
 
   r.all('/:command', async (c) => {
     const cat = await catalogue.get();
     const spec = findCommand(cat, c.req.param('command'));
+    checkEveryName(c.get('user'), spec, '');
+    if (CONFIG_COMMANDS.has(spec.name) && !isExplicitlyGranted(c.get('user'), 'config/barman/exec')) {
+      throw forbidden(`barman ${spec.name} changes barman's configuration, which may set commands barman runs; it needs an access rule naming config/barman/exec`);
+    }
     const params = await readParams(c);
     const { argv, json } = buildInvocation(deps, cat, spec, params);
     const user = c.get('user').username;
@@ -63,6 +73,18 @@ export function barmanRoutes(deps: AppDeps, catalogue: CatalogueStore, jobs: Job
   });
 
   return r;
+}
+
+/**
+ * Access rules name commands as the URL does, but barman accepts aliases (`verify` is
+ * `verify-backup`): a deny rule that matches any name of a command denies all of its names.
+ * (The URL's own name already passed the access list.)
+ */
+function checkEveryName(user: AuthedUser, spec: CommandSpec, suffix: string): void {
+  for (const name of [spec.name, ...spec.aliases]) {
+    const path = `barman/${name}${suffix}`;
+    if (user.deny.some((rule) => ruleMatches(rule, path))) throw forbidden(`access to ${path} is denied for user ${user.username}`);
+  }
 }
 
 export function findCommand(cat: Catalogue, name: string): CommandSpec {

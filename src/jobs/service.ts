@@ -4,6 +4,7 @@ import { ApiError, conflict, notFound } from '../http/errors.js';
 import { archiveMonth, readArchiveIndex, readArchivedJob } from './archive.js';
 import { isJobId, jobDir, jobMonth, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
 import { JobFiles } from './store.js';
+import { KeyedMutex } from '../util/mutex.js';
 
 export interface JobServiceDeps {
   storage: Storage;
@@ -41,6 +42,7 @@ export class JobService {
   private queue: string[] = [];
   private running = new Set<string>();
   private pumping: Promise<void> | null = null;
+  private readonly submitting = new KeyedMutex();
 
   constructor(private readonly deps: JobServiceDeps) {
     this.files = new JobFiles(deps.storage);
@@ -48,10 +50,15 @@ export class JobService {
 
   async submit(req: SubmitRequest): Promise<{ id: string; ticket: string; status: JobStatus }> {
     if (!this.deps.runner) throw new ApiError(501, 'NotConfigured', 'async commands need a job runner, and this app was created without one');
+    // One submission at a time, so two requests cannot both pass the one-job-per-server check.
+    return this.submitting.run('submit', () => this.submitOne(req));
+  }
+
+  private async submitOne(req: SubmitRequest): Promise<{ id: string; ticket: string; status: JobStatus }> {
     await this.refresh();
     for (const id of [...this.running, ...this.queue]) {
       const other = await this.files.record(id);
-      if (other && other.command === req.command && (req.servers.length === 0 || other.servers.length === 0 || other.servers.some((s) => req.servers.includes(s)))) {
+      if (other && other.command === req.command && serversOverlap(other.servers, req.servers)) {
         const ticket = await this.ticket(id);
         throw conflict(`barman ${req.command} is already ${this.running.has(id) ? 'running' : 'queued'} for ${other.servers.join(', ') || 'all servers'}; see /history/result?ticket=${ticket}`, { ticket });
       }
@@ -216,4 +223,10 @@ export class JobService {
       if (status !== 'running') this.running.delete(id);
     }
   }
+}
+
+/** No servers, or `all`, means every server. */
+function serversOverlap(a: string[], b: string[]): boolean {
+  const every = (list: string[]) => list.length === 0 || list.includes('all');
+  return every(a) || every(b) || a.some((s) => b.includes(s));
 }

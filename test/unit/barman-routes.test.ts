@@ -169,3 +169,37 @@ describe('/barman/<command>', () => {
     }
   });
 });
+
+describe('access rules and barman aliases', () => {
+  const users = `[memin]\npassword = 26588e932c7ccfa1df309280702fe1b5\naccess = []\ndeny = []\n[ops]\npassword = 0cc175b9c0f1b6a831c399e269772661\naccess = ['barman/list-server', 'barman/verify', 'barman/show-server', 'barman/config-update']\ndeny = ['barman/verify-backup']\n`;
+
+  it('denies a command under every alias when one of its names is denied, and keeps allow rules that name an alias', async () => {
+    const host = fixtureBarmanHost('3.4', () => ({ stdout: '{}' }));
+    const t = testApp({ host, settings: settings(), clientConf: users });
+    const token = await loginToken(t.app, 'ops', 'a');
+    const status = async (path: string) => (await t.app.request(`${path}${path.includes('?') ? '&' : '?'}token=${token}`)).status;
+    expect(await status('/barman/list-server')).toBe(200);
+    expect(await status('/barman/verify?server_name=pg&backup_id=latest')).toBe(403);
+    expect(await status('/barman/verify-backup?server_name=pg&backup_id=latest')).toBe(403);
+    expect(await status('/barman/verify/help')).toBe(403);
+    expect(host.calls.filter((c) => c.includes('verify-backup') && !c.includes('--help'))).toEqual([]);
+  });
+});
+
+describe('the --remote-ssh-command shape check', () => {
+  it.each(['ssh -q\nid', 'ssh -l\n/usr/bin/touch pwned', 'ssh\tpostgres@db', 'ssh -F /tmp/cfg db', 'ssh -J jump db', 'ssh  db', ' ssh db'])(
+    'refuses %j',
+    async (remote) => {
+      const host = fixtureBarmanHost('3.4', () => ({ stdout: '{}' }));
+      const t = testApp({ host, settings: settings("asynccommand=[]\n") });
+      const token = await loginToken(t.app);
+      const res = await t.app.request(`/barman/recover?token=${token}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ server_name: 'pg', backup_id: 'latest', destination_directory: '/tmp/r', remote_ssh_command: remote }),
+      });
+      expect(res.status).toBe(400);
+      expect(host.calls.filter((c) => c.includes('recover') && !c.includes('--help'))).toEqual([]);
+    },
+  );
+});

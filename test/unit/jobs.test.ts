@@ -234,3 +234,15 @@ describe('/history/result edge cases', () => {
     expect(badLimit.res.status).toBe(400);
   });
 });
+
+describe('one job per command and server', () => {
+  it('lets exactly one of several simultaneous backups of a server through; `all` conflicts with any server', async () => {
+    const g = gate();
+    const { get, runner } = await setup(g.handler);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => get('/barman/backup?server_name=pg')));
+    expect(answers.map((a) => a.res.status).sort()).toEqual([202, 409, 409, 409, 409, 409]);
+    expect((await get('/barman/backup?server_name=all')).res.status).toBe(409);
+    g.release();
+    await runner.settled();
+  });
+});
