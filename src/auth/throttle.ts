@@ -49,4 +49,15 @@ export class LoginThrottle {
   succeeded(keys: string[]): void {
     for (const key of keys) this.entries.delete(key);
   }
+
+  /** Take back one counted failure (a login counted in advance that then succeeded). */
+  forgive(keys: string[]): void {
+    for (const key of keys) {
+      const e = this.entries.get(key);
+      if (!e) continue;
+      e.failures -= 1;
+      if (e.failures <= 0) this.entries.delete(key);
+      else if (e.failures < FREE_FAILURES) e.blockedUntil = 0;
+    }
+  }
 }

@@ -71,13 +71,16 @@ async function basicUser(deps: AppDeps, auth: AuthService, c: Context, header: s
     c.header('Retry-After', String(seconds));
     throw new ApiError(429, 'TooManyRequests', `too many failed logins: try again in ${seconds} s`);
   }
+  // Counted as a failure before the (slow) check, so parallel guesses cannot all slip in before
+  // the first one is recorded; a success takes the count back.
+  auth.throttle.failed(keys, now);
   const user = await auth.users.authenticate(username, password);
   if (!user) {
-    auth.throttle.failed(keys, now);
     deps.logger.log('warn', 'login failed', { user: username.slice(0, 64), addr: keys[1]!.slice(5) });
     throw withChallenge(unauthorized('wrong username or password'));
   }
   auth.throttle.succeeded([keys[0]!]);
+  auth.throttle.forgive([keys[1]!]);
   return { username: user.username, access: user.access, deny: user.deny, fingerprint: user.fingerprint };
 }
 

@@ -35,7 +35,8 @@ export async function executeJob(deps: ExecuteDeps, id: string, pid: number | nu
   if (await files.cancelRequested(id)) {
     result = finished('cancelled', null, started, deps.clock.now(), { status_code: -1, message: 'cancelled before it started', list: [] });
   } else {
-    const r = await deps.host.run(job.argv, { maxOutputBytes: deps.maxOutputBytes, signal, onOutput });
+    // No timeout: [barman] timeout is for synchronous requests; a backup may take hours.
+    const r = await deps.host.run(job.argv, { timeoutMs: 0, maxOutputBytes: deps.maxOutputBytes, signal, onOutput });
     const { body } = toCommandResult(r, { json: job.json });
     const cancelled = r.aborted || (await files.cancelRequested(id));
     const status = cancelled ? 'cancelled' : r.exitCode === 0 ? 'done' : 'failed';

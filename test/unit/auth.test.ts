@@ -223,3 +223,40 @@ describe('errors', () => {
     expect(logged).not.toContain(token);
   });
 });
+
+describe('login throttling under parallel guesses', () => {
+  it('lets at most the free attempts through when many wrong passwords arrive at once', async () => {
+    const { app } = testApp();
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => app.request('/auth/token', { headers: basic('memin', `guess${i}`) })));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(35);
+  });
+
+  it('does not count successful logins from one address against it', async () => {
+    const { app } = testApp();
+    for (let i = 0; i < 20; i++) expect((await app.request('/auth/token', { headers: basic('memin', '1258') })).status).toBe(200);
+  });
+});
+
+describe('access rules when mounted', () => {
+  it('match paths relative to a mount point, also one with a path parameter', async () => {
+    const { Hono } = await import('hono');
+    const conf = `[memin]\npassword = 26588e932c7ccfa1df309280702fe1b5\naccess = []\ndeny = ['auth/user/list', 'history']\n`;
+    for (const mount of ['/backups', '/:tenant/backups', '/a/:b/c']) {
+      const { app } = testApp({ clientConf: conf });
+      const host = new Hono();
+      host.route(mount, app);
+      const prefix = mount.replace(/:[a-z]+/g, 't1');
+      const res = await host.request(`${prefix}/auth/token`, { headers: basic('memin', '1258') });
+      expect(res.status, mount).toBe(200);
+      const { token } = (await res.json()) as { token: string };
+      expect((await host.request(`${prefix}/auth/user?token=${token}`)).status, mount).toBe(200);
+      expect((await host.request(`${prefix}/auth/user/list?token=${token}`)).status, mount).toBe(403);
+      expect((await host.request(`${prefix}/history/list?token=${token}`)).status, mount).toBe(403);
+      const missing = await host.request(`${prefix}/nothing?token=${token}`);
+      expect(missing.status, mount).toBe(404);
+      expect(((await missing.json()) as { type: string }).type).toBe('NotFound');
+    }
+  });
+});
