@@ -10,7 +10,12 @@ import { archivePath, type JobRecord, type JobResult, type JobSummary, type RunC
  */
 const INDEX = 'index.json';
 
-export async function archiveMonth(storage: Storage, month: string, ids: string[], summaries: JobSummary[]): Promise<void> {
+/**
+ * Pack the given jobs of a month into its archive, verify it, then remove exactly those job
+ * folders (the month's folder goes too once nothing else is left in it). Returns false, changing
+ * nothing, when a job folder holds something other than plain files.
+ */
+export async function archiveMonth(storage: Storage, month: string, ids: string[], summaries: JobSummary[]): Promise<boolean> {
   const target = archivePath(month);
   const folder = `active/${month}`;
   const expected = new Map<string, number>();
@@ -18,7 +23,8 @@ export async function archiveMonth(storage: Storage, month: string, ids: string[
   for (const id of ids) {
     for (const file of await storage.list(`${folder}/${id}`)) {
       const st = await storage.stat(`${folder}/${id}/${file}`);
-      if (!st || st.isDirectory) continue;
+      if (!st) continue;
+      if (st.isDirectory) return false;
       expected.set(`${id}/${file}`, st.size);
       sources.push({ name: `${id}/${file}`, path: `${folder}/${id}/${file}` });
     }
@@ -38,11 +44,13 @@ export async function archiveMonth(storage: Storage, month: string, ids: string[
   for (const [name, size] of expected) {
     if (written.get(name) !== size) throw new Error(`archive ${target} failed verification at ${name}; ${folder} is kept`);
   }
-  // Move the folder out of active/ in one step, then delete it at leisure.
+  // Only what was verified leaves active/: each job folder is moved out in one step, then deleted.
   const trash = `garbage/${month}-${Date.now().toString(36)}`;
-  await storage.rename(folder, trash);
+  for (const id of ids) await storage.rename(`${folder}/${id}`, `${trash}/${id}`);
   await storage.remove(trash);
+  if ((await storage.list(folder)).length === 0) await storage.remove(folder);
   indexCache.delete(target);
+  return true;
 }
 
 /** The archive's job summaries, or null when the month has no archive. */

@@ -177,6 +177,7 @@ export class JobService {
     const done: string[] = [];
     for (const month of (await this.deps.storage.list('active')).filter((m) => /^\d{6}$/.test(m) && m < current)) {
       const ids = (await this.deps.storage.list(`active/${month}`)).filter(isJobId);
+      if (ids.length === 0) continue; // only files left by hand: nothing of ours to archive
       const summaries: JobSummary[] = [];
       let busy = false;
       for (const id of ids) {
@@ -188,9 +189,13 @@ export class JobService {
         this.deps.logger.log('info', `archive of ${month} waits for running jobs`);
         continue;
       }
-      await archiveMonth(this.deps.storage, month, ids, summaries);
+      if (!(await archiveMonth(this.deps.storage, month, ids, summaries))) {
+        this.deps.logger.log('warn', `archive of ${month} skipped: a job folder in active/${month} holds a subfolder; move it away to let the month be archived`);
+        continue;
+      }
       done.push(month);
-      this.deps.logger.log('info', `archived ${ids.length} jobs of ${month}`);
+      const left = await this.deps.storage.list(`active/${month}`);
+      this.deps.logger.log('info', `archived ${ids.length} jobs of ${month}`, left.length > 0 ? { kept_in_active: left.slice(0, 20) } : undefined);
     }
     return done;
   }

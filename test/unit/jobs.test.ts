@@ -246,3 +246,33 @@ describe('one job per command and server', () => {
     await runner.settled();
   });
 });
+
+describe('monthly archive safety', () => {
+  it('removes only the job folders it archived and skips a month whose job folder has a subfolder', async () => {
+    const { get, runner, clock, deps, api, relogin } = await setup(() => ({ exitCode: 0, stdout: '{}' }));
+    await get('/barman/backup?server_name=a');
+    await runner.settled();
+    const [id] = await deps.storage.list('active/202611');
+    await deps.storage.writeAtomic('active/202611/notes-by-hand.txt', 'keep me');
+    await deps.storage.writeAtomic('active/202611/20261115100000_backup_5d3c0e2a-1111/job.json', '{}');
+    clock.set('2026-12-02T00:00:00Z');
+    await relogin();
+    expect(await api.jobs.archivePastMonths()).toEqual(['202611']);
+    expect((await deps.storage.list('active/202611')).sort()).toEqual(['20261115100000_backup_5d3c0e2a-1111', 'notes-by-hand.txt']);
+    expect(await deps.storage.readText('active/202611/notes-by-hand.txt')).toBe('keep me');
+    expect(await deps.storage.stat(`active/202611/${id}`)).toBeNull();
+
+    // A job folder with a subfolder: the month waits, nothing is removed.
+    clock.set('2026-12-10T00:00:00Z');
+    await relogin();
+    await get('/barman/backup?server_name=b');
+    await runner.settled();
+    const [dec] = await deps.storage.list('active/202612');
+    await deps.storage.writeAtomic(`active/202612/${dec}/sub/extra.txt`, 'x');
+    clock.set('2027-01-02T00:00:00Z');
+    await relogin();
+    expect(await api.jobs.archivePastMonths()).toEqual([]);
+    expect(await deps.storage.readText(`active/202612/${dec}/sub/extra.txt`)).toBe('x');
+    expect(await deps.storage.stat('archive/202612.tar.gz')).toBeNull();
+  });
+});
