@@ -10,7 +10,7 @@ import { JobService } from './jobs/service.js';
 import { authenticate } from './http/authenticate.js';
 import { ApiError, notFound } from './http/errors.js';
 import { errorBody, internalErrorBody } from './http/envelope.js';
-import { redact } from './util/redact.js';
+import { redact, redactQuery } from './util/redact.js';
 
 export interface Api {
   app: Hono<AppEnv>;
@@ -38,7 +38,7 @@ export function createApi(deps: AppDeps): Api {
     await next();
     // The raw query, not a parsed URL: this runs on every request. Redacted here, whatever the logger.
     const q = c.req.url.indexOf('?');
-    deps.logger.log(c.res.status >= 500 ? 'error' : 'info', `${c.req.method} ${c.req.path}${q >= 0 ? redact(c.req.url.slice(q)) : ''}`, {
+    deps.logger.log(c.res.status >= 500 ? 'error' : 'info', `${c.req.method} ${c.req.path}${q >= 0 ? `?${redactQuery(c.req.url.slice(q + 1))}` : ''}`, {
       status: c.res.status,
       ms: Date.now() - started,
       user: c.get('user')?.username,

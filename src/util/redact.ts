@@ -16,3 +16,19 @@ export function redact(text: string): string {
   for (const [re, by] of PATTERNS) out = out.replace(re, by);
   return out;
 }
+
+const SECRET_NAME = /token|ticket|passw|secret|passphrase|key|conninfo/i;
+const SECRET_VALUE = /passw|secret|:\/\/[^/@\s]*:[^/@\s]*@/i;
+
+/**
+ * A query string for a log line: names and values are decoded first (so `passwor%64=` is seen as
+ * `password=`), and the value of any parameter whose name or value looks secret is masked.
+ */
+export function redactQuery(query: string): string {
+  const out: string[] = [];
+  for (const [name, value] of new URLSearchParams(query)) {
+    const masked = SECRET_NAME.test(name) || SECRET_VALUE.test(value);
+    out.push(`${encodeURIComponent(name)}=${masked ? '***' : encodeURIComponent(value)}`);
+  }
+  return out.join('&');
+}

@@ -260,3 +260,15 @@ describe('access rules when mounted', () => {
     }
   });
 });
+
+describe('secrets in the request log', () => {
+  it('masks secret parameters however they are percent-encoded, and connection passwords in values', async () => {
+    const { app, logger } = testApp();
+    const token = await loginToken(app);
+    await app.request(`/auth/user/add?token=${token}&username=enc1&passwor%64=hunter2hunter2`);
+    await app.request(`/config/barman/change?token=${token}&pg.conninfo=${encodeURIComponent('host=db password=S3cretPW')}&pg.x=${encodeURIComponent('postgresql://u:pw123@h/db')}`);
+    const logged = JSON.stringify(logger.records);
+    for (const secret of ['hunter2hunter2', 'S3cretPW', 'pw123', token]) expect(logged).not.toContain(secret);
+    expect(logged).toContain('username=enc1');
+  });
+});
