@@ -32,18 +32,23 @@ export async function executeJob(deps: ExecuteDeps, id: string, pid: number | nu
     writing = writing.then(() => deps.storage.append(`${dir}/output.log`, copy));
   };
   let result: JobResult;
-  if (await files.cancelRequested(id)) {
-    result = finished('cancelled', null, started, deps.clock.now(), { status_code: -1, message: 'cancelled before it started', list: [] });
-  } else {
-    // No timeout: [barman] timeout is for synchronous requests; a backup may take hours.
-    const r = await deps.host.run(job.argv, { timeoutMs: 0, maxOutputBytes: deps.maxOutputBytes, signal, onOutput });
-    const { body } = toCommandResult(r, { json: job.json });
-    const cancelled = r.aborted || (await files.cancelRequested(id));
-    const status = cancelled ? 'cancelled' : r.exitCode === 0 ? 'done' : 'failed';
-    const legacy = { status_code: body.status_code, message: body.message, list: body.list, ...(body.data !== undefined ? { data: body.data } : {}), ...(body.truncated ? { truncated: true } : {}) };
-    result = finished(status, r.exitCode, started, deps.clock.now(), legacy);
+  try {
+    if (await files.cancelRequested(id)) {
+      result = finished('cancelled', null, started, deps.clock.now(), { status_code: -1, message: 'cancelled before it started', list: [] });
+    } else {
+      // No timeout: [barman] timeout is for synchronous requests; a backup may take hours.
+      const r = await deps.host.run(job.argv, { timeoutMs: 0, maxOutputBytes: deps.maxOutputBytes, signal, onOutput });
+      const { body } = toCommandResult(r, { json: job.json });
+      const cancelled = r.aborted || (await files.cancelRequested(id));
+      const status = cancelled ? 'cancelled' : r.exitCode === 0 ? 'done' : 'failed';
+      const legacy = { status_code: body.status_code, message: body.message, list: body.list, ...(body.data !== undefined ? { data: body.data } : {}), ...(body.truncated ? { truncated: true } : {}) };
+      result = finished(status, r.exitCode, started, deps.clock.now(), legacy);
+    }
+  } catch (e) {
+    // The host could not run barman at all (SSH refused, spawn failed …): say so in the result.
+    result = finished('failed', null, started, deps.clock.now(), { status_code: -1, message: `barman could not be run: ${(e as Error).message}`, list: [] });
   }
-  await writing;
+  await writing.catch(() => undefined);
   await deps.storage.writeAtomic(`${dir}/result.json`, JSON.stringify(result));
   return result;
 }

@@ -224,9 +224,31 @@ export class JobService {
 
   private async refresh(): Promise<void> {
     for (const id of [...this.running]) {
-      const status = (await this.files.result(id))?.status ?? (await this.liveStatus(id));
-      if (status !== 'running') this.running.delete(id);
+      // Archived meanwhile: its folder has left active/.
+      const status = (await this.files.record(id)) ? ((await this.files.result(id))?.status ?? (await this.liveStatus(id))) : 'done';
+      if (status === 'running') continue;
+      this.running.delete(id);
+      // Started, yet its runner exited before claiming the job (bad settings, missing binary):
+      // record that, with what the runner said, instead of leaving it queued for ever.
+      if (status === 'queued') await this.failUnstarted(id);
     }
+  }
+
+  private async failUnstarted(id: string): Promise<void> {
+    const dir = jobDir(id);
+    if (!(await this.deps.storage.createExclusive(`${dir}/run.json`, JSON.stringify({ pid: null, started_at: null })))) return;
+    const said = ((await this.deps.storage.readText(`${dir}/runner.log`)) ?? '').trim().slice(-2000);
+    const now = this.deps.clock.now().toISOString();
+    const result: JobResult = {
+      status: 'failed',
+      exit_code: null,
+      started_at: null,
+      ended_at: now,
+      duration_ms: null,
+      result: { status_code: -1, message: `the job runner exited before starting barman${said ? `: ${said}` : ''}`, list: [] },
+    };
+    await this.deps.storage.writeAtomic(`${dir}/result.json`, JSON.stringify(result));
+    this.deps.logger.log('error', `job ${id} failed: its runner exited before starting`);
   }
 }
 

@@ -276,3 +276,40 @@ describe('monthly archive safety', () => {
     expect(await deps.storage.stat('archive/202612.tar.gz')).toBeNull();
   });
 });
+
+describe('runner failures', () => {
+  it('records a job whose runner exited before starting barman as failed, with what the runner said', async () => {
+    const host = fixtureBarmanHost('3.4', () => ({ stdout: '{}' }));
+    const settings = loadSettings({ text: `[barman]\nasynccommand=['backup']\n[authtoken]\nsecret=test-secret-of-enough-length\n`, path: '/etc/barmanapi.conf' });
+    const holder: { storage?: AppDeps['storage'] } = {};
+    const deadRunner = {
+      async start(job: { id: string; dir: string }) {
+        await holder.storage!.writeAtomic(`${job.dir}/runner.log`, 'barmanapi: /etc/barmanapi.conf: [application] port: expected a whole number\n');
+        return { pid: 424242 };
+      },
+      async isAlive() {
+        return false;
+      },
+      async cancel() {},
+    };
+    const t = testApp({ host, settings, jobs: deadRunner });
+    holder.storage = t.deps.storage;
+    const token = await loginToken(t.app);
+    const started = (await (await t.app.request(`/barman/backup?server_name=pg&token=${token}`)).json()) as Body;
+    await t.api.jobs.pump();
+    const r = (await (await t.app.request(`/history/result?ticket=${started.ticket}&token=${token}`)).json()) as Body;
+    expect(r.status).toBe('failed');
+    expect(r.message).toMatch(/runner exited before starting barman: barmanapi: .*port: expected a whole number/);
+  });
+
+  it('records a host that cannot run barman as a failed result, not a lost job', async () => {
+    const { get, runner } = await setup(() => {
+      throw new Error('host key for 127.0.0.1 changed');
+    });
+    const { body } = await get('/barman/backup?server_name=pg');
+    await runner.settled();
+    const r = await get(`/history/result?ticket=${body.ticket}`);
+    expect(r.body).toMatchObject({ status: 'failed', status_code: -1 });
+    expect(r.body.message).toMatch(/barman could not be run: host key for 127.0.0.1 changed/);
+  });
+});
