@@ -11,12 +11,8 @@ const MAX_BODY_BYTES = 1024 * 1024;
  * object body for POST/PUT/PATCH (the body wins). `token` is removed: it is never a parameter.
  */
 export async function readParams(c: Context): Promise<Params> {
-  const params: Params = {};
-  const url = new URL(c.req.url);
-  for (const name of new Set(url.searchParams.keys())) {
-    const all = url.searchParams.getAll(name);
-    params[name] = all.length === 1 ? all[0]! : all;
-  }
+  const q = c.req.url.indexOf('?');
+  const params: Params = q >= 0 ? decodeForm(c.req.url.slice(q + 1).replace(/#.*$/, '')) : {};
   if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method)) Object.assign(params, await readJsonBody(c));
   delete params.token;
   return params;
@@ -29,15 +25,7 @@ async function readJsonBody(c: Context): Promise<Params> {
   if (text.trim() === '') return {};
   if (text.length > MAX_BODY_BYTES) throw badRequest(`request body too large: at most ${MAX_BODY_BYTES} bytes`);
   const type = c.req.header('content-type') ?? '';
-  if (type.includes('application/x-www-form-urlencoded')) {
-    const out: Params = {};
-    const form = new URLSearchParams(text);
-    for (const name of new Set(form.keys())) {
-      const all = form.getAll(name);
-      out[name] = all.length === 1 ? all[0]! : all;
-    }
-    return out;
-  }
+  if (type.includes('application/x-www-form-urlencoded')) return decodeForm(text);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -54,6 +42,32 @@ async function readJsonBody(c: Context): Promise<Params> {
     else throw badRequest(`parameter ${k}: expected a string, number, boolean or a list of them`, { parameter: k });
   }
   return out;
+}
+
+/**
+ * `a=1&b=2&a=3` → {a: ['1','3'], b: '2'}. Percent escapes must spell UTF-8: anything else is a
+ * 400, never a value silently changed on its way to barman.
+ */
+function decodeForm(text: string): Params {
+  const out: Params = {};
+  for (const part of text.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const rawName = eq >= 0 ? part.slice(0, eq) : part;
+    const name = decodePart(rawName, rawName);
+    const value = decodePart(eq >= 0 ? part.slice(eq + 1) : '', name);
+    const seen = out[name];
+    out[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+  }
+  return out;
+}
+
+function decodePart(raw: string, parameter: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    throw badRequest(`parameter ${parameter.slice(0, 64)}: not valid percent-encoded UTF-8`, { parameter: parameter.slice(0, 64) });
+  }
 }
 
 /** One string parameter, or undefined; an array where one value is expected is an error. */

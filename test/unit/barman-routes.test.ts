@@ -143,13 +143,20 @@ describe('/barman/<command>', () => {
     },
   );
 
-  it('rejects NUL and a non-UTF-8 percent escape is carried as the replacement character, never raw bytes', async () => {
+  it('rejects NUL and non-UTF-8 percent escapes with a 400 naming the parameter, and runs nothing', async () => {
     const { get, host } = await setup('3.4', () => ({ stdout: '{}' }));
+    const before = host.calls.length;
     const nul = await get('/barman/show-server?server_name=a%00b');
     expect(nul.res.status).toBe(400);
-    const bad = await get('/barman/show-server?server_name=%ff%fe');
-    expect(bad.res.status).toBe(200);
-    expect(host.calls.at(-1)!.at(-1)).toBe('\uFFFD\uFFFD');
+    for (const bad of ['%ff%fe', '%e2%82', 'ok%c0%af']) {
+      const r = await get(`/barman/show-server?server_name=${bad}`);
+      expect(r.res.status).toBe(400);
+      expect(r.body.message).toMatch(/parameter server_name: not valid percent-encoded UTF-8/);
+    }
+    expect(host.calls.slice(before).filter((c) => c.includes('show-servers') && !c.includes('--help'))).toEqual([]);
+    const plus = await get('/barman/show-server?server_name=a+b%2Bc');
+    expect(plus.res.status).toBe(200);
+    expect(host.calls.at(-1)!.at(-1)).toBe('a b+c');
   });
 
   it('accepts --remote-ssh-command only in the shape of an ssh invocation', async () => {
