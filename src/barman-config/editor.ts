@@ -31,13 +31,26 @@ const PRIVILEGED_OPTIONS: ReadonlyMap<string, string> = new Map([
   ['configuration_files_directory', 'chooses which further files barman reads, and with them which hooks it runs'],
   ['barman_user', 'chooses the system user barman runs as, and so runs its hooks and commands as'],
   ['log_file', 'chooses a file barman appends text to as its user (a shell start-up file would run it)'],
+  ['barman_home', 'chooses the folder under which barman keeps, moves and deletes backups and WAL files as its user'],
+  ['config_changes_queue', 'chooses a file barman writes to as its user (barman 3.10+)'],
 ]);
+
+/**
+ * Folders barman writes to, moves files out of, or empties as its user: pointed at another
+ * folder, `barman cron` moves away whatever lands in an incoming WAL folder and retention
+ * deletes from the backup ones. Patterns, so folders of newer barman releases are covered too.
+ */
+const PRIVILEGED_PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/_directory$/, 'chooses a folder barman writes to, moves files out of or deletes from as its user'],
+  [/_staging_path$/, 'chooses a folder barman copies backups into and deletes from as its user'],
+  [/_file$/, 'chooses a file barman writes to or reads as its user'],
+];
 
 /** Why a user needs `config/barman/exec` to change this option, or null when anyone may. */
 export function privilegeReason(option: string): string | null {
   const name = option.toLowerCase();
   if (isExecutableOption(name)) return 'barman executes its value';
-  return PRIVILEGED_OPTIONS.get(name) ?? null;
+  return PRIVILEGED_OPTIONS.get(name) ?? PRIVILEGED_PATTERNS.find(([pattern]) => pattern.test(name))?.[1] ?? null;
 }
 
 export interface KeyChange {
@@ -232,10 +245,12 @@ function checkType(id: string, option: BarmanOption, value: string, force: boole
     if (force) return [`${id}: ${problem} (written anyway: force=true)`];
     throw badRequest(`${id}: ${problem}; add force=true to write it anyway`, { parameter: id });
   };
-  if (option.type === 'boolean' && !BOOLEAN_WORDS.test(value)) return fail(`${option.name} is a switch: use true or false (or on/off, yes/no, 1/0), not ${JSON.stringify(value)}`);
-  if (option.type === 'integer' && !/^-?\d+$/.test(value)) return fail(`${option.name} is a whole number, not ${JSON.stringify(value)}`);
+  // Messages quote the value, so they hide passwords as the rest of the response does.
+  const shown = JSON.stringify(redactValue(value));
+  if (option.type === 'boolean' && !BOOLEAN_WORDS.test(value)) return fail(`${option.name} is a switch: use true or false (or on/off, yes/no, 1/0), not ${shown}`);
+  if (option.type === 'integer' && !/^-?\d+$/.test(value)) return fail(`${option.name} is a whole number, not ${shown}`);
   if (option.type === 'enum' && option.choices && value !== '' && !option.choices.some((c) => c.toLowerCase() === value.toLowerCase())) {
-    return [`${id}: ${JSON.stringify(value)} is not among the values barman(5) lists (${option.choices.join(', ')}); written as given`];
+    return [`${id}: ${shown} is not among the values barman(5) lists (${option.choices.join(', ')}); written as given`];
   }
   return [];
 }

@@ -28,7 +28,19 @@ export const SETTINGS_EXEC_ACCESS_PATH = 'config/barmanapi/exec';
  */
 const PRIVILEGED = new Set([
   'user.configfile',
+  // Password and token policy: weakening it weakens every account.
+  'user.min_password_length',
+  'authtoken.tokenlife',
   'application.store_directory',
+  // Who can reach the API: with host=0.0.0.0 and allow_default_password, memin/1258 is open to
+  // the network at the next restart; a new port can pass firewall rules written for another one.
+  'application.host',
+  'application.port',
+  'application.allow_default_password',
+  // More log lines rotate the audit trail away sooner.
+  'application.debug',
+  // Deletes archived job history (who ran what) once it applies.
+  'jobs.keep_months',
   'barman.configfile',
   'barman.remote',
   'barman.remotessh',
@@ -37,8 +49,14 @@ const PRIVILEGED = new Set([
   'barman.allow_free_remote_ssh_command',
 ]);
 
+/**
+ * Every setting of these sections. [log] holds the audit trail: backupcount=0 or maxbytes=1
+ * erase it, a new format breaks whatever reads it.
+ */
+const PRIVILEGED_SECTIONS = new Set(['log']);
+
 export function isPrivilegedSetting(spec: SettingSpec): boolean {
-  return spec.type === 'command' || spec.secret === true || PRIVILEGED.has(`${spec.section}.${spec.key}`);
+  return spec.type === 'command' || spec.secret === true || PRIVILEGED_SECTIONS.has(spec.section) || PRIVILEGED.has(`${spec.section}.${spec.key}`);
 }
 
 /** HS256 keys shorter than this are guessable offline from any token. */
@@ -171,7 +189,7 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     const privileged = changes.filter((ch) => isPrivilegedSetting(ch.spec)).map((ch) => ch.id);
     if (privileged.length > 0 && !isExplicitlyGranted(c.get('user'), SETTINGS_EXEC_ACCESS_PATH)) {
-      throw forbidden(`changing ${privileged.join(', ')} needs an access rule that names ${SETTINGS_EXEC_ACCESS_PATH}: these settings decide what the API runs, who may log in, or hold secrets`);
+      throw forbidden(`changing ${privileged.join(', ')} needs an access rule that names ${SETTINGS_EXEC_ACCESS_PATH}: these settings decide what the API runs, who can reach it and log in, what the audit log keeps, or hold secrets`);
     }
 
     const outcome = await lock.run(file.path, async () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createScriptedHost, type ScriptedCommand } from '../../adapters/memory/index.js';
 import { IniDocument } from '../../src/ini/document.js';
+import { redactValue } from '../../src/barman-config/reader.js';
 import { loadSettings } from '../../src/settings/load.js';
 import type { BarmanHost } from '../../src/ports.js';
 import { loginToken, testApp } from '../support/app.js';
@@ -111,6 +112,27 @@ describe('GET /config/barman', () => {
     expect(body.sections.pg.options.conninfo).toBe('host=pg user=barman password=*** dbname=postgres');
   });
 
+  it('never shows a password written in a connection URI, and keeps the rest readable', async () => {
+    const { call } = setup({
+      files: {
+        '/etc/barman.conf': MAIN,
+        '/etc/barman.d/pg.conf': `[pg]
+conninfo = postgresql://barman:uriS3cret@pg:5432/postgres?sslmode=require
+streaming_conninfo = postgresql://streaming_barman@pg/postgres?password=queryS3cret&application_name=barman
+primary_conninfo = 'postgres://barman:quotedS3cret@pg2/postgres'
+`,
+      },
+    });
+    const { body } = await call('/config/barman');
+    expect(JSON.stringify(body)).not.toMatch(/uriS3cret|queryS3cret|quotedS3cret/);
+    expect(body.sections.pg.options).toMatchObject({
+      conninfo: 'postgresql://barman:***@pg:5432/postgres?sslmode=require',
+      streaming_conninfo: 'postgresql://streaming_barman@pg/postgres?password=***&application_name=barman',
+      primary_conninfo: "'postgres://barman:***@pg2/postgres'",
+    });
+    expect(body.files[1].sections[0].options.conninfo).toBe('postgresql://barman:***@pg:5432/postgres?sslmode=require');
+  });
+
   it('resolves ~ in configuration_files_directory as barman_user\'s home and explains a relative one', async () => {
     const home = setup({
       files: {
@@ -133,6 +155,32 @@ describe('GET /config/barman', () => {
     const { res, body } = await call('/config/barman');
     expect(res.status).toBe(500);
     expect(body.message).toContain('/etc/barman.conf');
+  });
+});
+
+describe('redactValue', () => {
+  it.each([
+    ['postgresql://u:pw@h/db', 'postgresql://u:***@h/db'],
+    ['postgres://barman:s3cret@pg:5432/postgres?sslmode=require', 'postgres://barman:***@pg:5432/postgres?sslmode=require'],
+    ['postgresql://u@h/db?password=x&sslmode=require', 'postgresql://u@h/db?password=***&sslmode=require'],
+    ['postgresql:///db?host=/tmp&sslpassword=x#frag', 'postgresql:///db?host=/tmp&sslpassword=***#frag'],
+    ['postgresql://u:p%40w@h1:5432,h2:5433/db', 'postgresql://u:***@h1:5432,h2:5433/db'],
+    ['postgresql://u:p@w@h/db', 'postgresql://u:***@h/db'],
+    ["'postgresql://u:pw@h/db'", "'postgresql://u:***@h/db'"],
+    ['postgresql://:pw@h', 'postgresql://:***@h'],
+    ['postgresql://h:5432/db', 'postgresql://h:5432/db'],
+    ['postgresql://u@h/db', 'postgresql://u@h/db'],
+    ['host=pg user=barman password=s3cret dbname=postgres', 'host=pg user=barman password=*** dbname=postgres'],
+    ["host=pg password='a b\\' c' user=x", 'host=pg password=*** user=x'],
+    ["password=ab'cd host=x", 'password=*** host=x'],
+    ['host=x password=se\\ cret user=y', 'host=x password=*** user=y'],
+    ['"host=pg password=secret"', '"host=pg password=***"'],
+    ['sslpassword=x host=y', 'sslpassword=*** host=y'],
+    ['PGPASSWORD=x /usr/bin/cmd', 'PGPASSWORD=*** /usr/bin/cmd'],
+    ['user=password dbname=x', 'user=password dbname=x'],
+    ["-conninfo = password='unclosed and more\n+conninfo = host=x", '-conninfo = password=***\n+conninfo = host=x'],
+  ])('%s → %s', (value, shown) => {
+    expect(redactValue(value)).toBe(shown);
   });
 });
 
@@ -271,6 +319,24 @@ describe('/config/barman/change', () => {
     expect(files.get('/etc/barman.d/pg.conf')).toContain('conninfo = host=pg password=n3w\n');
   });
 
+  it('keeps URI passwords out of previous, value, the diff and a dry run', async () => {
+    const uri = 'postgresql://barman:oldS3cret@pg/postgres';
+    const { call, files } = setup({ files: { '/etc/barman.conf': MAIN, '/etc/barman.d/pg.conf': `[pg]\nconninfo = ${uri}\nbackup_method = postgres\n` } });
+    const next = encodeURIComponent('postgres://barman:newS3cret@pg/postgres?sslpassword=keyS3cret');
+    for (const dry of ['&dry_run=true', '']) {
+      const { res, body } = await call(`/config/barman/change?pg.conninfo=${next}${dry}`, 'memin');
+      expect(res.status).toBe(200);
+      expect(JSON.stringify(body)).not.toMatch(/oldS3cret|newS3cret|keyS3cret/);
+      expect(body.list[0]).toMatchObject({ previous: 'postgresql://barman:***@pg/postgres', value: 'postgres://barman:***@pg/postgres?sslpassword=***' });
+      expect(body.diff).toContain('-conninfo = postgresql://barman:***@pg/postgres\n+conninfo = postgres://barman:***@pg/postgres?sslpassword=***\n');
+    }
+    expect(files.get('/etc/barman.d/pg.conf')).toContain('conninfo = postgres://barman:newS3cret@pg/postgres?sslpassword=keyS3cret\n');
+    // Messages that quote a value hide it the same way.
+    const typo = await call(`/config/barman/change?pg.backup_method=${encodeURIComponent(uri)}&dry_run=true`);
+    expect(JSON.stringify(typo.body)).not.toContain('oldS3cret');
+    expect(typo.body.warnings.join()).toContain('postgresql://barman:***@pg/postgres');
+  });
+
   it('reports an in-place rewrite when the folder is not writable', async () => {
     const { call } = setup({ host: (h) => ({ ...h, writeFile: async (p: string, c: string) => (await h.writeFile(p, c), { mode: 'in-place' as const }) }) });
     const { res, body } = await call('/config/barman/change?pg.description=x');
@@ -280,7 +346,12 @@ describe('/config/barman/change', () => {
   });
 
   describe('options barman executes', () => {
-    it.each(['pg.ssh_command', 'pg.post_backup_script', 'pg.pre_archive_retry_script', 'pg.path_prefix', 'barman.configuration_files_directory', 'barman.barman_user', 'barman.log_file'])(
+    it.each([
+      'pg.ssh_command', 'pg.post_backup_script', 'pg.pre_archive_retry_script', 'pg.path_prefix', 'barman.configuration_files_directory', 'barman.barman_user', 'barman.log_file',
+      // Folders barman writes to, moves files out of or deletes from as its user.
+      'pg.incoming_wals_directory', 'pg.streaming_wals_directory', 'pg.errors_directory', 'barman.errors_directory', 'pg.backup_directory', 'pg.wals_directory',
+      'pg.basebackups_directory', 'pg.recovery_staging_path', 'barman.recovery_staging_path', 'barman.barman_home', 'barman.barman_lock_directory',
+    ])(
       'refuses %s unless the access list names config/barman/exec', async (key) => {
         const { call, files } = setup();
         const before = snapshot(files);
@@ -294,6 +365,29 @@ describe('/config/barman/change', () => {
         const { res } = await call(`/config/barman/change?${key}=/tmp/x`, 'ops');
         expect(res.status).toBe(200);
       });
+
+    it('refuses any *_directory, *_staging_path or *_file, also one newer than the catalogue (force=true)', async () => {
+      const { call, files } = setup();
+      const before = snapshot(files);
+      for (const key of ['pg.local_staging_path', 'pg.staging_wal_directory', 'barman.some_future_file']) {
+        const { res, body } = await call(`/config/barman/change?${key}=/tmp/x&force=true`, 'broad');
+        expect(res.status, key).toBe(403);
+        expect(body.message).toContain('config/barman/exec');
+      }
+      expect(files).toEqual(before);
+      expect((await call('/config/barman/change?remove=barman.barman_home', 'broad')).res.status).toBe(403);
+      expect((await call('/config/barman/change?pg.local_staging_path=/tmp/x&force=true', 'ops')).res.status).toBe(200);
+    });
+
+    it('/config/barman/help marks directory options privileged', async () => {
+      const { call } = setup();
+      const { body } = await call('/config/barman/help');
+      const privileged = (name: string) => body.list.find((o: { name: string }) => o.name === name)?.privileged;
+      for (const name of ['incoming_wals_directory', 'streaming_wals_directory', 'errors_directory', 'backup_directory', 'wals_directory', 'basebackups_directory', 'recovery_staging_path', 'barman_home', 'barman_lock_directory']) {
+        expect(privileged(name), name).toBe(true);
+      }
+      for (const name of ['description', 'log_level', 'forward_config_path', 'conninfo']) expect(privileged(name), name).toBe(false);
+    });
 
     it('refuses removing one too, and hides nothing in a multi-key request', async () => {
       const { call, files } = setup();

@@ -95,7 +95,7 @@ describe('/config/barmanapi/change', () => {
 
   it('says which changes need a restart, and edits a key under the spelling the file uses', async () => {
     const { call, memory, deps } = setup();
-    const { body } = await call('/config/barmanapi/change?application.port=8080&authtoken.tokenlife=60');
+    const { body } = await call('/config/barmanapi/change?application.port=8080&authtoken.tokenlife=60', 'admin');
     expect(body.applied_live).toEqual(['authtoken.tokenlife']);
     expect(body.restart_required).toEqual(['application.port']);
     expect(body.message).toContain('Restart barmanapi to apply application.port');
@@ -108,7 +108,7 @@ describe('/config/barmanapi/change', () => {
 
   it('adds a missing key to its section, or the section at the end; remove= goes back to the default', async () => {
     const { call, memory } = setup();
-    expect((await call('/config/barmanapi/change?jobs.max_running=8&log.format=json')).res.status).toBe(200);
+    expect((await call('/config/barmanapi/change?jobs.max_running=8&log.format=json', 'admin')).res.status).toBe(200);
     expect(memory.text).toBe(`${CONF}\n[jobs]\nmax_running = 8\n\n[log]\nformat = json\n`);
     expect((await call('/config/barmanapi/change?remove=barman.timeout')).res.status).toBe(200);
     expect(memory.text).not.toContain('timeout');
@@ -141,6 +141,43 @@ describe('/config/barmanapi/change', () => {
     }
     expect(memory.text).toBe(CONF);
     expect((await call('/config/barmanapi/change?barman.command=/usr/local/bin/barman', 'admin')).res.status).toBe(200);
+  });
+
+  // Reachability, the audit log and password/token policy: a user with only `config` could
+  // otherwise open memin/1258 to the network at the next restart, or erase the log.
+  it.each([
+    'application.host=0.0.0.0',
+    'application.allow_default_password=true',
+    'application.port=8080',
+    'application.debug=true',
+    'log.backupcount=0',
+    'log.maxbytes=1',
+    'log.format=json',
+    'user.min_password_length=1',
+    'authtoken.tokenlife=2678400',
+    'jobs.keep_months=1',
+    'remove=log.backupcount',
+  ])('needs config/barmanapi/exec for %s', async (q) => {
+    const { call, memory, backups } = setup();
+    const { res, body } = await call(`/config/barmanapi/change?${q}`);
+    expect(res.status).toBe(403);
+    expect(body.message).toContain('config/barmanapi/exec');
+    expect(body.message).toContain(q.replace(/^remove=/, '').replace(/=.*/, ''));
+    expect(memory.text).toBe(CONF);
+    expect(backups()).toEqual([]);
+    expect((await call(`/config/barmanapi/change?${q}`, 'admin')).res.status).toBe(200);
+  });
+
+  it('marks those settings privileged in the listing; harmless ones stay open to config users', async () => {
+    const { call, memory } = setup();
+    const { body } = await call('/config/barmanapi');
+    const privileged = (id: string) => body.list.find((x: { section: string; key: string }) => `${x.section}.${x.key}` === id).privileged;
+    for (const id of ['application.host', 'application.port', 'application.allow_default_password', 'application.debug', 'log.backupcount', 'log.maxbytes', 'log.format', 'user.min_password_length', 'authtoken.tokenlife', 'jobs.keep_months']) {
+      expect(privileged(id), id).toBe(true);
+    }
+    for (const id of ['jobs.max_running', 'barman.timeout', 'barman.asynccommand', 'barman.max_output_bytes']) expect(privileged(id), id).toBe(false);
+    expect((await call('/config/barmanapi/change?jobs.max_running=8&barman.timeout=60')).res.status).toBe(200);
+    expect(memory.text).toContain('timeout   =   60\n');
   });
 
   it('refuses a weak token secret', async () => {
@@ -221,9 +258,9 @@ describe('/config/barmanapi/change', () => {
 
   it('serialises concurrent changes: none lost', async () => {
     const { call, memory } = setup();
-    await call('/config/barmanapi');
+    await call('/config/barmanapi', 'admin');
     const keys = ['barman.timeout=11', 'jobs.max_running=12', 'log.backupcount=13', 'jobs.keep_months=14', 'barman.max_output_bytes=150000', 'authtoken.tokenlife=16'];
-    const results = await Promise.all(keys.map((q) => call(`/config/barmanapi/change?${q}`)));
+    const results = await Promise.all(keys.map((q) => call(`/config/barmanapi/change?${q}`, 'admin')));
     for (const r of results) expect(r.res.status).toBe(200);
     const s = loadSettings({ text: memory.text, path: '/etc/barmanapi.conf' });
     expect([s.barman.timeoutSeconds, s.jobs.maxRunning, s.log.backupCount, s.jobs.keepMonths, s.barman.maxOutputBytes, s.authToken.tokenLife]).toEqual([11, 12, 13, 14, 150000, 16]);
