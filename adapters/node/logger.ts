@@ -61,11 +61,12 @@ export function createFileLogger(opts: FileLoggerOptions): Logger {
     log(level: LogLevel, message: string, fields?: Record<string, unknown>) {
       if (level === 'debug' && !opts.debug) return;
       const time = new Date().toISOString();
-      const clean = fields ? Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) : undefined;
+      // JSON.stringify leaves out undefined fields by itself.
+      const extra = fields ? JSON.stringify(fields) : '';
       const line = redact(
         opts.format === 'json'
-          ? JSON.stringify({ time, level, message, ...clean })
-          : `${time} ${level.toUpperCase()} ${message}${clean && Object.keys(clean).length ? ` ${JSON.stringify(clean)}` : ''}`,
+          ? JSON.stringify({ time, level, message, ...fields })
+          : `${time} ${level.toUpperCase()} ${message}${extra.length > 2 ? ` ${extra}` : ''}`,
       ) + '\n';
       if (pending.length === 0) setImmediate(flush);
       pending.push(line);

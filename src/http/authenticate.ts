@@ -66,21 +66,23 @@ async function basicUser(deps: AppDeps, auth: AuthService, c: Context, header: s
   const now = deps.clock.now().getTime();
   const keys = [`user:${username}`, `addr:${deps.clientAddress?.(c) ?? 'unknown'}`];
   const wait = auth.throttle.waitMs(keys, now);
-  if (wait > 0) {
-    const seconds = Math.ceil(wait / 1000);
+  if (wait > 0 || !auth.throttle.begin(keys)) {
+    const seconds = Math.max(1, Math.ceil(wait / 1000));
     c.header('Retry-After', String(seconds));
-    throw new ApiError(429, 'TooManyRequests', `too many failed logins: try again in ${seconds} s`);
+    throw new ApiError(429, 'TooManyRequests', wait > 0 ? `too many failed logins: try again in ${seconds} s` : 'too many logins at once for this user or address: try again in a second');
   }
-  // Counted as a failure before the (slow) check, so parallel guesses cannot all slip in before
-  // the first one is recorded; a success takes the count back.
-  auth.throttle.failed(keys, now);
-  const user = await auth.users.authenticate(username, password);
+  let user: Awaited<ReturnType<typeof auth.users.authenticate>>;
+  try {
+    user = await auth.users.authenticate(username, password);
+  } finally {
+    auth.throttle.end(keys);
+  }
   if (!user) {
+    auth.throttle.failed(keys, now);
     deps.logger.log('warn', 'login failed', { user: username.slice(0, 64), addr: keys[1]!.slice(5) });
     throw withChallenge(unauthorized('wrong username or password'));
   }
   auth.throttle.succeeded([keys[0]!]);
-  auth.throttle.forgive([keys[1]!]);
   return { username: user.username, access: user.access, deny: user.deny, fingerprint: user.fingerprint };
 }
 

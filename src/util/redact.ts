@@ -7,8 +7,11 @@ const PATTERNS: Array<[RegExp, string]> = [
   [/pbkdf2-sha256\$[^\s"']+/g, '***'],
 ];
 
-/** Every pattern above needs one of these words; most log lines have none and skip the rest. */
-const ANY = /token|ticket|password|secret|passphrase|authorization|eyJ|pbkdf2/i;
+/**
+ * Every pattern above needs one of these words (not already followed by a mask); most log lines
+ * have none and skip the rest.
+ */
+const ANY = /(?:token|ticket|password|secret|passphrase)(?!"?\s*[:=]\s*"?\*\*\*)|authorization|eyJ|pbkdf2/i;
 
 export function redact(text: string): string {
   if (!ANY.test(text)) return text;
