@@ -30,6 +30,7 @@ export function createApi(deps: AppDeps): Api {
     logger: deps.logger,
     signer: () => auth.signer(),
     maxRunning: () => deps.settings.jobs.maxRunning,
+    keepMonths: () => deps.settings.jobs.keepMonths,
     hostDescription: deps.host.description,
   });
 

@@ -13,6 +13,8 @@ export interface JobServiceDeps {
   logger: Logger;
   signer: () => Promise<TokenSigner>;
   maxRunning: () => number;
+  /** Delete monthly archives older than this many months; 0 keeps them all. */
+  keepMonths?: () => number;
   hostDescription: string;
 }
 
@@ -197,7 +199,22 @@ export class JobService {
       const left = await this.deps.storage.list(`active/${month}`);
       this.deps.logger.log('info', `archived ${ids.length} jobs of ${month}`, left.length > 0 ? { kept_in_active: left.slice(0, 20) } : undefined);
     }
+    await this.pruneArchives(current);
     return done;
+  }
+
+  private async pruneArchives(current: string): Promise<void> {
+    const keep = this.deps.keepMonths?.() ?? 0;
+    if (keep <= 0) return;
+    const [y, m] = [Number(current.slice(0, 4)), Number(current.slice(4))];
+    const oldestKept = monthOf(new Date(Date.UTC(y, m - 1 - keep, 1)));
+    for (const name of await this.deps.storage.list('archive')) {
+      const month = /^(\d{6})\.tar\.gz$/.exec(name)?.[1];
+      if (month && month < oldestKept) {
+        await this.deps.storage.remove(`archive/${name}`);
+        this.deps.logger.log('info', `deleted archive ${name}: older than keep_months = ${keep}`);
+      }
+    }
   }
 
   /** Queued, running or lost, for a job without result.json. */

@@ -313,3 +313,16 @@ describe('runner failures', () => {
     expect(r.body.message).toMatch(/barman could not be run: host key for 127.0.0.1 changed/);
   });
 });
+
+describe('archive retention', () => {
+  it('deletes monthly archives older than [jobs] keep_months, and keeps all with 0', async () => {
+    const host = fixtureBarmanHost('3.4');
+    for (const [keep, left] of [[2, ['202609.tar.gz', '202610.tar.gz', '202611.tar.gz']], [0, ['202501.tar.gz', '202608.tar.gz', '202609.tar.gz', '202610.tar.gz', '202611.tar.gz']]] as const) {
+      const settings = loadSettings({ text: `[jobs]\nkeep_months=${keep}\n[authtoken]\nsecret=test-secret-of-enough-length\n`, path: '/etc/barmanapi.conf' });
+      const t = testApp({ host, settings });
+      for (const m of ['202501', '202608', '202609', '202610', '202611']) await t.deps.storage.writeAtomic(`archive/${m}.tar.gz`, 'x');
+      await t.api.jobs.archivePastMonths();
+      expect(await t.deps.storage.list('archive')).toEqual(left);
+    }
+  });
+});
