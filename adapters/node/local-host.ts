@@ -10,7 +10,10 @@ export interface LocalHostOptions {
   defaultTimeoutMs?: number;
   /** Per-stream output bound for commands that do not set one. */
   defaultMaxOutputBytes?: number;
-  /** Variables added to this process's environment for every command (RunOptions.env adds on top). */
+  /**
+   * Variables added to this process's environment for every command (RunOptions.env adds on top).
+   * BARMANAPI_* names are refused here and in RunOptions.env, and never inherited: see barmanEnv.
+   */
   env?: Record<string, string>;
   /** Time between SIGTERM and SIGKILL when a command is stopped. */
   killGraceMs?: number;
@@ -25,6 +28,7 @@ const DEFAULT_EXIT_DRAIN_MS = 2_000;
 export const NEW_FILE_MODE = 0o644;
 
 export function createLocalHost(opts: LocalHostOptions = {}): BarmanHost {
+  assertNoPrivateEnv(opts.env, 'createLocalHost');
   const writeLock = createPathLock();
   const killGraceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const exitDrainMs = opts.exitDrainMs ?? DEFAULT_EXIT_DRAIN_MS;
@@ -34,11 +38,13 @@ export function createLocalHost(opts: LocalHostOptions = {}): BarmanHost {
     description: 'local',
 
     run(argv, options = {}) {
+      assertNoPrivateEnv(options.env, 'run');
       return runLocal(argv, {
+        // An explicit 0 (async jobs) means no limit; only an absent timeout takes the default.
         timeoutMs: options.timeoutMs ?? opts.defaultTimeoutMs ?? 0,
         maxOutputBytes: options.maxOutputBytes ?? opts.defaultMaxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
         signal: options.signal,
-        env: { ...process.env, ...opts.env, ...options.env },
+        env: { ...barmanEnv(), ...opts.env, ...options.env },
         killGraceMs,
         exitDrainMs,
         onOutput: options.onOutput,
@@ -221,6 +227,28 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * barmanapi's own settings can come from BARMANAPI_* variables, the token secret among them;
+ * barman and its hooks get none of them. Matched without regard to case, to be safe.
+ */
+const PRIVATE_ENV = /^BARMANAPI_/i;
+
+/** This process's environment without barmanapi's own variables: what a local command inherits. */
+function barmanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!PRIVATE_ENV.test(name)) env[name] = value;
+  }
+  return env;
+}
+
+/** A BARMANAPI_* variable handed to a command is a caller bug: refuse it rather than pass it on. */
+export function assertNoPrivateEnv(env: Record<string, string> | undefined, where: string): void {
+  for (const name of Object.keys(env ?? {})) {
+    if (PRIVATE_ENV.test(name)) throw new TypeError(`${where}: ${name} is a barmanapi setting and is never passed to barman`);
+  }
+}
+
 /** argv words become C strings; an empty argv or a NUL is a caller bug, not a command result. */
 export function assertArgv(argv: readonly string[]): void {
   if (argv.length === 0 || argv[0] === '') throw new TypeError('run: argv must name a command');
@@ -386,12 +414,22 @@ async function replaceFile(target: string, data: Buffer): Promise<HostWriteResul
   return { mode: 'replaced' };
 }
 
-/** Truncate and rewrite the file through its own inode: owner and mode stay, readers may see a partial file. */
+/**
+ * Rewrites the file through its own inode: owner and mode stay. Not atomic, so ordered to lose
+ * the least: the new content goes over the old from offset 0 and reaches the disk before the file
+ * is cut to its length. A crash at any step leaves the old content, or the whole new content
+ * followed by the rest of the old, never an empty file. Readers may see that mix meanwhile.
+ */
 async function rewriteInPlace(target: string, data: Buffer): Promise<HostWriteResult> {
   const handle = await open(target, 'r+');
   try {
-    await handle.truncate(0);
-    await handle.writeFile(data);
+    for (let done = 0; done < data.length; ) {
+      const { bytesWritten } = await handle.write(data, done, data.length - done, done);
+      done += bytesWritten;
+    }
+    // A file system may commit the smaller size before the overwritten blocks: data first.
+    await handle.datasync();
+    await handle.truncate(data.length);
     await handle.sync();
   } finally {
     await handle.close();

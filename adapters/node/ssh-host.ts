@@ -20,6 +20,7 @@ import {
 import type { KnownHostEntry } from './known-hosts.js';
 import {
   assertArgv,
+  assertNoPrivateEnv,
   createOutputBuffer,
   createOutputTap,
   createPathLock,
@@ -397,16 +398,19 @@ export function createSshHost(opts: SshHostOptions): SshHost {
 
   async function runRemote(argv: string[], options: RunOptions): Promise<RunResult> {
     assertArgv(argv);
+    // Only these are sent; nothing of this process's environment (BARMANAPI_* settings) goes along.
     const env = options.env ?? {};
     for (const name of Object.keys(env)) {
       if (!ENV_NAME.test(name)) throw new TypeError(`run: "${name}" is not a valid environment variable name`);
     }
+    assertNoPrivateEnv(env, 'run');
     // exec: the command itself leads the session's process group, so a signal request reaches it
     // and its children rather than only the login shell. stdin is /dev/null, as for a local run.
     const assignments = Object.entries(env).map(([name, value]) => `${name}=${shellQuote(value)}`);
     const exported = assignments.length > 0 ? `export ${assignments.join(' ')}; ` : '';
     const command = `${exported}exec ${shellJoin(argv)} </dev/null`;
 
+    // An explicit 0 (async jobs) means no limit; only an absent timeout takes the default.
     const timeoutMs = options.timeoutMs ?? opts.defaultTimeoutMs ?? 0;
     const maxOutputBytes = options.maxOutputBytes ?? opts.defaultMaxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     const started = Date.now();
@@ -593,11 +597,17 @@ export function createSshHost(opts: SshHostOptions): SshHost {
     return { mode: 'replaced' };
   }
 
+  /**
+   * Rewrites the file through its own handle, in the order of the local host's rewriteInPlace:
+   * new content from offset 0, fsync, cut to the new length, fsync. A connection lost at any
+   * step leaves the old content, or the whole new content followed by the rest of the old.
+   */
   async function rewriteRemoteInPlace(w: SFTPWrapper, target: string, data: Buffer): Promise<HostWriteResult> {
     const handle = await call<Buffer>((cb) => w.open(target, 'r+', cb));
     try {
-      await call<void>((cb) => w.fsetstat(handle, { size: 0 }, cb));
       await call<void>((cb) => w.write(handle, data, 0, data.length, 0, cb));
+      await fsyncIfSupported(w, handle);
+      await call<void>((cb) => w.fsetstat(handle, { size: data.length }, cb));
       await fsyncIfSupported(w, handle);
     } finally {
       await call<void>((cb) => w.close(handle, cb));
@@ -723,7 +733,8 @@ function tryExtension(start: (cb: (err: Error | undefined | null) => void) => vo
 }
 
 async function fsyncIfSupported(w: SFTPWrapper, handle: Buffer): Promise<void> {
-  // Without fsync@openssh.com the rename is still atomic, only not yet durable.
+  // Without fsync@openssh.com the server decides when data reaches its disk; a rename stays atomic and
+  // the in-place steps still arrive in order, so a dropped connection cannot leave an empty file.
   await tryExtension((cb) => w.ext_openssh_fsync(handle, cb));
 }
 

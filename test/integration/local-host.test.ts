@@ -1,12 +1,62 @@
 import { chmod, chown, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLocalHost } from '../../adapters/node/local-host.js';
 import { HOSTILE_WORDS } from '../support/hostile.js';
 import { isRunning, waitUntil } from '../support/process.js';
 
 const hostile = [...HOSTILE_WORDS];
+
+/**
+ * Fault injection for the in-place rewrite. In `readOnlyDir` the temp file is refused (as a
+ * directory barman's user cannot write would refuse it), so writes there go through the file's
+ * own handle; that handle records its steps and fails, as a crash would, at `failAt`.
+ */
+const faults = vi.hoisted(() => ({
+  readOnlyDir: null as string | null,
+  failAt: null as 'write' | 'truncate' | null,
+  steps: [] as string[],
+}));
+
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs/promises')>();
+  const watch = (handle: FileHandle): FileHandle =>
+    new Proxy(handle, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]): unknown => {
+          const step =
+            prop === 'write' || prop === 'writeFile'
+              ? 'write'
+              : prop === 'truncate'
+                ? `truncate ${String(args[0] ?? 0)}`
+                : prop === 'sync' || prop === 'datasync'
+                  ? prop
+                  : null;
+          if (step !== null) {
+            faults.steps.push(step);
+            if (faults.failAt !== null && step.startsWith(faults.failAt)) {
+              return Promise.reject(new Error(`injected failure at ${faults.failAt}`));
+            }
+          }
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  const open = async (...args: Parameters<typeof real.open>): Promise<FileHandle> => {
+    const [path, flags] = args;
+    const p = String(path);
+    if (faults.readOnlyDir !== null && p.slice(0, p.lastIndexOf('/')) === faults.readOnlyDir) {
+      if (flags === 'wx') throw Object.assign(new Error(`EACCES: permission denied, open '${p}'`), { code: 'EACCES' });
+      if (flags === 'r+') return watch(await real.open(...args));
+    }
+    return real.open(...args);
+  };
+  return { ...real, open };
+});
 
 let dir: string;
 let recorder: string;
@@ -58,6 +108,30 @@ describe('createLocalHost().run', () => {
     expect(result.stdout).toBe('base call has-path');
   });
 
+  it('gives barman and its hooks none of the BARMANAPI_* variables of this process', async () => {
+    const printer = join(dir, 'print-env.sh');
+    await writeFile(printer, '#!/bin/sh\nexec env\n', { mode: 0o755 });
+    const planted = { BARMANAPI_X: 'leak-x', BARMANAPI_AUTHTOKEN_SECRET: 'leak-secret', barmanapi_lower: 'leak-lower' };
+    Object.assign(process.env, planted);
+    try {
+      const result = await createLocalHost({ env: { BASE_VAR: 'base' } }).run([printer], { env: { CALL_VAR: 'call' } });
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).not.toMatch(/barmanapi_/i);
+      expect(result.stdout).not.toMatch(/leak-/);
+      // Everything else is still inherited or added.
+      expect(result.stdout).toMatch(/^PATH=/m);
+      expect(result.stdout).toMatch(/^BASE_VAR=base$/m);
+      expect(result.stdout).toMatch(/^CALL_VAR=call$/m);
+    } finally {
+      for (const name of Object.keys(planted)) delete process.env[name];
+    }
+  });
+
+  it('refuses BARMANAPI_* variables handed to the host or to a run', () => {
+    expect(() => host.run(['true'], { env: { BARMANAPI_AUTHTOKEN_SECRET: 'x' } })).toThrow(/BARMANAPI_AUTHTOKEN_SECRET/);
+    expect(() => createLocalHost({ env: { BARMANAPI_X: 'x' } })).toThrow(/BARMANAPI_X/);
+  });
+
   it('answers 127 with a clear message when the program does not exist', async () => {
     const result = await host.run(['/nonexistent/barman', 'list-server']);
     expect(result.exitCode).toBe(127);
@@ -95,6 +169,16 @@ describe('createLocalHost().run', () => {
     expect(result).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: true });
     const sleeper = Number((await readFile(pids, 'utf8')).trim());
     expect(await waitUntil(async () => !(await isRunning(sleeper)))).toBe(true);
+  });
+
+  it('runs without a time limit when timeoutMs is 0, whatever the host default', async () => {
+    const limited = createLocalHost({ defaultTimeoutMs: 300, killGraceMs: 300, exitDrainMs: 300 });
+    // The default applies when the call sets nothing...
+    expect(await limited.run(['sleep', '1'])).toMatchObject({ exitCode: null, timedOut: true });
+    // ...and an explicit 0 (async jobs) overrides it.
+    const result = await limited.run(['sleep', '1'], { timeoutMs: 0 });
+    expect(result).toMatchObject({ exitCode: 0, signal: null, timedOut: false });
+    expect(result.durationMs).toBeGreaterThanOrEqual(900);
   });
 
   it('on abort kills the command and says so', async () => {
@@ -229,6 +313,42 @@ describe('createLocalHost() files', () => {
 
   it('refuses to write over a directory', async () => {
     await expect(host.writeFile(dir, 'x')).rejects.toThrow(/is a directory/);
+  });
+});
+
+describe('in-place rewrite: a failure at any step leaves a whole version, never an empty file', () => {
+  const OLD = 'old content, longer than the new one\n';
+  const NEW = 'new content\n';
+  let file: string;
+
+  beforeEach(async () => {
+    const sub = await mkdtemp(join(dir, 'in-place-'));
+    file = join(sub, 'barman.conf');
+    await writeFile(file, OLD);
+    Object.assign(faults, { readOnlyDir: sub, failAt: null, steps: [] });
+  });
+  afterEach(() => {
+    Object.assign(faults, { readOnlyDir: null, failAt: null, steps: [] });
+  });
+
+  it('writes the new content over the old, makes it durable, then cuts the file to its length', async () => {
+    const before = await stat(file);
+    expect(await createLocalHost().writeFile(file, NEW)).toEqual({ mode: 'in-place' });
+    expect(faults.steps).toEqual(['write', 'datasync', `truncate ${NEW.length}`, 'sync']);
+    expect(await readFile(file, 'utf8')).toBe(NEW);
+    expect((await stat(file)).ino).toBe(before.ino);
+  });
+
+  it('keeps the old content when the write fails', async () => {
+    faults.failAt = 'write';
+    await expect(createLocalHost().writeFile(file, NEW)).rejects.toThrow('injected failure at write');
+    expect(await readFile(file, 'utf8')).toBe(OLD);
+  });
+
+  it('keeps the whole new content, followed by the old tail, when the cut fails', async () => {
+    faults.failAt = 'truncate';
+    await expect(createLocalHost().writeFile(file, NEW)).rejects.toThrow('injected failure at truncate');
+    expect(await readFile(file, 'utf8')).toBe(NEW + OLD.slice(NEW.length));
   });
 });
 

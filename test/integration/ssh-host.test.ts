@@ -3,7 +3,9 @@ import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, wri
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import ssh2 from 'ssh2';
+import type { SFTPWrapper } from 'ssh2';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSshHost, SshHostError } from '../../adapters/node/ssh-host.js';
 import type { SshHost, SshHostOptions } from '../../adapters/node/ssh-host.js';
 import { parseRemoteSsh } from '../../src/barman/remote-ssh.js';
@@ -86,6 +88,40 @@ function serverKey(): string {
   return `${t} ${blob}`;
 }
 
+type SftpStep = 'open' | 'write' | 'fsetstat' | 'ext_openssh_fsync';
+
+/**
+ * While `fn` runs, every new SFTP session hands each call of the named methods to `before`
+ * first; an error it returns is given to the caller's callback instead of making the request,
+ * as a connection dropped at that step would.
+ */
+async function withSftpFaults<T>(before: (step: SftpStep, args: unknown[]) => Error | null, fn: () => Promise<T>): Promise<T> {
+  const proto = ssh2.Client.prototype as unknown as { sftp: (cb: (err: Error | undefined, w: SFTPWrapper) => void) => unknown };
+  const original = proto.sftp;
+  proto.sftp = function (this: unknown, cb) {
+    return original.call(this, (err, w) => {
+      if (!err) {
+        const methods = w as unknown as Record<SftpStep, (...args: unknown[]) => unknown>;
+        for (const step of ['open', 'write', 'fsetstat', 'ext_openssh_fsync'] as const) {
+          const real = methods[step].bind(w);
+          methods[step] = (...args: unknown[]) => {
+            const failure = before(step, args);
+            if (failure === null) return real(...args);
+            (args.at(-1) as (e: Error) => void)(failure);
+            return undefined;
+          };
+        }
+      }
+      cb(err, w);
+    });
+  };
+  try {
+    return await fn();
+  } finally {
+    proto.sftp = original;
+  }
+}
+
 async function rejection(p: Promise<unknown>): Promise<SshHostError> {
   try {
     await p;
@@ -145,6 +181,36 @@ describe('createSshHost().run', () => {
 
   it('refuses an invalid environment variable name', async () => {
     await expect(host().run(['true'], { env: { 'A;B': 'x' } })).rejects.toThrow(/not a valid environment variable name/);
+  });
+
+  it('never sends BARMANAPI_* variables: not this process\'s, and refused when a call passes them', async () => {
+    const printer = join(scratch, 'print-env.sh');
+    await writeFile(printer, '#!/bin/sh\nexec env\n', { mode: 0o755 });
+    process.env.BARMANAPI_X = 'leak-x';
+    try {
+      const h = host();
+      const result = await h.run([printer], { env: { CALL_VAR: 'call' } });
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).not.toMatch(/barmanapi_|leak-/i);
+      expect(result.stdout).toMatch(/^CALL_VAR=call$/m);
+      const before = h.connectionsOpened;
+      for (const name of ['BARMANAPI_AUTHTOKEN_SECRET', 'barmanapi_x']) {
+        await expect(h.run([printer], { env: { [name]: 'leak-secret' } })).rejects.toThrow(name);
+      }
+      expect(h.connectionsOpened).toBe(before);
+    } finally {
+      delete process.env.BARMANAPI_X;
+    }
+  });
+
+  it('runs without a time limit when timeoutMs is 0, whatever the host default', async () => {
+    const h = host({ defaultTimeoutMs: 300 });
+    // The default applies when the call sets nothing...
+    expect(await h.run(['sleep', '1'])).toMatchObject({ exitCode: null, timedOut: true });
+    // ...and an explicit 0 (async jobs) overrides it.
+    const result = await h.run(['sleep', '1'], { timeoutMs: 0 });
+    expect(result).toMatchObject({ exitCode: 0, signal: null, timedOut: false });
+    expect(result.durationMs).toBeGreaterThanOrEqual(900);
   });
 
   it('shares one connection between concurrent commands, even more than sshd allows sessions', async () => {
@@ -432,6 +498,60 @@ describe('createSshHost() files over SFTP', () => {
     expect(await h.readFile(join(dir, 'again.txt'))).toBe('again\n');
     expect(await h.listDir(join(dir, 'missing'))).toEqual([]);
     expect(h.connectionsOpened).toBe(2);
+  });
+
+  describe('in-place rewrite: a failure at any step leaves a whole version, never an empty file', () => {
+    const OLD = 'old content, longer than the new one\n';
+    const NEW = 'new content\n';
+    let sub: string;
+    let file: string;
+    let steps: string[];
+    let failAt: 'write' | 'truncate' | null;
+
+    beforeEach(async () => {
+      sub = await mkdtemp(join(dir, 'in-place-'));
+      file = join(sub, 'barman.conf');
+      await writeFile(file, OLD);
+      steps = [];
+      failAt = null;
+    });
+
+    /** Writes as if the directory refused the temp file, recording the steps on the file's handle. */
+    function writeInPlace(content: string): Promise<unknown> {
+      return withSftpFaults(
+        (step, args) => {
+          if (step === 'open') {
+            const [path, flags] = args as [string, string];
+            return flags === 'wx' && path.startsWith(`${sub}/`) ? Object.assign(new Error('Permission denied'), { code: 3 }) : null;
+          }
+          const name = step === 'write' ? 'write' : step === 'fsetstat' ? 'truncate' : 'fsync';
+          steps.push(step === 'fsetstat' ? `truncate ${(args[1] as { size?: number }).size}` : name);
+          return name === failAt ? new Error(`injected failure at ${name}`) : null;
+        },
+        () => host().writeFile(file, content),
+      );
+    }
+
+    it('writes the new content over the old, makes it durable, then cuts the file to its length', async () => {
+      const before = await stat(file);
+      expect(await writeInPlace(NEW)).toEqual({ mode: 'in-place' });
+      expect(steps).toEqual(['write', 'fsync', `truncate ${NEW.length}`, 'fsync']);
+      expect(await readFile(file, 'utf8')).toBe(NEW);
+      expect((await stat(file)).ino).toBe(before.ino);
+      expect(await readdir(sub)).toEqual(['barman.conf']);
+    });
+
+    it('keeps the old content when the write fails', async () => {
+      failAt = 'write';
+      await expect(writeInPlace(NEW)).rejects.toThrow('injected failure at write');
+      expect(await readFile(file, 'utf8')).toBe(OLD);
+    });
+
+    it('keeps the whole new content, followed by the old tail, when the cut fails', async () => {
+      failAt = 'truncate';
+      await expect(writeInPlace(NEW)).rejects.toThrow('injected failure at truncate');
+      expect(await readFile(file, 'utf8')).toBe(NEW + OLD.slice(NEW.length));
+    });
   });
 
   describe.skipIf(ordinary === null)(`as ${ORDINARY_USER}`, () => {
