@@ -4,6 +4,7 @@
  * configparser merges them (a later file's key wins). Everything is read through the
  * BarmanHost, so the same code serves a local barman and one reached over SSH/SFTP.
  */
+import { redactValue } from '../util/redact.js';
 import type { BarmanHost } from '../ports.js';
 import { ApiError } from '../http/errors.js';
 import { IniDocument, type IniProblem } from '../ini/document.js';
@@ -187,33 +188,7 @@ async function homeOf(host: BarmanHost, user: string): Promise<string | null> {
   return null;
 }
 
-/**
- * `scheme://user:password@host…` (libpq's postgresql:// and postgres://, and any other scheme).
- * The password runs to the last `@` of the word: libpq wants `@` in it percent-encoded, but a
- * hand-written one should still not show. A quote counts as part of it unless it ends the word,
- * where it is the quote barman strips around the whole value.
- */
-const URI_PASSWORD = /(\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s'"/?#@:]*:)(?:[^\s'"]|['"](?=\S))+@/g;
-/** `?password=…` or `&sslpassword=…` in a URI's query: the value ends at `&` or `#`. */
-const QUERY_PASSWORD = /([?&][^\s'"=&#]*password=)(?:[^\s'"&#]|['"](?=[^\s&#]))*/gi;
-/**
- * `password=…` in libpq's keyword/value form (and `PGPASSWORD=…` in a command): a single-quoted
- * value (an unclosed one to the end of its line), or an unquoted one, which for libpq ends only
- * at unescaped white space.
- */
-const KEYWORD_PASSWORD = /(?<![?&\w])(\w*password[ \t]*=[ \t]*)(?:'(?:[^'\\\n]|\\.)*(?:'|$)|(?:\\.|[^\s\\'"]|['"](?=\S))+)/gim;
-
-/**
- * Hide passwords inside connection strings (`conninfo = host=pg password=secret`,
- * `conninfo = postgresql://barman:secret@pg/postgres`), keeping the rest readable. The one
- * function every response that shows barman's configuration uses: values, diffs, messages.
- */
-export function redactValue(value: string): string {
-  return value
-    .replace(URI_PASSWORD, '$1***@')
-    .replace(QUERY_PASSWORD, '$1***')
-    .replace(KEYWORD_PASSWORD, '$1***');
-}
+export { redactValue };
 
 /** The read-only view sent to clients: no texts, no parser objects, passwords hidden. */
 export function publicView(view: BarmanConfigView) {

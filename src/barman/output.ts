@@ -1,5 +1,6 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { RunResult } from '../ports.js';
+import { redactValue } from '../util/redact.js';
 
 /** The legacy result body of a barman command, with the parsed JSON document added under `data`. */
 export interface CommandResult {
@@ -38,12 +39,16 @@ export function parseJsonOutput(stdout: string): unknown {
   }
 }
 
-/** The legacy body plus the HTTP status that tells a client what happened. */
+/**
+ * The legacy body plus the HTTP status that tells a client what happened. Passwords inside
+ * connection strings that barman prints (show-server's conninfo) are masked everywhere.
+ */
 export function toCommandResult(r: RunResult, opts: { json: boolean }): { body: CommandResult; status: ContentfulStatusCode } {
   const ok = r.exitCode === 0 && !r.timedOut && !r.aborted;
-  const body: CommandResult = { status_code: ok ? 200 : (r.exitCode ?? -1), message: r.stderr.trim(), list: outputLines(r.stdout) };
+  const stdout = redactValue(r.stdout);
+  const body: CommandResult = { status_code: ok ? 200 : (r.exitCode ?? -1), message: redactValue(r.stderr.trim()), list: outputLines(stdout) };
   if (opts.json) {
-    const data = parseJsonOutput(r.stdout);
+    const data = redactStrings(parseJsonOutput(r.stdout));
     if (data !== null) {
       body.data = data;
       // With -f json barman reports errors inside the document ({"_ERROR": [...]}), not on stderr.
@@ -57,6 +62,13 @@ export function toCommandResult(r: RunResult, opts: { json: boolean }): { body: 
   body.type = type;
   if (r.timedOut) body.message = `barman did not finish in time and was stopped. ${body.message}`.trim();
   return { body, status };
+}
+
+function redactStrings(value: unknown): unknown {
+  if (typeof value === 'string') return redactValue(value);
+  if (Array.isArray(value)) return value.map(redactStrings);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactStrings(v)]));
+  return value;
 }
 
 /** barman's failures, mapped onto HTTP statuses a client can act on. */

@@ -35,3 +35,31 @@ export function redactQuery(query: string): string {
   }
   return out.join('&');
 }
+
+/**
+ * `scheme://user:password@host…` (libpq's postgresql:// and postgres://, and any other scheme).
+ * The password runs to the last `@` of the word: libpq wants `@` in it percent-encoded, but a
+ * hand-written one should still not show. A quote counts as part of it unless it ends the word,
+ * where it is the quote barman strips around the whole value.
+ */
+const URI_PASSWORD = /(\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s'"/?#@:]*:)(?:[^\s'"]|['"](?=\S))+@/g;
+/** `?password=…` or `&sslpassword=…` in a URI's query: the value ends at `&` or `#`. */
+const QUERY_PASSWORD = /([?&][^\s'"=&#]*password=)(?:[^\s'"&#]|['"](?=[^\s&#]))*/gi;
+/**
+ * `password=…` in libpq's keyword/value form (and `PGPASSWORD=…` in a command): a single-quoted
+ * value (an unclosed one to the end of its line), or an unquoted one, which for libpq ends only
+ * at unescaped white space.
+ */
+const KEYWORD_PASSWORD = /(?<![?&\w])(\w*password[ \t]*=[ \t]*)(?:'(?:[^'\\\n]|\\.)*(?:'|$)|(?:\\.|[^\s\\'"]|['"](?=\S))+)/gim;
+
+/**
+ * Hide passwords inside connection strings (`conninfo = host=pg password=secret`,
+ * `conninfo = postgresql://barman:secret@pg/postgres`), keeping the rest readable. The one
+ * function every response that shows barman's configuration uses: values, diffs, messages.
+ */
+export function redactValue(value: string): string {
+  return value
+    .replace(URI_PASSWORD, '$1***@')
+    .replace(QUERY_PASSWORD, '$1***')
+    .replace(KEYWORD_PASSWORD, '$1***');
+}

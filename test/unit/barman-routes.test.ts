@@ -210,3 +210,17 @@ describe('the --remote-ssh-command shape check', () => {
     },
   );
 });
+
+describe('secrets in barman output', () => {
+  it('masks passwords inside connection strings in stdout lines and in the parsed document', async () => {
+    const doc = { pg: { conninfo: 'host=db user=barman password=S3cret dbname=postgres', streaming_conninfo: 'postgresql://barman:Pw0rd@db/postgres' } };
+    const { get } = await setup('3.4', () => ({ stdout: JSON.stringify(doc) }));
+    const { res, body } = await get('/barman/show-server?server_name=pg');
+    const text = JSON.stringify(body);
+    expect(res.status).toBe(200);
+    expect(text).not.toContain('S3cret');
+    expect(text).not.toContain('Pw0rd');
+    expect(body.data.pg.conninfo).toBe('host=db user=barman password=*** dbname=postgres');
+    expect(body.data.pg.streaming_conninfo).toBe('postgresql://barman:***@db/postgres');
+  });
+});
