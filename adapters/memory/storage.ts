@@ -48,7 +48,11 @@ export function createMemoryStorage(now: () => number = Date.now): Storage & { f
       checkStorePath(p);
       const f = files.get(p);
       if (f) return { size: f.length, mtimeMs: mtimes.get(p) ?? 0, isDirectory: false };
-      return dirs.has(p) ? { size: 0, mtimeMs: 0, isDirectory: true } : null;
+      if (!dirs.has(p)) return null;
+      // A folder's time: its newest file's, as near as memory gets to a directory mtime.
+      let mtimeMs = 0;
+      for (const [key, t] of mtimes) if (under(p, key) && files.has(key)) mtimeMs = Math.max(mtimeMs, t);
+      return { size: 0, mtimeMs, isDirectory: true };
     },
     async rename(from, to) {
       checkStorePath(from);

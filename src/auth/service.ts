@@ -41,7 +41,9 @@ export async function tokenSecret(deps: Pick<AppDeps, 'settings' | 'storage'>): 
   if (existing) return existing;
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   const secret = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-  await deps.storage.writeAtomic(SECRET_FILE, `${secret}\n`);
-  // Another process may have raced us; the file is the truth.
-  return ((await deps.storage.readText(SECRET_FILE)) ?? secret).trim();
+  // Created only if absent: of two processes starting on a new store, the first one's secret wins.
+  await deps.storage.createExclusive(SECRET_FILE, `${secret}\n`);
+  const stored = (await deps.storage.readText(SECRET_FILE))?.trim();
+  if (!stored) throw new Error(`${SECRET_FILE} in the store is empty; delete it to have a new secret generated`);
+  return stored;
 }

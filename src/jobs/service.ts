@@ -166,7 +166,8 @@ export class JobService {
       return 'cancelled';
     }
     const claim = await this.files.claim(id);
-    if (claim?.pid) await this.deps.runner?.cancel(claim.pid);
+    // Signal only a runner that is still this job's: a reused pid belongs to someone else.
+    if (claim?.pid && (await this.deps.runner?.isAlive(claim.pid, id))) await this.deps.runner?.cancel(claim.pid);
     return 'running';
   }
 
@@ -204,6 +205,12 @@ export class JobService {
   }
 
   private async pruneArchives(current: string): Promise<void> {
+    // garbage/ holds what a crash left half-moved; a day later nobody is still using it.
+    const dayAgo = this.deps.clock.now().getTime() - 86_400_000;
+    for (const name of await this.deps.storage.list('garbage')) {
+      const st = await this.deps.storage.stat(`garbage/${name}`);
+      if (st && st.mtimeMs < dayAgo) await this.deps.storage.remove(`garbage/${name}`);
+    }
     const keep = this.deps.keepMonths?.() ?? 0;
     if (keep <= 0) return;
     const [y, m] = [Number(current.slice(0, 4)), Number(current.slice(4))];

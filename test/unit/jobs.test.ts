@@ -326,3 +326,16 @@ describe('archive retention', () => {
     }
   });
 });
+
+describe('garbage left by a crash', () => {
+  it('is removed once it is a day old', async () => {
+    const t = testApp({ host: fixtureBarmanHost('3.4') });
+    await t.deps.storage.writeAtomic('garbage/202609-abc/x/job.json', '{}');
+    await t.api.jobs.archivePastMonths();
+    expect(await t.deps.storage.list('garbage')).toEqual(['202609-abc']);
+    t.clock.advance(86_400_000 + 1000);
+    await t.deps.storage.writeAtomic('garbage/fresh.tmp', 'x');
+    await t.api.jobs.archivePastMonths();
+    expect(await t.deps.storage.list('garbage')).toEqual(['fresh.tmp']);
+  });
+});
