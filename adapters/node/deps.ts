@@ -2,11 +2,11 @@ import { join } from 'node:path';
 import type { AppDeps } from '../../src/context.js';
 import type { BarmanHost } from '../../src/ports.js';
 import type { Settings } from '../../src/settings/load.js';
-import { parseRemoteSsh } from '../../src/barman/remote-ssh.js';
+import { userInfo } from 'node:os';
+import { describeRemoteSsh, parseRemoteSsh } from '../../src/barman/remote-ssh.js';
 import { createFsStorage, createFsTextFile } from './fs-storage.js';
 import { createFileLogger } from './logger.js';
 import { createLocalHost } from './local-host.js';
-import { createSshHost } from './ssh-host.js';
 import { prepareStore } from './settings-file.js';
 import { getClientAddress } from './client-address.js';
 import { createDetachedJobRunner } from './job-runner.js';
@@ -40,11 +40,30 @@ export function createHost(settings: Settings): BarmanHost {
   const timeout = settings.barman.timeoutSeconds * 1000;
   const maxOutput = settings.barman.maxOutputBytes;
   if (!settings.barman.remote) return createLocalHost({ defaultTimeoutMs: timeout, defaultMaxOutputBytes: maxOutput });
-  return createSshHost({
-    target: parseRemoteSsh(settings.barman.remoteSsh),
-    knownHostsFile: settings.barman.knownHosts || undefined,
-    trustOnFirstUse: settings.barman.trustOnFirstUse,
-    defaultTimeoutMs: timeout,
-    defaultMaxOutputBytes: maxOutput,
-  });
+  // Parsed now, so a bad remotessh stops start-up; ssh2 itself is loaded on first use only,
+  // which keeps it out of the start-up of every local installation.
+  const target = parseRemoteSsh(settings.barman.remoteSsh);
+  let host: Promise<BarmanHost> | undefined;
+  const get = () =>
+    (host ??= import('./ssh-host.js').then(({ createSshHost }) =>
+      createSshHost({
+        target,
+        knownHostsFile: settings.barman.knownHosts || undefined,
+        trustOnFirstUse: settings.barman.trustOnFirstUse,
+        defaultTimeoutMs: timeout,
+        defaultMaxOutputBytes: maxOutput,
+      }),
+    ));
+  return {
+    kind: 'ssh',
+    description: describeRemoteSsh(target, target.user ?? userInfo().username),
+    run: async (argv, options) => (await get()).run(argv, options),
+    readFile: async (path) => (await get()).readFile(path),
+    writeFile: async (path, content) => (await get()).writeFile(path, content),
+    stat: async (path) => (await get()).stat(path),
+    listDir: async (path) => (await get()).listDir(path),
+    close: async () => {
+      if (host) await (await host).close();
+    },
+  };
 }

@@ -1,4 +1,3 @@
-import tar from 'tar-stream';
 import type { Storage } from '../ports.js';
 import { readAllBytes } from '../util/bytes.js';
 import { archivePath, type JobRecord, type JobResult, type JobSummary, type RunClaim } from './model.js';
@@ -37,7 +36,7 @@ export async function archiveMonth(storage: Storage, month: string, ids: string[
     const complete = [...expected].every(([name, size]) => present.get(name) === size);
     if (!complete) await mergeInto(storage, month, target, sources, summaries);
   } else {
-    await storage.writeStreamAtomic(target, packStream(storage, summaries, sources));
+    await storage.writeStreamAtomic(target, await packStream(storage, summaries, sources));
   }
 
   const written = await entrySizes(storage, target);
@@ -109,8 +108,11 @@ export async function readArchivedJob(storage: Storage, month: string, id: strin
 
 const indexCache = new Map<string, { key: string; summaries: JobSummary[] }>();
 
-function packStream(storage: Storage, summaries: JobSummary[], sources: Array<{ name: string; path: string }>, extra: Array<{ name: string; data: Uint8Array }> = []): ReadableStream<Uint8Array> {
-  const pack = tar.pack();
+/** tar-stream is loaded when an archive is first read or written, not at every start-up. */
+const loadTar = () => import('tar-stream').then((m) => m.default);
+
+async function packStream(storage: Storage, summaries: JobSummary[], sources: Array<{ name: string; path: string }>, extra: Array<{ name: string; data: Uint8Array }> = []): Promise<ReadableStream<Uint8Array>> {
+  const pack = (await loadTar()).pack();
   const add = (name: string, data: Uint8Array) =>
     new Promise<void>((resolve, reject) => pack.entry({ name, size: data.length, mode: 0o600 }, data as Buffer, (err) => (err ? reject(err) : resolve())));
   void (async () => {
@@ -140,7 +142,7 @@ async function mergeInto(storage: Storage, month: string, target: string, source
   });
   const ids = new Set(summaries.map((s) => s.id));
   const merged = [...oldIndex.filter((s) => !ids.has(s.id)), ...summaries];
-  await storage.writeStreamAtomic(target, packStream(storage, merged, sources, kept));
+  await storage.writeStreamAtomic(target, await packStream(storage, merged, sources, kept));
   void month;
 }
 
@@ -161,7 +163,7 @@ async function walk(storage: Storage, path: string, visit: Visit): Promise<void>
   if (!source) return;
   const gunzipped = source.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>);
   const reader = gunzipped.getReader();
-  const extract = tar.extract();
+  const extract = (await loadTar()).extract();
   let stopped = false;
   const feed = (async () => {
     try {

@@ -6,6 +6,9 @@ import { isJobId, jobDir, jobMonth, monthOf, newJobId, summarise, type JobRecord
 import { JobFiles } from './store.js';
 import { KeyedMutex } from '../util/mutex.js';
 
+/** Summaries of finished jobs kept in memory: a few months of a busy server's history. */
+const FINISHED_CACHE_SIZE = 50_000;
+
 export interface JobServiceDeps {
   storage: Storage;
   runner: JobRunner | undefined;
@@ -45,6 +48,7 @@ export class JobService {
   private running = new Set<string>();
   private pumping: Promise<void> | null = null;
   private readonly submitting = new KeyedMutex();
+  private readonly finished = new Map<string, JobSummary>();
 
   constructor(private readonly deps: JobServiceDeps) {
     this.files = new JobFiles(deps.storage);
@@ -238,6 +242,18 @@ export class JobService {
   }
 
   private async summaryOf(id: string): Promise<JobSummary> {
+    // A finished job never changes again: its summary is read from disk once.
+    const known = this.finished.get(id);
+    if (known) return known;
+    const summary = await this.readSummary(id);
+    if (summary.status === 'done' || summary.status === 'failed' || summary.status === 'cancelled') {
+      this.finished.set(id, summary);
+      if (this.finished.size > FINISHED_CACHE_SIZE) this.finished.delete(this.finished.keys().next().value as string);
+    }
+    return summary;
+  }
+
+  private async readSummary(id: string): Promise<JobSummary> {
     const job = await this.files.record(id);
     if (!job) {
       return { id, date: '', command: id.split('_')[1] ?? '', status: 'lost', result: null, user: '', server: '' };
