@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { badRequest } from './errors.js';
+import { concatBytes } from '../util/bytes.js';
 
 export type ParamValue = string | number | boolean | Array<string | number | boolean>;
 export type Params = Record<string, ParamValue>;
@@ -19,24 +20,39 @@ export async function readParams(c: Context): Promise<Params> {
 }
 
 async function readJsonBody(c: Context): Promise<Params> {
-  const length = Number(c.req.header('content-length') ?? '0');
-  if (length > MAX_BODY_BYTES) throw badRequest(`request body too large: at most ${MAX_BODY_BYTES} bytes`);
-  const text = await c.req.text();
+  const tooLarge = () => badRequest(`request body too large: at most ${MAX_BODY_BYTES} bytes`);
+  if (Number(c.req.header('content-length') ?? '0') > MAX_BODY_BYTES) throw tooLarge();
+  // Read with a running count: a chunked body has no Content-Length to check up front.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const body = c.req.raw.body;
+  if (body) {
+    for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) throw tooLarge();
+      chunks.push(chunk);
+    }
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(concatBytes(chunks));
+  } catch {
+    throw badRequest('request body is not valid UTF-8');
+  }
   if (text.trim() === '') return {};
-  if (text.length > MAX_BODY_BYTES) throw badRequest(`request body too large: at most ${MAX_BODY_BYTES} bytes`);
   const type = c.req.header('content-type') ?? '';
   if (type.includes('application/x-www-form-urlencoded')) return decodeForm(text);
-  let body: unknown;
+  let parsed: unknown;
   try {
-    body = JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw badRequest('request body is not valid JSON: send a JSON object, e.g. {"server_name":"pg"}');
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw badRequest('request body must be a JSON object of parameters');
   }
   const out: Params = {};
-  for (const [k, v] of Object.entries(body)) {
+  for (const [k, v] of Object.entries(parsed)) {
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
     else if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')) out[k] = v;
     else throw badRequest(`parameter ${k}: expected a string, number, boolean or a list of them`, { parameter: k });

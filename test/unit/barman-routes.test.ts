@@ -224,3 +224,22 @@ describe('secrets in barman output', () => {
     expect(body.data.pg.streaming_conninfo).toBe('postgresql://barman:***@db/postgres');
   });
 });
+
+describe('request bodies', () => {
+  it('refuses a body over 1 MiB even without Content-Length, and bodies that are not JSON objects', async () => {
+    const { app, token } = await setup();
+    const big = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 20; i++) controller.enqueue(new Uint8Array(100_000).fill(32));
+        controller.close();
+      },
+    });
+    const res = await app.request(`/barman/list-server?token=${token}`, { method: 'POST', body: big, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as Body).message).toMatch(/request body too large/);
+    for (const body of ['[1]', '"x"', '{bad', '{"a": {"b": 1}}']) {
+      const r = await app.request(`/barman/list-server?token=${token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(r.status, body).toBe(400);
+    }
+  });
+});
