@@ -3,6 +3,7 @@ import type { AppDeps } from '../../src/context.js';
 
 const PUMP_MS = 2000;
 const ARCHIVE_MS = 24 * 3600_000;
+const DISCOVERY_DELAY_MS = 3000;
 
 /**
  * What a serving process does besides answering requests: find jobs left by an earlier run,
@@ -11,7 +12,12 @@ const ARCHIVE_MS = 24 * 3600_000;
  */
 export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => void> {
   const { jobs, catalogue } = api;
-  void catalogue.get().catch((e) => deps.logger.log('warn', `barman command discovery failed: ${(e as Error).message}`));
+  // A few seconds after start, so the burst of `barman --help` processes does not slow the first
+  // requests; a /barman request before then starts it at once.
+  const discover = setTimeout(() => {
+    void catalogue.get().catch((e) => deps.logger.log('warn', `barman command discovery failed: ${(e as Error).message}`));
+  }, DISCOVERY_DELAY_MS);
+  discover.unref();
   const found = await jobs.recover();
   if (found.running + found.queued + found.lost > 0) deps.logger.log('info', 'jobs found at start', found);
   const pump = () => jobs.pump().catch((e) => deps.logger.log('error', `starting queued jobs failed: ${(e as Error).message}`));
@@ -20,5 +26,8 @@ export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => 
   void archive();
   const timers = [setInterval(pump, PUMP_MS), setInterval(archive, ARCHIVE_MS)];
   timers.forEach((t) => t.unref());
-  return () => timers.forEach(clearInterval);
+  return () => {
+    clearTimeout(discover);
+    timers.forEach(clearInterval);
+  };
 }
