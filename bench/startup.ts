@@ -9,23 +9,13 @@
  *
  *   node dist/bench/startup.js            (after npm run build and npm run build:bin)
  */
-import { freePort, median } from './lib.js';
+import { freePort, median, type Figure } from './lib.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The same shape as the other benches' figures (bench/lib.ts). */
-export interface StartupFigure {
-  bench: string;
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-  met?: boolean;
-  note?: string;
-}
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = HERE.split('/').at(-2) === 'dist' ? resolve(HERE, '../..') : resolve(HERE, '..');
@@ -52,11 +42,11 @@ interface RunOutcome {
 }
 
 /** The figures of issue 6; the Bun ones are skipped (with a note) when dist/barmanapi is missing. */
-export async function benchStartup(): Promise<{ figures: StartupFigure[]; skipped?: string }> {
+export async function benchStartup(): Promise<{ figures: Figure[]; skipped?: string }> {
   if (!existsSync(join(ROOT, 'dist', 'adapters', 'node', 'cli.js'))) {
     return { figures: [], skipped: 'dist/ is missing: run `npm run build` first' };
   }
-  const figures: StartupFigure[] = [];
+  const figures: Figure[] = [];
   const runtimes: Array<{ name: 'bun' | 'node'; cli: string[] }> = [{ name: 'node', cli: NODE_CLI }];
   let skipped: string | undefined;
   if (existsSync(BINARY)) {
