@@ -1,6 +1,7 @@
 import type { BarmanHost, Clock, Logger, Storage } from '../ports.js';
 import type { Settings } from '../settings/load.js';
 import { ApiError } from '../http/errors.js';
+import { mapBounded } from '../util/concurrency.js';
 import { aliasTarget, parseCommandHelp, parseMainHelp, parseVersion, type CommandSpec, type OptionSpec } from './help-parser.js';
 
 /** Everything the installed barman accepts, read from its own --help. */
@@ -162,15 +163,3 @@ export class CatalogueStore {
   }
 }
 
-async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}

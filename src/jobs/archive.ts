@@ -1,5 +1,6 @@
 import type { Storage } from '../ports.js';
-import { readAllBytes } from '../util/bytes.js';
+import { concatBytes, readAllBytes } from '../util/bytes.js';
+import { mapBounded } from '../util/concurrency.js';
 import { archivePath, type JobRecord, type JobResult, type JobSummary, type RunClaim } from './model.js';
 
 /**
@@ -8,6 +9,7 @@ import { archivePath, type JobRecord, type JobResult, type JobSummary, type RunC
  * Archives are read by streaming (gunzip + tar-stream), never extracted to disk.
  */
 const INDEX = 'index.json';
+const IO_CONCURRENCY = 16;
 
 /**
  * Pack the given jobs of a month into its archive, verify it, then remove exactly those job
@@ -19,9 +21,14 @@ export async function archiveMonth(storage: Storage, month: string, ids: string[
   const folder = `active/${month}`;
   const expected = new Map<string, number>();
   const sources: Array<{ name: string; path: string }> = [];
-  for (const id of ids) {
-    for (const file of await storage.list(`${folder}/${id}`)) {
-      const st = await storage.stat(`${folder}/${id}/${file}`);
+  // Listing and stat-ing tens of thousands of files one at a time is mostly waiting: do 16 at once.
+  const perJob = await mapBounded(ids, IO_CONCURRENCY, async (id) => {
+    const files = await storage.list(`${folder}/${id}`);
+    return { id, files, stats: await Promise.all(files.map((f) => storage.stat(`${folder}/${id}/${f}`))) };
+  });
+  for (const { id, files, stats } of perJob) {
+    for (const [i, file] of files.entries()) {
+      const st = stats[i];
       if (!st) continue;
       if (st.isDirectory) return false;
       expected.set(`${id}/${file}`, st.size);
@@ -119,8 +126,16 @@ async function packStream(storage: Storage, summaries: JobSummary[], sources: Ar
     try {
       await add(INDEX, new TextEncoder().encode(JSON.stringify(summaries)));
       for (const e of extra) await add(e.name, e.data);
+      // Files are read a few ahead of the tar writer, which takes them in order.
+      const window: Array<Promise<Uint8Array | null>> = [];
+      let next = 0;
       for (const s of sources) {
-        const data = await storage.readBytes(s.path);
+        while (window.length < IO_CONCURRENCY && next < sources.length) {
+          const read = storage.readBytes(sources[next++]!.path);
+          read.catch(() => undefined); // awaited below; this only marks it handled meanwhile
+          window.push(read);
+        }
+        const data = await window.shift()!;
         if (data) await add(s.name, data);
       }
       pack.finalize();
@@ -206,14 +221,24 @@ async function walk(storage: Storage, path: string, visit: Visit): Promise<void>
   }
 }
 
+/** tar output comes in header-sized pieces; gzip works far better on larger chunks. */
+const CHUNK_BYTES = 64 * 1024;
+
 function iterableToStream(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const { done, value } = await it.next();
-        if (done) controller.close();
-        else controller.enqueue(new Uint8Array(value));
+        const parts: Uint8Array[] = [];
+        let size = 0;
+        while (size < CHUNK_BYTES) {
+          const { done, value } = await it.next();
+          if (done) break;
+          parts.push(value);
+          size += value.length;
+        }
+        if (size > 0) controller.enqueue(concatBytes(parts));
+        if (size < CHUNK_BYTES) controller.close();
       } catch (e) {
         controller.error(e);
       }

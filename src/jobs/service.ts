@@ -5,6 +5,7 @@ import { archiveMonth, readArchiveIndex, readArchivedJob } from './archive.js';
 import { isJobId, jobDir, jobMonth, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
 import { JobFiles } from './store.js';
 import { KeyedMutex } from '../util/mutex.js';
+import { mapBounded } from '../util/concurrency.js';
 
 /** Summaries of finished jobs kept in memory: a few months of a busy server's history. */
 const FINISHED_CACHE_SIZE = 50_000;
@@ -185,13 +186,8 @@ export class JobService {
     for (const month of (await this.deps.storage.list('active')).filter((m) => /^\d{6}$/.test(m) && m < current)) {
       const ids = (await this.deps.storage.list(`active/${month}`)).filter(isJobId);
       if (ids.length === 0) continue; // only files left by hand: nothing of ours to archive
-      const summaries: JobSummary[] = [];
-      let busy = false;
-      for (const id of ids) {
-        const s = await this.summaryOf(id);
-        if (s.status === 'queued' || s.status === 'running') busy = true;
-        summaries.push(s);
-      }
+      const summaries = await mapBounded(ids, 16, (id) => this.summaryOf(id));
+      const busy = summaries.some((s) => s.status === 'queued' || s.status === 'running');
       if (busy) {
         this.deps.logger.log('info', `archive of ${month} waits for running jobs`);
         continue;
