@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { KeyedMutex } from '../../src/util/mutex.js';
 import type { BarmanHost, HostFileInfo, HostWriteResult, RunOptions, RunResult } from '../../src/ports.js';
 
 export interface LocalHostOptions {
@@ -29,7 +30,7 @@ export const NEW_FILE_MODE = 0o644;
 
 export function createLocalHost(opts: LocalHostOptions = {}): BarmanHost {
   assertNoPrivateEnv(opts.env, 'createLocalHost');
-  const writeLock = createPathLock();
+  const writeLock = new KeyedMutex();
   const killGraceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const exitDrainMs = opts.exitDrainMs ?? DEFAULT_EXIT_DRAIN_MS;
 
@@ -66,7 +67,7 @@ export function createLocalHost(opts: LocalHostOptions = {}): BarmanHost {
         if (isMissing(err)) return resolve(path);
         throw err;
       });
-      return writeLock(target, () => replaceFile(target, Buffer.from(content, 'utf8')));
+      return writeLock.run(target, () => replaceFile(target, Buffer.from(content, 'utf8')));
     },
 
     async stat(path) {
@@ -327,27 +328,6 @@ export function createOutputTap(onOutput: RunOptions['onOutput']): OutputTap {
     get failure() {
       return failure;
     },
-  };
-}
-
-export type PathLock = <T>(path: string, section: () => Promise<T>) => Promise<T>;
-
-/**
- * Runs sections one at a time per path, in arrival order. In-process only: the in-place
- * fallback exists precisely because no lock file can be created next to the target.
- */
-export function createPathLock(): PathLock {
-  const tails = new Map<string, Promise<unknown>>();
-  return async (path, section) => {
-    const previous = tails.get(path) ?? Promise.resolve();
-    const current = previous.then(section, section);
-    const tail = current.catch(() => undefined);
-    tails.set(path, tail);
-    try {
-      return await current;
-    } finally {
-      if (tails.get(path) === tail) tails.delete(path);
-    }
   };
 }
 

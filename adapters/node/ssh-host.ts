@@ -6,6 +6,7 @@ import ssh2 from 'ssh2';
 import type { AnyAuthMethod, ClientChannel, ConnectConfig, KexAlgorithm, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
 import { describeRemoteSsh } from '../../src/barman/remote-ssh.js';
 import type { RemoteSsh } from '../../src/barman/remote-ssh.js';
+import { KeyedMutex } from '../../src/util/mutex.js';
 import type { BarmanHost, HostFileInfo, HostWriteResult, RunOptions, RunResult } from '../../src/ports.js';
 import { shellJoin, shellQuote } from '../../src/util/shell-quote.js';
 import {
@@ -23,7 +24,6 @@ import {
   assertNoPrivateEnv,
   createOutputBuffer,
   createOutputTap,
-  createPathLock,
   DEFAULT_MAX_OUTPUT_BYTES,
   NEW_FILE_MODE,
 } from './local-host.js';
@@ -177,8 +177,8 @@ export function createSshHost(opts: SshHostOptions): SshHost {
   const killGraceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const exitDrainMs = opts.exitDrainMs ?? DEFAULT_EXIT_DRAIN_MS;
   const slots = createSlots(opts.maxChannels ?? DEFAULT_MAX_CHANNELS);
-  const writeLock = createPathLock();
-  const appendLock = createPathLock();
+  const writeLock = new KeyedMutex();
+  const appendLock = new KeyedMutex();
 
   let current: Promise<Session> | null = null;
   let opened = 0;
@@ -247,7 +247,7 @@ export function createSshHost(opts: SshHostOptions): SshHost {
       }
       case 'unknown':
         if (trustOnFirstUse && appendTo !== null) {
-          await appendLock(appendTo, () => appendKnownHost(appendTo, target.host, target.port, key));
+          await appendLock.run(appendTo, () => appendKnownHost(appendTo, target.host, target.port, key));
           return;
         }
         throw new SshHostError(
@@ -656,7 +656,7 @@ export function createSshHost(opts: SshHostOptions): SshHost {
         }
       }, true);
       const data = Buffer.from(content, 'utf8');
-      return writeLock(target, () => withSftp((w) => replaceRemote(w, target, data), false));
+      return writeLock.run(target, () => withSftp((w) => replaceRemote(w, target, data), false));
     },
 
     async stat(path) {
