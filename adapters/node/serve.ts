@@ -59,6 +59,13 @@ export async function startServer(deps: AppDeps, opts: { host: string; port: num
     );
     s.once('error', reject);
   });
+  // Idle keep-alive connections stay open longer than clients keep them (undici: 4 s, most
+  // proxies: 60 s), so a client never sends a request on a socket the server is closing.
+  if ('keepAliveTimeout' in server) {
+    const http = server as { keepAliveTimeout: number; headersTimeout: number };
+    http.keepAliveTimeout = 65_000;
+    http.headersTimeout = 66_000;
+  }
   return {
     server,
     port,
