@@ -8,6 +8,7 @@ import { historyRoutes } from './jobs/routes.js';
 import { configRoutes } from './barman-config/routes.js';
 import { JobService } from './jobs/service.js';
 import { authenticate } from './http/authenticate.js';
+import { methodGate } from './http/methods.js';
 import { ApiError, notFound } from './http/errors.js';
 import { errorBody, internalErrorBody } from './http/envelope.js';
 import { redact, redactQuery } from './util/redact.js';
@@ -45,11 +46,17 @@ export function createApi(deps: AppDeps): Api {
       user: c.get('user')?.username,
     });
   });
+  app.use('*', methodGate(deps));
   app.use('*', authenticate(deps, auth));
 
   app.route('/auth', authRoutes(deps, auth));
   app.route('/barman', barmanRoutes(deps, catalogue, jobs));
-  app.route('/history', historyRoutes(deps, jobs));
+  app.route('/history', historyRoutes(deps, jobs, {
+    commandNames: async (command) => {
+      const spec = CatalogueStore.find(await catalogue.get(), command);
+      return spec ? [spec.name, ...spec.aliases] : [command];
+    },
+  }));
   app.route('/config', configRoutes(deps, { versionOf: () => catalogue.barmanVersion() }));
 
   const noRoute = (c: Context) => c.json(errorBody(notFound(`no such route: ${c.req.method} ${c.req.path}`)), 404);
@@ -59,9 +66,13 @@ export function createApi(deps: AppDeps): Api {
   app.notFound(noRoute);
   app.onError((err, c) => {
     if (err instanceof ApiError) {
-      if (err.details?.challenge) c.header('WWW-Authenticate', 'Basic realm="barmanapi", charset="UTF-8"');
-      const { challenge: _drop, ...details } = err.details ?? {};
-      return c.json(errorBody(new ApiError(err.status, err.type, err.message, details)), err.status);
+      // Basic only where a password can work (/auth); token routes say Bearer, so browsers do
+      // not pop up a password prompt that could never succeed there.
+      if (err.status === 401) {
+        const onAuth = /^\/?auth(\/|$)/.test(c.get('routePath') ?? '');
+        c.header('WWW-Authenticate', onAuth ? 'Basic realm="barmanapi", charset="UTF-8"' : 'Bearer realm="barmanapi"');
+      }
+      return c.json(errorBody(err), err.status);
     }
     deps.logger.log('error', 'unhandled error', { path: c.req.path, error: redact(String((err as Error).stack ?? err)) });
     return c.json(internalErrorBody(), 500);

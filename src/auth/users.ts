@@ -17,6 +17,13 @@ export interface UserRecord extends PublicUser {
   fingerprint: string;
 }
 
+/**
+ * Called under the users file's lock with a user's rules before and after an edit (null: no such
+ * user); throws to refuse it. This is where "who may manage whom" is enforced, on what the file
+ * holds at the moment of writing.
+ */
+export type EditGuard = (before: PublicUser | null, after: PublicUser | null, current: (username: string) => PublicUser | null) => void;
+
 export const DEFAULT_USER = 'memin';
 export const DEFAULT_PASSWORD = '1258';
 
@@ -100,7 +107,7 @@ export class UserDirectory {
     }).then(async () => (await this.get(username)) ?? null);
   }
 
-  async add(input: { username?: unknown; password?: unknown; access?: unknown; deny?: unknown }): Promise<PublicUser> {
+  async add(input: { username?: unknown; password?: unknown; access?: unknown; deny?: unknown }, guard?: EditGuard): Promise<PublicUser> {
     const username = validateUsername(input.username);
     const password = this.validatePassword(input.password);
     const access = input.access === undefined ? [] : validateRules(input.access, 'access');
@@ -108,12 +115,13 @@ export class UserDirectory {
     const hash = await hashPassword(password, this.iterations);
     await this.edit(async (doc) => {
       if (doc.hasSection(username)) throw conflict(`user ${username} exists`, { parameter: 'username' });
+      guard?.(null, { username, access, deny }, lookup(doc));
       doc.addSection(username, { password: hash, access: formatList(access), deny: formatList(deny) });
     });
     return { username, access, deny };
   }
 
-  async change(input: { username?: unknown; password?: unknown; access?: unknown; deny?: unknown }): Promise<PublicUser> {
+  async change(input: { username?: unknown; password?: unknown; access?: unknown; deny?: unknown }, guard?: EditGuard): Promise<PublicUser> {
     const username = validateUsername(input.username);
     const password = input.password === undefined ? undefined : this.validatePassword(input.password);
     const access = input.access === undefined ? undefined : validateRules(input.access, 'access');
@@ -121,6 +129,8 @@ export class UserDirectory {
     const hash = password === undefined ? undefined : await hashPassword(password, this.iterations);
     await this.edit(async (doc) => {
       if (!doc.hasSection(username)) throw notFound(`user ${username} does not exist`, { parameter: 'username' });
+      const before = rulesIn(doc, username);
+      guard?.(before, { username, access: access ?? before.access, deny: deny ?? before.deny }, lookup(doc));
       if (hash !== undefined) doc.set(username, 'password', hash);
       if (access !== undefined) doc.set(username, 'access', formatList(access));
       if (deny !== undefined) doc.set(username, 'deny', formatList(deny));
@@ -129,9 +139,10 @@ export class UserDirectory {
     return toPublic(user!);
   }
 
-  async remove(usernameInput: unknown): Promise<void> {
+  async remove(usernameInput: unknown, guard?: EditGuard): Promise<void> {
     const username = validateUsername(usernameInput);
     await this.edit(async (doc) => {
+      if (doc.hasSection(username)) guard?.(rulesIn(doc, username), null, lookup(doc));
       if (!doc.removeSection(username)) throw notFound(`user ${username} does not exist`, { parameter: 'username' });
     });
   }
@@ -206,6 +217,15 @@ export class UserDirectory {
     this.users = users;
     this.revision = revision;
   }
+}
+
+function rulesIn(doc: IniDocument, username: string): PublicUser {
+  const v = doc.values(username);
+  return { username, access: parseList(v.access), deny: parseList(v.deny) };
+}
+
+function lookup(doc: IniDocument): (username: string) => PublicUser | null {
+  return (username) => (doc.hasSection(username) ? rulesIn(doc, username) : null);
 }
 
 function toPublic(u: UserRecord): PublicUser {

@@ -6,6 +6,7 @@
  * barman 3.4 has no `config-update` command (it arrived in 3.10, and only for its own JSON
  * input), so files are edited directly, with the checks barman would otherwise do on read.
  */
+import { refuseControlCharacters } from '../util/control-chars.js';
 import { ApiError, badRequest, conflict, forbidden } from '../http/errors.js';
 import { IniDocument } from '../ini/document.js';
 import type { Params } from '../http/params.js';
@@ -89,12 +90,7 @@ export function parseDottedKey(name: string, what = 'parameter'): { section: str
 export function checkValue(name: string, raw: unknown): string {
   if (Array.isArray(raw)) throw badRequest(`${name} given more than once; give each key one value`, { parameter: name });
   const value = String(raw);
-  // eslint-disable-next-line no-control-regex
-  const control = /[\u0000-\u001f\u007f]/.exec(value);
-  if (control) {
-    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
-    throw badRequest(`value of ${name} contains a line break or control character (U+${code}); values are single lines of text`, { parameter: name });
-  }
+  refuseControlCharacters(name, value);
   if (value.length > MAX_VALUE_LENGTH) throw badRequest(`value of ${name} is longer than ${MAX_VALUE_LENGTH} characters`, { parameter: name });
   // barman reads values with configparser's interpolation: a lone % makes barman fail on start.
   if (value.replace(/%%|%\([^()%]+\)s/g, '').includes('%')) {

@@ -8,7 +8,7 @@ import { KeyedMutex } from '../util/mutex.js';
 import { unifiedDiff } from './diff.js';
 import { applyChanges, parseChangeRequest, planChange, privilegeReason, type ChangePlan, type ChangeResult } from './editor.js';
 import { describeFileError, keepBackup } from './file-errors.js';
-import { isExplicitlyGranted } from '../auth/policy.js';
+import { holdsGrant } from '../auth/policy.js';
 import { firstSentence, type BarmanOption, type OptionScope } from './option-catalogue.js';
 import { knownOptions, OptionCatalogueStore, type InstalledOptions } from './options-store.js';
 import { publicView, readBarmanConfig, redactValue } from './reader.js';
@@ -19,7 +19,7 @@ export interface ConfigRoutesOptions {
 }
 
 /** The access path that lets a user change options barman executes (an empty access list does not). */
-export const EXEC_ACCESS_PATH = 'config/barman/exec';
+export const EXEC_ACCESS_PATH = 'config/barman/exec' as const;
 /** Another request changed the file between our read and our write this many times in a row: give up. */
 const MAX_WRITE_ATTEMPTS = 3;
 
@@ -75,7 +75,7 @@ export function configRoutes(deps: AppDeps, opts: ConfigRoutesOptions): Hono<App
     const params = await readParams(c);
     const req = parseChangeRequest(params, (name) => flag(params, name));
     const installed = await options.get();
-    const mayChangeExecutable = isExplicitlyGranted(c.get('user'), EXEC_ACCESS_PATH);
+    const mayChangeExecutable = holdsGrant(c.get('user'), EXEC_ACCESS_PATH);
     const user = c.get('user').username;
 
     for (let attempt = 1; ; attempt++) {

@@ -3,6 +3,7 @@
  * as exactly one argv word, and no value can ever be read by barman as an option.
  */
 import { badRequest } from '../http/errors.js';
+import { refuseControlCharacters } from '../util/control-chars.js';
 import type { CommandSpec, OptionSpec, PositionalSpec } from './help-parser.js';
 
 export type ParamValue = string | number | boolean | Array<string | number | boolean>;
@@ -179,12 +180,9 @@ function asWord(param: string, value: string | number | boolean): string {
     throw badRequest(`parameter "${param}": ${value} is not a usable number`, { parameter: param, allowed: ['finite numbers'] });
   }
   const word = String(value);
-  if (word.includes('\0')) {
-    throw badRequest(`parameter "${param}": values cannot contain a NUL byte (it cannot be part of a command argument)`, {
-      parameter: param,
-      allowed: ['any text without NUL bytes'],
-    });
-  }
+  // A NUL cannot be in an argv word; a line break would reach files barman writes from the value
+  // (recover's target_name lands in postgresql.auto.conf).
+  refuseControlCharacters(param, word);
   // argparse deletes a bare `--` from the values it collects (`--name=--` yields no name), so
   // it cannot reach barman intact in any position.
   if (word === '--') {

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { AppDeps, AppEnv, AuthedUser } from '../context.js';
-import { isExplicitlyGranted, ruleMatches } from '../auth/policy.js';
+import { holdsGrant, isDenied } from '../auth/policy.js';
 import type { JobService } from '../jobs/service.js';
 import { ok } from '../http/envelope.js';
 import { badRequest, forbidden, notFound } from '../http/errors.js';
@@ -10,6 +10,7 @@ import type { CommandSpec } from './help-parser.js';
 import { commandArgs, describeParams, normaliseName } from './params.js';
 import { toCommandResult } from './output.js';
 import { checkRemoteSshCommand, SHELL_EXECUTED_OPTIONS } from './remote-ssh-command.js';
+import { checkPathArguments, pathArguments, protectedPlaces } from './host-paths.js';
 
 const COMMAND_NAME_RE = /^[a-z][a-z0-9-]{0,63}$/;
 /** Parameters the API itself consumes; never passed to barman. */
@@ -46,12 +47,17 @@ export function barmanRoutes(deps: AppDeps, catalogue: CatalogueStore, jobs: Job
     const cat = await catalogue.get();
     const spec = findCommand(cat, c.req.param('command'));
     checkEveryName(c.get('user'), spec, '');
-    if (CONFIG_COMMANDS.has(spec.name) && !isExplicitlyGranted(c.get('user'), 'config/barman/exec')) {
+    if (CONFIG_COMMANDS.has(spec.name) && !holdsGrant(c.get('user'), 'config/barman/exec')) {
       throw forbidden(`barman ${spec.name} changes barman's configuration, which may set commands barman runs; it needs an access rule naming config/barman/exec`);
     }
     const params = await readParams(c);
     const { argv, json } = buildInvocation(deps, cat, spec, params);
     const user = c.get('user').username;
+    const paths = pathArguments(spec, params);
+    if (paths.length > 0) {
+      const ours = [{ path: deps.settings.application.storeDirectory, why: "barmanapi's store" }];
+      checkPathArguments(paths, await protectedPlaces(deps.host, deps.settings.barman.configFile, ours), deps.settings.barman.pathRoots);
+    }
 
     if (deps.settings.barman.asyncCommands.includes(spec.name) || spec.aliases.some((a) => deps.settings.barman.asyncCommands.includes(a))) {
       const submitted = await jobs.submit({ command: spec.name, argv, json, user, servers: serverNames(spec, params) });
@@ -83,7 +89,7 @@ export function barmanRoutes(deps: AppDeps, catalogue: CatalogueStore, jobs: Job
 function checkEveryName(user: AuthedUser, spec: CommandSpec, suffix: string): void {
   for (const name of [spec.name, ...spec.aliases]) {
     const path = `barman/${name}${suffix}`;
-    if (user.deny.some((rule) => ruleMatches(rule, path))) throw forbidden(`access to ${path} is denied for user ${user.username}`);
+    if (isDenied(user, path)) throw forbidden(`access to ${path} is denied for user ${user.username}`);
   }
 }
 

@@ -31,11 +31,11 @@ async function builtinUser(deps: AppDeps, auth: AuthService, c: Context, path: s
   const scheme = header.split(' ', 1)[0]!.toLowerCase();
   if (path.startsWith('auth/') || path === 'auth') {
     if (scheme === 'basic') return basicUser(deps, auth, c, header);
-    if (path === 'auth/token') throw withChallenge(unauthorized('Basic authentication required: send the username and password'));
+    if (path === 'auth/token') throw unauthorized('Basic authentication required: send the username and password');
   }
   const token = tokenFrom(c, header, scheme);
   if (!token) {
-    throw withChallenge(unauthorized('missing token: pass ?token=… or the header "Authorization: Bearer …" (get one from /auth/token)'));
+    throw unauthorized('missing token: pass ?token=… or the header "Authorization: Bearer …" (get one from /auth/token)');
   }
   const claims = await (await auth.signer()).checkLogin(token, deps.clock.now().getTime());
   const user = await auth.users.get(claims.sub);
@@ -57,10 +57,10 @@ async function basicUser(deps: AppDeps, auth: AuthService, c: Context, header: s
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw new Error('not base64');
     decoded = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(atob(encoded), (ch) => ch.charCodeAt(0)));
   } catch {
-    throw withChallenge(unauthorized('malformed Basic authorization header: expected base64 of "username:password"'));
+    throw unauthorized('malformed Basic authorization header: expected base64 of "username:password"');
   }
   const colon = decoded.indexOf(':');
-  if (colon <= 0) throw withChallenge(unauthorized('malformed Basic authorization header: expected base64 of "username:password"'));
+  if (colon <= 0) throw unauthorized('malformed Basic authorization header: expected base64 of "username:password"');
   const username = decoded.slice(0, colon);
   const password = decoded.slice(colon + 1);
   const now = deps.clock.now().getTime();
@@ -80,12 +80,9 @@ async function basicUser(deps: AppDeps, auth: AuthService, c: Context, header: s
   if (!user) {
     auth.throttle.failed(keys, now);
     deps.logger.log('warn', 'login failed', { user: username.slice(0, 64), addr: keys[1]!.slice(5) });
-    throw withChallenge(unauthorized('wrong username or password'));
+    throw unauthorized('wrong username or password');
   }
   auth.throttle.succeeded([keys[0]!]);
   return { username: user.username, access: user.access, deny: user.deny, fingerprint: user.fingerprint };
 }
 
-function withChallenge(err: ApiError): ApiError {
-  return new ApiError(err.status, err.type, err.message, { ...err.details, challenge: true });
-}

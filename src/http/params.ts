@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { badRequest } from './errors.js';
+import { ApiError, badRequest } from './errors.js';
 import { concatBytes } from '../util/bytes.js';
 
 export type ParamValue = string | number | boolean | Array<string | number | boolean>;
@@ -20,7 +20,7 @@ export async function readParams(c: Context): Promise<Params> {
 }
 
 async function readJsonBody(c: Context): Promise<Params> {
-  const tooLarge = () => badRequest(`request body too large: at most ${MAX_BODY_BYTES} bytes`);
+  const tooLarge = () => new ApiError(413, 'PayloadTooLarge', `request body too large: at most ${MAX_BODY_BYTES} bytes`, { limit: MAX_BODY_BYTES });
   if (Number(c.req.header('content-length') ?? '0') > MAX_BODY_BYTES) throw tooLarge();
   // Read with a running count: a chunked body has no Content-Length to check up front.
   const chunks: Uint8Array[] = [];

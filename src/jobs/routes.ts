@@ -8,11 +8,19 @@ import { readArchivedJob } from './archive.js';
 import { readAllBytes } from '../util/bytes.js';
 import { jobDir, jobMonth, MONTH_RE, monthOf } from './model.js';
 import type { JobService, JobView } from './service.js';
+import type { AuthedUser } from '../context.js';
+import { holdsGrant, isAllowedAny } from '../auth/policy.js';
+import { forbidden } from '../http/errors.js';
+
+export interface HistoryRoutesOptions {
+  /** Every name of a barman command (its aliases too), for the access check on cancel. */
+  commandNames?: (command: string) => Promise<string[]>;
+}
 
 const POLL_MS = 500;
 
 /** /history: the seed's async command tickets and monthly history. */
-export function historyRoutes(deps: AppDeps, jobs: JobService): Hono<AppEnv> {
+export function historyRoutes(deps: AppDeps, jobs: JobService, opts: HistoryRoutesOptions = {}): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   r.all('/list', async (c) => {
@@ -25,8 +33,10 @@ export function historyRoutes(deps: AppDeps, jobs: JobService): Hono<AppEnv> {
     const limit = intParam(p, 'limit', 100, 1, 1000);
     const offset = intParam(p, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
     const month = past ?? monthOf(deps.clock.now());
-    const { total, items } = await jobs.list(month, limit, offset);
-    return c.json(ok(items, { month, total, limit, offset }));
+    const user = c.get('user');
+    const everyone = holdsGrant(user, 'history/all');
+    const { total, items } = await jobs.list(month, limit, offset, everyone ? undefined : user.username);
+    return c.json(ok(items, { month, total, limit, offset, scope: everyone ? 'all' : 'own' }));
   });
 
   r.all('/result', async (c) => {
@@ -34,6 +44,7 @@ export function historyRoutes(deps: AppDeps, jobs: JobService): Hono<AppEnv> {
     rejectUnknown(p, ['ticket', 'follow']);
     const id = await jobs.jobFromTicket(requireTicket(p));
     const view = await jobs.view(id);
+    checkOwner(c.get('user'), view, 'see');
     if (!flag(p, 'follow')) return c.json(resultBody(view));
     return streamSSE(c, async (stream) => {
       let offset = 0;
@@ -64,12 +75,25 @@ export function historyRoutes(deps: AppDeps, jobs: JobService): Hono<AppEnv> {
     const p = await readParams(c);
     rejectUnknown(p, ['ticket']);
     const id = await jobs.jobFromTicket(requireTicket(p));
+    const user = c.get('user');
+    const view = await jobs.view(id);
+    checkOwner(user, view, 'cancel');
+    const names = await (opts.commandNames?.(view.job.command) ?? Promise.resolve([view.job.command])).catch(() => [view.job.command]);
+    if (!isAllowedAny(user, [...new Set([view.job.command, ...names])].map((n) => `barman/${n}`))) {
+      throw forbidden(`cancelling job ${id} needs access to barman/${view.job.command}, which user ${user.username} does not have`);
+    }
     const status = await jobs.cancel(id);
     deps.logger.log('info', `job ${id} cancel requested`, { by: c.get('user').username });
     return c.json(ok({ id, status: status === 'cancelled' ? 'cancelled' : 'cancelling' }), status === 'cancelled' ? 200 : 202);
   });
 
   return r;
+}
+
+/** Jobs belong to their users: another user's job needs the `history/all` grant. */
+function checkOwner(user: AuthedUser, view: JobView, verb: 'see' | 'cancel'): void {
+  if (view.job.user === user.username || holdsGrant(user, 'history/all')) return;
+  throw forbidden(`job ${view.job.id} was started by another user; to ${verb} other users' jobs, an access rule must name history/all`);
 }
 
 function requireTicket(p: Params): string {

@@ -139,7 +139,8 @@ export class JobService {
     return { job: archived.job, status: archived.result?.status ?? 'lost', result: archived.result, claim: archived.claim, archived: true, };
   }
 
-  async list(month: string, limit: number, offset: number): Promise<{ total: number; items: Array<JobSummary & { ticket: string }> }> {
+  /** A month's jobs, newest first; with `user`, only the jobs that user started. */
+  async list(month: string, limit: number, offset: number, user?: string): Promise<{ total: number; items: Array<JobSummary & { ticket: string }> }> {
     const activeIds = (await this.deps.storage.list(`active/${month}`)).filter(isJobId);
     let rows: Array<{ id: string; summary?: JobSummary }> = activeIds.map((id) => ({ id }));
     // Usually only past months have an archive, but a clock set back must not hide one.
@@ -147,6 +148,11 @@ export class JobService {
     const inActive = new Set(activeIds);
     rows = rows.concat(archived.filter((s) => !inActive.has(s.id)).map((s) => ({ id: s.id, summary: s })));
     rows.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    if (user !== undefined) {
+      // The owner is in each job's record, not its id: read the summaries (cached once finished).
+      const summaries = await mapBounded(rows, 16, async (row) => row.summary ?? (await this.summaryOf(row.id)));
+      rows = rows.map((row, i) => ({ id: row.id, summary: summaries[i]! })).filter((row) => row.summary.user === user);
+    }
     const page = rows.slice(offset, offset + limit);
     const items = await Promise.all(
       page.map(async (row) => {

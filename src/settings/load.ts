@@ -7,7 +7,7 @@ export interface Settings {
   /** The file the settings came from, or null when only defaults/env/flags were used. */
   file: string | null;
   user: { configFile: string; secret: string; minPasswordLength: number };
-  application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean };
+  application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean; corsOrigins: string[] };
   barman: {
     configFile: string;
     command: string[];
@@ -19,6 +19,8 @@ export interface Settings {
     timeoutSeconds: number;
     maxOutputBytes: number;
     allowFreeRemoteSshCommand: boolean;
+    /** Folders that paths on the barman host must lie under; empty: anywhere outside barman's own. */
+    pathRoots: string[];
   };
   authToken: { secret: string; algorithm: 'HS256'; tokenLife: number };
   log: { backupCount: number; maxBytes: number; format: 'plain' | 'json' };
@@ -165,6 +167,12 @@ function toSettings(values: Map<SettingSpec, RawValue>, path: string | null, war
   if (remote && str('barman', 'remotessh') === '') {
     throw new SettingsError(path, 'barman', 'remotessh', 'required when remote = true (e.g. "ssh barman@backup")');
   }
+  for (const root of get('barman', 'path_roots') as string[]) {
+    if (!root.startsWith('/')) throw new SettingsError(path, 'barman', 'path_roots', `${JSON.stringify(root)} is not an absolute folder (start it with /)`);
+  }
+  for (const origin of get('application', 'cors_origins') as string[]) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new SettingsError(path, 'application', 'cors_origins', `${JSON.stringify(origin)} is not an origin such as https://portal.example.com (scheme and host, no path)`);
+  }
   return {
     file: path,
     user: { configFile: file('user', 'configfile'), secret: str('user', 'secret'), minPasswordLength: num('user', 'min_password_length') },
@@ -174,6 +182,7 @@ function toSettings(values: Map<SettingSpec, RawValue>, path: string | null, war
       port: num('application', 'port'),
       debug: bool('application', 'debug'),
       allowDefaultPassword: bool('application', 'allow_default_password'),
+      corsOrigins: get('application', 'cors_origins') as string[],
     },
     barman: {
       configFile: str('barman', 'configfile'),
@@ -186,6 +195,7 @@ function toSettings(values: Map<SettingSpec, RawValue>, path: string | null, war
       timeoutSeconds: num('barman', 'timeout'),
       maxOutputBytes: num('barman', 'max_output_bytes'),
       allowFreeRemoteSshCommand: bool('barman', 'allow_free_remote_ssh_command'),
+      pathRoots: get('barman', 'path_roots') as string[],
     },
     authToken: { secret: str('authtoken', 'secret'), algorithm: 'HS256', tokenLife: num('authtoken', 'tokenlife') },
     log: { backupCount: num('log', 'backupcount'), maxBytes: num('log', 'maxbytes'), format: str('log', 'format') as 'plain' | 'json' },

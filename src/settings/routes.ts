@@ -14,12 +14,13 @@ import { KeyedMutex } from '../util/mutex.js';
 import { redact } from '../util/redact.js';
 import { unifiedDiff } from '../barman-config/diff.js';
 import { describeFileError, keepBackup } from '../barman-config/file-errors.js';
-import { isExplicitlyGranted } from '../auth/policy.js';
+import { holdsGrant } from '../auth/policy.js';
+import { refuseControlCharacters } from '../util/control-chars.js';
 import { coerce, loadSettings, SettingsError, type RawValue, type Settings } from './load.js';
 import { canonicalSection, findSetting, SETTINGS, type SettingSpec } from './schema.js';
 
 /** The access path that lets a user change the settings below (an empty access list does not). */
-export const SETTINGS_EXEC_ACCESS_PATH = 'config/barmanapi/exec';
+export const SETTINGS_EXEC_ACCESS_PATH = 'config/barmanapi/exec' as const;
 
 /**
  * Settings that decide what runs, who may log in or where secrets live: whoever changes them
@@ -47,6 +48,15 @@ const PRIVILEGED = new Set([
   'barman.known_hosts',
   'barman.trust_on_first_use',
   'barman.allow_free_remote_ssh_command',
+  'barman.path_roots',
+  // Who may call the API from a browser page.
+  'application.cors_origins',
+  // Each can stop the service or starve the machine: a 1-second timeout kills every backup
+  // check, `asynccommand` empties the job queue's guard, max_running 256 runs 256 barmans.
+  'barman.timeout',
+  'barman.asynccommand',
+  'barman.max_output_bytes',
+  'jobs.max_running',
 ]);
 
 /**
@@ -70,6 +80,7 @@ const APPLY_LIVE: Record<string, (to: Settings, from: Settings) => void> = {
   'barman.allow_free_remote_ssh_command': (to, from) => void (to.barman.allowFreeRemoteSshCommand = from.barman.allowFreeRemoteSshCommand),
   'authtoken.tokenlife': (to, from) => void (to.authToken.tokenLife = from.authToken.tokenLife),
   'jobs.max_running': (to, from) => void (to.jobs.maxRunning = from.jobs.maxRunning),
+  'barman.path_roots': (to, from) => void (to.barman.pathRoots = from.barman.pathRoots),
   'user.min_password_length': (to, from) => void (to.user.minPasswordLength = from.user.minPasswordLength),
 };
 
@@ -188,7 +199,7 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
       throw conflict(`${file.path} is TOML: the API edits only INI settings files, where it can keep every comment and line as it is; edit the TOML file by hand, or switch to the INI format`, { file: file.path });
     }
     const privileged = changes.filter((ch) => isPrivilegedSetting(ch.spec)).map((ch) => ch.id);
-    if (privileged.length > 0 && !isExplicitlyGranted(c.get('user'), SETTINGS_EXEC_ACCESS_PATH)) {
+    if (privileged.length > 0 && !holdsGrant(c.get('user'), SETTINGS_EXEC_ACCESS_PATH)) {
       throw forbidden(`changing ${privileged.join(', ')} needs an access rule that names ${SETTINGS_EXEC_ACCESS_PATH}: these settings decide what the API runs, who can reach it and log in, what the audit log keeps, or hold secrets`);
     }
 
@@ -275,8 +286,7 @@ function parseSettingChanges(params: Params): SettingChange[] {
     }
     if (Array.isArray(raw)) throw badRequest(`${name} given more than once; give each setting one value`, { parameter: name });
     const text = String(raw);
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(text)) throw badRequest(`value of ${name} contains a line break or control character; values are single lines`, { parameter: name });
+    refuseControlCharacters(name, text);
     let value: RawValue;
     try {
       value = coerce(spec, text, '(request)', spec.section, spec.key);

@@ -93,6 +93,19 @@ describe.each(Object.entries(MODES))('the user journey with barman on the %s hos
     expect(files).toEqual(expect.arrayContaining(['PG_VERSION', 'backup_label', 'base', 'global']));
   }, 120_000);
 
+  it("refuses a recover with a line break in target_name, or into barman's home, before barman runs", async () => {
+    const dir = `${recoverDir}-refused`;
+    const enc = encodeURIComponent;
+    const injected = await get(`/barman/recover?server_name=pg&backup_id=latest&destination_directory=${enc(dir)}&target_name=${enc("x\nrestore_command = 'touch /tmp/owned'")}`);
+    expect(injected.status).toBe(400);
+    expect(injected.body.parameter).toBe('target_name');
+    const home = await get(`/barman/recover?server_name=pg&backup_id=latest&destination_directory=${enc(join(env.barman.home, 'restore'))}`);
+    expect(home.status).toBe(403);
+    expect(home.body.message).toMatch(/barman may not write there/);
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(join(env.barman.home, 'restore'))).toBe(false);
+  });
+
   it('shows both jobs in /history/list, and in the archive once the month has passed', async () => {
     const list = await get('/history/list');
     const commands = list.body.list.map((j: { command: string }) => j.command);

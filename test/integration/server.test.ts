@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { basicHeader, runCli, serverDir, startServerProcess, token, type ServerProcess } from '../support/server-process.js';
 
@@ -30,6 +31,29 @@ describe('barmanapi runserver (real Node server over HTTP)', () => {
     expect(log).not.toContain(t);
     expect(log).not.toContain(secret);
     expect(s.output()).not.toContain(t);
+  });
+
+  it('answers TRACE, HEAD and PUT with 405 and Allow before any handler runs', async () => {
+    const d = serverDir('configfile=/etc/barman.conf\ncommand=/usr/bin/barman\nremote=false');
+    const s = await startServerProcess(d.config);
+    running.push(s);
+    const t = await token(s.baseUrl);
+    const url = new URL(s.baseUrl);
+    const raw = (method: string) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = connect(Number(url.port), url.hostname, () => {
+          sock.end(`${method} /barman/list-server?token=${t} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`);
+        });
+        let text = '';
+        sock.on('data', (b) => (text += b.toString()));
+        sock.on('end', () => resolve(text));
+        sock.on('error', reject);
+      });
+    for (const method of ['TRACE', 'HEAD', 'PUT']) {
+      const answer = await raw(method);
+      expect(answer, method).toMatch(/^HTTP\/1\.1 405 /);
+      expect(answer, method).toMatch(/\r\nallow: GET, POST\r\n/i);
+    }
   });
 
   it('refuses to listen beyond loopback while a user has the default password, and says how to fix it', async () => {

@@ -49,3 +49,16 @@ export const HOSTILE_WORDS: readonly string[] = [
   'x'.repeat(10_000),
   '€'.repeat(10_000),
 ];
+
+/**
+ * The words the API passes on. Values with a control character (C0, DEL, C1, U+2028/U+2029) are
+ * refused before barman runs: barman writes some values into files (recover's target_name lands
+ * in postgresql.auto.conf), where a line break would add a line of the caller's choosing.
+ */
+// eslint-disable-next-line no-control-regex
+export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+export const PRINTABLE_HOSTILE_WORDS: readonly string[] = HOSTILE_WORDS.filter((w) => !CONTROL_CHARACTER.test(w));
+export const CONTROL_WORDS: readonly string[] = [
+  ...HOSTILE_WORDS.filter((w) => CONTROL_CHARACTER.test(w)),
+  'a\0b', 'x\u0085y', 'x\u2028y', 'x\u2029y', 'name\nrestore_command = \'touch /tmp/owned\'', '\u009b31m',
+];

@@ -1,3 +1,4 @@
+import { CONTROL_WORDS } from '../support/hostile.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
@@ -29,7 +30,7 @@ const HOSTILE = [
   "'",
   '"',
   '\\',
-  'line1\nline2',
+  'line1 line2',
   '--config=/tmp/x',
   '-h',
   '*',
@@ -193,17 +194,19 @@ describe('commandArgs', () => {
     },
   );
 
-  it('refuses NUL bytes in every kind of parameter', () => {
-    const cases: [string, Record<string, ParamValue>][] = [
-      ['backup', { server_name: 'pg', name: 'a\0b' }],
-      ['backup', { server_name: ['pg', 'p\0g'] }],
-      ['check', { server_name: 'pg', nagios: '\0' }],
-      ['recover', { server_name: 'pg', backup_id: 'x', destination_directory: '/srv', tablespace: ['a:/b', '\0'] }],
+  it.each(CONTROL_WORDS.map((w) => [JSON.stringify(w), w]))('refuses the control character in %s in every kind of parameter, naming it', (_label, bad) => {
+    const cases: [string, Record<string, ParamValue>, string][] = [
+      ['backup', { server_name: 'pg', name: bad }, 'name'],
+      ['backup', { server_name: ['pg', bad] }, 'server_name'],
+      ['check', { server_name: 'pg', nagios: bad }, 'nagios'],
+      ['recover', { server_name: 'pg', backup_id: 'x', destination_directory: '/srv', tablespace: ['a:/b', bad] }, 'tablespace'],
+      ['recover', { SERVER_NAME: 'pg', backup_id: 'x', destination_directory: '/srv', 'target-name': bad }, 'target-name'],
     ];
-    for (const [command, params] of cases) {
+    for (const [command, params, parameter] of cases) {
       const err = rejection(() => args(command, params));
       expect(err.status).toBe(400);
-      expect(err.message).toMatch(/NUL byte/);
+      expect(err.message).toMatch(/line break or control character \(U\+[0-9A-F]{4}\)/);
+      expect(err.details).toMatchObject({ parameter });
     }
   });
 

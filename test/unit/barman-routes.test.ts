@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fixtureBarmanHost } from '../support/fake-barman.js';
 import { loginToken, testApp } from '../support/app.js';
 import { loadSettings } from '../../src/settings/load.js';
-import { HOSTILE_WORDS } from '../support/hostile.js';
+import { CONTROL_WORDS, PRINTABLE_HOSTILE_WORDS } from '../support/hostile.js';
 
 type Body = { status_code: number; message: string; list: any; data?: any; type?: string; commands?: string[]; version?: string };
 
@@ -122,7 +122,7 @@ describe('/barman/<command>', () => {
     expect(host.calls.slice(calls).filter((c) => !c.includes('--help') && !c.includes('-v'))).toEqual([]);
   });
 
-  const HOSTILE = HOSTILE_WORDS.filter((w) => w !== '');
+  const HOSTILE = PRINTABLE_HOSTILE_WORDS.filter((w) => w !== '');
 
   it.each(HOSTILE.map((v) => [v.length > 20 ? `${v.slice(0, 5)}…(${v.length})` : JSON.stringify(v), v]))(
     'passes %s as exactly one argv word, as a positional and as an option value',
@@ -142,6 +142,25 @@ describe('/barman/<command>', () => {
       expect(host.calls.at(-1)).toContain(`--timeline=${value}`);
     },
   );
+
+  it('refuses every control character (C0, DEL, C1, U+2028/9) in any parameter, by query and by JSON body, and runs nothing', async () => {
+    const { get, app, token, host } = await setup('3.4', () => ({ stdout: '{}' }), "asynccommand=[]\n");
+    const before = host.calls.filter((c) => !c.includes('--help') && !c.includes('-v')).length;
+    for (const bad of CONTROL_WORDS) {
+      const byQuery = await get(`/barman/recover?server_name=pg&backup_id=latest&destination_directory=/srv/r&target_name=${encodeURIComponent(bad)}`);
+      expect(byQuery.res.status, JSON.stringify(bad)).toBe(400);
+      expect(byQuery.body).toMatchObject({ status_code: 400, parameter: 'target_name' });
+      const byBody = await app.request(`/barman/backup?token=${token}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ SERVERNAME: 'pg', name: bad }),
+      });
+      expect(byBody.status).toBe(400);
+      // The alias of a command is checked the same way.
+      expect((await get(`/barman/list-servers?minimal=${encodeURIComponent(bad)}`)).res.status).toBe(400);
+    }
+    expect(host.calls.filter((c) => !c.includes('--help') && !c.includes('-v')).length).toBe(before);
+  });
 
   it('rejects NUL and non-UTF-8 percent escapes with a 400 naming the parameter, and runs nothing', async () => {
     const { get, host } = await setup('3.4', () => ({ stdout: '{}' }));
@@ -226,7 +245,7 @@ describe('secrets in barman output', () => {
 });
 
 describe('request bodies', () => {
-  it('refuses a body over 1 MiB even without Content-Length, and bodies that are not JSON objects', async () => {
+  it('refuses a body over 1 MiB with 413, even without Content-Length, and bodies that are not JSON objects', async () => {
     const { app, token } = await setup();
     const big = new ReadableStream<Uint8Array>({
       start(controller) {
@@ -235,8 +254,10 @@ describe('request bodies', () => {
       },
     });
     const res = await app.request(`/barman/list-server?token=${token}`, { method: 'POST', body: big, duplex: 'half' } as RequestInit);
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as Body).message).toMatch(/request body too large/);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as Body)).toMatchObject({ status_code: 413, type: 'PayloadTooLarge', message: expect.stringMatching(/request body too large/) });
+    const declared = await app.request(`/barman/list-server?token=${token}`, { method: 'POST', headers: { 'content-length': String(2 * 1024 * 1024) }, body: 'x'.repeat(2 * 1024 * 1024) });
+    expect(declared.status).toBe(413);
     for (const body of ['[1]', '"x"', '{bad', '{"a": {"b": 1}}']) {
       const r = await app.request(`/barman/list-server?token=${token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       expect(r.status, body).toBe(400);

@@ -42,6 +42,11 @@ deny = []
 password = 26588e932c7ccfa1df309280702fe1b5
 access = ['config', 'config/barmanapi/exec']
 deny = []
+
+[broad]
+password = 26588e932c7ccfa1df309280702fe1b5
+access = ['config']
+deny = []
 `;
 
 function setup(opts: { text?: string | null; path?: string; file?: (f: ReturnType<typeof createMemoryTextFile>) => TextFile; noFile?: boolean } = {}) {
@@ -135,7 +140,7 @@ describe('/config/barmanapi/change', () => {
   it('needs config/barmanapi/exec for settings that decide what runs or hold secrets', async () => {
     const { call, memory } = setup();
     for (const q of ['barman.command=/bin/sh', 'authtoken.secret=another-secret-that-is-long-enough-42', 'barman.remotessh=ssh%20x', 'user.configfile=/tmp/users', 'application.store_directory=/tmp']) {
-      const { res, body } = await call(`/config/barmanapi/change?${q}`);
+      const { res, body } = await call(`/config/barmanapi/change?${q}`, 'broad');
       expect(res.status).toBe(403);
       expect(body.message).toContain('config/barmanapi/exec');
     }
@@ -157,9 +162,16 @@ describe('/config/barmanapi/change', () => {
     'authtoken.tokenlife=2678400',
     'jobs.keep_months=1',
     'remove=log.backupcount',
+    // Each of these can stop the service or starve the machine.
+    'barman.timeout=1',
+    'barman.asynccommand=[]',
+    'barman.max_output_bytes=1073741824',
+    'jobs.max_running=256',
+    'barman.path_roots=/tmp',
+    'application.cors_origins=https://evil.example',
   ])('needs config/barmanapi/exec for %s', async (q) => {
     const { call, memory, backups } = setup();
-    const { res, body } = await call(`/config/barmanapi/change?${q}`);
+    const { res, body } = await call(`/config/barmanapi/change?${q}`, 'broad');
     expect(res.status).toBe(403);
     expect(body.message).toContain('config/barmanapi/exec');
     expect(body.message).toContain(q.replace(/^remove=/, '').replace(/=.*/, ''));
@@ -168,15 +180,17 @@ describe('/config/barmanapi/change', () => {
     expect((await call(`/config/barmanapi/change?${q}`, 'admin')).res.status).toBe(200);
   });
 
-  it('marks those settings privileged in the listing; harmless ones stay open to config users', async () => {
+  it('marks those settings privileged in the listing, including those that can stop the service', async () => {
     const { call, memory } = setup();
     const { body } = await call('/config/barmanapi');
     const privileged = (id: string) => body.list.find((x: { section: string; key: string }) => `${x.section}.${x.key}` === id).privileged;
-    for (const id of ['application.host', 'application.port', 'application.allow_default_password', 'application.debug', 'log.backupcount', 'log.maxbytes', 'log.format', 'user.min_password_length', 'authtoken.tokenlife', 'jobs.keep_months']) {
+    for (const id of ['application.host', 'application.port', 'application.allow_default_password', 'application.debug', 'log.backupcount', 'log.maxbytes', 'log.format', 'user.min_password_length', 'authtoken.tokenlife', 'jobs.keep_months',
+      'jobs.max_running', 'barman.timeout', 'barman.asynccommand', 'barman.max_output_bytes', 'barman.path_roots', 'application.cors_origins']) {
       expect(privileged(id), id).toBe(true);
     }
-    for (const id of ['jobs.max_running', 'barman.timeout', 'barman.asynccommand', 'barman.max_output_bytes']) expect(privileged(id), id).toBe(false);
-    expect((await call('/config/barmanapi/change?jobs.max_running=8&barman.timeout=60')).res.status).toBe(200);
+    for (const id of ['authtoken.algorithm']) expect(privileged(id), id).toBe(false);
+    expect((await call('/config/barmanapi/change?jobs.max_running=8&barman.timeout=60', 'broad')).res.status).toBe(403);
+    expect((await call('/config/barmanapi/change?jobs.max_running=8&barman.timeout=60', 'admin')).res.status).toBe(200);
     expect(memory.text).toContain('timeout   =   60\n');
   });
 

@@ -1,0 +1,41 @@
+import type { MiddlewareHandler } from 'hono';
+import { cors } from 'hono/cors';
+import type { AppDeps, AppEnv } from '../context.js';
+import { ApiError } from './errors.js';
+import { relativePath } from './route-path.js';
+
+/** The route families of the seed: each of their routes answers GET (query) and POST (body). */
+const LEGACY_FAMILIES = new Set(['auth', 'barman', 'history', 'config']);
+const LEGACY_METHODS = ['GET', 'POST'] as const;
+
+/**
+ * Before anyone is authenticated: only the methods a route serves reach it (405 + Allow for the
+ * rest; HEAD, OPTIONS and TRACE never reach a handler, so they never run a barman command), and
+ * CORS for the origins `[application] cors_origins` lists. Without origins, CORS is off: no
+ * Access-Control-* header is ever sent and preflights are refused like any other OPTIONS.
+ */
+export function methodGate(deps: Pick<AppDeps, 'settings'>): MiddlewareHandler<AppEnv> {
+  const corsFor = cors({
+    origin: (origin) => (deps.settings.application.corsOrigins.includes(origin) ? origin : null),
+    allowMethods: [...LEGACY_METHODS],
+    allowHeaders: ['Authorization', 'Content-Type'],
+    exposeHeaders: ['Retry-After'],
+    maxAge: 600,
+  });
+  return async (c, next) => {
+    const family = relativePath(c).split('/', 1)[0]!;
+    if (!LEGACY_FAMILIES.has(family)) return next();
+    const method = c.req.raw.method.toUpperCase();
+    const origin = c.req.header('origin');
+    const corsAllowed = origin !== undefined && deps.settings.application.corsOrigins.includes(origin);
+    if (method === 'OPTIONS' && corsAllowed && c.req.header('access-control-request-method') !== undefined) {
+      return corsFor(c, next); // answers the preflight itself (204); nothing else runs
+    }
+    if (!(LEGACY_METHODS as readonly string[]).includes(method)) {
+      c.header('Allow', LEGACY_METHODS.join(', '));
+      throw new ApiError(405, 'MethodNotAllowed', `${method} is not served here; this route answers ${LEGACY_METHODS.join(' and ')}`, { allowed: [...LEGACY_METHODS] });
+    }
+    if (corsAllowed) return corsFor(c, next);
+    return next();
+  };
+}
