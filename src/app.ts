@@ -5,6 +5,7 @@ import { authRoutes } from './auth/routes.js';
 import { CatalogueStore } from './barman/catalogue.js';
 import { barmanRoutes } from './barman/routes.js';
 import { historyRoutes } from './jobs/routes.js';
+import { RunSlots, withRunSlots } from './barman/run-slots.js';
 import { configRoutes } from './barman-config/routes.js';
 import { JobService } from './jobs/service.js';
 import { authenticate } from './http/authenticate.js';
@@ -15,12 +16,20 @@ import { redact, redactQuery } from './util/redact.js';
 
 export interface Api {
   app: Hono<AppEnv>;
+  /** The bound on barman processes of requests. */
+  slots: RunSlots;
   jobs: JobService;
   catalogue: CatalogueStore;
 }
 
 /** The one composition point: every route module, wired to the given ports. */
-export function createApi(deps: AppDeps): Api {
+export function createApi(given: AppDeps): Api {
+  const slots = new RunSlots({
+    limit: () => given.settings.barman.maxConcurrent || 2 * (given.cpuCount ?? 2),
+    queueLimit: () => given.settings.barman.maxQueued,
+    description: given.host.description,
+  });
+  const deps: AppDeps = { ...given, host: withRunSlots(given.host, slots) };
   const app = new Hono<AppEnv>();
   const auth = createAuthService(deps);
   const catalogue = new CatalogueStore(deps);
@@ -72,12 +81,13 @@ export function createApi(deps: AppDeps): Api {
         const onAuth = /^\/?auth(\/|$)/.test(c.get('routePath') ?? '');
         c.header('WWW-Authenticate', onAuth ? 'Basic realm="barmanapi", charset="UTF-8"' : 'Bearer realm="barmanapi"');
       }
+      for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
       return c.json(errorBody(err), err.status);
     }
     deps.logger.log('error', 'unhandled error', { path: c.req.path, error: redact(String((err as Error).stack ?? err)) });
     return c.json(internalErrorBody(), 500);
   });
-  return { app, jobs, catalogue };
+  return { app, jobs, catalogue, slots };
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {

@@ -22,6 +22,8 @@ export interface AppDeps {
    * (whose access/deny rules still apply) from its own middleware. Return null for 401.
    */
   externalAuth?: (c: Context) => PublicUser | null | Promise<PublicUser | null>;
+  /** Cores of the API machine: `[barman] max_concurrent = 0` means twice this (2 when unknown). */
+  cpuCount?: number;
   /** PBKDF2 iterations for new password hashes (tests lower it). */
   passwordIterations?: number;
 }

@@ -50,6 +50,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Environment additions for the command. */
   env?: Record<string, string>;
+  /** Work nobody waits for (the command catalogue): takes a barman slot only when no request waits. */
+  background?: boolean;
   /** Receives output as it arrives (async job logs), in addition to the bounded copy in the result. */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Uint8Array) => void;
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { AppDeps } from '../../src/context.js';
 import type { BarmanHost } from '../../src/ports.js';
@@ -32,6 +33,7 @@ export function createNodeDeps(settings: Settings, opts: { logToStderr?: boolean
     usersFile: createFsTextFile(settings.user.configFile),
     settingsFile: settings.file ? createFsTextFile(settings.file) : undefined,
     clientAddress: getClientAddress,
+    cpuCount: availableParallelism(),
     jobs: createDetachedJobRunner({ storeDirectory: settings.application.storeDirectory, configFile: settings.file }),
   };
 }

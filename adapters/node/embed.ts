@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 /**
  * The package root (`barmanapi`, also `barmanapi/node`): createBarmanApi for mounting the API in
  * another Hono service, the Node adapters, and everything of the runtime-agnostic core.
@@ -113,6 +114,7 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
     usersFile: opts.usersFile ?? createFsTextFile(settings.user.configFile),
     settingsFile: settings.file ? createFsTextFile(settings.file) : undefined,
     clientAddress: getClientAddress,
+    cpuCount: availableParallelism(),
     jobs,
     externalAuth: external,
   };

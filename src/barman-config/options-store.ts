@@ -137,7 +137,7 @@ export class OptionCatalogueStore {
       const info = await host.stat(path).catch(() => null);
       if (info && !info.isDirectory) return path;
     }
-    const r = await host.run(['man', '-w', '5', 'barman'], { timeoutMs: 10_000, maxOutputBytes: 4096 }).catch(() => null);
+    const r = await host.run(['man', '-w', '5', 'barman'], { timeoutMs: 10_000, maxOutputBytes: 4096, background: true }).catch(() => null);
     const path = r?.exitCode === 0 ? r.stdout.split('\n')[0]?.trim() : undefined;
     return path && /^\/[^\0]*\/barman\.5(?:\.(?:gz|xz|bz2))?$/.test(path) ? path : null;
   }
@@ -149,7 +149,7 @@ export class OptionCatalogueStore {
       if (text === null) throw new Error('file vanished');
       return text;
     }
-    const r = await this.deps.host.run([...decompress[1], path], { timeoutMs: 20_000, maxOutputBytes: 4 * 1024 * 1024 });
+    const r = await this.deps.host.run([...decompress[1], path], { timeoutMs: 20_000, maxOutputBytes: 4 * 1024 * 1024, background: true });
     if (r.exitCode !== 0 || r.truncated) throw new Error(`${decompress[1][0]} failed: ${(r.stderr || `exit code ${r.exitCode}`).trim().slice(0, 200)}`);
     return r.stdout;
   }

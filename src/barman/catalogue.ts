@@ -119,7 +119,7 @@ export class CatalogueStore {
 
   private async barman(args: string[]): Promise<string> {
     const { command, configFile } = this.deps.settings.barman;
-    const r = await this.deps.host.run([...command, '-c', configFile, ...args], { timeoutMs: HELP_TIMEOUT_MS });
+    const r = await this.deps.host.run([...command, '-c', configFile, ...args], { timeoutMs: HELP_TIMEOUT_MS, background: true });
     // argparse prints help and exits 0; some old versions exit 0 with help on stderr.
     if (r.exitCode !== 0 || r.timedOut) {
       const why = r.timedOut ? 'timed out' : `exit code ${r.exitCode ?? r.signal}`;

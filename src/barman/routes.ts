@@ -10,6 +10,7 @@ import type { CommandSpec } from './help-parser.js';
 import { commandArgs, describeParams, normaliseName } from './params.js';
 import { toCommandResult } from './output.js';
 import { checkRemoteSshCommand, SHELL_EXECUTED_OPTIONS } from './remote-ssh-command.js';
+import { shellJoin } from '../util/shell-quote.js';
 import { checkPathArguments, pathArguments, protectedPlaces } from './host-paths.js';
 
 const COMMAND_NAME_RE = /^[a-z][a-z0-9-]{0,63}$/;
@@ -118,7 +119,31 @@ export function buildInvocation(deps: AppDeps, cat: Catalogue, spec: CommandSpec
   const alwaysJson = PRINTS_JSON_ALWAYS.has(spec.name);
   const json = format === 'json' && (alwaysJson || cat.supportsJson);
   const { command, configFile } = deps.settings.barman;
-  return { argv: [...command, '-c', configFile, ...(json && !alwaysJson ? ['-f', 'json'] : []), ...words], json };
+  const argv = [...command, '-c', configFile, ...(json && !alwaysJson ? ['-f', 'json'] : []), ...words];
+  checkArgvSize(argv, params);
+  return { argv, json };
+}
+
+/**
+ * The one bound on a command's size, the same on every host: the command line as the SSH host
+ * sends it (every word shell-quoted) may take at most this many bytes. It is below what Linux
+ * takes in one argv word (128 KiB) and what an SSH exec request carries.
+ */
+export const MAX_COMMAND_BYTES = 128 * 1024 - 1;
+
+function checkArgvSize(argv: string[], params: Params): void {
+  const size = new TextEncoder().encode(shellJoin(argv)).length;
+  if (size <= MAX_COMMAND_BYTES) return;
+  let longest = '';
+  let longestSize = -1;
+  for (const [name, value] of Object.entries(params)) {
+    const n = (Array.isArray(value) ? value : [value]).reduce<number>((sum, v) => sum + String(v).length, 0);
+    if (n > longestSize) [longest, longestSize] = [name, n];
+  }
+  throw badRequest(`the arguments are too large: barman's command line would take ${size} bytes, at most ${MAX_COMMAND_BYTES} are allowed (the largest parameter is "${longest}")`, {
+    parameter: longest,
+    limit: MAX_COMMAND_BYTES,
+  });
 }
 
 function describeCommand(spec: CommandSpec) {

@@ -32,8 +32,9 @@ export function methodGate(deps: Pick<AppDeps, 'settings'>): MiddlewareHandler<A
       return corsFor(c, next); // answers the preflight itself (204); nothing else runs
     }
     if (!(LEGACY_METHODS as readonly string[]).includes(method)) {
-      c.header('Allow', LEGACY_METHODS.join(', '));
-      throw new ApiError(405, 'MethodNotAllowed', `${method} is not served here; this route answers ${LEGACY_METHODS.join(' and ')}`, { allowed: [...LEGACY_METHODS] });
+      throw new ApiError(405, 'MethodNotAllowed', `${method} is not served here; this route answers ${LEGACY_METHODS.join(' and ')}`, { allowed: [...LEGACY_METHODS] }, {
+        headers: { Allow: LEGACY_METHODS.join(', ') },
+      });
     }
     if (corsAllowed) return corsFor(c, next);
     return next();

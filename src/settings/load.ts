@@ -21,6 +21,9 @@ export interface Settings {
     allowFreeRemoteSshCommand: boolean;
     /** Folders that paths on the barman host must lie under; empty: anywhere outside barman's own. */
     pathRoots: string[];
+    /** 0: twice the cores of the API machine. */
+    maxConcurrent: number;
+    maxQueued: number;
   };
   authToken: { secret: string; algorithm: 'HS256'; tokenLife: number };
   log: { backupCount: number; maxBytes: number; format: 'plain' | 'json' };
@@ -196,6 +199,8 @@ function toSettings(values: Map<SettingSpec, RawValue>, path: string | null, war
       maxOutputBytes: num('barman', 'max_output_bytes'),
       allowFreeRemoteSshCommand: bool('barman', 'allow_free_remote_ssh_command'),
       pathRoots: get('barman', 'path_roots') as string[],
+      maxConcurrent: num('barman', 'max_concurrent'),
+      maxQueued: num('barman', 'max_queued'),
     },
     authToken: { secret: str('authtoken', 'secret'), algorithm: 'HS256', tokenLife: num('authtoken', 'tokenlife') },
     log: { backupCount: num('log', 'backupcount'), maxBytes: num('log', 'maxbytes'), format: str('log', 'format') as 'plain' | 'json' },

@@ -57,6 +57,8 @@ const PRIVILEGED = new Set([
   'barman.asynccommand',
   'barman.max_output_bytes',
   'jobs.max_running',
+  'barman.max_concurrent',
+  'barman.max_queued',
 ]);
 
 /**
@@ -81,6 +83,8 @@ const APPLY_LIVE: Record<string, (to: Settings, from: Settings) => void> = {
   'authtoken.tokenlife': (to, from) => void (to.authToken.tokenLife = from.authToken.tokenLife),
   'jobs.max_running': (to, from) => void (to.jobs.maxRunning = from.jobs.maxRunning),
   'barman.path_roots': (to, from) => void (to.barman.pathRoots = from.barman.pathRoots),
+  'barman.max_concurrent': (to, from) => void (to.barman.maxConcurrent = from.barman.maxConcurrent),
+  'barman.max_queued': (to, from) => void (to.barman.maxQueued = from.barman.maxQueued),
   'user.min_password_length': (to, from) => void (to.user.minPasswordLength = from.user.minPasswordLength),
 };
 

@@ -44,6 +44,8 @@ export const SETTINGS: SettingSpec[] = [
   { section: 'barman', key: 'timeout', type: 'int', default: 300, min: 1, max: 86400, description: 'Seconds a synchronous barman command may run before it is killed.' },
   { section: 'barman', key: 'max_output_bytes', type: 'int', default: 16 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024, description: 'Output kept in memory per stream of a synchronous command; the rest is cut and flagged.' },
   { section: 'barman', key: 'allow_free_remote_ssh_command', type: 'bool', default: false, description: 'Accept any --remote-ssh-command value, not only plain ssh invocations (barman runs it through a shell).' },
+  { section: 'barman', key: 'max_concurrent', type: 'int', default: 0, min: 0, max: 1024, description: 'barman commands of requests running at once on a host; 0 means twice the cores of the API machine. Async jobs count under [jobs] max_running instead.' },
+  { section: 'barman', key: 'max_queued', type: 'int', default: 64, min: 0, max: 100_000, description: 'Requests that may wait for a free barman slot; beyond that the answer is 503 with Retry-After.' },
   { section: 'barman', key: 'path_roots', type: 'list', default: [], description: "Folders under which paths on the barman host given to barman (recover's destination, get-wal's output directory, staging and tablespace locations) must lie; empty allows any folder outside barman's own." },
   { section: 'authtoken', key: 'secret', type: 'string', default: '', secret: true, description: 'HS256 signing secret for tokens and tickets; blank generates one in store/config/token.secret.' },
   { section: 'authtoken', key: 'algorithm', type: 'enum', default: 'HS256', choices: ['HS256'], description: 'Token algorithm (pinned to HS256).' },

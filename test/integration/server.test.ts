@@ -56,6 +56,18 @@ describe('barmanapi runserver (real Node server over HTTP)', () => {
     }
   });
 
+  it('keeps serving when its log file cannot be written; the lines go to stderr and the failure is said once', async () => {
+    const d = serverDir('configfile=/etc/barman.conf\ncommand=/usr/bin/barman\nremote=false');
+    mkdirSync(join(d.store, 'logs', 'general.log'), { recursive: true });
+    const s = await startServerProcess(d.config);
+    running.push(s);
+    const t = await token(s.baseUrl);
+    for (let i = 0; i < 5; i++) expect((await fetch(`${s.baseUrl}/auth/user?token=${t}`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.output().match(/cannot write .*general\.log \(EISDIR\)/g)).toHaveLength(1);
+    expect(s.output()).toContain('GET /auth/user?token=***');
+  });
+
   it('refuses to listen beyond loopback while a user has the default password, and says how to fix it', async () => {
     const d = serverDir('remote=false');
     writeFileSync(d.config, readFileSync(d.config, 'utf8').replace('host=\n', 'host=0.0.0.0\n'));

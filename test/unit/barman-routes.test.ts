@@ -162,6 +162,22 @@ describe('/barman/<command>', () => {
     expect(host.calls.filter((c) => !c.includes('--help') && !c.includes('-v')).length).toBe(before);
   });
 
+  it('refuses arguments over the one size limit with a 400 naming the parameter, and runs nothing', async () => {
+    const { app, token, host } = await setup('3.4', () => ({ stdout: '{}' }));
+    const before = host.calls.filter((c) => !c.includes('--help') && !c.includes('-v')).length;
+    for (const value of ['x'.repeat(200_000), "'".repeat(40_000)]) {
+      const res = await app.request(`/barman/backup?token=${token}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ server_name: 'pg', name: value }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ parameter: 'name', limit: 131071, message: expect.stringMatching(/too large/) });
+    }
+    expect(host.calls.filter((c) => !c.includes('--help') && !c.includes('-v')).length).toBe(before);
+    expect((await app.request(`/barman/show-server?token=${token}&server_name=${'y'.repeat(60_000)}`)).status).toBe(200);
+  });
+
   it('rejects NUL and non-UTF-8 percent escapes with a 400 naming the parameter, and runs nothing', async () => {
     const { get, host } = await setup('3.4', () => ({ stdout: '{}' }));
     const before = host.calls.length;
