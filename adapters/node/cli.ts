@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { UserDirectory } from '../../src/auth/users.js';
+import { UserDirectory, validateUsername } from '../../src/auth/users.js';
 import { ApiError } from '../../src/http/errors.js';
 import { SettingsError } from '../../src/settings/load.js';
 import { createFsTextFile } from './fs-storage.js';
@@ -12,27 +12,59 @@ import { readSettings } from './settings-file.js';
 import { checkExposure, closeOnSignals, startServer } from './serve.js';
 import { VERSION } from './version.js';
 
+/** One subcommand: its words, positional arguments and options, and one line of help. */
+interface CommandDef {
+  words: string[];
+  args: string[];
+  options: Array<'config' | 'host' | 'port' | 'access' | 'deny'>;
+  help: string;
+}
+
+const COMMANDS: CommandDef[] = [
+  { words: ['runserver'], args: [], options: ['config', 'host', 'port'], help: 'serve the API' },
+  { words: ['user', 'list'], args: [], options: ['config'], help: 'list the users with their rules' },
+  { words: ['user', 'add'], args: ['USERNAME'], options: ['access', 'deny', 'config'], help: 'add a user (the password is asked for)' },
+  { words: ['user', 'passwd'], args: ['USERNAME'], options: ['config'], help: "change a user's password" },
+  { words: ['user', 'change'], args: ['USERNAME'], options: ['access', 'deny', 'config'], help: "change a user's access and deny rules" },
+  { words: ['user', 'remove'], args: ['USERNAME'], options: ['config'], help: 'remove a user' },
+  { words: ['execute'], args: ['JOB_ID'], options: ['config'], help: 'run one async job (started by the server)' },
+];
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c', usage: '[--config FILE]' },
+  host: { type: 'string', usage: '[--host HOST]' },
+  port: { type: 'string', short: 'p', usage: '[--port PORT]' },
+  access: { type: 'string', usage: '[--access RULES]' },
+  deny: { type: 'string', usage: '[--deny RULES]' },
+} as const;
+
+const usageLine = (c: CommandDef) => ['barmanapi', ...c.words, ...c.args, ...c.options.map((o) => OPTIONS[o].usage)].join(' ');
+
 const HELP = `barmanapi ${VERSION} — REST API for Barman
 
 Usage:
-  barmanapi runserver [--config FILE] [--host HOST] [--port PORT]
-  barmanapi user list [--config FILE]
-  barmanapi user add USERNAME [--access RULES] [--deny RULES] [--config FILE]
-  barmanapi user passwd USERNAME [--config FILE]
-  barmanapi user remove USERNAME [--config FILE]
-  barmanapi execute JOB_ID [--config FILE]      (started by the server for async jobs)
+${COMMANDS.map((c) => `  ${usageLine(c)}\n      ${c.help}`).join('\n')}
   barmanapi --version | --help
+  barmanapi COMMAND --help
 
 The config file is --config, else $BARMANAPI_CONFIG, else /etc/barmanapi.conf.
 Passwords are read from the terminal, or from the first line of standard input.
-RULES is a list such as "barman,auth/user/list" or "['barman']".
+RULES is a list such as "barman,auth/user/list" or "['barman']"; an empty access list
+("[]") allows everything, including the exact-name grants (config/barman/exec, …).
 `;
+
+/** A mistake in how the command was called: exit 2, with the way to the help. */
+class UsageError extends Error {}
 
 /** Entry point of the `barmanapi` command; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
     return await run(argv);
   } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`barmanapi: ${e.message}\n`);
+      return 2;
+    }
     if (e instanceof SettingsError || e instanceof ApiError) {
       process.stderr.write(`barmanapi: ${e.message}\n`);
       return 2;
@@ -42,39 +74,64 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The subcommand named by the leading words of argv, or null. */
+function findCommand(argv: string[]): CommandDef | null {
+  // The command's words come first: `barmanapi user add bob --config FILE`.
+  const words = argv.slice(0, 2);
+  return COMMANDS.find((c) => c.words.every((w, i) => words[i] === w)) ?? null;
+}
+
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      host: { type: 'string' },
-      port: { type: 'string', short: 'p' },
-      access: { type: 'string' },
-      deny: { type: 'string' },
-      version: { type: 'boolean', short: 'v' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.version) {
+  if (argv.length === 0) {
+    process.stdout.write(HELP);
+    return 2;
+  }
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const [command, ...rest] = positionals;
-  if (values.help || !command || command === 'help') {
-    process.stdout.write(HELP);
-    return command || values.help ? 0 : 2;
+  const def = findCommand(argv);
+  if (!def) {
+    if (argv.length === 1 && ['--help', '-h', 'help'].includes(argv[0]!)) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    const first = argv.find((a) => !a.startsWith('-'));
+    if (first === 'user') throw new UsageError(`user needs one of list, add, passwd, change or remove; see 'barmanapi --help'`);
+    throw new UsageError(`${first ? `unknown command ${JSON.stringify(first)}` : 'no command given'}; see 'barmanapi --help'`);
   }
-  switch (command) {
+  const name = def.words.join(' ');
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(def.options.map((o) => [o, { type: OPTIONS[o].type, ...('short' in OPTIONS[o] ? { short: OPTIONS[o].short } : {}) }])),
+      },
+    });
+  } catch (e) {
+    const message = (e as Error).message;
+    const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
+    throw new UsageError(`${unknown ? `unknown option ${unknown}` : message.split('\n')[0]} for '${name}'; see 'barmanapi ${name} --help'`);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`Usage: ${usageLine(def)}\n  ${def.help}\n`);
+    return 0;
+  }
+  const args = parsed.positionals.slice(def.words.length);
+  if (args.length < def.args.length) throw new UsageError(`'${name}' needs ${def.args.slice(args.length).join(' ')}; usage: ${usageLine(def)}`);
+  if (args.length > def.args.length) throw new UsageError(`'${name}' takes ${def.args.length || 'no'} argument${def.args.length === 1 ? '' : 's'}, got also ${JSON.stringify(args.slice(def.args.length).join(' '))}; usage: ${usageLine(def)}`);
+  const values = parsed.values as { config?: string; host?: string; port?: string; access?: string; deny?: string };
+  switch (def.words[0]) {
     case 'runserver':
       return runserver(values);
-    case 'user':
-      return userCommand(rest, values);
     case 'execute':
-      return executeCommand(rest, values);
+      return executeCommand(args, values);
     default:
-      process.stderr.write(`barmanapi: unknown command ${command}\n\n${HELP}`);
-      return 2;
+      return userCommand(def.words[1]!, args[0], values);
   }
 }
 
@@ -100,10 +157,7 @@ async function runserver(values: { config?: string; host?: string; port?: string
 /** The detached runner of one async job; see src/jobs/execute.ts. */
 async function executeCommand(args: string[], values: { config?: string }): Promise<number> {
   const [id] = args;
-  if (!id || !isJobId(id)) {
-    process.stderr.write('barmanapi: execute needs a job id\n');
-    return 2;
-  }
+  if (!id || !isJobId(id)) throw new UsageError(`execute needs a job id such as 20261128101500_backup_ab12cd34, got ${JSON.stringify(id ?? '')}`);
   const settings = readSettings({ config: values.config });
   const host = createHost(settings);
   const controller = new AbortController();
@@ -126,37 +180,43 @@ async function executeCommand(args: string[], values: { config?: string }): Prom
   }
 }
 
-async function userCommand(args: string[], values: { config?: string; access?: string; deny?: string }): Promise<number> {
+async function userCommand(action: string, username: string | undefined, values: { config?: string; access?: string; deny?: string }): Promise<number> {
   const settings = readSettings({ config: values.config });
   const users = new UserDirectory({
     file: createFsTextFile(settings.user.configFile),
     clock: { now: () => new Date() },
     minPasswordLength: settings.user.minPasswordLength,
   });
-  const [action, username] = args;
   switch (action) {
     case 'list':
       for (const u of await users.list()) process.stdout.write(`${u.username}\taccess=${JSON.stringify(u.access)}\tdeny=${JSON.stringify(u.deny)}\n`);
       return 0;
     case 'add': {
+      validateUsername(username);
       const password = await readNewPassword(`Password for ${username}: `);
       const u = await users.add({ username, password, access: values.access, deny: values.deny });
       process.stdout.write(`added ${u.username}\n`);
       return 0;
     }
     case 'passwd': {
+      validateUsername(username);
       const password = await readNewPassword(`New password for ${username}: `);
       await users.change({ username, password });
       process.stdout.write(`password changed for ${username}; tokens issued before now no longer work\n`);
       return 0;
     }
-    case 'remove':
+    case 'change': {
+      if (values.access === undefined && values.deny === undefined) {
+        throw new UsageError(`'user change' needs --access RULES and/or --deny RULES (use 'user passwd' for the password)`);
+      }
+      const u = await users.change({ username, access: values.access, deny: values.deny });
+      process.stdout.write(`changed ${u.username}: access=${JSON.stringify(u.access)} deny=${JSON.stringify(u.deny)}; tokens issued before now no longer work\n`);
+      return 0;
+    }
+    default:
       await users.remove(username);
       process.stdout.write(`removed ${username}\n`);
       return 0;
-    default:
-      process.stderr.write(`barmanapi: user needs list, add, passwd or remove\n`);
-      return 2;
   }
 }
 

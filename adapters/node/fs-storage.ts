@@ -6,11 +6,37 @@ import { Readable } from 'node:stream';
 import type { Storage, TextFile } from '../../src/ports.js';
 import { checkStorePath } from '../../src/util/store-path.js';
 import { syncDir, writeFileAtomic } from './fs-atomic.js';
+import { storeWriteError } from './store-errors.js';
 
-/** The store directory on the local file system (default /var/lib/barmanapi). */
+/**
+ * The store directory on the local file system (default /var/lib/barmanapi). A write the machine
+ * refuses (read-only, permissions, full disk) is a 503 naming the folder and the fix.
+ */
 export function createFsStorage(root: string): Storage {
   const abs = (p: string) => join(root, checkStorePath(p));
   const missing = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
+  const storage = fsStorage(abs, missing);
+  const guarded = <K extends keyof Storage>(name: K) =>
+    (async (...args: unknown[]) => {
+      try {
+        return await (storage[name] as (...a: unknown[]) => Promise<unknown>)(...args);
+      } catch (err) {
+        throw storeWriteError(err, abs(String(args[name === 'rename' ? 1 : 0])));
+      }
+    }) as Storage[K];
+  return {
+    ...storage,
+    writeAtomic: guarded('writeAtomic'),
+    append: guarded('append'),
+    rename: guarded('rename'),
+    remove: guarded('remove'),
+    mkdir: guarded('mkdir'),
+    createExclusive: guarded('createExclusive'),
+    writeStreamAtomic: guarded('writeStreamAtomic'),
+  };
+}
+
+function fsStorage(abs: (p: string) => string, missing: (e: unknown) => boolean): Storage {
   return {
     async readText(p) {
       return readFile(abs(p), 'utf8').catch((e) => (missing(e) ? null : Promise.reject(e)));

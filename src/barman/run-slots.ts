@@ -1,8 +1,8 @@
 /**
  * Bounded barman runs per host: at most `limit` barman processes at once; requests beyond wait in
  * a bounded queue, and beyond the queue get a 503 with Retry-After. Background work (the command
- * catalogue, the man page) takes a slot only when no request waits, and at most a quarter of the
- * slots, so it never holds a user's slot for longer than one short run.
+ * catalogue, the man page) takes a slot only when no request waits, and at most half of the
+ * slots, so a request never waits behind it for longer than one short run.
  */
 import { unavailable } from '../http/errors.js';
 import type { BarmanHost, RunOptions, RunResult } from '../ports.js';
@@ -48,7 +48,7 @@ export class RunSlots {
   }
 
   private backgroundLimit(): number {
-    return Math.max(1, Math.floor(this.limit() / 4));
+    return Math.max(1, Math.floor(this.limit() / 2));
   }
 
   private mayStart(background: boolean): boolean {

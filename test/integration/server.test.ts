@@ -112,8 +112,33 @@ describe('barmanapi runserver (real Node server over HTTP)', () => {
     const ops = await token(s.baseUrl, 'ops', 'ops-password');
     expect((await fetch(`${s.baseUrl}/history/list?token=${ops}`)).status).toBe(200);
     expect((await fetch(`${s.baseUrl}/barman/help?token=${ops}`)).status).toBe(403);
+    expect((await runCli(['user', 'change', 'ops', '--access', 'auth/user', '--config', d.config])).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100));
+    // The rules changed, so the old token is revoked; a new one carries the new rules.
+    expect((await fetch(`${s.baseUrl}/history/list?token=${ops}`)).status).toBe(401);
+    const ops2 = await token(s.baseUrl, 'ops', 'ops-password');
+    expect((await fetch(`${s.baseUrl}/history/list?token=${ops2}`)).status).toBe(403);
+    expect((await fetch(`${s.baseUrl}/auth/user/list?token=${ops2}`)).status).toBe(200);
     expect((await runCli(['user', 'remove', 'ops', '--config', d.config])).code).toBe(0);
     expect(readFileSync(d.clientConf, 'utf8')).not.toContain('[ops]');
+  });
+
+  it.each([
+    [['user', 'passwd', 'memin', '--access', 'barman'], /unknown option --access for 'user passwd'; see 'barmanapi user passwd --help'/],
+    [['user', 'list', '--bogus'], /unknown option --bogus for 'user list'/],
+    [['user', 'list', 'extra'], /'user list' takes no arguments, got also "extra"/],
+    [['user', 'add'], /'user add' needs USERNAME/],
+    [['user', 'change', 'memin'], /'user change' needs --access RULES and\/or --deny RULES/],
+    [['user'], /user needs one of list, add, passwd, change or remove/],
+    [['frob'], /unknown command "frob"; see 'barmanapi --help'/],
+    [['execute'], /'execute' needs JOB_ID/],
+  ])('treats %j as a usage error: exit 2, pointing to --help, nothing changed', async (args, message) => {
+    const d = serverDir('remote=false');
+    const before = existsSync(d.clientConf) ? readFileSync(d.clientConf, 'utf8') : null;
+    const r = await runCli([...args, ...(args.length > 1 ? ['--config', d.config] : [])], 'some-password\n');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(existsSync(d.clientConf) ? readFileSync(d.clientConf, 'utf8') : null).toBe(before);
   });
 
   it('prints its version and help', async () => {
