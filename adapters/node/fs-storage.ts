@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { Storage, TextFile } from '../../src/ports.js';
 import { checkStorePath } from '../../src/util/store-path.js';
 import { syncDir, writeFileAtomic } from './fs-atomic.js';
-import { storeWriteError } from './store-errors.js';
+import { storeWriteError, textFileError } from './store-errors.js';
 
 /**
  * The store directory on the local file system (default /var/lib/barmanapi). A write the machine
@@ -115,10 +115,10 @@ export function createFsTextFile(path: string, mode = 0o600): TextFile {
   return {
     path,
     async read() {
-      return readFile(path, 'utf8').catch((e) => ((e as NodeJS.ErrnoException).code === 'ENOENT' ? null : Promise.reject(e)));
+      return readFile(path, 'utf8').catch((e) => ((e as NodeJS.ErrnoException).code === 'ENOENT' ? null : Promise.reject(textFileError(e, path, 'read'))));
     },
     async write(text) {
-      await writeFileAtomic(path, text, { mode });
+      await writeFileAtomic(path, text, { mode }).catch((e) => Promise.reject(textFileError(e, path, 'write')));
     },
     async revision() {
       const s = await stat(path).catch(() => null);

@@ -1,5 +1,6 @@
 import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { serviceOwner } from './store-errors.js';
 import { loadSettings, SettingsError, type Settings } from '../../src/settings/load.js';
 
 export const DEFAULT_CONFIG = '/etc/barmanapi.conf';
@@ -23,25 +24,48 @@ export function readSettings(opts: { config?: string; env?: NodeJS.ProcessEnv; f
   return loadSettings({ text, path: text === null ? null : path, env, flags: opts.flags });
 }
 
-/** Create the store's folders; a missing or unwritable store gets the exact commands that fix it. */
+/**
+ * Create the store's folders; a store that cannot be made or written gets the reason and the
+ * exact commands that fix it. Folders are made one level at a time: a path that cannot exist
+ * (under a file, or in /proc) fails at once with its reason.
+ */
 export function prepareStore(root: string): void {
-  const fix = (why: string) => {
-    const user = process.env.USER ?? process.env.LOGNAME ?? 'barman';
-    return new Error(
-      `store directory ${root} ${why}. Fix it with:\n  sudo mkdir -p ${root}\n  sudo chown ${user}:${user} ${root}\n` +
+  const owner = serviceOwner();
+  const fix = (why: string) =>
+    new Error(
+      `store directory ${root} ${why}. Fix it with:\n  sudo mkdir -p ${root}\n  sudo chown ${owner} ${root}\n` +
         `or set [application] store_directory in the config file.`,
     );
-  };
-  try {
-    mkdirSync(root, { recursive: true, mode: 0o700 });
-  } catch {
-    throw fix('does not exist and cannot be created');
-  }
-  if (!statSync(root).isDirectory()) throw fix('is not a directory');
+  const problem = makeFolders(root);
+  if (problem) throw fix(problem);
   try {
     accessSync(root, constants.W_OK | constants.X_OK);
   } catch {
-    throw fix('is not writable by this user');
+    throw fix(`is not writable by ${owner}`);
   }
-  for (const sub of STORE_FOLDERS) mkdirSync(`${root}/${sub}`, { recursive: true, mode: 0o700 });
+  for (const sub of STORE_FOLDERS) {
+    const subProblem = makeFolders(`${root}/${sub}`);
+    if (subProblem) throw fix(`has a ${sub} that ${subProblem.replace(/^does not exist and /, '')}`);
+  }
+}
+
+/** mkdir -p, one level at a time; the reason it cannot, or null. */
+function makeFolders(path: string): string | null {
+  let current = '';
+  for (const part of resolve(path).split('/').filter((p) => p !== '')) {
+    current += `/${part}`;
+    const s = statSync(current, { throwIfNoEntry: false });
+    if (s) {
+      if (!s.isDirectory()) return current === resolve(path) ? 'is not a directory' : `cannot be created: ${current} is not a directory`;
+      continue;
+    }
+    try {
+      mkdirSync(current, { mode: 0o700 });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      return `does not exist and cannot be created (mkdir ${current}: ${code ?? (e as Error).message})`;
+    }
+  }
+  return null;
 }

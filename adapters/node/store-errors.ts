@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { ApiError, unavailable } from '../../src/http/errors.js';
 
@@ -20,10 +21,9 @@ export function storeWriteError(err: unknown, target: string): unknown {
     fix = `${folder} is on a read-only file system (EROFS): remount it read-write`;
   } else {
     const s = statSync(folder, { throwIfNoEntry: false });
-    const who = `uid ${process.getuid?.() ?? '?'}`;
     const mode = s ? `mode ${(s.mode & 0o7777).toString(8).padStart(4, '0')}, owner ${s.uid}:${s.gid}` : 'not found';
-    fix = `${folder} is not writable by this service (${who}; ${mode}; ${code}): ` +
-      `chown -R <service user> on the store and give it u+rwx${code === 'EPERM' ? ', and check for an immutable flag (lsattr -d; chattr -i)' : ''}`;
+    fix = `${folder} is not writable by this service (${serviceOwner()}; ${mode}; ${code}): ` +
+      `sudo chown -R ${serviceOwner()} ${folder} && sudo chmod u+rwx ${folder}${code === 'EPERM' ? '; check for an immutable flag too (lsattr -d; chattr -i)' : ''}`;
   }
   return unavailable('StoreNotWritable', `cannot write to the store: ${fix}`, 60, { folder }) as ApiError;
 }
@@ -32,4 +32,32 @@ function nearestFolder(path: string): string {
   let dir = dirname(path);
   while (dir !== '/' && !statSync(dir, { throwIfNoEntry: false })?.isDirectory()) dir = dirname(dir);
   return dir;
+}
+
+/** `user:group` of this process, by name where the system names them (for chown hints). */
+export function serviceOwner(): string {
+  const info = userInfo();
+  let group = String(info.gid);
+  try {
+    const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[2] === String(info.gid));
+    if (line) group = line.split(':')[0]!;
+  } catch {
+    // no /etc/group: the number does as well
+  }
+  return `${info.username}:${group}`;
+}
+
+/**
+ * A file of ours outside the store (client.conf, the settings file) that this process may not
+ * read or write: a 503 that says which file, why, and the commands that fix it.
+ */
+export function textFileError(err: unknown, path: string, verb: 'read' | 'write'): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (!code || !['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'EISDIR'].includes(code)) return err;
+  const owner = serviceOwner();
+  const fix = code === 'EROFS' ? 'remount its file system read-write'
+    : code === 'ENOSPC' || code === 'EDQUOT' ? 'free space on its file system'
+    : code === 'EISDIR' ? 'it is a folder; point the setting at a file'
+    : `give the user running barmanapi access: sudo chown ${owner} ${path} && sudo chmod 600 ${path}${verb === 'write' ? ` (and write access to ${dirname(path)}, where the file is replaced)` : ''}`;
+  return unavailable('FileNotAccessible', `cannot ${verb} ${path} (${code}): ${fix}`, 60, { file: path });
 }

@@ -1,5 +1,5 @@
 import type { Clock, TextFile } from '../ports.js';
-import { IniDocument, formatList, parseList } from '../ini/document.js';
+import { IniDocument, formatList, listProblem, parseList } from '../ini/document.js';
 import { badRequest, conflict, notFound, ApiError } from '../http/errors.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { b64url, burnPasswordCheck, hashPassword, needsUpgrade, verifyPassword, DEFAULT_ITERATIONS } from './password.js';
@@ -43,6 +43,8 @@ export function validateUsername(name: unknown, parameter = 'username'): string 
 }
 
 export function validateRules(value: unknown, parameter: string): string[] {
+  const problem = typeof value === 'string' ? listProblem(value) : null;
+  if (problem) throw badRequest(`${parameter} is not a readable list (${problem}); write ['barman','auth/user/list'] or barman,auth/user/list`, { parameter });
   const list = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? parseList(value) : null;
   if (list === null) throw badRequest(`${parameter} must be a list such as ['barman','auth/user/list'] or a comma list`, { parameter });
   for (const rule of list) {

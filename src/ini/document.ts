@@ -246,6 +246,27 @@ export function parseList(raw: string | undefined): string[] {
     .filter((s) => s.length > 0);
 }
 
+/**
+ * What makes a list unreadable, or null: an unclosed bracket or quote, an item with quotes
+ * inside it. `['backup','cron'` must not quietly become the list it was nearly meant to be.
+ */
+export function listProblem(raw: string): string | null {
+  const text = raw.trim();
+  const open = text.startsWith('[');
+  const close = text.endsWith(']');
+  if (open !== close) return open ? "a '[' without its ']'" : "a ']' without its '['";
+  const body = open ? text.slice(1, -1) : text;
+  if (/[[\]]/.test(body)) return 'a bracket inside the list';
+  for (const item of body.split(',')) {
+    const t = item.trim();
+    if (t === '') continue;
+    const quoted = /^(['"])(.*)\1$/.exec(t);
+    const inner = quoted ? quoted[2]! : t;
+    if (/['"]/.test(inner)) return `an unclosed or stray quote in ${t}`;
+  }
+  return null;
+}
+
 /** Write a list in the seed's Python-list form, which old and new readers both accept. */
 export function formatList(items: readonly string[]): string {
   return `[${items.map((s) => `'${s}'`).join(', ')}]`;

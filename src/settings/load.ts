@@ -1,7 +1,11 @@
 import { parse as parseToml } from 'smol-toml';
-import { IniDocument, parseList } from '../ini/document.js';
+import { IniDocument, listProblem, parseList } from '../ini/document.js';
 import { dirname, resolveAgainst } from '../util/path.js';
-import { SETTINGS, canonicalSection, findSetting, type SettingSpec } from './schema.js';
+import { SETTINGS, SECTION_ALIASES, canonicalSection, findSetting, type SettingSpec } from './schema.js';
+import { didYouMean } from './suggest.js';
+
+/** Variables that are not settings but are read by barmanapi. */
+const OTHER_VARIABLES = new Set(['BARMANAPI_CONFIG']);
 
 export interface Settings {
   /** The file the settings came from, or null when only defaults/env/flags were used. */
@@ -58,10 +62,16 @@ export function loadSettings(input: SettingsInput): Settings {
   const values = new Map<SettingSpec, RawValue>();
   const fromFile = input.text === null ? [] : readFile(input.text, input.path, warnings);
   for (const { spec, value, section, key } of fromFile) values.set(spec, coerce(spec, value, input.path, section, key));
-  for (const spec of SETTINGS) {
-    const name = `BARMANAPI_${spec.section}_${spec.key}`.toUpperCase();
+  const variables = SETTINGS.map((spec) => `BARMANAPI_${spec.section}_${spec.key}`.toUpperCase());
+  SETTINGS.forEach((spec, i) => {
+    const name = variables[i]!;
     const v = input.env?.[name];
     if (v !== undefined && v !== '') values.set(spec, coerce(spec, v, name, spec.section, spec.key));
+  });
+  for (const name of Object.keys(input.env ?? {})) {
+    if (name.startsWith('BARMANAPI_') && !variables.includes(name) && !OTHER_VARIABLES.has(name)) {
+      warnings.push(`environment: ${name} is not a barmanapi setting, ignored${didYouMean(name, variables)}`);
+    }
   }
   for (const [dotted, v] of Object.entries(input.flags ?? {})) {
     if (v === undefined) continue;
@@ -80,7 +90,9 @@ function readFile(text: string, path: string | null, warnings: string[]): FileVa
   const add = (section: string, key: string, value: unknown) => {
     const spec = findSetting(section, key);
     if (!spec) {
-      warnings.push(`${path ?? '(settings)'}: [${section}] ${key}: unknown setting, ignored`);
+      const canon = canonicalSection(section);
+      const keys = SETTINGS.filter((s) => s.section === canon).flatMap((s) => [s.key, ...(s.aliases ?? [])]);
+      warnings.push(`${path ?? '(settings)'}: [${section}] ${key}: unknown setting, ignored${didYouMean(key, keys)}`);
       return;
     }
     out.push({ spec, value, section, key });
@@ -96,7 +108,7 @@ function readFile(text: string, path: string | null, warnings: string[]): FileVa
       if (typeof table !== 'object' || table === null || Array.isArray(table)) {
         throw new SettingsError(path, section, null, 'expected a table ([section])');
       }
-      if (!canonicalSection(section)) warnings.push(`${path}: [${section}]: unknown section, ignored`);
+      if (!canonicalSection(section)) warnings.push(`${path}: [${section}]: unknown section, ignored${didYouMean(section, knownSections())}`);
       else for (const [key, value] of Object.entries(table)) add(section, key, value);
     }
     return out;
@@ -106,7 +118,7 @@ function readFile(text: string, path: string | null, warnings: string[]): FileVa
   if (problem) throw new SettingsError(path, null, null, problem.message);
   for (const section of doc.sectionNames()) {
     if (!canonicalSection(section)) {
-      warnings.push(`${path ?? '(settings)'}: [${section}]: unknown section, ignored`);
+      warnings.push(`${path ?? '(settings)'}: [${section}]: unknown section, ignored${didYouMean(section, knownSections())}`);
       continue;
     }
     for (const [key, value] of Object.entries(doc.values(section))) add(section, key, value);
@@ -137,6 +149,8 @@ export function coerce(spec: SettingSpec, value: unknown, where: string | null, 
     case 'list': {
       if (Array.isArray(value)) return value.map(String);
       if (typeof value !== 'string') return fail(`expected a list such as ['backup','cron'], got ${JSON.stringify(value)}`);
+      const problem = listProblem(value);
+      if (problem) fail(`${problem} in ${JSON.stringify(value)}; write a list such as ['backup','cron'] or backup,cron`);
       return parseList(value);
     }
     case 'enum': {
@@ -151,6 +165,10 @@ export function coerce(spec: SettingSpec, value: unknown, where: string | null, 
       return value.trim();
     }
   }
+}
+
+function knownSections(): string[] {
+  return [...new Set([...SETTINGS.map((s) => s.section), ...Object.values(SECTION_ALIASES).flat()])];
 }
 
 function toSettings(values: Map<SettingSpec, RawValue>, path: string | null, warnings: string[]): Settings {

@@ -1,8 +1,10 @@
-import { existsSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { basicHeader, runCli, serverDir, startServerProcess, token, type ServerProcess } from '../support/server-process.js';
+import { BIN, basicHeader, runCli, serverDir, startServerProcess, token, type ServerProcess } from '../support/server-process.js';
 
 const running: ServerProcess[] = [];
 afterAll(async () => {
@@ -94,7 +96,31 @@ describe('barmanapi runserver (real Node server over HTTP)', () => {
     chmodSync(locked, 0o500);
     const r = await runCli(['runserver', '--config', d.config]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/store directory .* cannot be created\. Fix it with:\n  sudo mkdir -p .*\n  sudo chown /);
+    expect(r.stderr).toMatch(/store directory .* cannot be created: .*\/file is not a directory\. Fix it with:\n  sudo mkdir -p .*\n  sudo chown root:root /);
+  });
+
+  it('says how to fix a users file the service user cannot read', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'barmanapi-perm-'));
+    try {
+      chmodSync(d, 0o755);
+      writeFileSync(join(d, 'client.conf'), '[memin]\npassword = x\naccess = []\ndeny = []\n', { mode: 0o600 });
+      writeFileSync(join(d, 'b.conf'), `[user]\nconfigfile=${join(d, 'client.conf')}\n`, { mode: 0o644 });
+      const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, BIN, 'user', 'list', '--config', join(d, 'b.conf')], { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`cannot read ${join(d, 'client.conf')} (EACCES): give the user running barmanapi access: sudo chown nobody:nogroup ${join(d, 'client.conf')} && sudo chmod 600`);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('fails at once, with the reason, on a store path that cannot exist', async () => {
+    const d = serverDir('remote=false');
+    writeFileSync(d.config, readFileSync(d.config, 'utf8').replace('store_directory=store', 'store_directory=/proc/1/barmanapi-store'));
+    const started = Date.now();
+    const r = await runCli(['runserver', '--config', d.config]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/store directory \/proc\/1\/barmanapi-store does not exist and cannot be created \(mkdir \/proc\/1\/barmanapi-store: ENOENT\)/);
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 
   it('manages users from the command line; a changed password takes effect on the running server', async () => {

@@ -87,6 +87,38 @@ describe('loadSettings', () => {
     expect(s.warnings).toEqual(['/x.conf: [application] colour: unknown setting, ignored']);
   });
 
+  it('says "did you mean" for a misspelt key or section, in INI and TOML', () => {
+    const ini = loadSettings({ text: '[barman]\ntimout=60\nasync_comand=[]\n[aplication]\nport=1\n', path: '/x.conf' });
+    expect(ini.warnings).toEqual([
+      '/x.conf: [barman] timout: unknown setting, ignored; did you mean timeout?',
+      '/x.conf: [barman] async_comand: unknown setting, ignored; did you mean async_command?',
+      '/x.conf: [aplication]: unknown section, ignored; did you mean application?',
+    ]);
+    const toml = loadSettings({ text: '[job]\nmax_running = 2\n', path: '/x.toml' });
+    expect(toml.warnings).toEqual(['/x.toml: [job]: unknown section, ignored; did you mean jobs?']);
+  });
+
+  it('warns about a BARMANAPI_ variable that is no setting, with the closest one', () => {
+    const s = loadSettings({ text: null, path: null, env: { BARMANAPI_APPLICATION_PROT: '80', BARMANAPI_CONFIG: '/etc/x.conf', BARMANAPI_APPLICATION_PORT: '81' } });
+    expect(s.application.port).toBe(81);
+    expect(s.warnings).toEqual(['environment: BARMANAPI_APPLICATION_PROT is not a barmanapi setting, ignored; did you mean BARMANAPI_APPLICATION_PORT?']);
+  });
+
+  it.each([
+    "['backup','cron'",
+    "'backup','cron']",
+    "['backup,'cron']",
+    "[backup]]",
+  ])('stops on the broken list %s, naming the key', (list) => {
+    expect(() => loadSettings({ text: `[barman]\nasynccommand=${list}\n`, path: '/x.conf' })).toThrow(/\/x\.conf: \[barman\] asynccommand: .* in .*; write a list such as/);
+  });
+
+  it('reads every list form the seed and README show', () => {
+    for (const [text, want] of [["['backup','cron']", ['backup', 'cron']], ['backup, cron', ['backup', 'cron']], ['[]', []], ['["backup"]', ['backup']], ["['backup', 'cron',]", ['backup', 'cron']]] as const) {
+      expect(loadSettings({ text: `[barman]\nasynccommand=${text}\n`, path: '/x.conf' }).barman.asyncCommands).toEqual(want);
+    }
+  });
+
   it.each([
     ['[application]\nport=abc\n', /\/x\.conf: \[application\] port: expected a whole number, got "abc"/],
     ['[application]\nport=70000\n', /port: must be at most 65535/],
