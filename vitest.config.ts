@@ -1,8 +1,13 @@
 import { defineConfig } from 'vitest/config';
+import { SKIPPED_SUITES, integrationPlan } from './test/support/integration-plan.js';
+
+const plan = integrationPlan();
+if (!plan.run) console.log(plan.reason);
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', ...(plan.run ? [] : SKIPPED_SUITES)],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     globalSetup: ['test/support/global-setup.ts'],

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages needed by the real integration environment
-# (test/integration/env/up.sh): barman, barman-cli, openssh-server, rsync, man-db.
+# (test/integration/env/up.sh): barman, barman-cli, PostgreSQL 15, openssh-server, rsync, man-db,
+# and e2fsprogs (chattr, for the read-only store test).
 # Idempotent: when every package is already installed it does nothing.
 # Quiet: apt output goes to a log that is printed only on failure.
 # Set BARMANAPI_INSTALL_FORCE=1 to run apt-get update/install anyway.
 set -euo pipefail
 
-PACKAGES=(barman barman-cli openssh-server openssh-client rsync man-db procps)
+PACKAGES=(barman barman-cli postgresql-15 openssh-server openssh-client rsync man-db procps e2fsprogs)
 LOG="${BARMANAPI_INSTALL_LOG:-/tmp/barmanapi-ci-install.log}"
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,22 +1,41 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { integrationPlan } from './integration-plan.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
 /**
- * Before any test: compile dist/ when a source file is newer (job runners and the black-box
- * suites start bin/barmanapi.js, which runs dist/), and bring up the real barman + PostgreSQL +
- * sshd environment when it is not up yet and this machine can (root, barman installed).
+ * Before any test, so that `npm test` alone works on a new machine: compile dist/ when a source
+ * is newer (job runners and the black-box suites start bin/barmanapi.js); and, when the
+ * integration suites run, install barman & co. (as root, through .ci/install.sh), build the
+ * single-file binary when it is missing or older than the sources, and bring up the real
+ * barman + PostgreSQL + sshd environment. What it brought up, it takes down afterwards.
  */
-export default async function setup(): Promise<void> {
-  if (newestMtime(['src', 'adapters', 'bench']) > mtimeOr0(join(ROOT, 'dist', 'adapters', 'node', 'cli.js'))) {
+export default async function setup(): Promise<() => void> {
+  const sourcesAt = newestMtime(['src', 'adapters', 'bench']);
+  if (sourcesAt > mtimeOr0(join(ROOT, 'dist', 'adapters', 'node', 'cli.js'))) {
     execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
   }
-  const envFile = process.env.BARMANAPI_IT_ENV ?? '/tmp/barmanapi-it/env.json';
-  if (!existsSync(envFile) && process.getuid?.() === 0 && existsSync('/usr/bin/barman')) {
-    execFileSync('bash', [join(ROOT, 'test', 'integration', 'env', 'up.sh')], { cwd: ROOT, stdio: 'inherit' });
+  const plan = integrationPlan();
+  if (!plan.run) return () => undefined;
+  if (!existsSync(plan.envFile)) {
+    // Idempotent and quick when every package is there already.
+    execFileSync('bash', [join(ROOT, '.ci', 'install.sh')], { cwd: ROOT, stdio: 'inherit' });
   }
+  if (sourcesAt > mtimeOr0(join(ROOT, 'dist', 'barmanapi'))) {
+    execFileSync('bash', [join(ROOT, 'scripts', 'build-bin.sh')], { cwd: ROOT, stdio: 'inherit' });
+  }
+  let broughtUp = false;
+  if (!existsSync(plan.envFile)) {
+    execFileSync('bash', [join(ROOT, 'test', 'integration', 'env', 'up.sh')], { cwd: ROOT, stdio: 'inherit' });
+    broughtUp = true;
+  }
+  return () => {
+    if (broughtUp && !process.env.BARMANAPI_IT_KEEP) {
+      execFileSync('bash', [join(ROOT, 'test', 'integration', 'env', 'down.sh')], { cwd: ROOT, stdio: 'inherit' });
+    }
+  };
 }
 
 function newestMtime(dirs: string[]): number {
