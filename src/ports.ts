@@ -39,6 +39,11 @@ export interface TextFile {
   write(text: string): Promise<void>;
   /** A cheap token that changes whenever the file changes (mtime + size); null when missing. */
   revision(): Promise<string | null>;
+  /**
+   * Take the file's inter-process lock (other barmanapi processes and the CLI take the same one);
+   * resolves to its release. Adapters whose file only this process writes may leave it out.
+   */
+  lock?(): Promise<() => Promise<void>>;
 }
 
 export interface RunOptions {

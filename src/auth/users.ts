@@ -2,6 +2,7 @@ import type { Clock, TextFile } from '../ports.js';
 import { IniDocument, formatList, listProblem, parseList } from '../ini/document.js';
 import { badRequest, conflict, notFound, ApiError } from '../http/errors.js';
 import { KeyedMutex } from '../util/mutex.js';
+import { editLocked } from '../util/locked-edit.js';
 import { b64url, burnPasswordCheck, hashPassword, needsUpgrade, verifyPassword, DEFAULT_ITERATIONS } from './password.js';
 
 /** A user as the API shows it: never the password or its hash. */
@@ -159,15 +160,20 @@ export class UserDirectory {
 
   /** Create the file with the seed's default user when it does not exist yet. */
   async ensureExists(): Promise<boolean> {
+    if ((await this.opts.file.read()) !== null) return false;
+    const hash = await hashPassword(DEFAULT_PASSWORD, this.iterations);
     return this.mutex.run('file', async () => {
-      if ((await this.opts.file.read()) !== null) return false;
-      const hash = await hashPassword(DEFAULT_PASSWORD, this.iterations);
-      await this.opts.file.write(
-        `# barmanapi users: one [section] per user. Change the default password: barmanapi user passwd ${DEFAULT_USER}\n` +
-          `[${DEFAULT_USER}]\npassword = ${hash}\naccess = []\ndeny = []\n`,
-      );
+      const created = await editLocked(this.opts.file, async (current) =>
+        current !== null
+          ? { text: null, value: false }
+          : {
+              text:
+                `# barmanapi users: one [section] per user. Change the default password: barmanapi user passwd ${DEFAULT_USER}\n` +
+                `[${DEFAULT_USER}]\npassword = ${hash}\naccess = []\ndeny = []\n`,
+              value: true,
+            });
       this.revision = undefined;
-      return true;
+      return created;
     });
   }
 
@@ -180,13 +186,17 @@ export class UserDirectory {
     return value;
   }
 
+  /** Serialised here, and under the file's inter-process lock against the CLI and other servers. */
   private async edit(change: (doc: IniDocument) => Promise<void>): Promise<void> {
     await this.mutex.run('file', async () => {
-      const text = (await this.opts.file.read()) ?? '';
-      const doc = new IniDocument(text);
-      await change(doc);
-      const next = doc.toString();
-      if (next !== text) await this.opts.file.write(next);
+      await editLocked(this.opts.file, async (current) => {
+        const text = current ?? '';
+        const doc = new IniDocument(text);
+        if (doc.problems.length > 0) throw new ApiError(500, 'UsersFileError', `${this.opts.file.path}: ${doc.problems[0]!.message}; fix it by hand first`);
+        await change(doc);
+        const next = doc.toString();
+        return { text: next === text ? null : next, value: undefined };
+      });
       this.revision = undefined; // force a re-read
     });
     await this.refresh(true);

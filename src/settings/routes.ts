@@ -15,6 +15,7 @@ import { redact } from '../util/redact.js';
 import { unifiedDiff } from '../barman-config/diff.js';
 import { describeFileError, keepBackup } from '../barman-config/file-errors.js';
 import { holdsGrant } from '../auth/policy.js';
+import { editLocked } from '../util/locked-edit.js';
 import { refuseControlCharacters } from '../util/control-chars.js';
 import { coerce, loadSettings, SettingsError, type RawValue, type Settings } from './load.js';
 import { canonicalSection, findSetting, SETTINGS, type SettingSpec } from './schema.js';
@@ -207,36 +208,33 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
       throw forbidden(`changing ${privileged.join(', ')} needs an access rule that names ${SETTINGS_EXEC_ACCESS_PATH}: these settings decide what the API runs, who can reach it and log in, what the audit log keeps, or hold secrets`);
     }
 
-    const outcome = await lock.run(file.path, async () => {
-      const before = (await file.read().catch((err: unknown) => {
-        throw describeFileError(err, 'read', file.path, { description: 'local' });
-      })) ?? '';
-      const doc = new IniDocument(before);
-      if (doc.problems.length > 0) {
-        throw conflict(`${file.path} has lines the settings loader cannot read (${redact(doc.problems.map((p) => p.message).join('; '))}); fix it by hand first`, { file: file.path });
-      }
-      const previous = readFileValues(before, file.path).values;
-      const results = changes.map((ch) => applySetting(doc, ch, previous.get(ch.spec)?.raw));
-      const after = doc.toString();
-      let next: Settings;
-      try {
-        next = loadSettings({ text: after, path: file.path });
-      } catch (err) {
-        if (err instanceof SettingsError) throw badRequest(`the change would leave settings the server refuses: ${err.message}`);
-        throw err;
-      }
-      verifySettings(before, after, file.path, changes);
-      const changedSpecs = new Set(results.filter((x) => x.changed).map((x) => x.spec));
-      const diff = unifiedDiff(maskSecrets(before), maskSecrets(after, changedSpecs), { fromFile: file.path, toFile: file.path });
-      if (dryRun || after === before) return { results, diff, next, backup: null, written: false };
-      const backup = await keepBackup(deps.storage, deps.clock, file.path, before);
-      try {
-        await file.write(after);
-      } catch (err) {
+    const outcome = await lock.run(file.path, () =>
+      editLocked(file, async (current) => {
+        const before = current ?? '';
+        const doc = new IniDocument(before);
+        if (doc.problems.length > 0) {
+          throw conflict(`${file.path} has lines the settings loader cannot read (${redact(doc.problems.map((p) => p.message).join('; '))}); fix it by hand first`, { file: file.path });
+        }
+        const previous = readFileValues(before, file.path).values;
+        const results = changes.map((ch) => applySetting(doc, ch, previous.get(ch.spec)?.raw));
+        const after = doc.toString();
+        let next: Settings;
+        try {
+          next = loadSettings({ text: after, path: file.path });
+        } catch (err) {
+          if (err instanceof SettingsError) throw badRequest(`the change would leave settings the server refuses: ${err.message}`);
+          throw err;
+        }
+        verifySettings(before, after, file.path, changes);
+        const changedSpecs = new Set(results.filter((x) => x.changed).map((x) => x.spec));
+        const diff = unifiedDiff(maskSecrets(before), maskSecrets(after, changedSpecs), { fromFile: file.path, toFile: file.path });
+        if (dryRun || after === before) return { text: null, value: { results, diff, next, backup: null as string | null, written: false } };
+        const backup = await keepBackup(deps.storage, deps.clock, file.path, before);
+        return { text: after, value: { results, diff, next, backup, written: true } };
+      }).catch((err: unknown) => {
         throw describeFileError(err, 'write', file.path, { description: 'local' });
-      }
-      return { results, diff, next, backup, written: true };
-    });
+      }),
+    );
 
     const changed = outcome.results.filter((x) => x.changed).map((x) => x.id);
     const live = outcome.written ? changed.filter((id) => APPLY_LIVE[id] !== undefined) : [];

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { integrationPlan } from './integration-plan.js';
 
@@ -13,12 +14,24 @@ const ROOT = join(import.meta.dirname, '..', '..');
  * barman + PostgreSQL + sshd environment. What it brought up, it takes down afterwards.
  */
 export default async function setup(): Promise<() => void> {
+  const tempBefore = new Set(ourTempEntries());
+  const removeTemp = () => {
+    // Whatever the suites left in the temp folder (server folders, stores, recorders) goes.
+    for (const name of ourTempEntries()) {
+      if (tempBefore.has(name)) continue;
+      try {
+        rmSync(join(tmpdir(), name), { recursive: true, force: true });
+      } catch (e) {
+        console.warn(`could not remove ${join(tmpdir(), name)}: ${(e as Error).message}`);
+      }
+    }
+  };
   const sourcesAt = newestMtime(['src', 'adapters', 'bench']);
   if (sourcesAt > mtimeOr0(join(ROOT, 'dist', 'adapters', 'node', 'cli.js'))) {
     execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
   }
   const plan = integrationPlan();
-  if (!plan.run) return () => undefined;
+  if (!plan.run) return removeTemp;
   if (!existsSync(plan.envFile)) {
     // Idempotent and quick when every package is there already.
     execFileSync('bash', [join(ROOT, '.ci', 'install.sh')], { cwd: ROOT, stdio: 'inherit' });
@@ -32,10 +45,16 @@ export default async function setup(): Promise<() => void> {
     broughtUp = true;
   }
   return () => {
+    removeTemp();
     if (broughtUp && !process.env.BARMANAPI_IT_KEEP) {
       execFileSync('bash', [join(ROOT, 'test', 'integration', 'env', 'down.sh')], { cwd: ROOT, stdio: 'inherit' });
     }
   };
+}
+
+/** Entries of the temp folder that the suites make (barmanapi-srv-*, barmanapi-store-*, …), not the environment. */
+function ourTempEntries(): string[] {
+  return readdirSync(tmpdir()).filter((n) => n.startsWith('barmanapi-') && n !== 'barmanapi-it' && !n.startsWith('barmanapi-ci-'));
 }
 
 function newestMtime(dirs: string[]): number {
