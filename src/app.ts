@@ -5,6 +5,7 @@ import { authRoutes } from './auth/routes.js';
 import { CatalogueStore } from './barman/catalogue.js';
 import { barmanRoutes } from './barman/routes.js';
 import { historyRoutes } from './jobs/routes.js';
+import { orphanedJobs } from './jobs/orphans.js';
 import { RunSlots, withRunSlots } from './barman/run-slots.js';
 import { configRoutes } from './barman-config/routes.js';
 import { JobService } from './jobs/service.js';
@@ -42,6 +43,7 @@ export function createApi(given: AppDeps): Api {
     maxRunning: () => deps.settings.jobs.maxRunning,
     keepMonths: () => deps.settings.jobs.keepMonths,
     hostDescription: deps.host.description,
+    orphans: orphanedJobs(deps.host, deps.settings),
   });
 
   app.use('*', async (c, next) => {

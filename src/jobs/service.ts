@@ -6,6 +6,7 @@ import { isJobId, jobDir, jobMonth, monthOf, newJobId, summarise, type JobRecord
 import { JobFiles } from './store.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { mapBounded } from '../util/concurrency.js';
+import type { OrphanedJobs } from './orphans.js';
 
 /** Summaries of finished jobs kept in memory: a few months of a busy server's history. */
 const FINISHED_CACHE_SIZE = 50_000;
@@ -20,6 +21,8 @@ export interface JobServiceDeps {
   /** Delete monthly archives older than this many months; 0 keeps them all. */
   keepMonths?: () => number;
   hostDescription: string;
+  /** barman's own view of a job whose runner died: still at work, and what it did. */
+  orphans?: OrphanedJobs;
 }
 
 export interface SubmitRequest {
@@ -130,8 +133,10 @@ export class JobService {
     if (!isJobId(id)) throw notFound(`no job ${id}`);
     const job = await this.files.record(id);
     if (job) {
-      const result = await this.files.result(id);
+      let result = await this.files.result(id);
       const status = result ? result.status : await this.liveStatus(id);
+      // liveStatus may have recorded barman's own outcome for a job whose runner died.
+      if (!result && status !== 'running' && status !== 'queued') result = await this.files.result(id);
       return { job, status, result, claim: await this.files.claim(id), archived: false };
     }
     const archived = await readArchivedJob(this.deps.storage, jobMonth(id), id);
@@ -240,7 +245,32 @@ export class JobService {
     const result = await this.files.result(id);
     if (result) return result.status;
     // Spawned but never claimed and the process is gone: it never ran, so it may run again.
-    return (await this.files.claim(id)) ? 'lost' : 'queued';
+    const claimed = await this.files.claim(id);
+    if (!claimed) return 'queued';
+    return this.orphanStatus(id, claimed);
+  }
+
+  /**
+   * The runner is gone without a result. While barman still holds its lock for the job's
+   * server, barman is at work: the job is running (and blocks a second one). Once barman is
+   * done, what it did is recorded as the job's result; when nothing tells, the job is lost.
+   */
+  private async orphanStatus(id: string, claim: RunClaim): Promise<JobStatus> {
+    const orphans = this.deps.orphans;
+    const job = orphans ? await this.files.record(id) : null;
+    if (!orphans || !job) return 'lost';
+    try {
+      if (await orphans.isBusy(job)) return 'running';
+      const outcome = await orphans.outcome(job, claim);
+      if (!outcome) return 'lost';
+      // Exclusive: of two requests settling it at once, one writes the result.
+      await this.deps.storage.createExclusive(`${jobDir(id)}/result.json`, JSON.stringify(outcome));
+      this.deps.logger.log('warn', `job ${id}: its runner died; barman finished on its own (${outcome.status})`);
+      return (await this.files.result(id))?.status ?? outcome.status;
+    } catch (err) {
+      this.deps.logger.log('warn', `job ${id}: cannot ask barman about a job whose runner died: ${(err as Error).message}`);
+      return 'lost';
+    }
   }
 
   private async summaryOf(id: string): Promise<JobSummary> {

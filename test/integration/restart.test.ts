@@ -111,6 +111,50 @@ describe('async jobs across a server crash', () => {
   }, 60_000);
 });
 
+describe('a runner killed while barman works on', () => {
+  it("keeps the job running while barman holds its lock, refuses a second backup, then records barman's own outcome", async () => {
+    const d = serverDir(`configfile=${env.barman.config}\ncommand=${env.barman.command.join(' ')}\nremote=false\nasynccommand=['backup']\ntimeout=120`);
+    const server = await startServerProcess(d.config);
+    servers.push(server);
+    const t = await token(server.baseUrl);
+    const backup = () => fetch(`${server.baseUrl}/barman/backup?server_name=${env.barman.server}&bwlimit=8000&token=${t}`);
+    const result = async (ticket: string) => (await (await fetch(`${server.baseUrl}/history/result?ticket=${ticket}&token=${t}`)).json()) as { status: string; status_code: number; message: string };
+    const started = await backup();
+    expect(started.status).toBe(202);
+    const ticket = ((await started.json()) as { ticket: string }).ticket;
+    const claim = await waitFor('the runner claim', () => {
+      const dir = jobDirs(d.store).find((j) => existsSync(join(j, 'run.json')) && existsSync(join(j, 'output.log')));
+      return dir ? (JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { pid: number }) : undefined;
+    });
+    // barman takes its lock a moment after it starts.
+    const lock = join(env.barman.home, `.${env.barman.server}-backup.lock`);
+    await waitFor("barman's backup lock", () => {
+      try {
+        execFileSync('flock', ['--nonblock', '--conflict-exit-code', '75', lock, 'true']);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    process.kill(claim.pid, 'SIGKILL');
+    // The runner is gone, barman is not: the job is running and blocks another backup.
+    expect((await result(ticket)).status).toBe('running');
+    const second = await backup();
+    expect(second.status).toBe(409);
+    const settled = await waitFor('barman to finish', async () => {
+      const r = await result(ticket);
+      return r.status !== 'running' && r;
+    }, 120_000);
+    expect(settled.status, JSON.stringify(settled)).toBe('done');
+    expect(settled.message).toMatch(/barman went on and list-backup shows backup \d{8}T\d{6} as DONE/);
+    // Now a second backup is accepted again.
+    const third = await backup();
+    expect(third.status).toBe(202);
+    const thirdTicket = ((await third.json()) as { ticket: string }).ticket;
+    await waitFor('the next backup', async () => (await result(thirdTicket)).status === 'done', 120_000);
+  }, 300_000);
+});
+
 describe('synchronous commands that run too long', () => {
   const alive = (marker: string) => {
     try {

@@ -1,0 +1,99 @@
+/**
+ * A job whose runner died (SIGKILL, OOM, a reboot of the API machine) while barman went on:
+ * barman's own lock says whether it is still at work, and barman's own listing says what it did.
+ */
+import type { BarmanHost } from '../ports.js';
+import type { Settings } from '../settings/load.js';
+import { readBarmanConfig, unquote } from '../barman-config/reader.js';
+import { joinPath } from '../util/path.js';
+import type { JobRecord, JobResult, RunClaim } from './model.js';
+
+/** barman's lock file for a command on a server (barman/lockfile.py), where it takes one. */
+const LOCK_FILE: Record<string, (server: string) => string> = {
+  backup: (server) => `.${server}-backup.lock`,
+  cron: () => '.cron.lock',
+};
+
+export interface OrphanedJobs {
+  /** Whether barman still holds its lock for the job's command and server. */
+  isBusy(job: JobRecord): Promise<boolean>;
+  /** What barman did for a job whose runner died, once barman is done; null when it cannot tell. */
+  outcome(job: JobRecord, claim: RunClaim): Promise<JobResult | null>;
+}
+
+export function orphanedJobs(host: BarmanHost, settings: Settings): OrphanedJobs {
+  const lockDirectory = async (): Promise<string> => {
+    try {
+      const view = await readBarmanConfig(host, settings.barman.configFile);
+      const global = view.sections.find((s) => s.name === 'barman')?.options ?? {};
+      const dir = global.barman_lock_directory ?? global.barman_home;
+      return dir ? unquote(dir.trim()) : '/var/lib/barman';
+    } catch {
+      return '/var/lib/barman';
+    }
+  };
+  const lockPaths = async (job: JobRecord): Promise<string[]> => {
+    const name = LOCK_FILE[job.command];
+    if (!name) return [];
+    const dir = await lockDirectory();
+    const servers = job.command === 'cron' ? [''] : job.servers.filter((s) => s !== 'all');
+    return servers.map((s) => joinPath(dir, name(s)));
+  };
+  return {
+    async isBusy(job) {
+      for (const path of await lockPaths(job)) {
+        // A missing lock file is a free lock; flock(1) would create it, as root perhaps.
+        if (!(await host.stat(path).catch(() => null))) continue;
+        const r = await host.run(['flock', '--nonblock', '--conflict-exit-code', '75', path, 'true'], { timeoutMs: 10_000, background: true });
+        if (r.exitCode === 75) return true;
+      }
+      return false;
+    },
+    async outcome(job, claim) {
+      if (job.command !== 'backup' || job.servers.length !== 1 || !claim.started_at) return null;
+      const server = job.servers[0]!;
+      // barman rewrites its lock file (its pid) when it takes the lock: an older file means
+      // barman never got as far as this job's backup. A minute allows for the hosts' clocks.
+      const [lock] = await lockPaths(job);
+      const info = lock ? await host.stat(lock).catch(() => null) : null;
+      if (!info || info.mtimeMs < Date.parse(claim.started_at) - 60_000) return null;
+      const { command, configFile } = settings.barman;
+      const r = await host.run([...command, '-c', configFile, '-f', 'json', 'list-backup', server], { timeoutMs: 60_000, background: true });
+      if (r.exitCode !== 0) return null;
+      let backups: Array<{ backup_id?: string; status?: string; end_time_timestamp?: string }>;
+      try {
+        backups = ((JSON.parse(r.stdout) as Record<string, unknown>)[server] ?? []) as typeof backups;
+      } catch {
+        return null;
+      }
+      const since = Date.parse(claim.started_at) / 1000 - 1;
+      // Newest first; a backup that ended after the job started is the job's.
+      const latest = backups.find((b) => Number(b.end_time_timestamp) >= since) ?? null;
+      const ended = new Date().toISOString();
+      if (!latest) {
+        return {
+          status: 'lost',
+          exit_code: null,
+          started_at: claim.started_at,
+          ended_at: ended,
+          duration_ms: null,
+          result: { status_code: -98, message: 'the job runner stopped before barman did; barman has finished, and list-backup shows no backup from this job', list: [] },
+        };
+      }
+      const done = latest.status === 'DONE' || latest.status === 'WAITING_FOR_WALS';
+      return {
+        status: done ? 'done' : 'failed',
+        exit_code: null,
+        started_at: claim.started_at,
+        ended_at: ended,
+        duration_ms: null,
+        result: {
+          status_code: done ? 200 : 1,
+          message: `the job runner stopped before barman did; barman went on and list-backup shows backup ${latest.backup_id} as ${latest.status}`,
+          list: [],
+          data: { [server]: latest },
+        },
+      };
+    },
+  };
+}
