@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 export interface Figure {
   bench: string;
   name: string;
-  value: number;
+  /** A number, or a few numbers as text ("12 / 0 / 0"). */
+  value: number | string;
   unit: string;
   target?: string;
   met?: boolean;

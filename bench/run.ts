@@ -1,11 +1,12 @@
 /**
  * Benchmark entry: `npm run bench` runs every bench and prints one table of figures;
- * `node dist/bench/run.js auth|barman|history|startup …` runs only those named. `--markdown` prints
+ * `node dist/bench/run.js auth|barman|history|load|startup …` runs only those named. `--markdown` prints
  * the table as Markdown (for bench/RESULTS.md). Progress goes to stderr, figures to stdout.
  */
 import { benchAuth } from './auth.js';
 import { benchBarman } from './barman.js';
 import { benchHistory } from './history.js';
+import { benchLoad } from './load.js';
 import { benchStartup } from './startup.js';
 import { loadavg } from 'node:os';
 import { machine, type BenchOutcome, type Figure } from './lib.js';
@@ -14,6 +15,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   auth: benchAuth,
   barman: benchBarman,
   history: benchHistory,
+  load: benchLoad,
   startup: benchStartup,
 };
 
