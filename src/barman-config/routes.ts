@@ -7,7 +7,7 @@ import { settingsRoutes } from '../settings/routes.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { unifiedDiff } from './diff.js';
 import { applyChanges, parseChangeRequest, planChange, privilegeReason, type ChangePlan, type ChangeResult } from './editor.js';
-import { describeFileError, keepBackup } from './file-errors.js';
+import { backupRetention, describeFileError, keepBackup } from './file-errors.js';
 import { holdsGrant } from '../auth/policy.js';
 import { firstSentence, type BarmanOption, type OptionScope } from './option-catalogue.js';
 import { knownOptions, OptionCatalogueStore, type InstalledOptions } from './options-store.js';
@@ -122,7 +122,7 @@ export function configRoutes(deps: AppDeps, opts: ConfigRoutesOptions): Hono<App
     }
     // Someone outside this process may have written the file since it was read.
     if ((await read()) !== before) return 'retry';
-    const backup = before === null ? null : await keepBackup(deps.storage, deps.clock, plan.file, before);
+    const backup = before === null ? null : await keepBackup(deps.storage, deps.clock, plan.file, before, backupRetention(deps.settings));
     let mode: 'replaced' | 'in-place';
     try {
       ({ mode } = await deps.host.writeFile(plan.file, after));

@@ -20,7 +20,7 @@ export async function archiveMonth(storage: Storage, month: string, ids: string[
   const target = archivePath(month);
   const folder = `active/${month}`;
   const expected = new Map<string, number>();
-  const sources: Array<{ name: string; path: string }> = [];
+  const sources: Source[] = [];
   // Listing and stat-ing tens of thousands of files one at a time is mostly waiting: do 16 at once.
   const perJob = await mapBounded(ids, IO_CONCURRENCY, async (id) => {
     const files = await storage.list(`${folder}/${id}`);
@@ -32,7 +32,7 @@ export async function archiveMonth(storage: Storage, month: string, ids: string[
       if (!st) continue;
       if (st.isDirectory) return false;
       expected.set(`${id}/${file}`, st.size);
-      sources.push({ name: `${id}/${file}`, path: `${folder}/${id}/${file}` });
+      sources.push({ name: `${id}/${file}`, path: `${folder}/${id}/${file}`, size: st.size });
     }
   }
 
@@ -41,7 +41,7 @@ export async function archiveMonth(storage: Storage, month: string, ids: string[
   if (existing) {
     const present = await entrySizes(storage, target);
     const complete = [...expected].every(([name, size]) => present.get(name) === size);
-    if (!complete) await mergeInto(storage, month, target, sources, summaries);
+    if (!complete) await mergeInto(storage, target, sources, summaries);
   } else {
     await storage.writeStreamAtomic(target, await packStream(storage, summaries, sources));
   }
@@ -118,24 +118,67 @@ const indexCache = new Map<string, { key: string; summaries: JobSummary[] }>();
 /** tar-stream is loaded when an archive is first read or written, not at every start-up. */
 const loadTar = () => import('tar-stream').then((m) => m.default);
 
-async function packStream(storage: Storage, summaries: JobSummary[], sources: Array<{ name: string; path: string }>, extra: Array<{ name: string; data: Uint8Array }> = []): Promise<ReadableStream<Uint8Array>> {
+/** A job file to pack: its name in the archive, its path in the store, its size when listed. */
+interface Source {
+  name: string;
+  path: string;
+  size: number;
+}
+
+/** Files up to this size are read ahead whole (many small job files); larger ones are streamed. */
+const READ_AHEAD_MAX_BYTES = 1024 * 1024;
+
+async function packStream(storage: Storage, summaries: JobSummary[], sources: Source[], extra: Array<{ name: string; data: Uint8Array }> = []): Promise<ReadableStream<Uint8Array>> {
   const pack = (await loadTar()).pack();
   const add = (name: string, data: Uint8Array) =>
     new Promise<void>((resolve, reject) => pack.entry({ name, size: data.length, mode: 0o600 }, data as Buffer, (err) => (err ? reject(err) : resolve())));
+  // A large file (a multi-GB output.log) goes through in chunks, never whole in memory.
+  const addStreamed = async (s: Source) => {
+    const source = await storage.openRead(s.path);
+    if (!source) return;
+    let failed: Error | null = null;
+    const finished = new Promise<void>((resolve, reject) => {
+      const entry = pack.entry({ name: s.name, size: s.size, mode: 0o600 }, (err) => (err ? reject(err) : resolve()));
+      void (async () => {
+        try {
+          for await (const chunk of source as unknown as AsyncIterable<Uint8Array>) {
+            if (!entry.write(chunk as Buffer)) await new Promise<void>((r) => entry.once('drain', () => r()));
+          }
+          (entry as unknown as { end(): void }).end();
+        } catch (e) {
+          failed = e as Error;
+          entry.destroy(failed);
+        }
+      })();
+    });
+    await finished;
+    if (failed) throw failed;
+  };
   void (async () => {
     try {
       await add(INDEX, new TextEncoder().encode(JSON.stringify(summaries)));
       for (const e of extra) await add(e.name, e.data);
-      // Files are read a few ahead of the tar writer, which takes them in order.
-      const window: Array<Promise<Uint8Array | null>> = [];
+      // Small files are read a few ahead of the tar writer, which takes them in order.
+      const small = (s: Source) => s.size <= READ_AHEAD_MAX_BYTES;
+      const window: Array<Promise<Uint8Array | null> | null> = [];
       let next = 0;
       for (const s of sources) {
         while (window.length < IO_CONCURRENCY && next < sources.length) {
-          const read = storage.readBytes(sources[next++]!.path);
+          const source = sources[next++]!;
+          if (!small(source)) {
+            window.push(null);
+            continue;
+          }
+          const read = storage.readBytes(source.path);
           read.catch(() => undefined); // awaited below; this only marks it handled meanwhile
           window.push(read);
         }
-        const data = await window.shift()!;
+        const pending = window.shift()!;
+        if (pending === null) {
+          await addStreamed(s);
+          continue;
+        }
+        const data = await pending;
         if (data) await add(s.name, data);
       }
       pack.finalize();
@@ -146,7 +189,7 @@ async function packStream(storage: Storage, summaries: JobSummary[], sources: Ar
   return iterableToStream(pack as unknown as AsyncIterable<Uint8Array>).pipeThrough(new CompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>);
 }
 
-async function mergeInto(storage: Storage, month: string, target: string, sources: Array<{ name: string; path: string }>, summaries: JobSummary[]): Promise<void> {
+async function mergeInto(storage: Storage, target: string, sources: Source[], summaries: JobSummary[]): Promise<void> {
   const fresh = new Set(sources.map((s) => s.name));
   const kept: Array<{ name: string; data: Uint8Array }> = [];
   let oldIndex: JobSummary[] = [];
@@ -158,19 +201,19 @@ async function mergeInto(storage: Storage, month: string, target: string, source
   const ids = new Set(summaries.map((s) => s.id));
   const merged = [...oldIndex.filter((s) => !ids.has(s.id)), ...summaries];
   await storage.writeStreamAtomic(target, await packStream(storage, merged, sources, kept));
-  void month;
 }
 
 async function entrySizes(storage: Storage, path: string): Promise<Map<string, number>> {
   const sizes = new Map<string, number>();
-  await walk(storage, path, async (name, read) => {
-    sizes.set(name, (await read()).length);
+  // The size in each entry's header: verifying never reads a file's bytes into memory.
+  await walk(storage, path, async (name, _read, size) => {
+    sizes.set(name, size);
     return 'next';
   });
   return sizes;
 }
 
-type Visit = (name: string, read: () => Promise<Uint8Array>) => Promise<'next' | 'skip' | 'stop'>;
+type Visit = (name: string, read: () => Promise<Uint8Array>, size: number) => Promise<'next' | 'skip' | 'stop'>;
 
 /** Stream through a .tar.gz entry by entry; the visitor may stop early. */
 async function walk(storage: Storage, path: string, visit: Visit): Promise<void> {
@@ -206,7 +249,7 @@ async function walk(storage: Storage, path: string, visit: Visit): Promise<void>
   try {
     for await (const entry of extract) {
       const read = () => readAllBytes(entry as AsyncIterable<Uint8Array>);
-      const action = await visit(entry.header.name, read);
+      const action = await visit(entry.header.name, read, entry.header.size ?? 0);
       if (action === 'stop') {
         stopped = true;
         break;

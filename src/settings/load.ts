@@ -11,7 +11,7 @@ export interface Settings {
   /** The file the settings came from, or null when only defaults/env/flags were used. */
   file: string | null;
   user: { configFile: string; secret: string; minPasswordLength: number };
-  application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean; corsOrigins: string[] };
+  application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean; corsOrigins: string[]; configBackupsKeep: number; configBackupsDays: number };
   barman: {
     configFile: string;
     command: string[];
@@ -204,6 +204,8 @@ function toSettings(values: Map<SettingSpec, RawValue>, path: string | null, war
       debug: bool('application', 'debug'),
       allowDefaultPassword: bool('application', 'allow_default_password'),
       corsOrigins: get('application', 'cors_origins') as string[],
+      configBackupsKeep: num('application', 'config_backups_keep'),
+      configBackupsDays: num('application', 'config_backups_days'),
     },
     barman: {
       configFile: str('barman', 'configfile'),

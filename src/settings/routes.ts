@@ -16,6 +16,7 @@ import { unifiedDiff } from '../barman-config/diff.js';
 import { describeFileError, keepBackup } from '../barman-config/file-errors.js';
 import { holdsGrant } from '../auth/policy.js';
 import { editLocked } from '../util/locked-edit.js';
+import { backupRetention } from '../barman-config/file-errors.js';
 import { refuseControlCharacters } from '../util/control-chars.js';
 import { coerce, loadSettings, SettingsError, type RawValue, type Settings } from './load.js';
 import { canonicalSection, findSetting, SETTINGS, type SettingSpec } from './schema.js';
@@ -52,6 +53,9 @@ const PRIVILEGED = new Set([
   'barman.path_roots',
   // Who may call the API from a browser page.
   'application.cors_origins',
+  // Deleting earlier versions of configuration files erases the record of who changed what.
+  'application.config_backups_keep',
+  'application.config_backups_days',
   // Each can stop the service or starve the machine: a 1-second timeout kills every backup
   // check, `asynccommand` empties the job queue's guard, max_running 256 runs 256 barmans.
   'barman.timeout',
@@ -86,6 +90,8 @@ const APPLY_LIVE: Record<string, (to: Settings, from: Settings) => void> = {
   'barman.path_roots': (to, from) => void (to.barman.pathRoots = from.barman.pathRoots),
   'barman.max_concurrent': (to, from) => void (to.barman.maxConcurrent = from.barman.maxConcurrent),
   'barman.max_queued': (to, from) => void (to.barman.maxQueued = from.barman.maxQueued),
+  'application.config_backups_keep': (to, from) => void (to.application.configBackupsKeep = from.application.configBackupsKeep),
+  'application.config_backups_days': (to, from) => void (to.application.configBackupsDays = from.application.configBackupsDays),
   'user.min_password_length': (to, from) => void (to.user.minPasswordLength = from.user.minPasswordLength),
 };
 
@@ -229,7 +235,7 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
         const changedSpecs = new Set(results.filter((x) => x.changed).map((x) => x.spec));
         const diff = unifiedDiff(maskSecrets(before), maskSecrets(after, changedSpecs), { fromFile: file.path, toFile: file.path });
         if (dryRun || after === before) return { text: null, value: { results, diff, next, backup: null as string | null, written: false } };
-        const backup = await keepBackup(deps.storage, deps.clock, file.path, before);
+        const backup = await keepBackup(deps.storage, deps.clock, file.path, before, backupRetention(deps.settings));
         return { text: after, value: { results, diff, next, backup, written: true } };
       }).catch((err: unknown) => {
         throw describeFileError(err, 'write', file.path, { description: 'local' });

@@ -34,6 +34,8 @@ export const SETTINGS: SettingSpec[] = [
   { section: 'application', key: 'debug', type: 'bool', default: false, description: 'Debug logging. Never exposes stack traces in responses.' },
   { section: 'application', key: 'allow_default_password', type: 'bool', default: false, description: 'Listen on a non-loopback address even while a user has the default password (not recommended).' },
   { section: 'application', key: 'cors_origins', type: 'list', default: [], description: "Browser origins (e.g. https://portal.example.com) allowed to call the API from their pages; empty turns CORS off." },
+  { section: 'application', key: 'config_backups_keep', type: 'int', default: 50, min: 1, max: 100_000, description: 'Earlier versions kept per configuration file changed through the API (store/config/backups/).' },
+  { section: 'application', key: 'config_backups_days', type: 'int', default: 365, min: 0, max: 36_500, description: 'Earlier versions older than this many days are deleted, except the newest; 0 keeps them whatever their age.' },
   { section: 'barman', key: 'configfile', aliases: ['config_file'], type: 'path', default: '/etc/barman.conf', description: "barman's main configuration file on the barman host." },
   { section: 'barman', key: 'command', type: 'command', default: '/usr/bin/barman', description: 'barman executable, optionally with a prefix such as "sudo -u barman /usr/bin/barman" (split into words; no shell).' },
   { section: 'barman', key: 'remote', type: 'bool', default: false, description: 'Run barman on a remote host over SSH.' },

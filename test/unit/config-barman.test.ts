@@ -551,7 +551,8 @@ describe('bad input changes nothing', () => {
     // Lines other than the changed keys are as they were; each key appears once.
     expect(text.startsWith(PG.replace('"Main cluster"', description))).toBe(true);
     expect(text.match(/^minimum_redundancy =/gm)).toHaveLength(1);
-    expect(backups()).toHaveLength(90);
+    // Each write kept the previous version; the history is bounded by [application] config_backups_keep (50).
+    expect(backups()).toHaveLength(50);
   });
 
   it('a config file that is not writable → 500 naming the file and the permission, nothing written', async () => {
@@ -573,5 +574,32 @@ describe('bad input changes nothing', () => {
     expect(files).toEqual(before);
     // The copy of the previous content is kept; it is a copy, never the file itself.
     expect(backups()).toHaveLength(1);
+  });
+});
+
+describe('earlier versions kept under config/backups/', () => {
+  it('keeps a bounded history per file: the newest N, none older than the age limit but the newest', async () => {
+    const { createMemoryStorage, createFixedClock } = await import('../../adapters/memory/index.js');
+    const { keepBackup } = await import('../../src/barman-config/file-errors.js');
+    const clock = createFixedClock('2026-01-01T00:00:00Z');
+    const storage = createMemoryStorage(() => clock.now().getTime());
+    for (let i = 0; i < 8; i++) {
+      await keepBackup(storage, clock, '/etc/barman.d/pg.conf', `pg v${i}\n`, { keep: 5, days: 0 });
+      await keepBackup(storage, clock, '/etc/barman.conf', `main v${i}\n`, { keep: 3, days: 0 });
+      clock.advance(86_400_000);
+    }
+    const list = await storage.list('config/backups');
+    expect(list.filter((n) => n.endsWith('_etc_barman.d_pg.conf'))).toHaveLength(5);
+    expect(list.filter((n) => n.endsWith('_etc_barman.conf'))).toHaveLength(3);
+    const newest = list.filter((n) => n.endsWith('_etc_barman.d_pg.conf')).sort().at(-1)!;
+    expect(await storage.readText(`config/backups/${newest}`)).toBe('pg v7\n');
+    // A year on, only the newest of each file is left once another change is made.
+    clock.advance(400 * 86_400_000);
+    await keepBackup(storage, clock, '/etc/barman.d/pg.conf', 'pg v8\n', { keep: 5, days: 30 });
+    const after = (await storage.list('config/backups')).filter((n) => n.endsWith('_etc_barman.d_pg.conf'));
+    expect(after).toHaveLength(1);
+    expect(await storage.readText(`config/backups/${after[0]}`)).toBe('pg v8\n');
+    // Other files' history is not touched by pg.conf's retention.
+    expect((await storage.list('config/backups')).filter((n) => n.endsWith('_etc_barman.conf'))).toHaveLength(3);
   });
 });

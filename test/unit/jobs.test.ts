@@ -171,6 +171,32 @@ describe('/history/list', () => {
   });
 });
 
+describe('archiving large logs', () => {
+  it('packs an output log larger than the read-ahead bound byte for byte, among small ones', async () => {
+    // 3 MiB of varied lines: streamed into the archive in chunks, not read whole.
+    const line = (i: number) => `${String(i).padStart(8, '0')} ${'wal segment archived '.repeat(3)}\n`;
+    const big = Array.from({ length: 45_000 }, (_, i) => line(i)).join('');
+    const { get, runner, clock, api, deps, relogin } = await setup(async (_args, options) => {
+      options.onOutput?.('stdout', new TextEncoder().encode(big));
+      return { exitCode: 0, stdout: '{}' };
+    });
+    const { body } = await get('/barman/backup?server_name=a');
+    await runner.settled();
+    await get('/barman/backup?server_name=b');
+    await runner.settled();
+    clock.set('2026-12-02T00:00:00Z');
+    await relogin();
+    expect(await api.jobs.archivePastMonths()).toEqual(['202611']);
+    const { readArchivedJob } = await import('../../src/jobs/archive.js');
+    const past = await get('/history/list?past=202611');
+    for (const job of past.body.list as Array<{ id: string }>) {
+      const archived = await readArchivedJob(deps.storage, '202611', job.id);
+      expect(archived?.log?.length).toBe(new TextEncoder().encode(big).length);
+      expect(new TextDecoder().decode(archived!.log!)).toBe(big);
+    }
+  });
+});
+
 describe('tickets', () => {
   it('refuses forged, altered, foreign-secret and expired tickets, and login tokens as tickets (and vice versa)', async () => {
     const { get, runner, token, app } = await setup(() => ({ exitCode: 0, stdout: '{}' }));
