@@ -30,6 +30,8 @@ export interface AppDeps {
 
 export interface AuthedUser extends PublicUser {
   fingerprint: string;
+  /** The account's id ('' for users from before ids, and for an embedding service's users). */
+  id: string;
 }
 
 export type AppEnv = {

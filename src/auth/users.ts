@@ -13,6 +13,11 @@ export interface PublicUser {
 }
 
 export interface UserRecord extends PublicUser {
+  /**
+   * Which account this is, beyond its name: a user removed and added again under the same name
+   * is another account and does not inherit the old one's jobs. '' for users from before ids.
+   */
+  id: string;
   passwordHash: string;
   /** Changes whenever the password or the rules change; tokens carry it, so old tokens stop working. */
   fingerprint: string;
@@ -119,7 +124,7 @@ export class UserDirectory {
     await this.edit(async (doc) => {
       if (doc.hasSection(username)) throw conflict(`user ${username} exists`, { parameter: 'username' });
       guard?.(null, { username, access, deny }, lookup(doc));
-      doc.addSection(username, { password: hash, access: formatList(access), deny: formatList(deny) });
+      doc.addSection(username, { password: hash, access: formatList(access), deny: formatList(deny), id: newAccountId() });
     });
     return { username, access, deny };
   }
@@ -224,7 +229,8 @@ export class UserDirectory {
       const access = parseList(v.access);
       const deny = parseList(v.deny);
       const passwordHash = v.password ?? '';
-      users.set(name, { username: name, access, deny, passwordHash, fingerprint: await fingerprint(name, passwordHash, access, deny) });
+      const id = v.id ?? '';
+      users.set(name, { username: name, id, access, deny, passwordHash, fingerprint: await fingerprint(name, passwordHash, access, deny, id) });
     }
     this.users = users;
     this.revision = revision;
@@ -244,8 +250,12 @@ function toPublic(u: UserRecord): PublicUser {
   return { username: u.username, access: [...u.access], deny: [...u.deny] };
 }
 
-async function fingerprint(name: string, hash: string, access: string[], deny: string[]): Promise<string> {
-  const data = new TextEncoder().encode([name, hash, access.join(','), deny.join(',')].join('\u0000'));
+function newAccountId(): string {
+  return b64url(crypto.getRandomValues(new Uint8Array(9)));
+}
+
+async function fingerprint(name: string, hash: string, access: string[], deny: string[], id: string): Promise<string> {
+  const data = new TextEncoder().encode([name, hash, access.join(','), deny.join(','), ...(id ? [id] : [])].join('\u0000'));
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
   return b64url(digest.slice(0, 12));
 }

@@ -3,7 +3,7 @@
  * output directory, staging paths, tablespace locations): barman writes there as its own user,
  * so such a path may not reach barman's home, its configuration folders, or our store.
  */
-import { badRequest, forbidden } from '../http/errors.js';
+import { badRequest, forbidden, unavailable } from '../http/errors.js';
 import type { BarmanHost } from '../ports.js';
 import type { Params } from '../http/params.js';
 import { readBarmanConfig, unquote } from '../barman-config/reader.js';
@@ -29,9 +29,8 @@ function isPathName(name: string | null | undefined): boolean {
 }
 
 /**
- * The parameter values of `params` that are paths on the barman host, as barman's help names
- * them (`destination_directory`, `--output-directory`, `--tablespace NAME:LOCATION`). None when a
- * remote SSH command is given: then they are paths on the PostgreSQL host.
+ * The parameter values of `params` that are paths, as barman's help names them
+ * (`destination_directory`, `--output-directory`, `--tablespace NAME:LOCATION`).
  */
 export function pathArguments(spec: CommandSpec, params: Params): PathArgument[] {
   const byName = new Map<string, { location: boolean }>();
@@ -39,23 +38,52 @@ export function pathArguments(spec: CommandSpec, params: Params): PathArgument[]
     if (isPathName(p.name) || isPathName(p.metavar)) for (const n of [p.name, p.metavar]) byName.set(normaliseName(n), { location: false });
   }
   for (const o of spec.options) {
-    if (!o.takesValue) continue;
+    if (!o.takesValue || isFileName(o.name) || isFileName(o.metavar)) continue;
     const location = /:LOCATION$/i.test(o.metavar ?? '');
     if (location || isPathName(o.name) || isPathName(o.metavar)) byName.set(normaliseName(o.name), { location });
   }
   const out: PathArgument[] = [];
   for (const [param, raw] of Object.entries(params)) {
-    if (normaliseName(param) === 'remotesshcommand' && String(raw) !== '') return [];
     const kind = byName.get(normaliseName(param));
     if (!kind) continue;
-    for (const v of Array.isArray(raw) ? raw : [raw]) {
-      const value = String(v);
-      if (value === '') continue;
+    for (const value of givenValues(raw)) {
       const colon = value.indexOf(':');
       out.push({ param, value: kind.location ? (colon >= 0 ? value.slice(colon + 1) : value) : value });
     }
   }
   return out;
+}
+
+/** The values barman will get for a parameter: empty ones mean "not given" (as in commandArgs). */
+function givenValues(raw: Params[string] | undefined): string[] {
+  if (raw === undefined) return [];
+  return (Array.isArray(raw) ? raw : [raw]).map(String).filter((v) => v !== '');
+}
+
+/** Whether a remote SSH command sends the paths to another host (recover --remote-ssh-command). */
+export function isRemoteRecovery(params: Params): boolean {
+  return Object.entries(params).some(([name, raw]) => normaliseName(name) === 'remotesshcommand' && givenValues(raw).length > 0);
+}
+
+/** `--recovery-conf-filename FILENAME`: a file name barman joins onto another folder. */
+function isFileName(name: string | null | undefined): boolean {
+  return !!name && /filename$/i.test(name.replace(/[-_]/g, ''));
+}
+
+/**
+ * File-name arguments barman joins onto a folder (recover's --recovery-conf-filename joins the
+ * destination): a plain name, never a path, so the join stays inside that folder.
+ */
+export function checkFileNameArguments(spec: CommandSpec, params: Params): void {
+  const names = new Set(spec.options.filter((o) => o.takesValue && (isFileName(o.name) || isFileName(o.metavar))).map((o) => normaliseName(o.name)));
+  for (const [param, raw] of Object.entries(params)) {
+    if (!names.has(normaliseName(param))) continue;
+    for (const value of givenValues(raw)) {
+      if (value.includes('/') || value === '.' || value === '..') {
+        throw badRequest(`parameter "${param}": a file name, not a path (no "/", not "." or "..")`, { parameter: param, allowed: ['a plain file name'] });
+      }
+    }
+  }
 }
 
 /** Folder options of barman's configuration whose folders barman keeps its backups and WAL in. */
@@ -77,8 +105,13 @@ export async function protectedPlaces(host: BarmanHost, configFile: string, extr
         if (path.startsWith('/')) places.push({ path, why: `barman's ${section.name}.${key}` });
       }
     }
-  } catch {
-    // barman cannot run without its configuration either; its default home is still protected.
+  } catch (err) {
+    // Without barman's configuration the folders it names are unknown: refuse rather than guess.
+    throw unavailable(
+      'BarmanConfigUnreadable',
+      `cannot read barman's configuration to check the paths of this command (${(err as Error).message}); nothing was run`,
+      60,
+    );
   }
   places.push({ path: home, why: "barman's home (barman_home)" });
   return places.map((p) => ({ ...p, path: normalise(p.path) }));
@@ -100,6 +133,11 @@ export function checkPathArguments(args: PathArgument[], places: ProtectedPlace[
   for (const { param, value } of args) {
     if (!value.startsWith('/')) {
       throw badRequest(`parameter "${param}": a path on the barman host must be absolute (start with /)`, { parameter: param, allowed: ['absolute paths'] });
+    }
+    // The kernel resolves ".." through symbolic links (which barman itself creates for
+    // tablespaces), so a path that looks outside a protected folder on paper may be inside it.
+    if (value.split('/').some((part) => part === '.' || part === '..')) {
+      throw badRequest(`parameter "${param}": a path may not hold "." or ".." segments`, { parameter: param, allowed: ['absolute paths without . or ..'] });
     }
     const path = normalise(value);
     for (const place of places) {

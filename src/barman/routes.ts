@@ -11,7 +11,7 @@ import { commandArgs, describeParams, normaliseName } from './params.js';
 import { toCommandResult } from './output.js';
 import { checkRemoteSshCommand, SHELL_EXECUTED_OPTIONS } from './remote-ssh-command.js';
 import { shellJoin } from '../util/shell-quote.js';
-import { checkPathArguments, pathArguments, protectedPlaces } from './host-paths.js';
+import { checkFileNameArguments, checkPathArguments, isRemoteRecovery, pathArguments, protectedPlaces } from './host-paths.js';
 
 const COMMAND_NAME_RE = /^[a-z][a-z0-9-]{0,63}$/;
 /** Parameters the API itself consumes; never passed to barman. */
@@ -54,14 +54,19 @@ export function barmanRoutes(deps: AppDeps, catalogue: CatalogueStore, jobs: Job
     const params = await readParams(c);
     const { argv, json } = buildInvocation(deps, cat, spec, params);
     const user = c.get('user').username;
+    const userId = c.get('user').id;
+    checkFileNameArguments(spec, params);
     const paths = pathArguments(spec, params);
     if (paths.length > 0) {
+      // With a remote SSH command the paths are on another host, which may be this one under
+      // another name: barman's folders stay protected; path_roots speak of the barman host only.
       const ours = [{ path: deps.settings.application.storeDirectory, why: "barmanapi's store" }];
-      checkPathArguments(paths, await protectedPlaces(deps.host, deps.settings.barman.configFile, ours), deps.settings.barman.pathRoots);
+      const roots = isRemoteRecovery(params) ? [] : deps.settings.barman.pathRoots;
+      checkPathArguments(paths, await protectedPlaces(deps.host, deps.settings.barman.configFile, ours), roots);
     }
 
     if (deps.settings.barman.asyncCommands.includes(spec.name) || spec.aliases.some((a) => deps.settings.barman.asyncCommands.includes(a))) {
-      const submitted = await jobs.submit({ command: spec.name, argv, json, user, servers: serverNames(spec, params) });
+      const submitted = await jobs.submit({ command: spec.name, argv, json, user, userId, servers: serverNames(spec, params) });
       const hint = `/history/result?ticket=${submitted.ticket}`;
       return c.json(
         ok({ ticket: submitted.ticket, status: submitted.status, result: hint }, { ticket: submitted.ticket }, `Command started as a background job; see ${hint}`),

@@ -23,7 +23,7 @@ export function authenticate(deps: AppDeps, auth: AuthService): MiddlewareHandle
 async function externalUser(deps: AppDeps, c: Context): Promise<AuthedUser> {
   const u = await deps.externalAuth!(c);
   if (!u) throw unauthorized('not authenticated by the host service');
-  return { ...u, fingerprint: '' };
+  return { ...u, fingerprint: '', id: '' };
 }
 
 async function builtinUser(deps: AppDeps, auth: AuthService, c: Context, path: string): Promise<AuthedUser> {
@@ -41,7 +41,7 @@ async function builtinUser(deps: AppDeps, auth: AuthService, c: Context, path: s
   const user = await auth.users.get(claims.sub);
   if (!user) throw unauthorized('invalid token: its user no longer exists');
   if (user.fingerprint !== claims.fpr) throw unauthorized('token revoked: the password or access rules changed; get a new token');
-  return { username: user.username, access: user.access, deny: user.deny, fingerprint: user.fingerprint };
+  return { username: user.username, access: user.access, deny: user.deny, fingerprint: user.fingerprint, id: user.id };
 }
 
 function tokenFrom(c: Context, header: string, scheme: string): string | undefined {
@@ -83,6 +83,6 @@ async function basicUser(deps: AppDeps, auth: AuthService, c: Context, header: s
     throw unauthorized('wrong username or password');
   }
   auth.throttle.succeeded([keys[0]!]);
-  return { username: user.username, access: user.access, deny: user.deny, fingerprint: user.fingerprint };
+  return { username: user.username, access: user.access, deny: user.deny, fingerprint: user.fingerprint, id: user.id };
 }
 

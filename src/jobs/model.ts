@@ -14,6 +14,8 @@ export interface JobRecord {
   /** barman was asked for JSON output. */
   json: boolean;
   user: string;
+  /** The account that started it (see UserRecord.id); absent in jobs from before ids. */
+  user_id?: string;
   servers: string[];
   host: string;
   created_at: string;
@@ -42,6 +44,7 @@ export interface JobSummary {
   status: JobStatus;
   result: number | null;
   user: string;
+  user_id?: string;
   server: string;
 }
 
@@ -86,6 +89,7 @@ export function summarise(job: JobRecord, status: JobStatus, result: JobResult |
     status,
     result: result ? result.result.status_code : null,
     user: job.user,
+    ...(job.user_id ? { user_id: job.user_id } : {}),
     server: job.servers.join(','),
   };
 }

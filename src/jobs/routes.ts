@@ -7,7 +7,7 @@ import { flag, readParams, rejectUnknown, single, type Params } from '../http/pa
 import { readArchivedJob } from './archive.js';
 import { readAllBytes } from '../util/bytes.js';
 import { jobDir, jobMonth, MONTH_RE, monthOf } from './model.js';
-import type { JobService, JobView } from './service.js';
+import { ownedBy, type JobService, type JobView } from './service.js';
 import type { AuthedUser } from '../context.js';
 import { holdsGrant, isAllowedAny } from '../auth/policy.js';
 import { forbidden } from '../http/errors.js';
@@ -35,7 +35,7 @@ export function historyRoutes(deps: AppDeps, jobs: JobService, opts: HistoryRout
     const month = past ?? monthOf(deps.clock.now());
     const user = c.get('user');
     const everyone = holdsGrant(user, 'history/all');
-    const { total, items } = await jobs.list(month, limit, offset, everyone ? undefined : user.username);
+    const { total, items } = await jobs.list(month, limit, offset, everyone ? undefined : { user: user.username, id: user.id });
     return c.json(ok(items, { month, total, limit, offset, scope: everyone ? 'all' : 'own' }));
   });
 
@@ -92,7 +92,7 @@ export function historyRoutes(deps: AppDeps, jobs: JobService, opts: HistoryRout
 
 /** Jobs belong to their users: another user's job needs the `history/all` grant. */
 function checkOwner(user: AuthedUser, view: JobView, verb: 'see' | 'cancel'): void {
-  if (view.job.user === user.username || holdsGrant(user, 'history/all')) return;
+  if (ownedBy(view.job, { user: user.username, id: user.id }) || holdsGrant(user, 'history/all')) return;
   throw forbidden(`job ${view.job.id} was started by another user; to ${verb} other users' jobs, an access rule must name history/all`);
 }
 

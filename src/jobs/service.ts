@@ -30,6 +30,7 @@ export interface SubmitRequest {
   argv: string[];
   json: boolean;
   user: string;
+  userId?: string;
   servers: string[];
 }
 
@@ -75,7 +76,7 @@ export class JobService {
     }
     const now = this.deps.clock.now();
     const id = newJobId(req.command, now);
-    const job: JobRecord = { id, command: req.command, argv: req.argv, json: req.json, user: req.user, servers: req.servers, host: this.deps.hostDescription, created_at: now.toISOString() };
+    const job: JobRecord = { id, command: req.command, argv: req.argv, json: req.json, user: req.user, ...(req.userId ? { user_id: req.userId } : {}), servers: req.servers, host: this.deps.hostDescription, created_at: now.toISOString() };
     await this.deps.storage.writeAtomic(`${jobDir(id)}/job.json`, JSON.stringify(job));
     this.queue.push(id);
     this.deps.logger.log('info', `job ${id} queued`, { command: req.command, user: req.user, servers: req.servers });
@@ -145,7 +146,7 @@ export class JobService {
   }
 
   /** A month's jobs, newest first; with `user`, only the jobs that user started. */
-  async list(month: string, limit: number, offset: number, user?: string): Promise<{ total: number; items: Array<JobSummary & { ticket: string }> }> {
+  async list(month: string, limit: number, offset: number, owner?: JobOwner): Promise<{ total: number; items: Array<JobSummary & { ticket: string }> }> {
     const activeIds = (await this.deps.storage.list(`active/${month}`)).filter(isJobId);
     let rows: Array<{ id: string; summary?: JobSummary }> = activeIds.map((id) => ({ id }));
     // Usually only past months have an archive, but a clock set back must not hide one.
@@ -153,10 +154,10 @@ export class JobService {
     const inActive = new Set(activeIds);
     rows = rows.concat(archived.filter((s) => !inActive.has(s.id)).map((s) => ({ id: s.id, summary: s })));
     rows.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    if (user !== undefined) {
+    if (owner !== undefined) {
       // The owner is in each job's record, not its id: read the summaries (cached once finished).
       const summaries = await mapBounded(rows, 16, async (row) => row.summary ?? (await this.summaryOf(row.id)));
-      rows = rows.map((row, i) => ({ id: row.id, summary: summaries[i]! })).filter((row) => row.summary.user === user);
+      rows = rows.map((row, i) => ({ id: row.id, summary: summaries[i]! })).filter((row) => ownedBy(row.summary, owner));
     }
     const page = rows.slice(offset, offset + limit);
     const items = await Promise.all(
@@ -322,6 +323,17 @@ export class JobService {
     await this.deps.storage.writeAtomic(`${dir}/result.json`, JSON.stringify(result));
     this.deps.logger.log('error', `job ${id} failed: its runner exited before starting`);
   }
+}
+
+/** Who a job belongs to: a user name and the id of that account. */
+export interface JobOwner {
+  user: string;
+  id: string;
+}
+
+/** A job belongs to the account that started it: the same name and the same account id. */
+export function ownedBy(job: { user: string; user_id?: string }, owner: JobOwner): boolean {
+  return job.user === owner.user && (job.user_id ?? '') === owner.id;
 }
 
 /** No servers, or `all`, means every server. */

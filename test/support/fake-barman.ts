@@ -17,6 +17,8 @@ export function fixtureBarmanHost(version: '2.19' | '3.4', handler: CommandHandl
   const main = readFileSync(join(dir, '_main.txt'), 'utf8');
   const ver = readFileSync(join(dir, '_version.txt'), 'utf8');
   const counts = { version: 0, help: 0 };
+  // A barman host has barman's configuration; commands that name paths check against it.
+  const files = new Map([['/etc/barman.conf', '[barman]\nbarman_home = /var/lib/barman\nconfiguration_files_directory = /etc/barman.d\n']]);
   const host = createScriptedHost(async (argv, options) => {
     const i = argv.indexOf('-c');
     const rest = argv.slice(i >= 0 ? i + 2 : 1);
@@ -34,6 +36,6 @@ export function fixtureBarmanHost(version: '2.19' | '3.4', handler: CommandHandl
       return text ? { stdout: text } : { exitCode: 2, stderr: `barman: error: invalid choice: '${rest[0]}'` };
     }
     return handler(rest, options);
-  });
+  }, files);
   return Object.assign(host, { counts });
 }

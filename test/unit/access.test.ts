@@ -262,6 +262,37 @@ describe('jobs belong to their users', () => {
   });
 });
 
+describe('jobs belong to accounts, not to names', () => {
+  it('does not hand the jobs of a removed user to a new user of the same name', async () => {
+    const USERS = user('memin', []) + user('manager', ['auth/user', 'history', 'barman']);
+    const host = fixtureBarmanHost('3.4', () => ({ exitCode: 0, stdout: '{}' }));
+    const settings = loadSettings({ text: "[barman]\nasynccommand=['backup']\n[authtoken]\nsecret=test-secret-of-enough-length\n", path: '/etc/barmanapi.conf' });
+    const holder: { deps?: AppDeps } = {};
+    const runner = createInProcessJobRunner({ get storage() { return holder.deps!.storage; }, host, clock: { now: () => new Date() }, maxOutputBytes: 1 << 20 } as never);
+    const t = testApp({ host, settings, jobs: runner, clientConf: USERS });
+    holder.deps = t.deps;
+    const call = async (token: string, path: string) => {
+      const res = await t.app.request(`${path}${path.includes('?') ? '&' : '?'}token=${token}`);
+      return { res, body: (await res.json()) as Body };
+    };
+    const manager = await loginToken(t.app, 'manager');
+    expect((await call(manager, "/auth/user/add?username=alice&password=alice-password-1&access=['history','barman']&deny=[]")).res.status).toBe(200);
+    const alice = await loginToken(t.app, 'alice', 'alice-password-1');
+    const job = await call(alice, '/barman/backup?server_name=pg');
+    expect(job.res.status).toBe(202);
+    await runner.settled();
+    expect((await call(alice, '/history/list')).body.list).toHaveLength(1);
+    // Alice leaves; someone who may add users adds an "alice" of their own.
+    expect((await call(manager, '/auth/user/remove?username=alice')).res.status).toBe(200);
+    expect((await call(manager, "/auth/user/add?username=alice&password=new-alice-pass&access=['history']&deny=[]")).res.status).toBe(200);
+    const impostor = await loginToken(t.app, 'alice', 'new-alice-pass');
+    expect((await call(impostor, '/history/list')).body.list).toEqual([]);
+    expect((await call(impostor, `/history/result?ticket=${job.body.ticket}`)).res.status).toBe(403);
+    // The old tickets still work for someone allowed everyone's jobs.
+    expect((await call(await loginToken(t.app), `/history/result?ticket=${job.body.ticket}`)).body.status).toBe('done');
+  });
+});
+
 describe('methods, CORS, body size and challenges', () => {
   async function setup(extra = '') {
     const host = fixtureBarmanHost('3.4', () => ({ exitCode: 0, stdout: '{}' }));
@@ -350,7 +381,6 @@ describe('paths on the barman host', () => {
 
   it.each([
     ['barman_home', '/var/lib/barman/restore'],
-    ['barman_home itself, spelled with dots', '/var/lib/./barman/../barman'],
     ['a folder holding barman_home', '/var/lib'],
     ['the root', '/'],
     ['a backup_directory', '/srv/backups/pg/x'],
@@ -368,9 +398,52 @@ describe('paths on the barman host', () => {
     expect(runs()).toEqual([]);
   });
 
-  it('refuses relative paths, and checks tablespace locations, staging paths and get-wal output folders', async () => {
+  it('refuses relative paths and . or .. segments, which the kernel resolves through symbolic links', async () => {
+    const { recover, runs } = await setup();
+    for (const dir of ['restore', '/var/lib/./barman/../barman', '/srv/a/pg_tblspc/16384/../../lib/barman/x', '/srv/..', '/srv/.']) {
+      expect((await recover({ destination_directory: dir })).status, dir).toBe(400);
+    }
+    expect(runs()).toEqual([]);
+  });
+
+  it('refuses a recovery.conf file name that is a path: barman joins it onto the destination', async () => {
+    // barman releases after 3.4 have --recovery-conf-filename; add it to 3.4's recover help.
+    const { readFileSync } = await import('node:fs');
+    const { parseCommandHelp } = await import('../../src/barman/help-parser.js');
+    const { checkFileNameArguments, pathArguments } = await import('../../src/barman/host-paths.js');
+    const help = readFileSync(new URL('../fixtures/barman-help/3.4/recover.txt', import.meta.url), 'utf8')
+      .replace('[--standby-mode]', '[--standby-mode] [--recovery-conf-filename RECOVERY_CONF_FILENAME]')
+      .replace(/(\n  --standby-mode[^\n]*\n)/, '$1  --recovery-conf-filename RECOVERY_CONF_FILENAME\n                        name of the file to which recovery configuration options will be added\n');
+    const spec = parseCommandHelp('recover', help);
+    expect(spec.options.map((o) => o.name)).toContain('recovery-conf-filename');
+    for (const bad of ['/var/lib/barman/.bashrc', '../../var/lib/barman/.bashrc', 'sub/x.conf', '..', '.']) {
+      for (const name of ['recovery_conf_filename', 'RECOVERY-CONF-FILENAME']) {
+        expect(() => checkFileNameArguments(spec, { [name]: bad }), `${name}=${bad}`).toThrow(/a file name, not a path/);
+      }
+    }
+    expect(() => checkFileNameArguments(spec, { recovery_conf_filename: 'postgresql.auto.conf' })).not.toThrow();
+    // It is a file name, not a folder of its own: the path checks do not take it for one.
+    expect(pathArguments(spec, { recovery_conf_filename: 'custom.conf', destination_directory: '/srv/r' })).toEqual([{ param: 'destination_directory', value: '/srv/r' }]);
+  });
+
+  it("keeps barman's folders protected when a remote ssh command names this very host, and refuses when barman's configuration cannot be read", async () => {
+    const { recover, runs, host } = await setup();
+    const loopback = await recover({ destination_directory: '/var/lib/barman', remote_ssh_command: 'ssh barman@localhost' });
+    expect(loopback.status).toBe(403);
+    // Empty values are "not given": this is a local recovery, checked as one.
+    const free = await setup('allow_free_remote_ssh_command=true\n');
+    const emptyTwice = await free.recover({ destination_directory: '/var/lib/barman/x', remote_ssh_command: ['', ''] }, true);
+    expect(emptyTwice.status).toBe(403);
+    expect(free.runs()).toEqual([]);
+    host.files.delete('/etc/barman.conf');
+    const blind = await recover({ destination_directory: '/srv/restore' });
+    expect(blind.status).toBe(503);
+    expect(((await blind.json()) as Body).type).toBe('BarmanConfigUnreadable');
+    expect(runs()).toEqual([]);
+  });
+
+  it('checks tablespace locations, staging paths and get-wal output folders', async () => {
     const { recover, runs, app, token } = await setup();
-    expect((await recover({ destination_directory: 'restore' })).status).toBe(400);
     expect((await recover({ destination_directory: '/srv/restore', tablespace: 'tbs:/var/lib/barman/tbs' }, true)).status).toBe(403);
     expect((await recover({ destination_directory: '/srv/restore', 'recovery-staging-path': '/etc/barman.d/s' })).status).toBe(403);
     const wal = await app.request(`/barman/get-wal?server_name=pg&wal_name=000000010000000000000001&output_directory=/var/lib/barman/pg&token=${token}`);
@@ -391,7 +464,7 @@ describe('paths on the barman host', () => {
     const { recover, runs } = await setup("path_roots=['/srv/restores']\n");
     expect((await recover({ destination_directory: '/srv/other' })).status).toBe(403);
     expect((await recover({ destination_directory: '/srv/restores' })).status).toBe(403);
-    expect((await recover({ destination_directory: '/srv/restores/../other' })).status).toBe(403);
+    expect((await recover({ destination_directory: '/srv/restores/../other' })).status).toBe(400);
     expect((await recover({ destination_directory: '/srv/restores/pg-20261115' })).status).toBe(200);
     expect(runs()).toHaveLength(1);
   });
