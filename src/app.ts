@@ -14,6 +14,7 @@ import { methodGate } from './http/methods.js';
 import { ApiError, notFound } from './http/errors.js';
 import { errorBody, internalErrorBody } from './http/envelope.js';
 import { redact, redactQuery } from './util/redact.js';
+import { HostError, type HostErrorKind } from './ports.js';
 
 export interface Api {
   app: Hono<AppEnv>;
@@ -86,11 +87,25 @@ export function createApi(given: AppDeps): Api {
       for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
       return c.json(errorBody(err), err.status);
     }
+    if (err instanceof HostError) {
+      // The barman host, not this API, failed: a gateway error that says why; the next request reconnects.
+      deps.logger.log('warn', `barman host ${deps.host.description}: ${err.kind}`, { path: c.req.path, error: redact(err.message) });
+      return c.json(errorBody(new ApiError(502, HOST_ERROR_TYPE[err.kind], redact(err.message), { host: deps.host.description })), 502);
+    }
     deps.logger.log('error', 'unhandled error', { path: c.req.path, error: redact(String((err as Error).stack ?? err)) });
     return c.json(internalErrorBody(), 500);
   });
   return { app, jobs, catalogue, slots };
 }
+
+const HOST_ERROR_TYPE: Record<HostErrorKind, string> = {
+  unreachable: 'BarmanHostUnreachable',
+  'connection-lost': 'BarmanHostConnectionLost',
+  auth: 'BarmanHostAuthFailed',
+  'host-key': 'BarmanHostKeyRefused',
+  config: 'BarmanHostMisconfigured',
+  closed: 'BarmanHostClosed',
+};
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   return createApi(deps).app;

@@ -5,6 +5,7 @@
  */
 export { createApi, createApp, type Api } from './app.js';
 export type { AppDeps, AppEnv, AuthedUser } from './context.js';
+export { HostError, type HostErrorKind } from './ports.js';
 export type {
   BarmanHost,
   Clock,

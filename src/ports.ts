@@ -88,6 +88,22 @@ export interface HostFileInfo {
   isDirectory: boolean;
 }
 
+/**
+ * The barman host could not be reached or used, as a host reports it (never a barman failure,
+ * which is a RunResult): the API answers 502 with the message, which names no secret.
+ */
+export type HostErrorKind = 'unreachable' | 'connection-lost' | 'auth' | 'host-key' | 'config' | 'closed';
+
+export class HostError extends Error {
+  constructor(
+    readonly kind: HostErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HostError';
+  }
+}
+
 /** Where barman lives: this machine, or a barman host reached over SSH. */
 export interface BarmanHost {
   readonly kind: 'local' | 'ssh';

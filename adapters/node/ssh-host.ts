@@ -7,7 +7,8 @@ import type { AnyAuthMethod, ClientChannel, ConnectConfig, KexAlgorithm, ServerH
 import { describeRemoteSsh } from '../../src/barman/remote-ssh.js';
 import type { RemoteSsh } from '../../src/barman/remote-ssh.js';
 import { KeyedMutex } from '../../src/util/mutex.js';
-import type { BarmanHost, HostFileInfo, HostWriteResult, RunOptions, RunResult } from '../../src/ports.js';
+import { HostError } from '../../src/ports.js';
+import type { BarmanHost, HostErrorKind, HostFileInfo, HostWriteResult, RunOptions, RunResult } from '../../src/ports.js';
 import { shellJoin, shellQuote } from '../../src/util/shell-quote.js';
 import {
   appendKnownHost,
@@ -74,12 +75,24 @@ export type SshHostErrorCode =
   | 'connection-lost'
   | 'closed';
 
-export class SshHostError extends Error {
+const KIND: Record<SshHostErrorCode, HostErrorKind> = {
+  config: 'config',
+  connect: 'unreachable',
+  auth: 'auth',
+  'host-key-unknown': 'host-key',
+  'host-key-changed': 'host-key',
+  'host-key-other-type': 'host-key',
+  'host-key-revoked': 'host-key',
+  'connection-lost': 'connection-lost',
+  closed: 'closed',
+};
+
+export class SshHostError extends HostError {
   constructor(
     readonly code: SshHostErrorCode,
     message: string,
   ) {
-    super(message);
+    super(KIND[code], message);
     this.name = 'SshHostError';
   }
 }
