@@ -1,0 +1,138 @@
+/**
+ * A BarmanHost over one pooled SSH connection (ssh2): exec channels for commands, SFTP for files.
+ * connection.ts logs in and checks host keys, pool.ts shares the connection, exec.ts runs
+ * commands, sftp-files.ts reads and replaces files.
+ */
+import { KeyedMutex } from '../../../src/util/mutex.js';
+import type { BarmanHost, HostFileInfo } from '../../../src/ports.js';
+import type { RemoteSsh } from '../../../src/barman/remote-ssh.js';
+import { createConnector } from './connection.js';
+import { runRemote } from './exec.js';
+import { createPool, createSlots } from './pool.js';
+import { call, replaceRemote, sftpCode, statOrNull, SFTP_NO_SUCH_FILE } from './sftp-files.js';
+
+export { SshHostError, type SshHostErrorCode } from './errors.js';
+
+const DEFAULT_KILL_GRACE_MS = 2_000;
+const DEFAULT_EXIT_DRAIN_MS = 2_000;
+const DEFAULT_MAX_CHANNELS = 8;
+
+export interface SshHostOptions {
+  target: RemoteSsh;
+  /** known_hosts to check and (on trust on first use) append to. Default: the target's UserKnownHostsFile, else ~/.ssh/known_hosts. */
+  knownHostsFile?: string;
+  /** Read-only system-wide known_hosts, as ssh reads it; null to skip. Default /etc/ssh/ssh_known_hosts. */
+  globalKnownHostsFile?: string | null;
+  /** Record an unknown host's key instead of refusing it. Default: the target's StrictHostKeyChecking is accept-new or no. */
+  trustOnFirstUse?: boolean;
+  /** Private key file tried before the target's identity files. */
+  identity?: string;
+  /** Passphrase for encrypted identity files. */
+  passphrase?: string;
+  /** ssh-agent socket; default SSH_AUTH_SOCK; '' for none. */
+  agent?: string;
+  /** Time allowed to connect and authenticate. Default: the target's ConnectTimeout, else 20 s. */
+  readyTimeoutMs?: number;
+  defaultTimeoutMs?: number;
+  defaultMaxOutputBytes?: number;
+  /** Time between the TERM and the KILL signal when a command is stopped. */
+  killGraceMs?: number;
+  /** How long to keep reading after the remote command exits (a background child may hold its output). */
+  exitDrainMs?: number;
+  /** Commands running at once on the one connection; sshd allows 10 sessions by default, SFTP takes one. */
+  maxChannels?: number;
+}
+
+/** A BarmanHost over one pooled SSH connection. */
+export interface SshHost extends BarmanHost {
+  readonly kind: 'ssh';
+  /** Connections that completed authentication so far (pooling and reconnects are observable). */
+  readonly connectionsOpened: number;
+}
+
+export function createSshHost(opts: SshHostOptions): SshHost {
+  const connector = createConnector(opts);
+  const { description } = connector;
+  const pool = createPool(connector);
+  const withSftp = pool.withSftp;
+  const exec = {
+    description,
+    pool,
+    slots: createSlots(opts.maxChannels ?? DEFAULT_MAX_CHANNELS),
+    defaultTimeoutMs: opts.defaultTimeoutMs,
+    defaultMaxOutputBytes: opts.defaultMaxOutputBytes,
+    killGraceMs: opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+    exitDrainMs: opts.exitDrainMs ?? DEFAULT_EXIT_DRAIN_MS,
+  };
+  const writeLock = new KeyedMutex();
+
+  return {
+    kind: 'ssh',
+    description,
+    get connectionsOpened() {
+      return connector.opened;
+    },
+
+    run(argv, options = {}) {
+      return runRemote(exec, argv, options);
+    },
+
+    readFile(path) {
+      return withSftp(async (w) => {
+        try {
+          return (await call<Buffer>((cb) => w.readFile(path, cb))).toString('utf8');
+        } catch (err) {
+          if (sftpCode(err) === SFTP_NO_SUCH_FILE) return null;
+          throw err;
+        }
+      }, true);
+    },
+
+    async writeFile(path, content) {
+      // Lock the file the write really lands on; realpath fails only when it does not exist yet.
+      const target = await withSftp(async (w) => {
+        try {
+          return await call<string>((cb) => w.realpath(path, cb));
+        } catch (err) {
+          if (sftpCode(err) !== SFTP_NO_SUCH_FILE) throw err;
+          return path;
+        }
+      }, true);
+      const data = Buffer.from(content, 'utf8');
+      return writeLock.run(target, () => withSftp((w) => replaceRemote(w, target, data, description), false));
+    },
+
+    async stat(path) {
+      const s = await withSftp((w) => statOrNull(w, path), true);
+      if (s === null) return null;
+      const info: HostFileInfo = {
+        size: s.size,
+        mtimeMs: s.mtime * 1000, // SFTP v3 carries whole seconds
+        mode: s.mode,
+        uid: s.uid,
+        gid: s.gid,
+        isDirectory: s.isDirectory(),
+      };
+      return info;
+    },
+
+    listDir(path) {
+      return withSftp(async (w) => {
+        try {
+          const entries = await call<{ filename: string }[]>((cb) => w.readdir(path, cb));
+          return entries
+            .map((e) => e.filename)
+            .filter((name) => name !== '.' && name !== '..')
+            .sort();
+        } catch (err) {
+          if (sftpCode(err) === SFTP_NO_SUCH_FILE) return [];
+          throw err;
+        }
+      }, true);
+    },
+
+    close() {
+      return pool.close();
+    },
+  };
+}
