@@ -117,6 +117,12 @@ export interface BarmanHost {
   stat(path: string): Promise<HostFileInfo | null>;
   /** Entry names of a directory; [] when missing. */
   listDir(path: string): Promise<string[]>;
+  /**
+   * Take the inter-process lock of a file this host rewrites (other barmanapi servers and hosts
+   * take the same one); resolves to its release. Hosts no other process writes through may
+   * leave it out.
+   */
+  lockFile?(path: string): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 

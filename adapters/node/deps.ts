@@ -64,6 +64,7 @@ export function createHost(settings: Settings): BarmanHost {
     writeFile: async (path, content) => (await get()).writeFile(path, content),
     stat: async (path) => (await get()).stat(path),
     listDir: async (path) => (await get()).listDir(path),
+    lockFile: async (path) => (await get()).lockFile!(path),
     close: async () => {
       if (host) await (await host).close();
     },

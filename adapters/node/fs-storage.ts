@@ -6,9 +6,8 @@ import { Readable } from 'node:stream';
 import type { Storage, TextFile } from '../../src/ports.js';
 import { checkStorePath } from '../../src/util/store-path.js';
 import { syncDir, writeFileAtomic } from './fs-atomic.js';
-import lockfile from 'proper-lockfile';
-import { unavailable } from '../../src/http/errors.js';
 import { storeWriteError, textFileError } from './store-errors.js';
+import { lockFile } from './file-lock.js';
 
 /**
  * The store directory on the local file system (default /var/lib/barmanapi). A write the machine
@@ -128,30 +127,4 @@ export function createFsTextFile(path: string, mode = 0o600): TextFile {
     },
     lock: () => lockFile(path),
   };
-}
-
-/**
- * The inter-process lock of a file we rewrite: `<file>.lock`, a folder created atomically by
- * proper-lockfile and refreshed while held, so a lock left by a killed process goes stale after
- * LOCK_STALE_MS. Waits up to about LOCK_WAIT_MS, then answers 503: someone else is writing.
- */
-const LOCK_STALE_MS = 10_000;
-const LOCK_WAIT_MS = 15_000;
-
-export async function lockFile(path: string): Promise<() => Promise<void>> {
-  try {
-    return await lockfile.lock(path, {
-      realpath: false,
-      lockfilePath: `${path}.lock`,
-      stale: LOCK_STALE_MS,
-      update: LOCK_STALE_MS / 4,
-      retries: { retries: Math.ceil(LOCK_WAIT_MS / 100), minTimeout: 5, maxTimeout: 100, factor: 1.5, randomize: true },
-      onCompromised: () => undefined, // our write is atomic either way; the revision check catches the rest
-    });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw unavailable('FileBusy', `${path} is being changed by another barmanapi process (lock ${path}.lock); try again`, 1, { file: path });
-    }
-    throw textFileError(e, `${path}.lock`, 'write');
-  }
 }

@@ -5,6 +5,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { KeyedMutex } from '../../src/util/mutex.js';
 import type { BarmanHost, HostFileInfo, HostWriteResult, RunOptions, RunResult } from '../../src/ports.js';
+import { lockFile } from './file-lock.js';
 import { assertArgv, assertNoPrivateEnv, barmanEnv, createOutputBuffer, createOutputTap, DEFAULT_MAX_OUTPUT_BYTES, NEW_FILE_MODE } from './command-io.js';
 
 export interface LocalHostOptions {
@@ -66,6 +67,15 @@ export function createLocalHost(opts: LocalHostOptions = {}): BarmanHost {
         throw err;
       });
       return writeLock.run(target, () => replaceFile(target, Buffer.from(content, 'utf8')));
+    },
+
+    async lockFile(path) {
+      // The file a write really lands on, so two names for one file share a lock.
+      const target = await realpath(path).catch((err: unknown) => {
+        if (isMissing(err)) return resolve(path);
+        throw err;
+      });
+      return lockFile(target);
     },
 
     async stat(path) {

@@ -81,7 +81,15 @@ export function configRoutes(deps: AppDeps, opts: ConfigRoutesOptions): Hono<App
     for (let attempt = 1; ; attempt++) {
       const view = await readBarmanConfig(deps.host, deps.settings.barman.configFile);
       const plan = planChange(req, { view, options: knownOptions(installed.catalogue), mayChangeExecutable });
-      const outcome = await fileLock.run(plan.file, () => writePlan(plan, req.dryRun, user));
+      // In this process, then across processes (other servers, on this machine or over SFTP).
+      const outcome = await fileLock.run(plan.file, async () => {
+        const release = req.dryRun ? null : await deps.host.lockFile?.(plan.file);
+        try {
+          return await writePlan(plan, req.dryRun, user);
+        } finally {
+          await release?.();
+        }
+      });
       if (outcome === 'retry') {
         if (attempt < MAX_WRITE_ATTEMPTS) continue;
         throw conflict(`${plan.file} kept changing while this request tried to write it; nothing was changed, try again`, { file: plan.file });

@@ -150,6 +150,7 @@ export function withRunSlots(host: BarmanHost, slots: RunSlots): BarmanHost & { 
     writeFile: (path, content) => host.writeFile(path, content),
     stat: (path) => host.stat(path),
     listDir: (path) => host.listDir(path),
+    ...(host.lockFile ? { lockFile: (path: string) => host.lockFile!(path) } : {}),
     close: () => host.close(),
   };
 }

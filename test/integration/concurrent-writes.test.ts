@@ -1,4 +1,8 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { itEnv } from '../support/it-env.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IniDocument, parseList } from '../../src/ini/document.js';
 import { runCli, serverDir, startServerProcess, token, type ServerProcess } from '../support/server-process.js';
@@ -54,4 +58,44 @@ describe('two servers and the CLI writing client.conf at once', () => {
       else expect(accessOf(op.user), op.user).toEqual(['barman']);
     }
   }, 120_000);
+});
+
+describe.each(['local', 'ssh'] as const)("two servers changing one barman configuration file at once (%s host)", (mode) => {
+  it('keeps every key answered as written', async () => {
+    const env = itEnv();
+    const uid = Number(execFileSync('id', ['-u', env.barman.user]).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', env.barman.user]).toString().trim());
+    // A barman configuration of its own (the environment's stays as it is), owned by barman.
+    const dir = mkdtempSync(join(tmpdir(), 'barmanapi-conf-'));
+    mkdirSync(join(dir, 'conf.d'));
+    writeFileSync(join(dir, 'barman.conf'), `[barman]\nbarman_home = ${env.barman.home}\nconfiguration_files_directory = ${join(dir, 'conf.d')}\n`);
+    writeFileSync(join(dir, 'conf.d', 'shared.conf'), '[shared]\ndescription = two writers\n');
+    for (const p of [dir, join(dir, 'conf.d'), join(dir, 'barman.conf'), join(dir, 'conf.d', 'shared.conf')]) chownSync(p, uid, gid);
+    const barman = mode === 'local'
+      ? `configfile=${join(dir, 'barman.conf')}\ncommand=${env.barman.command.join(' ')}\nremote=false`
+      : `configfile=${join(dir, 'barman.conf')}\ncommand=/usr/bin/barman\nremote=true\nremotessh=${env.ssh.remotessh}\nknown_hosts=${env.ssh.knownHosts}`;
+    const d = serverDir(barman);
+    const a = await startServerProcess(d.config);
+    const b = await startServerProcess(d.config);
+    running.push(a, b);
+    const ta = await token(a.baseUrl);
+    const tb = await token(b.baseUrl);
+    const change = async (base: string, t: string, key: string) => {
+      const res = await fetch(`${base}/config/barman/change?shared.${key}=${key}&force=true&token=${t}`);
+      return { key, status: res.status, body: await res.text() };
+    };
+    const keys = (p: string) => Array.from({ length: 40 }, (_, i) => `x_${p}${i}`);
+    const [fromA, fromB] = await Promise.all([
+      Promise.all(keys('a').map((k) => change(a.baseUrl, ta, k))),
+      Promise.all(keys('b').map((k) => change(b.baseUrl, tb, k))),
+    ]);
+    const doc = new IniDocument(readFileSync(join(dir, 'conf.d', 'shared.conf'), 'utf8'));
+    expect(doc.problems).toEqual([]);
+    for (const op of [...fromA, ...fromB]) {
+      expect([200, 409, 503], `${op.key}: ${op.body.slice(0, 200)}`).toContain(op.status);
+      if (op.status === 200) expect(doc.get('shared', op.key), op.key).toBe(op.key);
+    }
+    expect([...fromA, ...fromB].filter((op) => op.status === 200).length).toBeGreaterThan(70);
+    expect(doc.get('shared', 'description')).toBe('two writers');
+  }, 180_000);
 });

@@ -9,7 +9,7 @@ import type { RemoteSsh } from '../../../src/barman/remote-ssh.js';
 import { createConnector } from './connection.js';
 import { runRemote } from './exec.js';
 import { createPool, createSlots } from './pool.js';
-import { call, replaceRemote, sftpCode, statOrNull, SFTP_NO_SUCH_FILE } from './sftp-files.js';
+import { call, lockRemote, replaceRemote, sftpCode, statOrNull, SFTP_NO_SUCH_FILE } from './sftp-files.js';
 
 export { SshHostError, type SshHostErrorCode } from './errors.js';
 
@@ -65,6 +65,16 @@ export function createSshHost(opts: SshHostOptions): SshHost {
     exitDrainMs: opts.exitDrainMs ?? DEFAULT_EXIT_DRAIN_MS,
   };
   const writeLock = new KeyedMutex();
+  /** The file a path really names (symbolic links followed); the path itself when it does not exist yet. */
+  const realTarget = (path: string) =>
+    withSftp(async (w) => {
+      try {
+        return await call<string>((cb) => w.realpath(path, cb));
+      } catch (err) {
+        if (sftpCode(err) !== SFTP_NO_SUCH_FILE) throw err;
+        return path;
+      }
+    }, true);
 
   return {
     kind: 'ssh',
@@ -89,17 +99,14 @@ export function createSshHost(opts: SshHostOptions): SshHost {
     },
 
     async writeFile(path, content) {
-      // Lock the file the write really lands on; realpath fails only when it does not exist yet.
-      const target = await withSftp(async (w) => {
-        try {
-          return await call<string>((cb) => w.realpath(path, cb));
-        } catch (err) {
-          if (sftpCode(err) !== SFTP_NO_SUCH_FILE) throw err;
-          return path;
-        }
-      }, true);
+      // Lock the file the write really lands on.
+      const target = await realTarget(path);
       const data = Buffer.from(content, 'utf8');
       return writeLock.run(target, () => withSftp((w) => replaceRemote(w, target, data, description), false));
+    },
+
+    async lockFile(path) {
+      return lockRemote((op) => withSftp(op, true), await realTarget(path));
     },
 
     async stat(path) {

@@ -2,7 +2,9 @@
  * barman's files over SFTP: read, stat, list, and replace atomically (temp file, fsync, owner and
  * mode kept, posix-rename), or in place where the folder refuses a temp file.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { unavailable } from '../../../src/http/errors.js';
 import { posix } from 'node:path';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import type { HostWriteResult } from '../../../src/ports.js';
@@ -140,4 +142,54 @@ async function fsyncIfSupported(w: SFTPWrapper, handle: Buffer): Promise<void> {
   // Without fsync@openssh.com the server decides when data reaches its disk; a rename stays atomic and
   // the in-place steps still arrive in order, so a dropped connection cannot leave an empty file.
   await tryExtension((cb) => w.ext_openssh_fsync(handle, cb));
+}
+
+/** A lock older than this is taken to be left by a process that died while holding it. */
+const LOCK_EXPIRY_MS = 30_000;
+const LOCK_WAIT_MS = 15_000;
+
+/**
+ * The inter-process lock of a file on the barman host: `<file>.lock`, created exclusively, naming
+ * its owner and its expiry; removed on release. A lock past its expiry is removed and taken.
+ * Where the folder refuses the lock file, one named after the path in /tmp on that host.
+ */
+export async function lockRemote(run: <T>(op: (w: SFTPWrapper) => Promise<T>) => Promise<T>, path: string): Promise<() => Promise<void>> {
+  const owner = `barmanapi pid ${process.pid} on ${hostname()}`;
+  let lockPath = `${path}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (let attempt = 0; ; attempt++) {
+    const body = JSON.stringify({ owner, expires: new Date(Date.now() + LOCK_EXPIRY_MS).toISOString() });
+    const taken = await run(async (w) => {
+      try {
+        const handle = await call<Buffer>((cb) => w.open(lockPath, 'wx', { mode: 0o644 }, cb));
+        await call<void>((cb) => w.write(handle, Buffer.from(body), 0, Buffer.byteLength(body), 0, cb));
+        await call<void>((cb) => w.close(handle, cb));
+        return 'taken' as const;
+      } catch (err) {
+        const code = sftpCode(err);
+        if (code === SFTP_PERMISSION_DENIED && lockPath === `${path}.lock`) return 'elsewhere' as const;
+        if (code !== SFTP_FAILURE) throw err;
+        // It exists: someone holds it, or held it and died.
+        const held = await call<Buffer>((cb) => w.readFile(lockPath, cb)).then(
+          (b) => b.toString('utf8'),
+          () => '',
+        );
+        const expires = Date.parse((/"expires":"([^"]+)"/.exec(held) ?? [])[1] ?? '');
+        if (held !== '' && !(expires < Date.now())) return 'busy' as const;
+        await call<void>((cb) => w.unlink(lockPath, cb)).catch(() => undefined);
+        return 'stale' as const;
+      }
+    });
+    if (taken === 'taken') {
+      const mine = lockPath;
+      return () => run((w) => call<void>((cb) => w.unlink(mine, cb))).catch(() => undefined);
+    }
+    if (taken === 'elsewhere') {
+      lockPath = `/tmp/barmanapi-lock-${createHash('sha256').update(path).digest('hex').slice(0, 32)}`;
+      continue;
+    }
+    if (taken === 'stale') continue;
+    if (Date.now() > deadline) throw unavailable('FileBusy', `${path} is being changed by another barmanapi process (lock ${lockPath}); try again`, 1, { file: path });
+    await new Promise((r) => setTimeout(r, Math.min(200, 10 + attempt * 10) * (0.5 + Math.random())));
+  }
 }
