@@ -79,6 +79,12 @@ export interface HostWriteResult {
   mode: 'replaced' | 'in-place';
 }
 
+export interface FileOwnership {
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
 export interface HostFileInfo {
   size: number;
   mtimeMs: number;
@@ -112,8 +118,12 @@ export interface BarmanHost {
   /** Run argv[0] with argv[1..] as separate words; nothing is interpreted by a local shell. */
   run(argv: string[], options?: RunOptions): Promise<RunResult>;
   readFile(path: string): Promise<string | null>;
-  /** Atomic write next to the target (temp + rename), keeping owner and mode. */
-  writeFile(path: string, content: string): Promise<HostWriteResult>;
+  /**
+   * Atomic write next to the target (temp + rename), keeping owner and mode. A file that does
+   * not exist yet takes the owner and mode of `like` (giving a file away needs root: where the
+   * host may not, the mode still applies).
+   */
+  writeFile(path: string, content: string, like?: FileOwnership): Promise<HostWriteResult>;
   stat(path: string): Promise<HostFileInfo | null>;
   /** Entry names of a directory; [] when missing. */
   listDir(path: string): Promise<string[]>;

@@ -35,7 +35,7 @@ export function createScriptedHost(
     async readFile(path) {
       return files.get(path) ?? null;
     },
-    async writeFile(path, content) {
+    async writeFile(path, content, _like) {
       files.set(path, content);
       return { mode: 'replaced' };
     },

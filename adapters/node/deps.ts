@@ -61,7 +61,7 @@ export function createHost(settings: Settings): BarmanHost {
     description: describeRemoteSsh(target, target.user ?? userInfo().username),
     run: async (argv, options) => (await get()).run(argv, options),
     readFile: async (path) => (await get()).readFile(path),
-    writeFile: async (path, content) => (await get()).writeFile(path, content),
+    writeFile: async (path, content, like) => (await get()).writeFile(path, content, like),
     stat: async (path) => (await get()).stat(path),
     listDir: async (path) => (await get()).listDir(path),
     lockFile: async (path) => (await get()).lockFile!(path),

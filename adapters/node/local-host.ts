@@ -4,7 +4,7 @@ import { open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/pro
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { KeyedMutex } from '../../src/util/mutex.js';
-import type { BarmanHost, HostFileInfo, HostWriteResult, RunOptions, RunResult } from '../../src/ports.js';
+import type { BarmanHost, FileOwnership, HostFileInfo, HostWriteResult, RunOptions, RunResult } from '../../src/ports.js';
 import { lockFile } from './file-lock.js';
 import { assertArgv, assertNoPrivateEnv, barmanEnv, createOutputBuffer, createOutputTap, DEFAULT_MAX_OUTPUT_BYTES, NEW_FILE_MODE } from './command-io.js';
 
@@ -60,13 +60,13 @@ export function createLocalHost(opts: LocalHostOptions = {}): BarmanHost {
       }
     },
 
-    async writeFile(path, content) {
+    async writeFile(path, content, like) {
       // Lock the file the write really lands on, so two names for one file share a lock.
       const target = await realpath(path).catch((err: unknown) => {
         if (isMissing(err)) return resolve(path);
         throw err;
       });
-      return writeLock.run(target, () => replaceFile(target, Buffer.from(content, 'utf8')));
+      return writeLock.run(target, () => replaceFile(target, Buffer.from(content, 'utf8'), like));
     },
 
     async lockFile(path) {
@@ -242,7 +242,7 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
  * the file itself is writable, rewrite it in place instead: not atomic, so the caller is told.
  * Callers hold the per-path lock.
  */
-async function replaceFile(target: string, data: Buffer): Promise<HostWriteResult> {
+async function replaceFile(target: string, data: Buffer, like?: FileOwnership): Promise<HostWriteResult> {
   const existing = await stat(target).catch((err: unknown) => {
     if (isMissing(err)) return null;
     throw err;
@@ -263,20 +263,22 @@ async function replaceFile(target: string, data: Buffer): Promise<HostWriteResul
   let fallBack = false;
   try {
     await handle.writeFile(data);
-    if (existing) {
+    const owner = existing ?? like;
+    if (owner) {
       const mine = await handle.stat();
-      if (mine.uid !== existing.uid || mine.gid !== existing.gid) {
+      if (mine.uid !== owner.uid || mine.gid !== owner.gid) {
         try {
-          await handle.chown(existing.uid, existing.gid);
+          await handle.chown(owner.uid, owner.gid);
         } catch (err) {
           // Only root may give a file away; renaming ours over theirs would change the owner.
+          // A new file simply stays ours.
           if (!isPermission(err)) throw err;
-          fallBack = true;
+          if (existing) fallBack = true;
         }
       }
     }
     // After chown, which clears set-id bits.
-    if (!fallBack) await handle.chmod(existing ? existing.mode & 0o7777 : NEW_FILE_MODE);
+    if (!fallBack) await handle.chmod(owner ? owner.mode & 0o7777 : NEW_FILE_MODE);
     if (!fallBack) await handle.sync();
   } catch (err) {
     await handle.close();

@@ -5,6 +5,8 @@ import { badRequest, conflict } from '../http/errors.js';
 import { flag, readParams, rejectUnknown, single } from '../http/params.js';
 import { settingsRoutes } from '../settings/routes.js';
 import { KeyedMutex } from '../util/mutex.js';
+import { dirname, joinPath } from '../util/path.js';
+import type { FileOwnership } from '../ports.js';
 import { unifiedDiff } from './diff.js';
 import { applyChanges, parseChangeRequest, planChange, privilegeReason, type ChangePlan, type ChangeResult } from './editor.js';
 import { backupRetention, describeFileError, keepBackup } from './file-errors.js';
@@ -133,7 +135,7 @@ export function configRoutes(deps: AppDeps, opts: ConfigRoutesOptions): Hono<App
     const backup = before === null ? null : await keepBackup(deps.storage, deps.clock, plan.file, before, backupRetention(deps.settings));
     let mode: 'replaced' | 'in-place';
     try {
-      ({ mode } = await deps.host.writeFile(plan.file, after));
+      ({ mode } = await deps.host.writeFile(plan.file, after, before === null ? await siblingOwnership(plan.file) : undefined));
     } catch (err) {
       const info = await deps.host.stat(plan.file).catch(() => null);
       throw describeFileError(err, 'write', plan.file, deps.host, info);
@@ -149,6 +151,20 @@ export function configRoutes(deps: AppDeps, opts: ConfigRoutesOptions): Hono<App
       ? `The folder of ${plan.file} is not writable, so the file was rewritten in place (not atomically); the previous content is in the store at ${backup}.`
       : '';
     return { results, diff, written: true, mode: before === null ? 'created' : mode, backup, message };
+  }
+
+  /**
+   * A new server file looks like the files beside it (barman's user, their mode), or, in an
+   * empty folder, belongs to the folder's owner with mode 0644 less what the folder withholds.
+   */
+  async function siblingOwnership(file: string): Promise<FileOwnership | undefined> {
+    const folder = dirname(file);
+    for (const name of (await deps.host.listDir(folder)).filter((n) => n.endsWith('.conf')).sort()) {
+      const info = await deps.host.stat(joinPath(folder, name)).catch(() => null);
+      if (info && !info.isDirectory) return { uid: info.uid, gid: info.gid, mode: info.mode & 0o7777 };
+    }
+    const dir = await deps.host.stat(folder).catch(() => null);
+    return dir ? { uid: dir.uid, gid: dir.gid, mode: 0o644 & dir.mode } : undefined;
   }
 
   r.route('/barmanapi', settingsRoutes(deps));

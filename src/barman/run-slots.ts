@@ -147,7 +147,7 @@ export function withRunSlots(host: BarmanHost, slots: RunSlots): BarmanHost & { 
       }
     },
     readFile: (path) => host.readFile(path),
-    writeFile: (path, content) => host.writeFile(path, content),
+    writeFile: (path, content, like) => host.writeFile(path, content, like),
     stat: (path) => host.stat(path),
     listDir: (path) => host.listDir(path),
     ...(host.lockFile ? { lockFile: (path: string) => host.lockFile!(path) } : {}),

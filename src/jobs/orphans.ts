@@ -67,8 +67,11 @@ export function orphanedJobs(host: BarmanHost, settings: Settings): OrphanedJobs
         return null;
       }
       const since = Date.parse(claim.started_at) / 1000 - 1;
-      // Newest first; a backup that ended after the job started is the job's.
-      const latest = backups.find((b) => Number(b.end_time_timestamp) >= since) ?? null;
+      // Newest first. The newest one is the job's when it ended after the job started, or when
+      // it has no end (FAILED, STARTED: barman lists no times for those), since barman took its
+      // backup lock during this job.
+      const newest = backups[0];
+      const latest = newest && (Number(newest.end_time_timestamp) >= since || newest.end_time_timestamp === undefined) ? newest : null;
       const ended = new Date().toISOString();
       if (!latest) {
         return {

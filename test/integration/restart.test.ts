@@ -145,8 +145,11 @@ describe('a runner killed while barman works on', () => {
       const r = await result(ticket);
       return r.status !== 'running' && r;
     }, 120_000);
-    expect(settled.status, JSON.stringify(settled)).toBe('done');
-    expect(settled.message).toMatch(/barman went on and list-backup shows backup \d{8}T\d{6} as DONE/);
+    // barman's own verdict, not "lost". (barman writes its progress to the dead runner's pipe,
+    // so on some runs it fails at its next line: then the backup is FAILED, and so is the job.)
+    const verdict = /barman went on and list-backup shows backup \d{8}T\d{6} as (DONE|WAITING_FOR_WALS|FAILED)$/.exec(settled.message);
+    expect(verdict, settled.message).not.toBeNull();
+    expect(settled.status).toBe(verdict![1] === 'FAILED' ? 'failed' : 'done');
     // Now a second backup is accepted again.
     const third = await backup();
     expect(third.status).toBe(202);

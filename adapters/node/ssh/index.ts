@@ -98,11 +98,11 @@ export function createSshHost(opts: SshHostOptions): SshHost {
       }, true);
     },
 
-    async writeFile(path, content) {
+    async writeFile(path, content, like) {
       // Lock the file the write really lands on.
       const target = await realTarget(path);
       const data = Buffer.from(content, 'utf8');
-      return writeLock.run(target, () => withSftp((w) => replaceRemote(w, target, data, description), false));
+      return writeLock.run(target, () => withSftp((w) => replaceRemote(w, target, data, description, like), false));
     },
 
     async lockFile(path) {

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { unavailable } from '../../../src/http/errors.js';
 import { posix } from 'node:path';
 import type { SFTPWrapper, Stats } from 'ssh2';
-import type { HostWriteResult } from '../../../src/ports.js';
+import type { FileOwnership, HostWriteResult } from '../../../src/ports.js';
 import { NEW_FILE_MODE } from '../command-io.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02) that mean something here. */
@@ -24,7 +24,7 @@ export async function statOrNull(w: SFTPWrapper, path: string): Promise<Stats | 
   }
 }
 
-export async function replaceRemote(w: SFTPWrapper, target: string, data: Buffer, description: string): Promise<HostWriteResult> {
+export async function replaceRemote(w: SFTPWrapper, target: string, data: Buffer, description: string, like?: FileOwnership): Promise<HostWriteResult> {
   const existing = await statOrNull(w, target);
   if (existing?.isDirectory()) throw new Error(`writeFile: ${target} on ${description} is a directory`);
   const tmp = posix.join(posix.dirname(target), `.${posix.basename(target)}.tmp-${randomBytes(6).toString('hex')}`);
@@ -39,20 +39,22 @@ export async function replaceRemote(w: SFTPWrapper, target: string, data: Buffer
   let fallBack = false;
   try {
     await call<void>((cb) => w.write(handle, data, 0, data.length, 0, cb));
-    if (existing) {
+    const owner = existing ?? like;
+    if (owner) {
       const mine = await call<Stats>((cb) => w.fstat(handle, cb));
-      if (mine.uid !== existing.uid || mine.gid !== existing.gid) {
+      if (mine.uid !== owner.uid || mine.gid !== owner.gid) {
         try {
-          await call<void>((cb) => w.fchown(handle, existing.uid, existing.gid, cb));
+          await call<void>((cb) => w.fchown(handle, owner.uid, owner.gid, cb));
         } catch (err) {
           // Renaming ours over theirs would change the owner; write through their inode instead.
+          // A new file simply stays ours.
           if (sftpCode(err) !== SFTP_PERMISSION_DENIED) throw err;
-          fallBack = true;
+          if (existing) fallBack = true;
         }
       }
     }
     if (!fallBack) {
-      await call<void>((cb) => w.fchmod(handle, existing ? existing.mode & 0o7777 : NEW_FILE_MODE, cb));
+      await call<void>((cb) => w.fchmod(handle, owner ? owner.mode & 0o7777 : NEW_FILE_MODE, cb));
       await fsyncIfSupported(w, handle);
     }
   } catch (err) {
