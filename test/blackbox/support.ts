@@ -15,7 +15,7 @@ export interface BlackboxEnv {
 }
 
 export function readEnv(): BlackboxEnv {
-  const file = process.env.BARMANAPI_IT_ENV ?? '/tmp/barmanapi-it/env.json';
+  const file = process.env.BARMANAPI_IT_ENV ?? `${process.env.BARMANAPI_IT_ROOT ?? '/tmp/barmanapi-it'}/env.json`;
   if (!existsSync(file)) {
     throw new Error(`${file} is missing: run "bash .ci/install.sh && bash test/integration/env/up.sh" as root first`);
   }

@@ -8,7 +8,7 @@ export const SKIPPED_SUITES = ['test/integration/**', 'test/blackbox/**'];
  * one line saying how to run them, except under CI=true, where nothing may be skipped.
  */
 export function integrationPlan(): { run: boolean; envFile: string; reason: string } {
-  const envFile = process.env.BARMANAPI_IT_ENV ?? '/tmp/barmanapi-it/env.json';
+  const envFile = process.env.BARMANAPI_IT_ENV ?? `${process.env.BARMANAPI_IT_ROOT ?? '/tmp/barmanapi-it'}/env.json`;
   const root = process.getuid?.() === 0;
   const run = root || existsSync(envFile) || process.env.CI === 'true';
   return {

@@ -10,7 +10,7 @@ export interface ItEnv {
 
 /** The real environment, or a failure that says how to bring it up: never a silent skip. */
 export function itEnv(): ItEnv {
-  const file = process.env.BARMANAPI_IT_ENV ?? '/tmp/barmanapi-it/env.json';
+  const file = process.env.BARMANAPI_IT_ENV ?? `${process.env.BARMANAPI_IT_ROOT ?? '/tmp/barmanapi-it'}/env.json`;
   if (!existsSync(file)) {
     throw new Error(`${file} is missing: run "bash .ci/install.sh && bash test/integration/env/up.sh" as root (CI's .ci/run does).`);
   }
