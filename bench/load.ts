@@ -108,8 +108,8 @@ async function phase(base: string, token: string, clients: number, seconds: numb
         if (res.status === 200) p.ok += 1;
         else if (res.status === 503) {
           p.busy += 1;
-          // A well-behaved client waits as Retry-After says (bounded here to keep pressure on).
-          await new Promise((r) => setTimeout(r, Math.min(1000, res.retryAfter * 1000)));
+          // A well-behaved client waits as Retry-After says, give or take a little (no herd).
+          await new Promise((r) => setTimeout(r, res.retryAfter * 1000 * (0.75 + Math.random() / 2)));
         } else p.other += 1;
       } catch {
         p.other += 1;

@@ -44,7 +44,7 @@ export function createApi(given: AppDeps): Api {
     maxRunning: () => deps.settings.jobs.maxRunning,
     keepMonths: () => deps.settings.jobs.keepMonths,
     hostDescription: deps.host.description,
-    orphans: orphanedJobs(deps.host, deps.settings),
+    orphans: orphanedJobs(deps.host, deps.settings, async (name) => CatalogueStore.find(await catalogue.get(), name) !== undefined),
   });
 
   app.use('*', async (c, next) => {

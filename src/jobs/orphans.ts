@@ -19,9 +19,18 @@ export interface OrphanedJobs {
   isBusy(job: JobRecord): Promise<boolean>;
   /** What barman did for a job whose runner died, once barman is done; null when it cannot tell. */
   outcome(job: JobRecord, claim: RunClaim): Promise<JobResult | null>;
+  /**
+   * Stop barman's own process for the job through `barman terminate-process SERVER TASK`
+   * (barman ≥ 3.14): the one way left once the runner, which held barman's process group, is
+   * gone. False when this barman has no such command or the job is no server-level task.
+   */
+  terminate(job: JobRecord): Promise<boolean>;
 }
 
-export function orphanedJobs(host: BarmanHost, settings: Settings): OrphanedJobs {
+/** Server-level tasks terminate-process knows by the command's name. */
+const TERMINABLE = new Set(['backup']);
+
+export function orphanedJobs(host: BarmanHost, settings: Settings, hasCommand: (name: string) => Promise<boolean>): OrphanedJobs {
   const lockDirectory = async (): Promise<string> => {
     try {
       const view = await readBarmanConfig(host, settings.barman.configFile);
@@ -40,6 +49,12 @@ export function orphanedJobs(host: BarmanHost, settings: Settings): OrphanedJobs
     return servers.map((s) => joinPath(dir, name(s)));
   };
   return {
+    async terminate(job) {
+      if (!TERMINABLE.has(job.command) || job.servers.length !== 1 || !(await hasCommand('terminate-process'))) return false;
+      const { command, configFile } = settings.barman;
+      const r = await host.run([...command, '-c', configFile, 'terminate-process', job.servers[0]!, job.command], { timeoutMs: 60_000 });
+      return r.exitCode === 0;
+    },
     async isBusy(job) {
       for (const path of await lockPaths(job)) {
         // A missing lock file is a free lock; flock(1) would create it, as root perhaps.

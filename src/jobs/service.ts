@@ -184,7 +184,15 @@ export class JobService {
     }
     const claim = await this.files.claim(id);
     // Signal only a runner that is still this job's: a reused pid belongs to someone else.
-    if (claim?.pid && (await this.deps.runner?.isAlive(claim.pid, id))) await this.deps.runner?.cancel(claim.pid);
+    if (claim?.pid && (await this.deps.runner?.isAlive(claim.pid, id))) {
+      await this.deps.runner?.cancel(claim.pid);
+      return 'running';
+    }
+    // The runner is gone while barman works on: only barman itself can stop its process now.
+    if (!(await this.deps.orphans?.terminate(view.job))) {
+      throw conflict(`job ${id}: its runner is gone while barman works on, and this barman cannot be asked to stop it (terminate-process needs barman 3.14 or later); it ends on its own`);
+    }
+    this.deps.logger.log('info', `job ${id}: barman terminate-process sent, its runner being gone`);
     return 'running';
   }
 
