@@ -65,7 +65,9 @@ export class RunSlots {
     }
     if (!background && usersWaiting >= this.opts.queueLimit()) {
       this.rejected += 1;
-      const seconds = Math.min(60, Math.max(1, Math.ceil(((this.waiting.length + 1) * this.averageMs) / this.limit() / 1000)));
+      // Half the time the queue takes to drain: clients that come back then find room before
+      // the slots run dry, so the cap keeps the host busy without a crowd at the door.
+      const seconds = Math.min(60, Math.max(1, Math.ceil(((this.waiting.length + 1) * this.averageMs) / this.limit() / 2000)));
       throw unavailable(
         'BarmanBusy',
         `${this.limit()} barman commands are running on ${this.opts.description} and ${this.waiting.length} are waiting; try again in ${seconds} s`,

@@ -1,7 +1,6 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { itEnv } from '../support/it-env.js';
+import { standInBarman } from '../support/stand-in-barman.js';
 import { CONTROL_WORDS, PRINTABLE_HOSTILE_WORDS } from '../support/hostile.js';
 import { serverDir, startServerProcess, token, type ServerProcess } from '../support/server-process.js';
 
@@ -13,21 +12,9 @@ const env = itEnv();
  */
 const CORPUS = PRINTABLE_HOSTILE_WORDS.filter((w) => w !== '');
 
-/** A stand-in barman that answers help from the real one and otherwise prints its argv as JSON. */
+/** A stand-in barman that prints its argv as JSON. */
 function recorder(): string {
-  const dir = join(env.root, 'recorder');
-  mkdirSync(dir, { recursive: true });
-  chmodSync(dir, 0o755);
-  const path = join(dir, 'barman');
-  writeFileSync(
-    path,
-    `#!/bin/sh
-if [ "$3" = "-v" ] || [ "$3" = "--help" ] || { [ "$#" -eq 4 ] && [ "$4" = "--help" ]; }; then exec /usr/bin/barman "$@"; fi
-exec /usr/bin/python3 -c 'import json, sys; sys.stdout.write(json.dumps({"argv": sys.argv[1:]}))' "$@"
-`,
-  );
-  chmodSync(path, 0o755);
-  return path;
+  return standInBarman(env.root, 'recorder', `exec /usr/bin/python3 -c 'import json, sys; sys.stdout.write(json.dumps({"argv": sys.argv[1:]}))' "$@"`);
 }
 
 const rec = recorder();

@@ -1,28 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { itEnv } from '../support/it-env.js';
+import { standInBarman } from '../support/stand-in-barman.js';
 import { serverDir, startServerProcess, token, type ServerProcess } from '../support/server-process.js';
 
 const env = itEnv();
 
-/** A barman that answers help from the real one and takes SLEEP seconds over anything else. */
+/** A barman that takes SLEEP seconds over anything. */
 function slowBarman(seconds: number): string {
-  const dir = join(env.root, 'slow-barman');
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `barman-${seconds}`);
-  writeFileSync(
-    path,
-    `#!/bin/sh
-if [ "$3" = "-v" ] || [ "$3" = "--help" ] || { [ "$#" -eq 4 ] && [ "$4" = "--help" ]; }; then exec /usr/bin/barman "$@"; fi
-echo "working on $*" >&2
-sleep ${seconds}
-echo '{"finished": true}'
-`,
-  );
-  chmodSync(path, 0o755);
-  return path;
+  return standInBarman(env.root, `slow-barman-${seconds}`, `echo "working on $*" >&2\nsleep ${seconds}\necho '{"finished": true}'`);
 }
 
 const servers: ServerProcess[] = [];

@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { itEnv } from '../support/it-env.js';
+import { standInBarman } from '../support/stand-in-barman.js';
 import { serverDir, startServerProcess, token, type ServerProcess } from '../support/server-process.js';
 
 const env = itEnv();
@@ -11,22 +10,9 @@ afterAll(async () => {
   await Promise.all(running.map((s) => s.stop()));
 });
 
-/** A barman that answers help from the real one and takes a long while over anything else. */
+/** A barman that takes a long while over anything naming "slow". */
 function slowBarman(): string {
-  const dir = join(env.root, 'slow-ssh-barman');
-  mkdirSync(dir, { recursive: true });
-  chmodSync(dir, 0o755);
-  const path = join(dir, 'barman');
-  writeFileSync(
-    path,
-    `#!/bin/sh
-if [ "$3" = "-v" ] || [ "$3" = "--help" ] || { [ "$#" -eq 4 ] && [ "$4" = "--help" ]; }; then exec /usr/bin/barman "$@"; fi
-case "$*" in *slow*) sleep 30 ;; esac
-echo '{"fine": true}'
-`,
-  );
-  chmodSync(path, 0o755);
-  return path;
+  return standInBarman(env.root, 'slow-ssh-barman', `case "$*" in *slow*) sleep 30 ;; esac\necho '{"fine": true}'`);
 }
 
 /** The sshd session processes of the environment's sshd (one per client connection). */

@@ -59,17 +59,22 @@ export interface Session {
   sftp: Promise<SFTPWrapper> | null;
 }
 
-/** How to reach and trust the barman host, resolved once from the settings. */
+/** How to reach and trust the barman host. */
 export interface ConnectionSettings {
   target: RemoteSsh;
-  /** known_hosts to check and (on trust on first use) append to. */
+  /** known_hosts to check and (on trust on first use) append to. Default: the target's UserKnownHostsFile, else ~/.ssh/known_hosts. */
   knownHostsFile?: string;
-  /** Read-only system-wide known_hosts; null to skip. Default /etc/ssh/ssh_known_hosts. */
+  /** Read-only system-wide known_hosts, as ssh reads it; null to skip. Default /etc/ssh/ssh_known_hosts. */
   globalKnownHostsFile?: string | null;
+  /** Record an unknown host's key instead of refusing it. Default: the target's StrictHostKeyChecking is accept-new or no. */
   trustOnFirstUse?: boolean;
+  /** Private key file tried before the target's identity files. */
   identity?: string;
+  /** Passphrase for encrypted identity files. */
   passphrase?: string;
+  /** ssh-agent socket; default SSH_AUTH_SOCK; '' for none. */
   agent?: string;
+  /** Time allowed to connect and authenticate. Default: the target's ConnectTimeout, else 20 s. */
   readyTimeoutMs?: number;
 }
 

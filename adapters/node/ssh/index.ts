@@ -5,8 +5,7 @@
  */
 import { KeyedMutex } from '../../../src/util/mutex.js';
 import type { BarmanHost, HostFileInfo } from '../../../src/ports.js';
-import type { RemoteSsh } from '../../../src/barman/remote-ssh.js';
-import { createConnector } from './connection.js';
+import { createConnector, type ConnectionSettings } from './connection.js';
 import { runRemote } from './exec.js';
 import { createPool, createSlots } from './pool.js';
 import { call, lockRemote, replaceRemote, sftpCode, statOrNull, SFTP_NO_SUCH_FILE } from './sftp-files.js';
@@ -17,22 +16,7 @@ const DEFAULT_KILL_GRACE_MS = 2_000;
 const DEFAULT_EXIT_DRAIN_MS = 2_000;
 const DEFAULT_MAX_CHANNELS = 8;
 
-export interface SshHostOptions {
-  target: RemoteSsh;
-  /** known_hosts to check and (on trust on first use) append to. Default: the target's UserKnownHostsFile, else ~/.ssh/known_hosts. */
-  knownHostsFile?: string;
-  /** Read-only system-wide known_hosts, as ssh reads it; null to skip. Default /etc/ssh/ssh_known_hosts. */
-  globalKnownHostsFile?: string | null;
-  /** Record an unknown host's key instead of refusing it. Default: the target's StrictHostKeyChecking is accept-new or no. */
-  trustOnFirstUse?: boolean;
-  /** Private key file tried before the target's identity files. */
-  identity?: string;
-  /** Passphrase for encrypted identity files. */
-  passphrase?: string;
-  /** ssh-agent socket; default SSH_AUTH_SOCK; '' for none. */
-  agent?: string;
-  /** Time allowed to connect and authenticate. Default: the target's ConnectTimeout, else 20 s. */
-  readyTimeoutMs?: number;
+export interface SshHostOptions extends ConnectionSettings {
   defaultTimeoutMs?: number;
   defaultMaxOutputBytes?: number;
   /** Time between the TERM and the KILL signal when a command is stopped. */
