@@ -171,13 +171,17 @@ export async function lockRemote(run: <T>(op: (w: SFTPWrapper) => Promise<T>) =>
         const code = sftpCode(err);
         if (code === SFTP_PERMISSION_DENIED && lockPath === `${path}.lock`) return 'elsewhere' as const;
         if (code !== SFTP_FAILURE) throw err;
-        // It exists: someone holds it, or held it and died.
-        const held = await call<Buffer>((cb) => w.readFile(lockPath, cb)).then(
-          (b) => b.toString('utf8'),
-          () => '',
-        );
-        const expires = Date.parse((/"expires":"([^"]+)"/.exec(held) ?? [])[1] ?? '');
-        if (held !== '' && !(expires < Date.now())) return 'busy' as const;
+        // It exists: someone holds it, or held it and died. A holder writes its expiry right
+        // after creating the file: an empty one is being taken now, so its age decides.
+        const held = await call<Buffer>((cb) => w.readFile(lockPath, cb)).then((b) => b.toString('utf8'), () => null);
+        if (held === null) return 'stale' as const; // released meanwhile: try again
+        let expires = Date.parse((/"expires":"([^"]+)"/.exec(held) ?? [])[1] ?? '');
+        if (Number.isNaN(expires)) {
+          const info = await statOrNull(w, lockPath);
+          expires = info ? info.mtime * 1000 + LOCK_EXPIRY_MS : 0;
+        }
+        if (expires >= Date.now()) return 'busy' as const;
+        // Left by a process that died holding it (rare): remove it and race for a new one.
         await call<void>((cb) => w.unlink(lockPath, cb)).catch(() => undefined);
         return 'stale' as const;
       }
