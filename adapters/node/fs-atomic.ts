@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chown, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { folderRefuses, rewriteInPlace } from './in-place.js';
 
 /**
  * Replace a file atomically: write a temp file beside it, fsync, give it the old file's mode
@@ -11,7 +12,17 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(target)}.tmp-${randomBytes(6).toString('hex')}`);
   const previous = await stat(target).catch(() => null);
-  const handle = await open(tmp, 'wx', previous ? previous.mode & 0o7777 : (opts.mode ?? 0o644));
+  let handle;
+  try {
+    handle = await open(tmp, 'wx', previous ? previous.mode & 0o7777 : (opts.mode ?? 0o644));
+  } catch (e) {
+    // The folder refuses the temp file, the file itself is writable: rewrite it in place.
+    if (previous && folderRefuses(e)) {
+      await rewriteInPlace(target, typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data));
+      return;
+    }
+    throw e;
+  }
   try {
     await handle.writeFile(data);
     await handle.sync();

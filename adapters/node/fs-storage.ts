@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { appendFile, link, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Storage, TextFile } from '../../src/ports.js';
@@ -71,19 +71,27 @@ function fsStorage(abs: (p: string) => string, missing: (e: unknown) => boolean)
       await mkdir(abs(p), { recursive: true, mode: 0o700 });
     },
     async createExclusive(p, data) {
-      await mkdir(dirname(abs(p)), { recursive: true });
+      // Written whole beside it, then linked into place: the name appears complete or not at
+      // all (a full disk or a kill between open and write leaves no empty claim or secret).
+      const target = abs(p);
+      await mkdir(dirname(target), { recursive: true });
+      const tmp = join(dirname(target), `.${randomBytes(6).toString('hex')}.new`);
+      const h = await open(tmp, 'wx', 0o600);
       try {
-        const h = await open(abs(p), 'wx', 0o600);
         try {
           await h.writeFile(data);
           await h.sync();
         } finally {
           await h.close();
         }
+        await link(tmp, target);
+        await syncDir(dirname(target));
         return true;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
         throw e;
+      } finally {
+        await rm(tmp, { force: true });
       }
     },
     async writeStreamAtomic(p, stream) {

@@ -6,6 +6,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { KeyedMutex } from '../../src/util/mutex.js';
 import type { BarmanHost, FileOwnership, HostFileInfo, HostWriteResult, RunOptions, RunResult } from '../../src/ports.js';
 import { lockFile } from './file-lock.js';
+import { folderRefuses, rewriteInPlace } from './in-place.js';
 import { assertArgv, assertNoPrivateEnv, barmanEnv, createOutputBuffer, createOutputTap, DEFAULT_MAX_OUTPUT_BYTES, NEW_FILE_MODE } from './command-io.js';
 
 export interface LocalHostOptions {
@@ -256,7 +257,7 @@ async function replaceFile(target: string, data: Buffer, like?: FileOwnership): 
     // 0600 until the content is complete and the final mode is set: no one reads a half-made file.
     handle = await open(tmp, 'wx', 0o600);
   } catch (err) {
-    if (existing && isPermission(err)) return rewriteInPlace(target, data);
+    if (existing && folderRefuses(err)) return rewriteInPlace(target, data);
     throw err;
   }
 
@@ -307,23 +308,6 @@ async function replaceFile(target: string, data: Buffer, like?: FileOwnership): 
  * is cut to its length. A crash at any step leaves the old content, or the whole new content
  * followed by the rest of the old, never an empty file. Readers may see that mix meanwhile.
  */
-async function rewriteInPlace(target: string, data: Buffer): Promise<HostWriteResult> {
-  const handle = await open(target, 'r+');
-  try {
-    for (let done = 0; done < data.length; ) {
-      const { bytesWritten } = await handle.write(data, done, data.length - done, done);
-      done += bytesWritten;
-    }
-    // A file system may commit the smaller size before the overwritten blocks: data first.
-    await handle.datasync();
-    await handle.truncate(data.length);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  return { mode: 'in-place' };
-}
-
 async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {

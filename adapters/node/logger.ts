@@ -39,6 +39,9 @@ export function createFileLogger(opts: FileLoggerOptions): FileLogger {
       // stderr itself is gone: there is nowhere left to report to.
     }
   };
+  // A closed stderr (a pipe whose reader died) reports EPIPE as an event: without a listener that
+  // event would end the process. There is nowhere left to say it.
+  if (process.stderr.listenerCount('error') === 0) process.stderr.on('error', () => undefined);
   if (opts.dir) {
     try {
       mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
@@ -62,8 +65,13 @@ export function createFileLogger(opts: FileLoggerOptions): FileLogger {
         // that generation does not exist yet
       }
     }
-    if (opts.backupCount > 0) renameSync(file, `${file}.1`);
     size = 0;
+    try {
+      if (opts.backupCount > 0) renameSync(file, `${file}.1`);
+    } catch (err) {
+      // Moved away or deleted by someone else: there is nothing to rotate.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   };
   const writeFile = (lines: string[]) => {
     // Rotation happens between lines, so every file holds whole lines.

@@ -36,7 +36,13 @@ function nearestFolder(path: string): string {
 
 /** `user:group` of this process, by name where the system names them (for chown hints). */
 export function serviceOwner(): string {
-  const info = userInfo();
+  let info: { username: string; gid: number };
+  try {
+    info = userInfo();
+  } catch {
+    // A uid with no passwd entry (containers): numbers do as well in a chown.
+    return `${process.getuid?.() ?? 'uid'}:${process.getgid?.() ?? 'gid'}`;
+  }
   let group = String(info.gid);
   try {
     const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[2] === String(info.gid));

@@ -109,10 +109,17 @@ export class UserDirectory {
     if (!(await verifyPassword(password, user.passwordHash))) return null;
     if (!needsUpgrade(user.passwordHash, this.iterations)) return user;
     const upgraded = await hashPassword(password, this.iterations);
-    return this.edit(async (doc) => {
-      if (doc.get(username, 'password') !== user.passwordHash) return; // changed meanwhile: keep theirs
-      doc.set(username, 'password', upgraded);
-    }).then(async () => (await this.get(username)) ?? null);
+    try {
+      await this.edit(async (doc) => {
+        if (doc.get(username, 'password') !== user.passwordHash) return; // changed meanwhile: keep theirs
+        doc.set(username, 'password', upgraded);
+      });
+    } catch {
+      // The upgrade is a bonus: a busy or unwritable users file must not refuse a right password.
+      // The hash is upgraded at a later login.
+      return user;
+    }
+    return (await this.get(username)) ?? null;
   }
 
   async add(input: { username?: unknown; password?: unknown; access?: unknown; deny?: unknown }, guard?: EditGuard): Promise<PublicUser> {

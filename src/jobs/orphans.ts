@@ -15,8 +15,8 @@ const LOCK_FILE: Record<string, (server: string) => string> = {
 };
 
 export interface OrphanedJobs {
-  /** Whether barman still holds its lock for the job's command and server. */
-  isBusy(job: JobRecord): Promise<boolean>;
+  /** Whether barman still holds its lock for the job's command and server; null when it cannot tell. */
+  isBusy(job: JobRecord): Promise<boolean | null>;
   /** What barman did for a job whose runner died, once barman is done; null when it cannot tell. */
   outcome(job: JobRecord, claim: RunClaim): Promise<JobResult | null>;
   /**
@@ -58,9 +58,13 @@ export function orphanedJobs(host: BarmanHost, settings: Settings, hasCommand: (
     async isBusy(job) {
       for (const path of await lockPaths(job)) {
         // A missing lock file is a free lock; flock(1) would create it, as root perhaps.
-        if (!(await host.stat(path).catch(() => null))) continue;
-        const r = await host.run(['flock', '--nonblock', '--conflict-exit-code', '75', path, 'true'], { timeoutMs: 10_000, background: true });
+        if ((await host.stat(path)) === null) continue;
+        // As barman's own user (the command's prefix, e.g. sudo -u barman), who can open the file.
+        // Short, and a request waits on it: not background work.
+        const prefix = settings.barman.command.slice(0, -1);
+        const r = await host.run([...prefix, 'flock', '--nonblock', '--conflict-exit-code', '75', path, 'true'], { timeoutMs: 10_000 });
         if (r.exitCode === 75) return true;
+        if (r.exitCode !== 0) return null; // no flock, no access, a timeout: cannot tell
       }
       return false;
     },
@@ -73,7 +77,7 @@ export function orphanedJobs(host: BarmanHost, settings: Settings, hasCommand: (
       const info = lock ? await host.stat(lock).catch(() => null) : null;
       if (!info || info.mtimeMs < Date.parse(claim.started_at) - 60_000) return null;
       const { command, configFile } = settings.barman;
-      const r = await host.run([...command, '-c', configFile, '-f', 'json', 'list-backup', server], { timeoutMs: 60_000, background: true });
+      const r = await host.run([...command, '-c', configFile, '-f', 'json', 'list-backup', server], { timeoutMs: 60_000 });
       if (r.exitCode !== 0) return null;
       let backups: Array<{ backup_id?: string; status?: string; end_time_timestamp?: string }>;
       try {
@@ -88,6 +92,8 @@ export function orphanedJobs(host: BarmanHost, settings: Settings, hasCommand: (
       const newest = backups[0];
       const latest = newest && (Number(newest.end_time_timestamp) >= since || newest.end_time_timestamp === undefined) ? newest : null;
       const ended = new Date().toISOString();
+      // barman says it is still at it: not an outcome yet.
+      if (latest?.status === 'STARTED') return null;
       if (!latest) {
         return {
           status: 'lost',

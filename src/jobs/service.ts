@@ -8,6 +8,9 @@ import { KeyedMutex } from '../util/mutex.js';
 import { mapBounded } from '../util/concurrency.js';
 import type { OrphanedJobs } from './orphans.js';
 
+/** How long barman's view of a job whose runner died is taken as still true. */
+const ORPHAN_RECHECK_MS = 60_000;
+
 /** Summaries of finished jobs kept in memory: a few months of a busy server's history. */
 const FINISHED_CACHE_SIZE = 50_000;
 
@@ -54,6 +57,7 @@ export class JobService {
   private pumping: Promise<void> | null = null;
   private readonly submitting = new KeyedMutex();
   private readonly finished = new Map<string, JobSummary>();
+  private readonly lostSince = new Map<string, number>();
 
   constructor(private readonly deps: JobServiceDeps) {
     this.files = new JobFiles(deps.storage);
@@ -268,8 +272,23 @@ export class JobService {
     const orphans = this.deps.orphans;
     const job = orphans ? await this.files.record(id) : null;
     if (!orphans || !job) return 'lost';
+    // A job found lost is asked about again at most once a minute: a listing must not run a
+    // barman command for every lost job. One found running is asked again each time.
+    const lostAt = this.lostSince.get(id);
+    if (lostAt !== undefined && this.deps.clock.now().getTime() - lostAt < ORPHAN_RECHECK_MS) return 'lost';
+    const status = await this.askBarman(id, job, claim, orphans);
+    if (status === 'lost') {
+      this.lostSince.set(id, this.deps.clock.now().getTime());
+      if (this.lostSince.size > 10_000) this.lostSince.delete(this.lostSince.keys().next().value as string);
+    }
+    return status;
+  }
+
+  private async askBarman(id: string, job: JobRecord, claim: RunClaim, orphans: OrphanedJobs): Promise<JobStatus> {
     try {
-      if (await orphans.isBusy(job)) return 'running';
+      const busy = await orphans.isBusy(job);
+      if (busy === null) return 'lost';
+      if (busy) return 'running';
       const outcome = await orphans.outcome(job, claim);
       if (!outcome) return 'lost';
       // Exclusive: of two requests settling it at once, one writes the result.

@@ -21,6 +21,8 @@ export async function editLocked<T>(file: TextFile, change: (current: string | n
     await file.write(text);
     return value;
   } finally {
-    await release?.();
+    // A lock that could not be released cleanly (its folder removed, found stale) expires by
+    // itself; the edit's outcome stands either way.
+    await release?.().catch(() => undefined);
   }
 }

@@ -156,11 +156,14 @@ const LOCK_WAIT_MS = 15_000;
  * Where the folder refuses the lock file, one named after the path in /tmp on that host.
  */
 export async function lockRemote(run: <T>(op: (w: SFTPWrapper) => Promise<T>) => Promise<T>, path: string): Promise<() => Promise<void>> {
+  // The token tells our lock from a later holder's: release removes the file only while it is ours.
+  const token = randomBytes(12).toString('hex');
   const owner = `barmanapi pid ${process.pid} on ${hostname()}`;
   let lockPath = `${path}.lock`;
   const deadline = Date.now() + LOCK_WAIT_MS;
+  const readLock = (w: SFTPWrapper) => call<Buffer>((cb) => w.readFile(lockPath, cb)).then((b) => b.toString('utf8'), () => null);
   for (let attempt = 0; ; attempt++) {
-    const body = JSON.stringify({ owner, expires: new Date(Date.now() + LOCK_EXPIRY_MS).toISOString() });
+    const body = JSON.stringify({ owner, token, expires: new Date(Date.now() + LOCK_EXPIRY_MS).toISOString() });
     const taken = await run(async (w) => {
       try {
         const handle = await call<Buffer>((cb) => w.open(lockPath, 'wx', { mode: 0o644 }, cb));
@@ -173,29 +176,36 @@ export async function lockRemote(run: <T>(op: (w: SFTPWrapper) => Promise<T>) =>
         if (code !== SFTP_FAILURE) throw err;
         // It exists: someone holds it, or held it and died. A holder writes its expiry right
         // after creating the file: an empty one is being taken now, so its age decides.
-        const held = await call<Buffer>((cb) => w.readFile(lockPath, cb)).then((b) => b.toString('utf8'), () => null);
-        if (held === null) return 'stale' as const; // released meanwhile: try again
+        const held = await readLock(w);
+        if (held === null) {
+          // Not there after a failed create: released meanwhile, or a create this server can
+          // never make (a full or read-only file system): the deadline decides.
+          return (await statOrNull(w, lockPath)) === null ? ('retry' as const) : ('busy' as const);
+        }
         let expires = Date.parse((/"expires":"([^"]+)"/.exec(held) ?? [])[1] ?? '');
         if (Number.isNaN(expires)) {
           const info = await statOrNull(w, lockPath);
           expires = info ? info.mtime * 1000 + LOCK_EXPIRY_MS : 0;
         }
         if (expires >= Date.now()) return 'busy' as const;
-        // Left by a process that died holding it (rare): remove it and race for a new one.
-        await call<void>((cb) => w.unlink(lockPath, cb)).catch(() => undefined);
-        return 'stale' as const;
+        // Left by a process that died holding it (rare): remove it, unless it changed meanwhile.
+        if ((await readLock(w)) === held) await call<void>((cb) => w.unlink(lockPath, cb)).catch(() => undefined);
+        return 'retry' as const;
       }
     });
     if (taken === 'taken') {
       const mine = lockPath;
-      return () => run((w) => call<void>((cb) => w.unlink(mine, cb))).catch(() => undefined);
+      return () =>
+        run(async (w) => {
+          const now = await call<Buffer>((cb) => w.readFile(mine, cb)).then((b) => b.toString('utf8'), () => '');
+          if (now.includes(`"token":"${token}"`)) await call<void>((cb) => w.unlink(mine, cb));
+        }).catch(() => undefined);
     }
     if (taken === 'elsewhere') {
       lockPath = `/tmp/barmanapi-lock-${createHash('sha256').update(path).digest('hex').slice(0, 32)}`;
       continue;
     }
-    if (taken === 'stale') continue;
-    if (Date.now() > deadline) throw unavailable('FileBusy', `${path} is being changed by another barmanapi process (lock ${lockPath}); try again`, 1, { file: path });
+    if (Date.now() > deadline) throw unavailable('FileBusy', `${path} is being changed by another barmanapi process, or its lock ${lockPath} cannot be made; try again`, 1, { file: path });
     await new Promise((r) => setTimeout(r, Math.min(200, 10 + attempt * 10) * (0.5 + Math.random())));
   }
 }
