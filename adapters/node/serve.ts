@@ -38,17 +38,11 @@ export async function startServer(deps: AppDeps, opts: { host: string; port: num
   const api = createApi(deps);
   const { app } = api;
   const stopHousekeeping = await startHousekeeping(api, deps);
-  const inFlight = new Set<Promise<unknown>>();
   let port = opts.port;
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve(
       {
-        fetch: (req, env) => {
-          const p = Promise.resolve(app.fetch(req, env));
-          inFlight.add(p);
-          void p.finally(() => inFlight.delete(p));
-          return p;
-        },
+        fetch: app.fetch,
         hostname: opts.host,
         port: opts.port,
       },

@@ -1,4 +1,3 @@
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ApiError } from './errors.js';
 
 /** The seed's success body: {"status_code":200,"message":"","list":…}; extra fields are added, never changed. */
@@ -19,8 +18,4 @@ export function errorBody(err: ApiError): ErrorBody {
 
 export function internalErrorBody(): ErrorBody {
   return { status_code: 500, type: 'InternalError', message: 'Internal server error; see the server log.' };
-}
-
-export function statusOf(err: unknown): ContentfulStatusCode {
-  return err instanceof ApiError ? err.status : 500;
 }

@@ -1,6 +1,6 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
-/** The one error type handlers throw; `renderError` turns it into the legacy JSON body. */
+/** The one error type handlers throw; the app's onError renders it as the legacy JSON body. */
 export class ApiError extends Error {
   /** Response headers that belong to this error (Retry-After on 503, Allow on 405). */
   readonly headers: Record<string, string>;
