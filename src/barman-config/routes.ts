@@ -20,7 +20,7 @@ export interface ConfigRoutesOptions {
   versionOf: () => Promise<string>;
 }
 
-/** The access path that lets a user change options barman executes (an empty access list does not). */
+/** The exact-name grant that lets a user change options barman executes (an empty access list or that exact rule). */
 export const EXEC_ACCESS_PATH = 'config/barman/exec' as const;
 /** Another request changed the file between our read and our write this many times in a row: give up. */
 const MAX_WRITE_ATTEMPTS = 3;

@@ -11,7 +11,8 @@ import { relativePath } from './route-path.js';
  */
 export function authenticate(deps: AppDeps, auth: AuthService): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const path = relativePath(c);
+    // The method gate set it for the seed's routes; other paths (unknown ones) are worked out here.
+    const path = c.get('routePath') ?? relativePath(c);
     c.set('routePath', path);
     const user = deps.externalAuth ? await externalUser(deps, c) : await builtinUser(deps, auth, c, path);
     if (!isAllowed(user, path)) throw forbidden(`access to ${path || '/'} is denied for user ${user.username}`);

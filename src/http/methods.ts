@@ -23,7 +23,10 @@ export function methodGate(deps: Pick<AppDeps, 'settings'>): MiddlewareHandler<A
     maxAge: 600,
   });
   return async (c, next) => {
-    const family = relativePath(c).split('/', 1)[0]!;
+    // Worked out once per request; authenticate reads it from here.
+    const path = relativePath(c);
+    c.set('routePath', path);
+    const family = path.split('/', 1)[0]!;
     if (!LEGACY_FAMILIES.has(family)) return next();
     const method = c.req.raw.method.toUpperCase();
     const origin = c.req.header('origin');

@@ -2,11 +2,12 @@
  * A job whose runner died (SIGKILL, OOM, a reboot of the API machine) while barman went on:
  * barman's own lock says whether it is still at work, and barman's own listing says what it did.
  */
-import type { BarmanHost } from '../ports.js';
+import type { BarmanHost, Clock, Logger, Storage } from '../ports.js';
 import type { Settings } from '../settings/load.js';
 import { readBarmanConfig, unquote } from '../barman-config/reader.js';
 import { joinPath } from '../util/path.js';
-import type { JobRecord, JobResult, RunClaim } from './model.js';
+import { jobDir, type JobRecord, type JobResult, type JobStatus, type RunClaim } from './model.js';
+import type { JobFiles } from './store.js';
 
 /** barman's lock file for a command on a server (barman/lockfile.py), where it takes one. */
 const LOCK_FILE: Record<string, (server: string) => string> = {
@@ -120,4 +121,52 @@ export function orphanedJobs(host: BarmanHost, settings: Settings, hasCommand: (
       };
     },
   };
+}
+
+/** How long a job found lost is taken as lost before barman is asked again. */
+const ORPHAN_RECHECK_MS = 60_000;
+
+/** The status of jobs whose runner is gone, as barman's own lock and listing tell it. */
+export class OrphanVerdicts {
+  private readonly lostSince = new Map<string, number>();
+
+  constructor(private readonly deps: { orphans: OrphanedJobs; files: JobFiles; storage: Storage; clock: Clock; logger: Logger }) {}
+
+  /**
+   * The runner is gone without a result. While barman still holds its lock for the job's
+   * server, barman is at work: the job is running (and blocks a second one). Once barman is
+   * done, what it did is recorded as the job's result; when nothing tells, the job is lost.
+   */
+  async status(id: string, claim: RunClaim): Promise<JobStatus> {
+    const { orphans } = this.deps;
+    const job = await this.deps.files.record(id);
+    if (!job) return 'lost';
+    // A job found lost is asked about again at most once a minute: a listing must not run a
+    // barman command for every lost job. One found running is asked again each time.
+    const lostAt = this.lostSince.get(id);
+    if (lostAt !== undefined && this.deps.clock.now().getTime() - lostAt < ORPHAN_RECHECK_MS) return 'lost';
+    const status = await this.askBarman(id, job, claim, orphans);
+    if (status === 'lost') {
+      this.lostSince.set(id, this.deps.clock.now().getTime());
+      if (this.lostSince.size > 10_000) this.lostSince.delete(this.lostSince.keys().next().value as string);
+    }
+    return status;
+  }
+
+  private async askBarman(id: string, job: JobRecord, claim: RunClaim, orphans: OrphanedJobs): Promise<JobStatus> {
+    try {
+      const busy = await orphans.isBusy(job);
+      if (busy === null) return 'lost';
+      if (busy) return 'running';
+      const outcome = await orphans.outcome(job, claim);
+      if (!outcome) return 'lost';
+      // Exclusive: of two requests settling it at once, one writes the result.
+      await this.deps.storage.createExclusive(`${jobDir(id)}/result.json`, JSON.stringify(outcome));
+      this.deps.logger.log('warn', `job ${id}: its runner died; barman finished on its own (${outcome.status})`);
+      return (await this.deps.files.result(id))?.status ?? outcome.status;
+    } catch (err) {
+      this.deps.logger.log('warn', `job ${id}: cannot ask barman about a job whose runner died: ${(err as Error).message}`);
+      return 'lost';
+    }
+  }
 }

@@ -6,10 +6,7 @@ import { isJobId, jobDir, jobMonth, monthOf, newJobId, summarise, type JobRecord
 import { JobFiles } from './store.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { mapBounded } from '../util/concurrency.js';
-import type { OrphanedJobs } from './orphans.js';
-
-/** How long barman's view of a job whose runner died is taken as still true. */
-const ORPHAN_RECHECK_MS = 60_000;
+import { OrphanVerdicts, type OrphanedJobs } from './orphans.js';
 
 /** Summaries of finished jobs kept in memory: a few months of a busy server's history. */
 const FINISHED_CACHE_SIZE = 50_000;
@@ -57,10 +54,11 @@ export class JobService {
   private pumping: Promise<void> | null = null;
   private readonly submitting = new KeyedMutex();
   private readonly finished = new Map<string, JobSummary>();
-  private readonly lostSince = new Map<string, number>();
+  private readonly orphanVerdicts: OrphanVerdicts | null;
 
   constructor(private readonly deps: JobServiceDeps) {
     this.files = new JobFiles(deps.storage);
+    this.orphanVerdicts = deps.orphans ? new OrphanVerdicts({ ...deps, orphans: deps.orphans, files: this.files }) : null;
   }
 
   async submit(req: SubmitRequest): Promise<{ id: string; ticket: string; status: JobStatus }> {
@@ -260,45 +258,7 @@ export class JobService {
     // Spawned but never claimed and the process is gone: it never ran, so it may run again.
     const claimed = await this.files.claim(id);
     if (!claimed) return 'queued';
-    return this.orphanStatus(id, claimed);
-  }
-
-  /**
-   * The runner is gone without a result. While barman still holds its lock for the job's
-   * server, barman is at work: the job is running (and blocks a second one). Once barman is
-   * done, what it did is recorded as the job's result; when nothing tells, the job is lost.
-   */
-  private async orphanStatus(id: string, claim: RunClaim): Promise<JobStatus> {
-    const orphans = this.deps.orphans;
-    const job = orphans ? await this.files.record(id) : null;
-    if (!orphans || !job) return 'lost';
-    // A job found lost is asked about again at most once a minute: a listing must not run a
-    // barman command for every lost job. One found running is asked again each time.
-    const lostAt = this.lostSince.get(id);
-    if (lostAt !== undefined && this.deps.clock.now().getTime() - lostAt < ORPHAN_RECHECK_MS) return 'lost';
-    const status = await this.askBarman(id, job, claim, orphans);
-    if (status === 'lost') {
-      this.lostSince.set(id, this.deps.clock.now().getTime());
-      if (this.lostSince.size > 10_000) this.lostSince.delete(this.lostSince.keys().next().value as string);
-    }
-    return status;
-  }
-
-  private async askBarman(id: string, job: JobRecord, claim: RunClaim, orphans: OrphanedJobs): Promise<JobStatus> {
-    try {
-      const busy = await orphans.isBusy(job);
-      if (busy === null) return 'lost';
-      if (busy) return 'running';
-      const outcome = await orphans.outcome(job, claim);
-      if (!outcome) return 'lost';
-      // Exclusive: of two requests settling it at once, one writes the result.
-      await this.deps.storage.createExclusive(`${jobDir(id)}/result.json`, JSON.stringify(outcome));
-      this.deps.logger.log('warn', `job ${id}: its runner died; barman finished on its own (${outcome.status})`);
-      return (await this.files.result(id))?.status ?? outcome.status;
-    } catch (err) {
-      this.deps.logger.log('warn', `job ${id}: cannot ask barman about a job whose runner died: ${(err as Error).message}`);
-      return 'lost';
-    }
+    return this.orphanVerdicts ? this.orphanVerdicts.status(id, claimed) : 'lost';
   }
 
   private async summaryOf(id: string): Promise<JobSummary> {
