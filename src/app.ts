@@ -11,10 +11,10 @@ import { configRoutes } from './barman-config/routes.js';
 import { JobService } from './jobs/service.js';
 import { authenticate } from './http/authenticate.js';
 import { methodGate } from './http/methods.js';
-import { ApiError, notFound } from './http/errors.js';
+import { ApiError, notFound, unavailable } from './http/errors.js';
 import { errorBody, internalErrorBody } from './http/envelope.js';
 import { redact, redactQuery } from './util/redact.js';
-import { HostError, type HostErrorKind } from './ports.js';
+import { HostError, HostFileError, type HostErrorKind } from './ports.js';
 
 export interface Api {
   app: Hono<AppEnv>;
@@ -76,7 +76,13 @@ export function createApi(given: AppDeps): Api {
   // the JSON 404 for embedders; notFound covers the app served on its own.
   app.all('*', noRoute);
   app.notFound(noRoute);
-  app.onError((err, c) => {
+  app.onError((thrown, c) => {
+    // A file on the barman host that a route did not describe itself: busy is worth a retry.
+    const err = thrown instanceof HostFileError
+      ? thrown.kind === 'busy'
+        ? unavailable('FileBusy', thrown.message, 1, { file: thrown.path })
+        : new ApiError(500, 'HostFileError', redact(thrown.message), { file: thrown.path, kind: thrown.kind })
+      : thrown;
     if (err instanceof ApiError) {
       // Basic only where a password can work (/auth); token routes say Bearer, so browsers do
       // not pop up a password prompt that could never succeed there.

@@ -34,8 +34,9 @@ export interface Storage {
 /** A single text file outside the store (client.conf, barmanapi.conf). */
 export interface TextFile {
   readonly path: string;
+  /** The whole file; null when it does not exist. Failures are HostFileError or an adapter's own ApiError. */
   read(): Promise<string | null>;
-  /** Atomic replace, keeping the owner and mode of the file it replaces. */
+  /** Atomic replace, keeping the owner and mode of the file it replaces. Failures as for read. */
   write(text: string): Promise<void>;
   /** A cheap token that changes whenever the file changes (mtime + size); null when missing. */
   revision(): Promise<string | null>;
@@ -110,6 +111,38 @@ export class HostError extends Error {
   }
 }
 
+/**
+ * A file on the barman host could not be read or written, in the host's own words turned into
+ * one of a few kinds, so that callers never need errno names or SFTP status numbers. A missing
+ * file is not an error where the port says null or [].
+ */
+export type HostFileErrorKind =
+  /** The user the host acts as may not (EACCES/EPERM, SFTP permission denied). */
+  | 'permission'
+  /** The file system is mounted read-only. */
+  | 'read-only'
+  /** A folder on the way does not exist (a write to a missing folder). */
+  | 'missing'
+  /** The disk or quota is full. */
+  | 'no-space'
+  /** A directory where a file was expected, or a file where a folder was. */
+  | 'not-a-file'
+  /** Another process holds the file's lock past the wait. */
+  | 'busy'
+  /** Anything else the host reported; the message says what. */
+  | 'failed';
+
+export class HostFileError extends Error {
+  constructor(
+    readonly kind: HostFileErrorKind,
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HostFileError';
+  }
+}
+
 /** Where barman lives: this machine, or a barman host reached over SSH. */
 export interface BarmanHost {
   readonly kind: 'local' | 'ssh';
@@ -117,6 +150,7 @@ export interface BarmanHost {
   readonly description: string;
   /** Run argv[0] with argv[1..] as separate words; nothing is interpreted by a local shell. */
   run(argv: string[], options?: RunOptions): Promise<RunResult>;
+  /** Whole file as text; null when it does not exist. Failures are HostFileError. */
   readFile(path: string): Promise<string | null>;
   /**
    * Atomic write next to the target (temp + rename), keeping owner and mode. A file that does
@@ -124,13 +158,14 @@ export interface BarmanHost {
    * host may not, the mode still applies).
    */
   writeFile(path: string, content: string, like?: FileOwnership): Promise<HostWriteResult>;
+  /** null when the path does not exist. */
   stat(path: string): Promise<HostFileInfo | null>;
-  /** Entry names of a directory; [] when missing. */
+  /** Entry names of a directory; [] when missing. File failures of every method are HostFileError. */
   listDir(path: string): Promise<string[]>;
   /**
    * Take the inter-process lock of a file this host rewrites (other barmanapi servers and hosts
-   * take the same one); resolves to its release. Hosts no other process writes through may
-   * leave it out.
+   * take the same one); resolves to its release, or fails with HostFileError 'busy' after a
+   * wait. Hosts no other process writes through may leave it out.
    */
   lockFile?(path: string): Promise<() => Promise<void>>;
   close(): Promise<void>;

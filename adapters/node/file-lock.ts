@@ -4,13 +4,13 @@ import { access, chmod, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import lockfile from 'proper-lockfile';
-import { unavailable } from '../../src/http/errors.js';
-import { textFileError } from './store-errors.js';
+import { HostFileError } from '../../src/ports.js';
+import { toHostFileError } from './host-file-errors.js';
 
 /**
  * The inter-process lock of a file we rewrite: `<file>.lock`, a folder created atomically by
  * proper-lockfile and refreshed while held, so a lock left by a killed process goes stale after
- * LOCK_STALE_MS. Waits up to about LOCK_WAIT_MS, then answers 503: someone else is writing.
+ * LOCK_STALE_MS. Waits up to about LOCK_WAIT_MS, then fails with a HostFileError of kind 'busy'.
  */
 const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 15_000;
@@ -28,9 +28,9 @@ export async function lockFile(path: string): Promise<() => Promise<void>> {
     });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw unavailable('FileBusy', `${path} is being changed by another barmanapi process (lock ${lockPath}); try again`, 1, { file: path });
+      throw new HostFileError('busy', path, `${path} is being changed by another barmanapi process (lock ${lockPath}); try again`);
     }
-    throw textFileError(e, lockPath, 'write');
+    throw toHostFileError(e, lockPath, 'lock');
   }
 }
 

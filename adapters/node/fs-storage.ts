@@ -1,11 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { appendFile, link, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Storage, TextFile } from '../../src/ports.js';
 import { checkStorePath } from '../../src/util/store-path.js';
-import { syncDir, writeFileAtomic } from './fs-atomic.js';
+import { createFileExclusive, replaceFile, type ReplaceOptions } from './atomic-write.js';
 import { storeWriteError, textFileError } from './store-errors.js';
 import { lockFile } from './file-lock.js';
 
@@ -37,6 +36,9 @@ export function createFsStorage(root: string): Storage {
   };
 }
 
+/** Store files are the service's own: 0600 in 0700 folders. */
+const STORE_FILE: ReplaceOptions = { newMode: 0o600, makeFolders: true };
+
 function fsStorage(abs: (p: string) => string, missing: (e: unknown) => boolean): Storage {
   return {
     async readText(p) {
@@ -47,7 +49,7 @@ function fsStorage(abs: (p: string) => string, missing: (e: unknown) => boolean)
       return b === null ? null : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     },
     async writeAtomic(p, data) {
-      await writeFileAtomic(abs(p), data, { mode: 0o600 });
+      await replaceFile(abs(p), data, STORE_FILE);
     },
     async append(p, data) {
       await mkdir(dirname(abs(p)), { recursive: true });
@@ -71,45 +73,10 @@ function fsStorage(abs: (p: string) => string, missing: (e: unknown) => boolean)
       await mkdir(abs(p), { recursive: true, mode: 0o700 });
     },
     async createExclusive(p, data) {
-      // Written whole beside it, then linked into place: the name appears complete or not at
-      // all (a full disk or a kill between open and write leaves no empty claim or secret).
-      const target = abs(p);
-      await mkdir(dirname(target), { recursive: true });
-      const tmp = join(dirname(target), `.${randomBytes(6).toString('hex')}.new`);
-      const h = await open(tmp, 'wx', 0o600);
-      try {
-        try {
-          await h.writeFile(data);
-          await h.sync();
-        } finally {
-          await h.close();
-        }
-        await link(tmp, target);
-        await syncDir(dirname(target));
-        return true;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-        throw e;
-      } finally {
-        await rm(tmp, { force: true });
-      }
+      return createFileExclusive(abs(p), data, 0o600);
     },
     async writeStreamAtomic(p, stream) {
-      const target = abs(p);
-      await mkdir(dirname(target), { recursive: true });
-      const tmp = join(dirname(target), `.${randomBytes(6).toString('hex')}.tmp`);
-      const h = await open(tmp, 'wx', 0o600);
-      try {
-        for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) await h.write(chunk);
-        await h.sync();
-        await h.close();
-        await rename(tmp, target);
-        await syncDir(dirname(target));
-      } catch (e) {
-        await h.close().catch(() => undefined);
-        await rm(tmp, { force: true });
-        throw e;
-      }
+      await replaceFile(abs(p), stream as unknown as AsyncIterable<Uint8Array>, STORE_FILE);
     },
     async openRead(p, start = 0) {
       const s = await stat(abs(p)).catch(() => null);
@@ -127,12 +94,12 @@ export function createFsTextFile(path: string, mode = 0o600): TextFile {
       return readFile(path, 'utf8').catch((e) => ((e as NodeJS.ErrnoException).code === 'ENOENT' ? null : Promise.reject(textFileError(e, path, 'read'))));
     },
     async write(text) {
-      await writeFileAtomic(path, text, { mode }).catch((e) => Promise.reject(textFileError(e, path, 'write')));
+      await replaceFile(path, text, { newMode: mode, makeFolders: true }).catch((e) => Promise.reject(textFileError(e, path, 'write')));
     },
     async revision() {
       const s = await stat(path).catch(() => null);
       return s ? `${s.mtimeMs}:${s.size}:${s.ino}` : null;
     },
-    lock: () => lockFile(path),
+    lock: () => lockFile(path).catch((e) => Promise.reject(textFileError(e, path, 'write'))),
   };
 }

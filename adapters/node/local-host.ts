@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { KeyedMutex } from '../../src/util/mutex.js';
-import type { BarmanHost, FileOwnership, HostFileInfo, HostWriteResult, RunOptions, RunResult } from '../../src/ports.js';
+import type { BarmanHost, HostFileInfo, RunOptions, RunResult } from '../../src/ports.js';
+import { replaceFile } from './atomic-write.js';
 import { lockFile } from './file-lock.js';
-import { folderRefuses, rewriteInPlace } from './in-place.js';
+import { toHostFileError } from './host-file-errors.js';
 import { assertArgv, assertNoPrivateEnv, barmanEnv, createOutputBuffer, createOutputTap, DEFAULT_MAX_OUTPUT_BYTES, NEW_FILE_MODE } from './command-io.js';
 
 export interface LocalHostOptions {
@@ -57,26 +56,19 @@ export function createLocalHost(opts: LocalHostOptions = {}): BarmanHost {
         return await readFile(path, 'utf8');
       } catch (err) {
         if (isMissing(err)) return null;
-        throw err;
+        throw toHostFileError(err, path, 'read');
       }
     },
 
     async writeFile(path, content, like) {
-      // Lock the file the write really lands on, so two names for one file share a lock.
-      const target = await realpath(path).catch((err: unknown) => {
-        if (isMissing(err)) return resolve(path);
-        throw err;
-      });
-      return writeLock.run(target, () => replaceFile(target, Buffer.from(content, 'utf8'), like));
+      const target = await realTarget(path);
+      return writeLock
+        .run(target, () => replaceFile(target, content, { newMode: NEW_FILE_MODE, like }))
+        .catch((err: unknown) => Promise.reject(toHostFileError(err, path, 'write')));
     },
 
     async lockFile(path) {
-      // The file a write really lands on, so two names for one file share a lock.
-      const target = await realpath(path).catch((err: unknown) => {
-        if (isMissing(err)) return resolve(path);
-        throw err;
-      });
-      return lockFile(target);
+      return lockFile(await realTarget(path));
     },
 
     async stat(path) {
@@ -93,7 +85,7 @@ export function createLocalHost(opts: LocalHostOptions = {}): BarmanHost {
         return info;
       } catch (err) {
         if (isMissing(err)) return null;
-        throw err;
+        throw toHostFileError(err, path, 'read');
       }
     },
 
@@ -102,7 +94,7 @@ export function createLocalHost(opts: LocalHostOptions = {}): BarmanHost {
         return (await readdir(path)).sort();
       } catch (err) {
         if (isMissing(err)) return [];
-        throw err;
+        throw toHostFileError(err, path, 'read');
       }
     },
 
@@ -226,6 +218,11 @@ function runLocal(argv: string[], o: LocalRun): Promise<RunResult> {
   });
 }
 
+/** The file a path really names, so two names for one file share a lock; the path itself when it does not exist yet. */
+async function realTarget(path: string): Promise<string> {
+  return realpath(path).catch((err: unknown) => (isMissing(err) ? resolve(path) : Promise.reject(toHostFileError(err, path, 'read'))));
+}
+
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -237,95 +234,7 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/**
- * Temp file beside the target, fsync, owner and mode of the file it replaces, rename, fsync the
- * directory. When the directory refuses the temp file (or the owner cannot be given back) but
- * the file itself is writable, rewrite it in place instead: not atomic, so the caller is told.
- * Callers hold the per-path lock.
- */
-async function replaceFile(target: string, data: Buffer, like?: FileOwnership): Promise<HostWriteResult> {
-  const existing = await stat(target).catch((err: unknown) => {
-    if (isMissing(err)) return null;
-    throw err;
-  });
-  if (existing?.isDirectory()) throw new Error(`writeFile: ${target} is a directory`);
-
-  const dir = dirname(target);
-  const tmp = join(dir, `.${basename(target)}.tmp-${randomBytes(6).toString('hex')}`);
-  let handle: FileHandle;
-  try {
-    // 0600 until the content is complete and the final mode is set: no one reads a half-made file.
-    handle = await open(tmp, 'wx', 0o600);
-  } catch (err) {
-    if (existing && folderRefuses(err)) return rewriteInPlace(target, data);
-    throw err;
-  }
-
-  let fallBack = false;
-  try {
-    await handle.writeFile(data);
-    const owner = existing ?? like;
-    if (owner) {
-      const mine = await handle.stat();
-      if (mine.uid !== owner.uid || mine.gid !== owner.gid) {
-        try {
-          await handle.chown(owner.uid, owner.gid);
-        } catch (err) {
-          // Only root may give a file away; renaming ours over theirs would change the owner.
-          // A new file simply stays ours.
-          if (!isPermission(err)) throw err;
-          if (existing) fallBack = true;
-        }
-      }
-    }
-    // After chown, which clears set-id bits.
-    if (!fallBack) await handle.chmod(owner ? owner.mode & 0o7777 : NEW_FILE_MODE);
-    if (!fallBack) await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  if (fallBack) {
-    await rm(tmp, { force: true });
-    return rewriteInPlace(target, data);
-  }
-
-  try {
-    await rename(tmp, target);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await syncDirectory(dir);
-  return { mode: 'replaced' };
-}
-
-/**
- * Rewrites the file through its own inode: owner and mode stay. Not atomic, so ordered to lose
- * the least: the new content goes over the old from offset 0 and reaches the disk before the file
- * is cut to its length. A crash at any step leaves the old content, or the whole new content
- * followed by the rest of the old, never an empty file. Readers may see that mix meanwhile.
- */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } catch (err) {
-    // Some file systems refuse fsync on a directory; the rename itself is still atomic there.
-    if (!['EINVAL', 'ENOTSUP', 'EISDIR', 'EBADF'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
-  } finally {
-    await handle.close();
-  }
-}
-
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-function isPermission(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  return code === 'EACCES' || code === 'EPERM';
 }

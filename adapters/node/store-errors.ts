@@ -2,6 +2,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { ApiError, unavailable } from '../../src/http/errors.js';
+import { HostFileError } from '../../src/ports.js';
+import { toHostFileError } from './host-file-errors.js';
 
 const NOT_WRITABLE = new Set(['EROFS', 'EACCES', 'EPERM']);
 const FULL = new Set(['ENOSPC', 'EDQUOT']);
@@ -55,15 +57,19 @@ export function serviceOwner(): string {
 
 /**
  * A file of ours outside the store (client.conf, the settings file) that this process may not
- * read or write: a 503 that says which file, why, and the commands that fix it.
+ * read, write or lock: a 503 that says which file, why, and the commands that fix it. Another
+ * barmanapi process holding its lock is a 503 FileBusy.
  */
 export function textFileError(err: unknown, path: string, verb: 'read' | 'write'): unknown {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  if (!code || !['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'EISDIR'].includes(code)) return err;
+  const e = toHostFileError(err, path, verb);
+  if (!(e instanceof HostFileError)) return e;
+  if (e.kind === 'busy') return unavailable('FileBusy', e.message, 1, { file: e.path });
   const owner = serviceOwner();
-  const fix = code === 'EROFS' ? 'remount its file system read-write'
-    : code === 'ENOSPC' || code === 'EDQUOT' ? 'free space on its file system'
-    : code === 'EISDIR' ? 'it is a folder; point the setting at a file'
-    : `give the user running barmanapi access: sudo chown ${owner} ${path} && sudo chmod 600 ${path}${verb === 'write' ? ` (and write access to ${dirname(path)}, where the file is replaced)` : ''}`;
-  return unavailable('FileNotAccessible', `cannot ${verb} ${path} (${code}): ${fix}`, 60, { file: path });
+  const fix = e.kind === 'read-only' ? 'remount its file system read-write'
+    : e.kind === 'no-space' ? 'free space on its file system'
+    : e.kind === 'not-a-file' ? 'it is a folder; point the setting at a file'
+    : e.kind === 'permission' ? `give the user running barmanapi access: sudo chown ${owner} ${e.path} && sudo chmod 600 ${e.path}${verb === 'write' ? ` (and write access to ${dirname(e.path)}, where the file is replaced)` : ''}`
+    : null;
+  if (fix === null) return err;
+  return unavailable('FileNotAccessible', `cannot ${verb} ${e.path} (${(err as NodeJS.ErrnoException).code ?? e.kind}): ${fix}`, 60, { file: e.path });
 }

@@ -1,33 +1,28 @@
-import { ApiError } from '../http/errors.js';
-import type { BarmanHost, HostFileInfo, Storage } from '../ports.js';
+import { ApiError, unavailable } from '../http/errors.js';
+import { HostFileError, type BarmanHost, type HostFileInfo, type Storage } from '../ports.js';
 import type { Clock } from '../ports.js';
 import { basename } from '../util/path.js';
 import type { Settings } from '../settings/load.js';
 
-/** SFTP's SSH_FX_PERMISSION_DENIED; the SSH host passes SFTP errors through with this code. */
-const SFTP_PERMISSION_DENIED = 3;
-
-export function isPermissionError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === SFTP_PERMISSION_DENIED;
-}
-
 /**
- * A failed read or write of a config file as a 500-class ApiError that names the file, the host
- * and, for permission problems, what the file's owner and mode are and what to change.
+ * A failed read or write of a config file as an ApiError that names the file, the host and, for
+ * permission problems, what the file's owner and mode are and what to change. Another writer
+ * holding the file's lock is a 503 FileBusy.
  */
 export function describeFileError(err: unknown, action: 'read' | 'write', path: string, host: Pick<BarmanHost, 'description'>, info?: HostFileInfo | null): ApiError {
   if (err instanceof ApiError) return err;
   const where = host.description === 'local' ? 'on this machine' : `on ${host.description}`;
+  const kind = err instanceof HostFileError ? err.kind : 'failed';
+  if (kind === 'busy') return unavailable('FileBusy', (err as Error).message, 1, { file: path });
   const ownership = info ? ` (owner uid ${info.uid}, gid ${info.gid}, mode ${(info.mode & 0o7777).toString(8).padStart(4, '0')})` : '';
-  if (isPermissionError(err)) {
-    const code = (err as { code?: unknown }).code === 'EROFS' ? 'read-only file system' : 'permission denied';
-    return new ApiError(500, 'ConfigNotWritable', `cannot ${action} ${path}${ownership} ${where}: ${code}. ` +
+  if (kind === 'permission' || kind === 'read-only') {
+    return new ApiError(500, 'ConfigNotWritable', `cannot ${action} ${path}${ownership} ${where}: ${kind === 'read-only' ? 'read-only file system' : 'permission denied'}. ` +
       `The user the API ${host.description === 'local' ? 'runs as' : 'logs in as'} needs ${action} permission on the file` +
-      `${action === 'write' ? ' (and, for an atomic replace, on its folder)' : ''}: change the file's owner or mode, or the user.`, { file: path, action });
+      `${action === 'write' ? ' (and, for an atomic replace, on its folder)' : ''}: change the file's owner or mode, or the user.`, { file: path, action }, { cause: err });
   }
-  const message = (err as Error | null)?.message ?? String(err);
-  return new ApiError(500, 'ConfigFileError', `cannot ${action} ${path} ${where}: ${message.split('\n')[0]}`, { file: path, action });
+  // A host's own error already says what it could not do, to which file, and where.
+  const message = err instanceof HostFileError ? err.message : `cannot ${action} ${path} ${where}: ${String((err as Error | null)?.message ?? err).split('\n')[0]}`;
+  return new ApiError(500, 'ConfigFileError', message, { file: path, action }, { cause: err });
 }
 
 /**

@@ -7,6 +7,7 @@ import { redactValue } from '../../src/barman-config/reader.js';
 import { loadSettings } from '../../src/settings/load.js';
 import type { BarmanHost } from '../../src/ports.js';
 import { loginToken, testApp } from '../support/app.js';
+import { HostFileError } from '../../src/ports.js';
 
 type Body = { status_code: number; message: string; list: any; type?: string; [k: string]: any };
 
@@ -560,7 +561,7 @@ describe('bad input changes nothing', () => {
       host: (h) => ({
         ...h,
         writeFile: async (p: string) => {
-          throw Object.assign(new Error(`EACCES: permission denied, open '${p}'`), { code: 'EACCES' });
+          throw new HostFileError('permission', p, `cannot write ${p}: EACCES: permission denied`);
         },
       }),
     });

@@ -3,6 +3,7 @@ import { createMemoryTextFile } from '../../adapters/memory/index.js';
 import { loadSettings } from '../../src/settings/load.js';
 import type { TextFile } from '../../src/ports.js';
 import { loginToken, testApp } from '../support/app.js';
+import { HostFileError } from '../../src/ports.js';
 
 type Body = { status_code: number; message: string; list: any; type?: string; [k: string]: any };
 
@@ -257,7 +258,7 @@ describe('/config/barmanapi/change', () => {
         ...f,
         read: () => f.read(),
         write: async () => {
-          throw Object.assign(new Error("EACCES: permission denied, open '/etc/.barmanapi.conf.tmp'"), { code: 'EACCES' });
+          throw new HostFileError('permission', '/etc/barmanapi.conf', "cannot write /etc/barmanapi.conf: EACCES: permission denied");
         },
       }),
     });

@@ -4,11 +4,11 @@
  * commands, sftp-files.ts reads and replaces files.
  */
 import { KeyedMutex } from '../../../src/util/mutex.js';
-import type { BarmanHost, HostFileInfo } from '../../../src/ports.js';
+import { HostFileError, type BarmanHost, type HostFileInfo } from '../../../src/ports.js';
 import { createConnector, type ConnectionSettings } from './connection.js';
 import { runRemote } from './exec.js';
 import { createPool, createSlots } from './pool.js';
-import { call, lockRemote, replaceRemote, sftpCode, statOrNull, SFTP_NO_SUCH_FILE } from './sftp-files.js';
+import { call, lockRemote, replaceRemote, sftpCode, sftpFileError, statOrNull, SFTP_NO_SUCH_FILE } from './sftp-files.js';
 
 export { SshHostError, type SshHostErrorCode } from './errors.js';
 
@@ -55,7 +55,7 @@ export function createSshHost(opts: SshHostOptions): SshHost {
       try {
         return await call<string>((cb) => w.realpath(path, cb));
       } catch (err) {
-        if (sftpCode(err) !== SFTP_NO_SUCH_FILE) throw err;
+        if (sftpCode(err) !== SFTP_NO_SUCH_FILE) throw sftpFileError(err, path, 'read', description);
         return path;
       }
     }, true);
@@ -77,7 +77,10 @@ export function createSshHost(opts: SshHostOptions): SshHost {
           return (await call<Buffer>((cb) => w.readFile(path, cb))).toString('utf8');
         } catch (err) {
           if (sftpCode(err) === SFTP_NO_SUCH_FILE) return null;
-          throw err;
+          if ((await statOrNull(w, path).catch(() => null))?.isDirectory()) {
+            throw new HostFileError('not-a-file', path, `cannot read ${path} on ${description}: it is a directory`);
+          }
+          throw sftpFileError(err, path, 'read', description);
         }
       }, true);
     },
@@ -86,15 +89,19 @@ export function createSshHost(opts: SshHostOptions): SshHost {
       // Lock the file the write really lands on.
       const target = await realTarget(path);
       const data = Buffer.from(content, 'utf8');
-      return writeLock.run(target, () => withSftp((w) => replaceRemote(w, target, data, description, like), false));
+      return writeLock
+        .run(target, () => withSftp((w) => replaceRemote(w, target, data, description, like), false))
+        .catch((err: unknown) => Promise.reject(sftpFileError(err, path, 'write', description)));
     },
 
     async lockFile(path) {
-      return lockRemote((op) => withSftp(op, true), await realTarget(path));
+      return lockRemote((op) => withSftp(op, true), await realTarget(path)).catch((err: unknown) =>
+        Promise.reject(sftpFileError(err, path, 'lock', description)),
+      );
     },
 
     async stat(path) {
-      const s = await withSftp((w) => statOrNull(w, path), true);
+      const s = await withSftp((w) => statOrNull(w, path), true).catch((err: unknown) => Promise.reject(sftpFileError(err, path, 'read', description)));
       if (s === null) return null;
       const info: HostFileInfo = {
         size: s.size,
@@ -117,7 +124,7 @@ export function createSshHost(opts: SshHostOptions): SshHost {
             .sort();
         } catch (err) {
           if (sftpCode(err) === SFTP_NO_SUCH_FILE) return [];
-          throw err;
+          throw sftpFileError(err, path, 'read', description);
         }
       }, true);
     },

@@ -4,10 +4,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { unavailable } from '../../../src/http/errors.js';
 import { posix } from 'node:path';
 import type { SFTPWrapper, Stats } from 'ssh2';
-import type { FileOwnership, HostWriteResult } from '../../../src/ports.js';
+import { HostFileError, type FileOwnership, type HostFileErrorKind, type HostWriteResult } from '../../../src/ports.js';
 import { NEW_FILE_MODE } from '../command-io.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02) that mean something here. */
@@ -26,7 +25,7 @@ export async function statOrNull(w: SFTPWrapper, path: string): Promise<Stats | 
 
 export async function replaceRemote(w: SFTPWrapper, target: string, data: Buffer, description: string, like?: FileOwnership): Promise<HostWriteResult> {
   const existing = await statOrNull(w, target);
-  if (existing?.isDirectory()) throw new Error(`writeFile: ${target} on ${description} is a directory`);
+  if (existing?.isDirectory()) throw new HostFileError('not-a-file', target, `cannot write ${target} on ${description}: it is a directory`);
   const tmp = posix.join(posix.dirname(target), `.${posix.basename(target)}.tmp-${randomBytes(6).toString('hex')}`);
   let handle: Buffer;
   try {
@@ -110,6 +109,23 @@ async function removeQuietly(w: SFTPWrapper, path: string): Promise<void> {
   }
 }
 
+
+const KIND_OF_STATUS: Record<number, HostFileErrorKind> = {
+  [SFTP_NO_SUCH_FILE]: 'missing',
+  [SFTP_PERMISSION_DENIED]: 'permission',
+};
+
+/**
+ * An SFTP status error as the host port reports it: a HostFileError ('failed' for statuses that
+ * say no more, as SSH_FX_FAILURE). Errors without a status (the connection's) pass through.
+ */
+export function sftpFileError(err: unknown, path: string, action: 'read' | 'write' | 'lock', description: string): unknown {
+  if (err instanceof HostFileError) return err;
+  const code = sftpCode(err);
+  if (code === undefined) return err;
+  const detail = (err as Error).message.split('\n')[0];
+  return new HostFileError(KIND_OF_STATUS[code] ?? 'failed', path, `cannot ${action} ${path} on ${description}: ${detail}`);
+}
 
 /** Adapts a node-style callback API to a promise. */
 export function call<T>(start: (cb: (err: Error | undefined | null, value: T) => void) => void): Promise<T> {
@@ -205,7 +221,7 @@ export async function lockRemote(run: <T>(op: (w: SFTPWrapper) => Promise<T>) =>
       lockPath = `/tmp/barmanapi-lock-${createHash('sha256').update(path).digest('hex').slice(0, 32)}`;
       continue;
     }
-    if (Date.now() > deadline) throw unavailable('FileBusy', `${path} is being changed by another barmanapi process, or its lock ${lockPath} cannot be made; try again`, 1, { file: path });
+    if (Date.now() > deadline) throw new HostFileError('busy', path, `${path} is being changed by another barmanapi process, or its lock ${lockPath} cannot be made; try again`);
     await new Promise((r) => setTimeout(r, Math.min(200, 10 + attempt * 10) * (0.5 + Math.random())));
   }
 }
