@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import type { AppDeps, AppEnv } from './context.js';
+import type { AppDeps, AppEnv, Deps, SettingsHolder } from './context.js';
 import { createAuthService } from './auth/service.js';
 import { authRoutes } from './auth/routes.js';
 import { CatalogueStore } from './barman/catalogue.js';
@@ -8,6 +8,8 @@ import { historyRoutes } from './jobs/routes.js';
 import { orphanedJobs } from './jobs/orphans.js';
 import { RunSlots, withRunSlots } from './barman/run-slots.js';
 import { configRoutes } from './barman-config/routes.js';
+import { settingsRoutes } from './settings/routes.js';
+import { holdSettings } from './settings/holder.js';
 import { JobService } from './jobs/service.js';
 import { authenticate } from './http/authenticate.js';
 import { methodGate } from './http/methods.js';
@@ -22,27 +24,31 @@ export interface Api {
   slots: RunSlots;
   jobs: JobService;
   catalogue: CatalogueStore;
+  /** The settings the app runs with, live changes included. */
+  settings: SettingsHolder;
 }
 
 /** The one composition point: every route module, wired to the given ports. */
 export function createApi(given: AppDeps): Api {
+  const { settings: initial, jobs: formerRunner, runner = formerRunner, ...ports } = given;
+  const settings = holdSettings(initial);
   const slots = new RunSlots({
-    limit: () => given.settings.barman.maxConcurrent || 2 * (given.cpuCount ?? 2),
-    queueLimit: () => given.settings.barman.maxQueued,
+    limit: () => settings.current().barman.maxConcurrent || 2 * (given.cpuCount ?? 2),
+    queueLimit: () => settings.current().barman.maxQueued,
     description: given.host.description,
   });
-  const deps: AppDeps = { ...given, host: withRunSlots(given.host, slots) };
+  const deps: Deps = { ...ports, settings, runner, host: withRunSlots(given.host, slots) };
   const app = new Hono<AppEnv>();
   const auth = createAuthService(deps);
   const catalogue = new CatalogueStore(deps);
   const jobs = new JobService({
     storage: deps.storage,
-    runner: deps.jobs,
+    runner: deps.runner,
     clock: deps.clock,
     logger: deps.logger,
     signer: () => auth.signer(),
-    maxRunning: () => deps.settings.jobs.maxRunning,
-    keepMonths: () => deps.settings.jobs.keepMonths,
+    maxRunning: () => settings.current().jobs.maxRunning,
+    keepMonths: () => settings.current().jobs.keepMonths,
     hostDescription: deps.host.description,
     orphans: orphanedJobs(deps.host, deps.settings, async (name) => CatalogueStore.find(await catalogue.get(), name) !== undefined),
   });
@@ -70,6 +76,7 @@ export function createApi(given: AppDeps): Api {
     },
   }));
   app.route('/config', configRoutes(deps, { versionOf: () => catalogue.barmanVersion() }));
+  app.route('/config/barmanapi', settingsRoutes(deps));
 
   const noRoute = (c: Context) => c.json(errorBody(notFound(`no such route: ${c.req.method} ${c.req.path}`)), 404);
   // A sub-app's notFound is not consulted once it is mounted with route(): the catch-all keeps
@@ -101,7 +108,7 @@ export function createApi(given: AppDeps): Api {
     deps.logger.log('error', 'unhandled error', { path: c.req.path, error: redact(String((err as Error).stack ?? err)) });
     return c.json(internalErrorBody(), 500);
   });
-  return { app, jobs, catalogue, slots };
+  return { app, jobs, catalogue, slots, settings };
 }
 
 const HOST_ERROR_TYPE: Record<HostErrorKind, string> = {

@@ -14,6 +14,9 @@ export interface AppDeps {
   usersFile: TextFile;
   /** The barmanapi config file itself, for /config/barmanapi. */
   settingsFile?: TextFile;
+  /** Starts async barman commands (detached processes on Node). */
+  runner?: JobRunner;
+  /** @deprecated the former name of `runner`, still taken. */
   jobs?: JobRunner;
   /** The client's address for login throttling (the socket's, never a forwarded header). */
   clientAddress?: (c: Context) => string | undefined;
@@ -26,6 +29,19 @@ export interface AppDeps {
   cpuCount?: number;
   /** PBKDF2 iterations for new password hashes (tests lower it). */
   passwordIterations?: number;
+}
+
+/** The settings a running app uses: read at each use, replaced whole by a live change. */
+export interface SettingsHolder {
+  current(): Settings;
+  /** Take the values of `ids` (section.key, each one that applies live) from `next`; the rest stay. */
+  update(next: Settings, ids: readonly string[]): void;
+}
+
+/** What route modules reach: AppDeps with the settings behind their holder. */
+export interface Deps extends Omit<AppDeps, 'settings' | 'jobs' | 'runner'> {
+  settings: SettingsHolder;
+  runner?: JobRunner;
 }
 
 export interface AuthedUser extends PublicUser {

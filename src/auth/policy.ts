@@ -19,7 +19,13 @@ export interface Rules {
 const ALWAYS_OPEN = new Set(['auth/token', 'auth/user']);
 
 /** Grants no glob or parent rule implies: each hands out more than the route it names. */
-export const EXACT_GRANTS = ['config/barman/exec', 'config/barmanapi/exec', 'history/all'] as const;
+/** Changing barman options that barman executes, and barman's own config-changing commands. */
+export const CONFIG_EXEC_GRANT = 'config/barman/exec';
+/** Changing the settings that decide what the API runs and who reaches it. */
+export const SETTINGS_EXEC_GRANT = 'config/barmanapi/exec';
+/** Seeing and stopping everyone's jobs. */
+export const HISTORY_ALL_GRANT = 'history/all';
+export const EXACT_GRANTS = [CONFIG_EXEC_GRANT, SETTINGS_EXEC_GRANT, HISTORY_ALL_GRANT] as const;
 export type ExactGrant = (typeof EXACT_GRANTS)[number];
 
 function trim(path: string): string {

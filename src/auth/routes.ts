@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { AppDeps, AppEnv } from '../context.js';
+import type { Deps, AppEnv } from '../context.js';
 import type { AuthService } from './service.js';
 import { ok } from '../http/envelope.js';
 import { readParams, rejectUnknown } from '../http/params.js';
@@ -9,7 +9,7 @@ import type { EditGuard, PublicUser } from './users.js';
 import type { Context } from 'hono';
 
 /** /auth: Basic login → token, one's own rules, and user administration (subject to the rules). */
-export function authRoutes(deps: AppDeps, auth: AuthService): Hono<AppEnv> {
+export function authRoutes(deps: Deps, auth: AuthService): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   r.all('/token', async (c) => {
@@ -17,9 +17,9 @@ export function authRoutes(deps: AppDeps, auth: AuthService): Hono<AppEnv> {
     const token = await (await auth.signer()).issueLogin(
       { sub: user.username, fpr: user.fingerprint },
       deps.clock.now().getTime(),
-      deps.settings.authToken.tokenLife,
+      deps.settings.current().authToken.tokenLife,
     );
-    return c.json({ token, expires_in: deps.settings.authToken.tokenLife });
+    return c.json({ token, expires_in: deps.settings.current().authToken.tokenLife });
   });
 
   r.all('/user', (c) => {

@@ -1,4 +1,4 @@
-import type { AppDeps } from '../context.js';
+import type { Deps } from '../context.js';
 import { LoginThrottle } from './throttle.js';
 import { createTokenSigner, type TokenSigner } from './tokens.js';
 import { UserDirectory } from './users.js';
@@ -12,13 +12,13 @@ export interface AuthService {
   signer(): Promise<TokenSigner>;
 }
 
-export function createAuthService(deps: AppDeps): AuthService {
+export function createAuthService(deps: Deps): AuthService {
   const users = new UserDirectory({
     file: deps.usersFile,
     clock: deps.clock,
     // A getter: /config/barmanapi/change updates the setting live.
     get minPasswordLength() {
-      return deps.settings.user.minPasswordLength;
+      return deps.settings.current().user.minPasswordLength;
     },
     iterations: deps.passwordIterations,
   });
@@ -35,8 +35,8 @@ export function createAuthService(deps: AppDeps): AuthService {
 }
 
 /** The configured secret, or one generated once and kept in the store (mode of the store). */
-export async function tokenSecret(deps: Pick<AppDeps, 'settings' | 'storage'>): Promise<string> {
-  if (deps.settings.authToken.secret) return deps.settings.authToken.secret;
+export async function tokenSecret(deps: Pick<Deps, 'settings' | 'storage'>): Promise<string> {
+  if (deps.settings.current().authToken.secret) return deps.settings.current().authToken.secret;
   const existing = (await deps.storage.readText(SECRET_FILE))?.trim();
   if (existing) return existing;
   const bytes = crypto.getRandomValues(new Uint8Array(32));

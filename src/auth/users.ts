@@ -2,7 +2,7 @@ import type { Clock, TextFile } from '../ports.js';
 import { IniDocument, formatList, listProblem, parseList } from '../ini/document.js';
 import { badRequest, conflict, notFound, ApiError } from '../http/errors.js';
 import { KeyedMutex } from '../util/mutex.js';
-import { editLocked } from '../util/locked-edit.js';
+import { editLocked } from '../files/locked-edit.js';
 import { b64url, burnPasswordCheck, hashPassword, needsUpgrade, verifyPassword, DEFAULT_ITERATIONS } from './password.js';
 
 /** A user as the API shows it: never the password or its hash. */

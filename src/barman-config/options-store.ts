@@ -4,13 +4,13 @@
  * built-in 3.4 catalogue answers, and `source` says so.
  */
 import type { BarmanHost, Clock, Logger, Storage } from '../ports.js';
-import type { Settings } from '../settings/load.js';
+import type { SettingsHolder } from '../context.js';
 import { BUILTIN_OPTION_CATALOGUE } from './builtin-options.js';
 import { catalogueFromManPage, type BarmanOption, type OptionCatalogue } from './option-catalogue.js';
 import { dirname } from '../util/path.js';
 
 export interface OptionCatalogueDeps {
-  settings: Settings;
+  settings: SettingsHolder;
   host: BarmanHost;
   storage: Storage;
   clock: Clock;
@@ -129,7 +129,7 @@ export class OptionCatalogueStore {
   /** Beside the barman executable first (a pip or /opt install), then the usual places, then man -w. */
   private async findManPage(): Promise<string | null> {
     const host = this.deps.host;
-    const executable = this.deps.settings.barman.command[this.deps.settings.barman.command.length - 1] ?? '';
+    const executable = this.deps.settings.current().barman.command[this.deps.settings.current().barman.command.length - 1] ?? '';
     const prefixes = executable.startsWith('/') ? [dirname(dirname(executable))] : [];
     prefixes.push('/usr', '/usr/local');
     const candidates = [...new Set(prefixes.flatMap((p) => ['.gz', ''].map((ext) => `${p === '/' ? '' : p}/share/man/man5/barman.5${ext}`)))];

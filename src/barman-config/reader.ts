@@ -9,7 +9,7 @@ import type { BarmanHost } from '../ports.js';
 import { ApiError } from '../http/errors.js';
 import { IniDocument, type IniProblem } from '../ini/document.js';
 import { joinPath } from '../util/path.js';
-import { describeFileError } from './file-errors.js';
+import { describeFileError } from '../files/errors.js';
 
 export type SectionKind = 'global' | 'server' | 'model';
 

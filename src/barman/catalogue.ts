@@ -1,5 +1,5 @@
 import type { BarmanHost, Clock, Logger, Storage } from '../ports.js';
-import type { Settings } from '../settings/load.js';
+import type { SettingsHolder } from '../context.js';
 import { ApiError } from '../http/errors.js';
 import { mapBounded } from '../util/concurrency.js';
 import { aliasTarget, parseCommandHelp, parseMainHelp, parseVersion, type CommandSpec, type OptionSpec } from './help-parser.js';
@@ -15,7 +15,7 @@ export interface Catalogue {
 }
 
 export interface CatalogueDeps {
-  settings: Settings;
+  settings: SettingsHolder;
   host: BarmanHost;
   storage: Storage;
   clock: Clock;
@@ -118,7 +118,7 @@ export class CatalogueStore {
   }
 
   private async barman(args: string[]): Promise<string> {
-    const { command, configFile } = this.deps.settings.barman;
+    const { command, configFile } = this.deps.settings.current().barman;
     const r = await this.deps.host.run([...command, '-c', configFile, ...args], { timeoutMs: HELP_TIMEOUT_MS, background: true });
     // argparse prints help and exits 0; some old versions exit 0 with help on stderr.
     if (r.exitCode !== 0 || r.timedOut) {

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
-import type { AppDeps, AppEnv, AuthedUser } from '../context.js';
-import { holdsGrant, isDenied } from '../auth/policy.js';
+import type { Deps, AppEnv, AuthedUser } from '../context.js';
+import { CONFIG_EXEC_GRANT, holdsGrant, isDenied } from '../auth/policy.js';
 import type { JobService } from '../jobs/service.js';
 import { ok } from '../http/envelope.js';
 import { badRequest, forbidden, notFound } from '../http/errors.js';
@@ -24,7 +24,7 @@ const CONFIG_COMMANDS = new Set(['config-update', 'config-switch']);
 const PRINTS_JSON_ALWAYS = new Set(['diagnose']);
 
 /** /barman: every command of the installed barman, discovered from its own help. */
-export function barmanRoutes(deps: AppDeps, catalogue: CatalogueStore, jobs: JobService): Hono<AppEnv> {
+export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobService): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   r.all('/help', async (c) => {
@@ -48,7 +48,7 @@ export function barmanRoutes(deps: AppDeps, catalogue: CatalogueStore, jobs: Job
     const cat = await catalogue.get();
     const spec = findCommand(cat, c.req.param('command'));
     checkEveryName(c.get('user'), spec, '');
-    if (CONFIG_COMMANDS.has(spec.name) && !holdsGrant(c.get('user'), 'config/barman/exec')) {
+    if (CONFIG_COMMANDS.has(spec.name) && !holdsGrant(c.get('user'), CONFIG_EXEC_GRANT)) {
       throw forbidden(`barman ${spec.name} changes barman's configuration, which may set commands barman runs; it needs an access rule naming config/barman/exec`);
     }
     const params = await readParams(c);
@@ -60,12 +60,12 @@ export function barmanRoutes(deps: AppDeps, catalogue: CatalogueStore, jobs: Job
     if (paths.length > 0) {
       // With a remote SSH command the paths are on another host, which may be this one under
       // another name: barman's folders stay protected; path_roots speak of the barman host only.
-      const ours = [{ path: deps.settings.application.storeDirectory, why: "barmanapi's store" }];
-      const roots = isRemoteRecovery(params) ? [] : deps.settings.barman.pathRoots;
-      checkPathArguments(paths, await protectedPlaces(deps.host, deps.settings.barman.configFile, ours), roots);
+      const ours = [{ path: deps.settings.current().application.storeDirectory, why: "barmanapi's store" }];
+      const roots = isRemoteRecovery(params) ? [] : deps.settings.current().barman.pathRoots;
+      checkPathArguments(paths, await protectedPlaces(deps.host, deps.settings.current().barman.configFile, ours), roots);
     }
 
-    if (deps.settings.barman.asyncCommands.includes(spec.name) || spec.aliases.some((a) => deps.settings.barman.asyncCommands.includes(a))) {
+    if (deps.settings.current().barman.asyncCommands.includes(spec.name) || spec.aliases.some((a) => deps.settings.current().barman.asyncCommands.includes(a))) {
       const submitted = await jobs.submit({ command: spec.name, argv, json, user, userId, servers: serverNames(spec, params) });
       const hint = `/history/result?ticket=${submitted.ticket}`;
       return c.json(
@@ -75,8 +75,8 @@ export function barmanRoutes(deps: AppDeps, catalogue: CatalogueStore, jobs: Job
     }
 
     const result = await deps.host.run(argv, {
-      timeoutMs: deps.settings.barman.timeoutSeconds * 1000,
-      maxOutputBytes: deps.settings.barman.maxOutputBytes,
+      timeoutMs: deps.settings.current().barman.timeoutSeconds * 1000,
+      maxOutputBytes: deps.settings.current().barman.maxOutputBytes,
       signal: c.req.raw.signal,
     });
     const { body, status } = toCommandResult(result, { json });
@@ -109,12 +109,12 @@ export function findCommand(cat: Catalogue, name: string): CommandSpec {
 }
 
 /** The full barman argv for a request: command prefix, -c, -f json where it helps, the validated words. */
-export function buildInvocation(deps: AppDeps, cat: Catalogue, spec: CommandSpec, params: Params): { argv: string[]; json: boolean } {
+export function buildInvocation(deps: Deps, cat: Catalogue, spec: CommandSpec, params: Params): { argv: string[]; json: boolean } {
   const format = single(params, 'format') ?? 'json';
   if (format !== 'json' && format !== 'console') {
     throw badRequest('parameter format must be json or console', { parameter: 'format', allowed: ['json', 'console'] });
   }
-  if (!deps.settings.barman.allowFreeRemoteSshCommand) {
+  if (!deps.settings.current().barman.allowFreeRemoteSshCommand) {
     for (const [name, value] of Object.entries(params)) {
       if (!SHELL_EXECUTED_OPTIONS.has(normaliseName(name))) continue;
       for (const v of Array.isArray(value) ? value : [value]) checkRemoteSshCommand(String(v), name);
@@ -123,7 +123,7 @@ export function buildInvocation(deps: AppDeps, cat: Catalogue, spec: CommandSpec
   const words = commandArgs({ spec, params, reserved: RESERVED });
   const alwaysJson = PRINTS_JSON_ALWAYS.has(spec.name);
   const json = format === 'json' && (alwaysJson || cat.supportsJson);
-  const { command, configFile } = deps.settings.barman;
+  const { command, configFile } = deps.settings.current().barman;
   const argv = [...command, '-c', configFile, ...(json && !alwaysJson ? ['-f', 'json'] : []), ...words];
   checkArgvSize(argv, params);
   return { argv, json };

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import type { AppDeps, AppEnv, AuthedUser } from '../context.js';
+import type { Deps, AppEnv, AuthedUser } from '../context.js';
 import type { AuthService } from '../auth/service.js';
 import { isAllowed } from '../auth/policy.js';
 import { ApiError, forbidden, unauthorized } from './errors.js';
@@ -9,7 +9,7 @@ import { relativePath } from './route-path.js';
  * One gate before every handler: who is calling (Basic on /auth, a login token elsewhere, or
  * the embedding service's own user) and whether their access/deny rules allow this route.
  */
-export function authenticate(deps: AppDeps, auth: AuthService): MiddlewareHandler<AppEnv> {
+export function authenticate(deps: Deps, auth: AuthService): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     // The method gate set it for the seed's routes; other paths (unknown ones) are worked out here.
     const path = c.get('routePath') ?? relativePath(c);
@@ -21,13 +21,13 @@ export function authenticate(deps: AppDeps, auth: AuthService): MiddlewareHandle
   };
 }
 
-async function externalUser(deps: AppDeps, c: Context): Promise<AuthedUser> {
+async function externalUser(deps: Deps, c: Context): Promise<AuthedUser> {
   const u = await deps.externalAuth!(c);
   if (!u) throw unauthorized('not authenticated by the host service');
   return { ...u, fingerprint: '', id: '' };
 }
 
-async function builtinUser(deps: AppDeps, auth: AuthService, c: Context, path: string): Promise<AuthedUser> {
+async function builtinUser(deps: Deps, auth: AuthService, c: Context, path: string): Promise<AuthedUser> {
   const header = c.req.header('authorization') ?? '';
   const scheme = header.split(' ', 1)[0]!.toLowerCase();
   if (path.startsWith('auth/') || path === 'auth') {
@@ -51,7 +51,7 @@ function tokenFrom(c: Context, header: string, scheme: string): string | undefin
   return q === undefined || q === '' ? undefined : q;
 }
 
-async function basicUser(deps: AppDeps, auth: AuthService, c: Context, header: string): Promise<AuthedUser> {
+async function basicUser(deps: Deps, auth: AuthService, c: Context, header: string): Promise<AuthedUser> {
   const encoded = header.slice(6).trim();
   let decoded: string;
   try {

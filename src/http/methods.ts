@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
-import type { AppDeps, AppEnv } from '../context.js';
+import type { Deps, AppEnv } from '../context.js';
 import { ApiError } from './errors.js';
 import { relativePath } from './route-path.js';
 
@@ -14,9 +14,9 @@ const LEGACY_METHODS = ['GET', 'POST'] as const;
  * CORS for the origins `[application] cors_origins` lists. Without origins, CORS is off: no
  * Access-Control-* header is ever sent and preflights are refused like any other OPTIONS.
  */
-export function methodGate(deps: Pick<AppDeps, 'settings'>): MiddlewareHandler<AppEnv> {
+export function methodGate(deps: Pick<Deps, 'settings'>): MiddlewareHandler<AppEnv> {
   const corsFor = cors({
-    origin: (origin) => (deps.settings.application.corsOrigins.includes(origin) ? origin : null),
+    origin: (origin) => (deps.settings.current().application.corsOrigins.includes(origin) ? origin : null),
     allowMethods: [...LEGACY_METHODS],
     allowHeaders: ['Authorization', 'Content-Type'],
     exposeHeaders: ['Retry-After'],
@@ -30,7 +30,7 @@ export function methodGate(deps: Pick<AppDeps, 'settings'>): MiddlewareHandler<A
     if (!LEGACY_FAMILIES.has(family)) return next();
     const method = c.req.raw.method.toUpperCase();
     const origin = c.req.header('origin');
-    const corsAllowed = origin !== undefined && deps.settings.application.corsOrigins.includes(origin);
+    const corsAllowed = origin !== undefined && deps.settings.current().application.corsOrigins.includes(origin);
     if (method === 'OPTIONS' && corsAllowed && c.req.header('access-control-request-method') !== undefined) {
       return corsFor(c, next); // answers the preflight itself (204); nothing else runs
     }

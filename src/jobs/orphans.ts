@@ -3,7 +3,7 @@
  * barman's own lock says whether it is still at work, and barman's own listing says what it did.
  */
 import type { BarmanHost, Clock, Logger, Storage } from '../ports.js';
-import type { Settings } from '../settings/load.js';
+import type { SettingsHolder } from '../context.js';
 import { readBarmanConfig, unquote } from '../barman-config/reader.js';
 import { joinPath } from '../util/path.js';
 import { jobDir, type JobRecord, type JobResult, type JobStatus, type RunClaim } from './model.js';
@@ -31,10 +31,10 @@ export interface OrphanedJobs {
 /** Server-level tasks terminate-process knows by the command's name. */
 const TERMINABLE = new Set(['backup']);
 
-export function orphanedJobs(host: BarmanHost, settings: Settings, hasCommand: (name: string) => Promise<boolean>): OrphanedJobs {
+export function orphanedJobs(host: BarmanHost, settings: SettingsHolder, hasCommand: (name: string) => Promise<boolean>): OrphanedJobs {
   const lockDirectory = async (): Promise<string> => {
     try {
-      const view = await readBarmanConfig(host, settings.barman.configFile);
+      const view = await readBarmanConfig(host, settings.current().barman.configFile);
       const global = view.sections.find((s) => s.name === 'barman')?.options ?? {};
       const dir = global.barman_lock_directory ?? global.barman_home;
       return dir ? unquote(dir.trim()) : '/var/lib/barman';
@@ -52,7 +52,7 @@ export function orphanedJobs(host: BarmanHost, settings: Settings, hasCommand: (
   return {
     async terminate(job) {
       if (!TERMINABLE.has(job.command) || job.servers.length !== 1 || !(await hasCommand('terminate-process'))) return false;
-      const { command, configFile } = settings.barman;
+      const { command, configFile } = settings.current().barman;
       const r = await host.run([...command, '-c', configFile, 'terminate-process', job.servers[0]!, job.command], { timeoutMs: 60_000 });
       return r.exitCode === 0;
     },
@@ -62,7 +62,7 @@ export function orphanedJobs(host: BarmanHost, settings: Settings, hasCommand: (
         if ((await host.stat(path)) === null) continue;
         // As barman's own user (the command's prefix, e.g. sudo -u barman), who can open the file.
         // Short, and a request waits on it: not background work.
-        const prefix = settings.barman.command.slice(0, -1);
+        const prefix = settings.current().barman.command.slice(0, -1);
         const r = await host.run([...prefix, 'flock', '--nonblock', '--conflict-exit-code', '75', path, 'true'], { timeoutMs: 10_000 });
         if (r.exitCode === 75) return true;
         if (r.exitCode !== 0) return null; // no flock, no access, a timeout: cannot tell
@@ -77,7 +77,7 @@ export function orphanedJobs(host: BarmanHost, settings: Settings, hasCommand: (
       const [lock] = await lockPaths(job);
       const info = lock ? await host.stat(lock).catch(() => null) : null;
       if (!info || info.mtimeMs < Date.parse(claim.started_at) - 60_000) return null;
-      const { command, configFile } = settings.barman;
+      const { command, configFile } = settings.current().barman;
       const r = await host.run([...command, '-c', configFile, '-f', 'json', 'list-backup', server], { timeoutMs: 60_000 });
       if (r.exitCode !== 0) return null;
       let backups: Array<{ backup_id?: string; status?: string; end_time_timestamp?: string }>;

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { AppDeps, AppEnv } from '../context.js';
+import type { Deps, AppEnv } from '../context.js';
 import { ok } from '../http/envelope.js';
 import { badRequest } from '../http/errors.js';
 import { flag, readParams, rejectUnknown, single, type Params } from '../http/params.js';
@@ -9,7 +9,7 @@ import { readAllBytes } from '../util/bytes.js';
 import { jobDir, jobMonth, MONTH_RE, monthOf } from './model.js';
 import { ownedBy, type JobService, type JobView } from './service.js';
 import type { AuthedUser } from '../context.js';
-import { holdsGrant, isAllowedAny } from '../auth/policy.js';
+import { HISTORY_ALL_GRANT, holdsGrant, isAllowedAny } from '../auth/policy.js';
 import { forbidden } from '../http/errors.js';
 
 export interface HistoryRoutesOptions {
@@ -20,7 +20,7 @@ export interface HistoryRoutesOptions {
 const POLL_MS = 500;
 
 /** /history: the seed's async command tickets and monthly history. */
-export function historyRoutes(deps: AppDeps, jobs: JobService, opts: HistoryRoutesOptions = {}): Hono<AppEnv> {
+export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesOptions = {}): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   r.all('/list', async (c) => {
@@ -34,7 +34,7 @@ export function historyRoutes(deps: AppDeps, jobs: JobService, opts: HistoryRout
     const offset = intParam(p, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
     const month = past ?? monthOf(deps.clock.now());
     const user = c.get('user');
-    const everyone = holdsGrant(user, 'history/all');
+    const everyone = holdsGrant(user, HISTORY_ALL_GRANT);
     const { total, items } = await jobs.list(month, limit, offset, everyone ? undefined : { user: user.username, id: user.id });
     return c.json(ok(items, { month, total, limit, offset, scope: everyone ? 'all' : 'own' }));
   });
@@ -92,7 +92,7 @@ export function historyRoutes(deps: AppDeps, jobs: JobService, opts: HistoryRout
 
 /** Jobs belong to their users: another user's job needs the `history/all` grant. */
 function checkOwner(user: AuthedUser, view: JobView, verb: 'see' | 'cancel'): void {
-  if (ownedBy(view.job, { user: user.username, id: user.id }) || holdsGrant(user, 'history/all')) return;
+  if (ownedBy(view.job, { user: user.username, id: user.id }) || holdsGrant(user, HISTORY_ALL_GRANT)) return;
   throw forbidden(`job ${view.job.id} was started by another user; to ${verb} other users' jobs, an access rule must name history/all`);
 }
 
@@ -133,7 +133,7 @@ function resultBody(v: JobView): Record<string, unknown> {
   return { status_code: -99, message: 'Command not execute yet.', list: [], ...common };
 }
 
-async function readLogFrom(deps: AppDeps, v: JobView, offset: number): Promise<Uint8Array> {
+async function readLogFrom(deps: Deps, v: JobView, offset: number): Promise<Uint8Array> {
   if (v.archived) {
     const archived = await readArchivedJob(deps.storage, jobMonth(v.job.id), v.job.id);
     return archived?.log?.slice(offset) ?? new Uint8Array();

@@ -1,8 +1,9 @@
-import { parse as parseToml } from 'smol-toml';
-import { IniDocument, listProblem, parseList } from '../ini/document.js';
+import { listProblem, parseList } from '../ini/document.js';
 import { dirname, resolveAgainst } from '../util/path.js';
-import { SETTINGS, SECTION_ALIASES, canonicalSection, findSetting, type SettingSpec } from './schema.js';
+import { SETTINGS, findSetting, type SettingSpec } from './schema.js';
 import { didYouMean } from './suggest.js';
+import { SettingsError } from './errors.js';
+import { readSettingsFile } from './file.js';
 
 /** Variables that are not settings but are read by barmanapi. */
 const OTHER_VARIABLES = new Set(['BARMANAPI_CONFIG']);
@@ -38,13 +39,7 @@ export interface Settings {
 
 export type RawValue = string | number | boolean | string[];
 
-/** One message naming file, section, key and problem; start-up stops on it. */
-export class SettingsError extends Error {
-  constructor(readonly file: string | null, readonly section: string | null, readonly key: string | null, problem: string) {
-    super(`${file ?? '(settings)'}${section ? `: [${section}]` : ''}${key ? ` ${key}` : ''}: ${problem}`);
-    this.name = 'SettingsError';
-  }
-}
+export { SettingsError };
 
 export interface SettingsInput {
   /** File contents, or null when there is no file (defaults apply). */
@@ -60,8 +55,9 @@ export interface SettingsInput {
 export function loadSettings(input: SettingsInput): Settings {
   const warnings: string[] = [];
   const values = new Map<SettingSpec, RawValue>();
-  const fromFile = input.text === null ? [] : readFile(input.text, input.path, warnings);
-  for (const { spec, value, section, key } of fromFile) values.set(spec, coerce(spec, value, input.path, section, key));
+  const fromFile = input.text === null ? { entries: [], warnings: [] } : readSettingsFile(input.text, input.path, { strict: true });
+  warnings.push(...fromFile.warnings);
+  for (const { spec, value, section, key } of fromFile.entries) values.set(spec, coerce(spec, value, input.path, section, key));
   const variables = SETTINGS.map((spec) => `BARMANAPI_${spec.section}_${spec.key}`.toUpperCase());
   SETTINGS.forEach((spec, i) => {
     const name = variables[i]!;
@@ -81,49 +77,6 @@ export function loadSettings(input: SettingsInput): Settings {
     values.set(spec, coerce(spec, v, '(command line)', section, key));
   }
   return toSettings(values, input.path, warnings);
-}
-
-interface FileValue { spec: SettingSpec; value: unknown; section: string; key: string }
-
-function readFile(text: string, path: string | null, warnings: string[]): FileValue[] {
-  const out: FileValue[] = [];
-  const add = (section: string, key: string, value: unknown) => {
-    const spec = findSetting(section, key);
-    if (!spec) {
-      const canon = canonicalSection(section);
-      const keys = SETTINGS.filter((s) => s.section === canon).flatMap((s) => [s.key, ...(s.aliases ?? [])]);
-      warnings.push(`${path ?? '(settings)'}: [${section}] ${key}: unknown setting, ignored${didYouMean(key, keys)}`);
-      return;
-    }
-    out.push({ spec, value, section, key });
-  };
-  if (path?.endsWith('.toml')) {
-    let doc: Record<string, unknown>;
-    try {
-      doc = parseToml(text) as Record<string, unknown>;
-    } catch (e) {
-      throw new SettingsError(path, null, null, `not valid TOML: ${(e as Error).message.split('\n')[0]}`);
-    }
-    for (const [section, table] of Object.entries(doc)) {
-      if (typeof table !== 'object' || table === null || Array.isArray(table)) {
-        throw new SettingsError(path, section, null, 'expected a table ([section])');
-      }
-      if (!canonicalSection(section)) warnings.push(`${path}: [${section}]: unknown section, ignored${didYouMean(section, knownSections())}`);
-      else for (const [key, value] of Object.entries(table)) add(section, key, value);
-    }
-    return out;
-  }
-  const doc = new IniDocument(text);
-  const problem = doc.problems[0];
-  if (problem) throw new SettingsError(path, null, null, problem.message);
-  for (const section of doc.sectionNames()) {
-    if (!canonicalSection(section)) {
-      warnings.push(`${path ?? '(settings)'}: [${section}]: unknown section, ignored${didYouMean(section, knownSections())}`);
-      continue;
-    }
-    for (const [key, value] of Object.entries(doc.values(section))) add(section, key, value);
-  }
-  return out;
 }
 
 /** Check one value against its spec; `where` names the file or variable for the error. */
@@ -165,10 +118,6 @@ export function coerce(spec: SettingSpec, value: unknown, where: string | null, 
       return value.trim();
     }
   }
-}
-
-function knownSections(): string[] {
-  return [...new Set([...SETTINGS.map((s) => s.section), ...Object.values(SECTION_ALIASES).flat()])];
 }
 
 function toSettings(values: Map<SettingSpec, RawValue>, path: string | null, warnings: string[]): Settings {

@@ -5,9 +5,6 @@
 import type { Settings } from './load.js';
 import type { SettingSpec } from './schema.js';
 
-/** The exact-name grant that lets a user change the settings below (held by an empty access list or that exact rule). */
-export const SETTINGS_EXEC_ACCESS_PATH = 'config/barmanapi/exec' as const;
-
 /**
  * Settings that decide what runs, who may log in or where secrets live: whoever changes them
  * controls the API host or every account, so they need an explicit grant. Secrets and `command`
@@ -63,19 +60,18 @@ export function isPrivilegedSetting(spec: SettingSpec): boolean {
 /** HS256 keys shorter than this are guessable offline from any token. */
 export const MIN_TOKEN_SECRET_LENGTH = 32;
 
-/** The settings that take effect without a restart, and how a new value reaches the running server. */
-export const APPLY_LIVE: Record<string, (to: Settings, from: Settings) => void> = {
-  'barman.asynccommand': (to, from) => void (to.barman.asyncCommands = from.barman.asyncCommands),
-  'barman.timeout': (to, from) => void (to.barman.timeoutSeconds = from.barman.timeoutSeconds),
-  'barman.max_output_bytes': (to, from) => void (to.barman.maxOutputBytes = from.barman.maxOutputBytes),
-  'barman.allow_free_remote_ssh_command': (to, from) => void (to.barman.allowFreeRemoteSshCommand = from.barman.allowFreeRemoteSshCommand),
-  'authtoken.tokenlife': (to, from) => void (to.authToken.tokenLife = from.authToken.tokenLife),
-  'jobs.max_running': (to, from) => void (to.jobs.maxRunning = from.jobs.maxRunning),
-  'barman.path_roots': (to, from) => void (to.barman.pathRoots = from.barman.pathRoots),
-  'barman.max_concurrent': (to, from) => void (to.barman.maxConcurrent = from.barman.maxConcurrent),
-  'barman.max_queued': (to, from) => void (to.barman.maxQueued = from.barman.maxQueued),
-  'application.config_backups_keep': (to, from) => void (to.application.configBackupsKeep = from.application.configBackupsKeep),
-  'application.config_backups_days': (to, from) => void (to.application.configBackupsDays = from.application.configBackupsDays),
-  'user.min_password_length': (to, from) => void (to.user.minPasswordLength = from.user.minPasswordLength),
+/** The settings that take effect without a restart: section.key → where the loaded value lives. */
+export const APPLY_LIVE: Readonly<Record<string, readonly [keyof Settings, string]>> = {
+  'barman.asynccommand': ['barman', 'asyncCommands'],
+  'barman.timeout': ['barman', 'timeoutSeconds'],
+  'barman.max_output_bytes': ['barman', 'maxOutputBytes'],
+  'barman.allow_free_remote_ssh_command': ['barman', 'allowFreeRemoteSshCommand'],
+  'barman.path_roots': ['barman', 'pathRoots'],
+  'barman.max_concurrent': ['barman', 'maxConcurrent'],
+  'barman.max_queued': ['barman', 'maxQueued'],
+  'authtoken.tokenlife': ['authToken', 'tokenLife'],
+  'jobs.max_running': ['jobs', 'maxRunning'],
+  'application.config_backups_keep': ['application', 'configBackupsKeep'],
+  'application.config_backups_days': ['application', 'configBackupsDays'],
+  'user.min_password_length': ['user', 'minPasswordLength'],
 };
-

@@ -581,7 +581,7 @@ describe('bad input changes nothing', () => {
 describe('earlier versions kept under config/backups/', () => {
   it('keeps a bounded history per file: the newest N, none older than the age limit but the newest', async () => {
     const { createMemoryStorage, createFixedClock } = await import('../../adapters/memory/index.js');
-    const { keepBackup } = await import('../../src/barman-config/file-errors.js');
+    const { keepBackup } = await import('../../src/files/backups.js');
     const clock = createFixedClock('2026-01-01T00:00:00Z');
     const storage = createMemoryStorage(() => clock.now().getTime());
     for (let i = 0; i < 8; i++) {

@@ -88,19 +88,19 @@ describe('GET /config/barmanapi', () => {
 
 describe('/config/barmanapi/change', () => {
   it('changes one line, keeps comments, applies a live setting at once', async () => {
-    const { call, memory, deps, backups } = setup();
+    const { call, memory, api, deps, backups } = setup();
     const { res, body } = await call('/config/barmanapi/change?barman.timeout=600');
     expect(res.status).toBe(200);
     expect(memory.text).toBe(CONF.replace('timeout   =   300', 'timeout   =   600'));
     expect(body).toMatchObject({ applied_live: ['barman.timeout'], restart_required: [], written: true, message: '' });
     expect(body.list).toEqual([{ id: 'barman.timeout', action: 'set', previous: '300', value: '600', changed: true, live: true }]);
-    expect(deps.settings.barman.timeoutSeconds).toBe(600);
+    expect(api.settings.current().barman.timeoutSeconds).toBe(600);
     expect(backups()).toHaveLength(1);
     expect(await deps.storage.readText(backups()[0]!)).toBe(CONF);
   });
 
   it('says which changes need a restart, and edits a key under the spelling the file uses', async () => {
-    const { call, memory, deps } = setup();
+    const { call, memory, api } = setup();
     const { body } = await call('/config/barmanapi/change?application.port=8080&authtoken.tokenlife=60', 'admin');
     expect(body.applied_live).toEqual(['authtoken.tokenlife']);
     expect(body.restart_required).toEqual(['application.port']);
@@ -108,8 +108,8 @@ describe('/config/barmanapi/change', () => {
     expect(memory.text).toContain('[auth_token]\nsecret=');
     expect(memory.text).toContain('token_life=60\n');
     expect(memory.text).not.toMatch(/^tokenlife/m);
-    expect(deps.settings.application.port).toBe(1935);
-    expect(deps.settings.authToken.tokenLife).toBe(60);
+    expect(api.settings.current().application.port).toBe(1935);
+    expect(api.settings.current().authToken.tokenLife).toBe(60);
   });
 
   it('adds a missing key to its section, or the section at the end; remove= goes back to the default', async () => {
@@ -121,10 +121,10 @@ describe('/config/barmanapi/change', () => {
   });
 
   it('normalises lists to the seed\'s Python-list form', async () => {
-    const { call, memory, deps } = setup();
+    const { call, memory, api } = setup();
     await call('/config/barmanapi/change?barman.asynccommand=backup,%20cron');
     expect(memory.text).toContain("asynccommand=['backup', 'cron']\n");
-    expect(deps.settings.barman.asyncCommands).toEqual(['backup', 'cron']);
+    expect(api.settings.current().barman.asyncCommands).toEqual(['backup', 'cron']);
   });
 
   it('with dry_run=true shows the diff, secrets masked, and changes nothing', async () => {
@@ -218,13 +218,13 @@ describe('/config/barmanapi/change', () => {
     ['the same key twice', 'barman.timeout=5&barman.timeout=6', /more than once/],
   ];
   it.each(bad)('%s → 400, nothing changed', async (_n, q, message) => {
-    const { call, memory, backups, deps } = setup();
+    const { call, memory, backups, api } = setup();
     const { res, body } = await call(`/config/barmanapi/change?${q}`);
     expect(res.status).toBe(400);
     expect(body.message).toMatch(message);
     expect(memory.text).toBe(CONF);
     expect(backups()).toEqual([]);
-    expect(deps.settings.barman.timeoutSeconds).toBe(300);
+    expect(api.settings.current().barman.timeoutSeconds).toBe(300);
   });
 
   it('refuses a change that leaves the whole file invalid (remote without remotessh)', async () => {
@@ -253,7 +253,7 @@ describe('/config/barmanapi/change', () => {
   });
 
   it('a settings file that is not writable → 500 naming it, nothing changed', async () => {
-    const { call, memory, deps } = setup({
+    const { call, memory, api } = setup({
       file: (f) => ({
         ...f,
         read: () => f.read(),
@@ -268,7 +268,7 @@ describe('/config/barmanapi/change', () => {
     expect(body.message).toContain('/etc/barmanapi.conf');
     expect(body.message).toContain('permission denied');
     expect(memory.text).toBe(CONF);
-    expect(deps.settings.barman.timeoutSeconds).toBe(300);
+    expect(api.settings.current().barman.timeoutSeconds).toBe(300);
   });
 
   it('serialises concurrent changes: none lost', async () => {

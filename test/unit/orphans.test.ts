@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { createScriptedHost } from '../../adapters/memory/index.js';
 import { orphanedJobs } from '../../src/jobs/orphans.js';
 import { loadSettings } from '../../src/settings/load.js';
+import { holdSettings } from '../../src/settings/holder.js';
 import type { JobRecord } from '../../src/jobs/model.js';
 
-const settings = loadSettings({ text: '[barman]\nconfigfile=/etc/barman.conf\ncommand=/usr/bin/barman\n', path: '/etc/barmanapi.conf' });
+const settings = holdSettings(loadSettings({ text: '[barman]\nconfigfile=/etc/barman.conf\ncommand=/usr/bin/barman\n', path: '/etc/barmanapi.conf' }));
 const job = (command: string, servers: string[]): JobRecord => ({
   id: '20261202101500_backup_abcd1234', command, argv: [], json: true, user: 'memin', servers, host: 'local', created_at: '2026-12-02T10:15:00Z',
 });
