@@ -1,23 +1,56 @@
-import type { BarmanHost, HostFileInfo, RunOptions, RunResult } from '../../src/ports.js';
+import { HostError, HostFileError, type BarmanHost, type HostFileInfo, type RunOptions, type RunResult } from '../../src/ports.js';
 
 export type ScriptedCommand = (argv: string[], options: RunOptions) => Partial<RunResult> | Promise<Partial<RunResult>>;
+
+/** barmanapi's own settings (BARMANAPI_*) are never handed to barman; passing one is a caller bug. */
+const PRIVATE_ENV = /^BARMANAPI_/i;
 
 /**
  * A barman host in memory: commands answered by a function, files in a map. For unit tests and
  * for embedding services that reach barman their own way.
+ *
+ * A folder is any path that files lie under. Without `folders`, every other folder exists too,
+ * so a file can be written anywhere; with it, the folders named there exist as well (empty ones
+ * included) and a write into any other folder fails as on a real host ('missing').
  */
 export function createScriptedHost(
   command: ScriptedCommand = () => ({ exitCode: 127, stderr: 'no barman on this host' }),
   files: Map<string, string> = new Map(),
-): BarmanHost & { files: Map<string, string>; calls: string[][] } {
+  folders?: Set<string>,
+): BarmanHost & { files: Map<string, string>; calls: string[][]; folders: Set<string> | undefined } {
   const calls: string[][] = [];
-  const info = (content: string): HostFileInfo => ({ size: content.length, mtimeMs: 0, mode: 0o644, uid: 0, gid: 0, isDirectory: false });
+  let closed = false;
+  const enc = new TextEncoder();
+  const info = (content: string): HostFileInfo => ({ size: enc.encode(content).length, mtimeMs: 0, mode: 0o644, uid: 0, gid: 0, isDirectory: false });
+  const trim = (path: string) => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);
+  const parentOf = (path: string) => {
+    const i = path.lastIndexOf('/');
+    return i <= 0 ? '/' : path.slice(0, i);
+  };
+  const isFolder = (path: string): boolean => {
+    const p = trim(path);
+    if (p === '/' || folders?.has(p)) return true;
+    const prefix = `${p}/`;
+    for (const k of files.keys()) if (k.startsWith(prefix)) return true;
+    for (const d of folders ?? []) if (d.startsWith(prefix)) return true;
+    return false;
+  };
+  const open = () => {
+    if (closed) throw new HostError('closed', 'the memory host is closed');
+  };
   return {
     kind: 'local',
     description: 'memory',
     files,
     calls,
+    folders,
     async run(argv, options = {}) {
+      open();
+      if (argv.length === 0 || argv[0] === '') throw new TypeError('run: argv must name a command');
+      if (argv.some((w) => w.includes('\0'))) throw new TypeError('run: an argv word cannot contain a NUL character');
+      for (const name of Object.keys(options.env ?? {})) {
+        if (PRIVATE_ENV.test(name)) throw new TypeError(`run: ${name} is a barmanapi setting and is never passed to barman`);
+      }
       calls.push([...argv]);
       const started = Date.now();
       const r = await command(argv, options);
@@ -33,24 +66,38 @@ export function createScriptedHost(
       };
     },
     async readFile(path) {
-      return files.get(path) ?? null;
+      open();
+      const f = files.get(path);
+      if (f !== undefined) return f;
+      if (isFolder(path)) throw new HostFileError('not-a-file', path, `cannot read ${path}: it is a directory`);
+      return null;
     },
     async writeFile(path, content, _like) {
+      open();
+      if (isFolder(path)) throw new HostFileError('not-a-file', path, `cannot write ${path}: it is a directory`);
+      for (let dir = parentOf(path); dir !== '/'; dir = parentOf(dir)) {
+        if (files.has(dir)) throw new HostFileError('not-a-file', path, `cannot write ${path}: ${dir} is a file`);
+      }
+      if (folders && !isFolder(parentOf(path))) throw new HostFileError('missing', path, `cannot write ${path}: ${parentOf(path)} does not exist`);
       files.set(path, content);
       return { mode: 'replaced' };
     },
     async stat(path) {
+      open();
       const f = files.get(path);
       if (f !== undefined) return info(f);
-      const prefix = path.endsWith('/') ? path : `${path}/`;
-      return [...files.keys()].some((k) => k.startsWith(prefix)) ? { ...info(''), isDirectory: true } : null;
+      return isFolder(path) ? { ...info(''), isDirectory: true } : null;
     },
     async listDir(path) {
-      const prefix = path.endsWith('/') ? path : `${path}/`;
+      open();
+      const prefix = trim(path) === '/' ? '/' : `${trim(path)}/`;
       const names = new Set<string>();
-      for (const k of files.keys()) if (k.startsWith(prefix)) names.add(k.slice(prefix.length).split('/')[0]!);
+      for (const k of [...files.keys(), ...(folders ?? [])]) if (k.startsWith(prefix)) names.add(k.slice(prefix.length).split('/')[0]!);
+      names.delete('');
       return [...names].sort();
     },
-    async close() {},
+    async close() {
+      closed = true;
+    },
   };
 }

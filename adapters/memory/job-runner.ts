@@ -7,17 +7,17 @@ import { executeJob, type ExecuteDeps } from '../../src/jobs/execute.js';
  */
 export function createInProcessJobRunner(deps: ExecuteDeps): JobRunner & { settled(): Promise<void> } {
   let nextPid = 100_000;
-  const live = new Map<number, { controller: AbortController; done: Promise<unknown> }>();
+  const live = new Map<number, { jobId: string; controller: AbortController; done: Promise<unknown> }>();
   return {
     async start(job) {
       const pid = nextPid++;
       const controller = new AbortController();
       const done = executeJob(deps, job.id, pid, controller.signal).finally(() => live.delete(pid));
-      live.set(pid, { controller, done });
+      live.set(pid, { jobId: job.id, controller, done });
       return { pid };
     },
-    async isAlive(pid) {
-      return live.has(pid);
+    async isAlive(pid, jobId) {
+      return live.get(pid)?.jobId === jobId;
     },
     async cancel(pid) {
       live.get(pid)?.controller.abort();

@@ -34,7 +34,7 @@ export function createNodeDeps(settings: Settings, opts: { logToStderr?: boolean
     settingsFile: settings.file ? createFsTextFile(settings.file) : undefined,
     clientAddress: getClientAddress,
     cpuCount: availableParallelism(),
-    jobs: createDetachedJobRunner({ storeDirectory: settings.application.storeDirectory, configFile: settings.file }),
+    runner: createDetachedJobRunner({ storeDirectory: settings.application.storeDirectory, configFile: settings.file }),
   };
 }
 

@@ -50,6 +50,8 @@ export interface BarmanApiOptions {
    * when the store and the barman host are the ones the settings file describes; otherwise
    * jobs run inside this process with the given storage and host. `null`: no async commands.
    */
+  runner?: JobRunner | null;
+  /** @deprecated the former name of `runner`, still taken. */
   jobs?: JobRunner | null;
   /** client.conf; default: [user] configfile of the settings. */
   usersFile?: TextFile;
@@ -94,10 +96,11 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
   const storage = opts.storage ?? createFsStorage(storeDirectory);
   const host = opts.host ?? createHost(settings);
   const clock = opts.clock ?? { now: () => new Date() };
-  const jobs =
-    opts.jobs === null
+  const given = opts.runner !== undefined ? opts.runner : opts.jobs;
+  const runner =
+    given === null
       ? undefined
-      : (opts.jobs ??
+      : (given ??
         (!opts.storage && !opts.host && settings.file
           ? createDetachedJobRunner({ storeDirectory, configFile: settings.file })
           : createInProcessJobRunner({ storage, host, clock, maxOutputBytes: settings.barman.maxOutputBytes })));
@@ -115,11 +118,11 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
     settingsFile: settings.file ? createFsTextFile(settings.file) : undefined,
     clientAddress: getClientAddress,
     cpuCount: availableParallelism(),
-    jobs,
+    runner,
     externalAuth: external,
   };
   const api = createApi(deps);
-  const stop = jobs && opts.background !== false ? await startHousekeeping(api, deps) : () => undefined;
+  const stop = runner && opts.background !== false ? await startHousekeeping(api, deps) : () => undefined;
   opts.signal?.addEventListener(
     'abort',
     () => {

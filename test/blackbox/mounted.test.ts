@@ -59,7 +59,7 @@ describe('createBarmanApi options', () => {
       if (c.req.header('x-host-session') !== 'ok') return c.json({ error: 'host login required' }, 401);
       await next();
     });
-    const common = { settings, storage: createMemoryStorage(), host, logger: createMemoryLogger(), usersFile: createMemoryTextFile('/client.conf', null), jobs: null };
+    const common = { settings, storage: createMemoryStorage(), host, logger: createMemoryLogger(), usersFile: createMemoryTextFile('/client.conf', null), runner: null };
     app.route(
       '/ops',
       await createBarmanApi({

@@ -34,7 +34,7 @@ describe('a store that cannot be written', () => {
     const settings = loadSettings({ text: "[barman]\nasynccommand=['backup']\n[authtoken]\nsecret=test-secret-of-enough-length\n", path: '/etc/barmanapi.conf' });
     const holder: { deps?: AppDeps } = {};
     const runner = createInProcessJobRunner({ get storage() { return holder.deps!.storage; }, host, clock: { now: () => new Date() }, maxOutputBytes: 1 << 20 } as never);
-    const t = testApp({ host, settings, storage: createFsStorage(store), jobs: runner });
+    const t = testApp({ host, settings, storage: createFsStorage(store), runner });
     holder.deps = t.deps;
     const token = await loginToken(t.app);
     const res = await t.app.request(`/barman/backup?server_name=pg&token=${token}`);

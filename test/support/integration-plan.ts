@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 
-export const SKIPPED_SUITES = ['test/integration/**', 'test/blackbox/**'];
+/** Suites that need the integration environment (root, barman, sshd): skipped together without it. */
+export const SKIPPED_SUITES = ['test/integration/**', 'test/blackbox/**', 'test/contract/barman-host.node.test.ts'];
 
 /**
  * Whether the integration and black-box suites run: as root (the setup installs and starts
