@@ -36,6 +36,27 @@ export interface JobResult {
   result: { status_code: number; message: string; list: string[]; data?: unknown; truncated?: boolean };
 }
 
+/**
+ * The one way a job result is made. The duration is known only where the run was timed here
+ * (`started` a Date); a start read from a file gives none.
+ */
+export function jobResult(status: JobResult['status'], result: JobResult['result'], times: { started: Date | string | null; ended: Date; exitCode?: number | null }): JobResult {
+  const { started, ended } = times;
+  return {
+    status,
+    exit_code: times.exitCode ?? null,
+    started_at: started instanceof Date ? started.toISOString() : started,
+    ended_at: ended.toISOString(),
+    duration_ms: started instanceof Date ? ended.getTime() - started.getTime() : null,
+    result,
+  };
+}
+
+/** The legacy body of an outcome barman did not report itself. */
+export function failure(message: string, statusCode = -1): JobResult['result'] {
+  return { status_code: statusCode, message, list: [] };
+}
+
 /** One row of /history/list, and of an archive's index.json. */
 export interface JobSummary {
   id: string;

@@ -6,8 +6,8 @@ import type { BarmanHost, Clock, Logger, Storage } from '../ports.js';
 import type { SettingsHolder } from '../context.js';
 import { readBarmanConfig, unquote } from '../barman-config/reader.js';
 import { joinPath } from '../util/path.js';
-import { jobDir, type JobRecord, type JobResult, type JobStatus, type RunClaim } from './model.js';
-import type { JobFiles } from './store.js';
+import { failure, jobResult, type JobRecord, type JobResult, type JobStatus, type RunClaim } from './model.js';
+import type { JobFiles } from './files.js';
 
 /** barman's lock file for a command on a server (barman/lockfile.py), where it takes one. */
 const LOCK_FILE: Record<string, (server: string) => string> = {
@@ -92,33 +92,15 @@ export function orphanedJobs(host: BarmanHost, settings: SettingsHolder, hasComm
       // backup lock during this job.
       const newest = backups[0];
       const latest = newest && (Number(newest.end_time_timestamp) >= since || newest.end_time_timestamp === undefined) ? newest : null;
-      const ended = new Date().toISOString();
+      const ended = new Date();
       // barman says it is still at it: not an outcome yet.
       if (latest?.status === 'STARTED') return null;
       if (!latest) {
-        return {
-          status: 'lost',
-          exit_code: null,
-          started_at: claim.started_at,
-          ended_at: ended,
-          duration_ms: null,
-          result: { status_code: -98, message: 'the job runner stopped before barman did; barman has finished, and list-backup shows no backup from this job', list: [] },
-        };
+        return jobResult('lost', failure('the job runner stopped before barman did; barman has finished, and list-backup shows no backup from this job', -98), { started: claim.started_at, ended });
       }
       const done = latest.status === 'DONE' || latest.status === 'WAITING_FOR_WALS';
-      return {
-        status: done ? 'done' : 'failed',
-        exit_code: null,
-        started_at: claim.started_at,
-        ended_at: ended,
-        duration_ms: null,
-        result: {
-          status_code: done ? 200 : 1,
-          message: `the job runner stopped before barman did; barman went on and list-backup shows backup ${latest.backup_id} as ${latest.status}`,
-          list: [],
-          data: { [server]: latest },
-        },
-      };
+      const message = `the job runner stopped before barman did; barman went on and list-backup shows backup ${latest.backup_id} as ${latest.status}`;
+      return jobResult(done ? 'done' : 'failed', { ...failure(message, done ? 200 : 1), data: { [server]: latest } }, { started: claim.started_at, ended });
     },
   };
 }
@@ -161,7 +143,7 @@ export class OrphanVerdicts {
       const outcome = await orphans.outcome(job, claim);
       if (!outcome) return 'lost';
       // Exclusive: of two requests settling it at once, one writes the result.
-      await this.deps.storage.createExclusive(`${jobDir(id)}/result.json`, JSON.stringify(outcome));
+      await this.deps.files.settleResult(id, outcome);
       this.deps.logger.log('warn', `job ${id}: its runner died; barman finished on its own (${outcome.status})`);
       return (await this.deps.files.result(id))?.status ?? outcome.status;
     } catch (err) {

@@ -4,9 +4,7 @@ import type { Deps, AppEnv } from '../context.js';
 import { ok } from '../http/envelope.js';
 import { badRequest } from '../http/errors.js';
 import { flag, readParams, rejectUnknown, single, type Params } from '../http/params.js';
-import { readArchivedJob } from './archive.js';
-import { readAllBytes } from '../util/bytes.js';
-import { jobDir, jobMonth, MONTH_RE, monthOf } from './model.js';
+import { MONTH_RE, monthOf } from './model.js';
 import { ownedBy, type JobService, type JobView } from './service.js';
 import type { AuthedUser } from '../context.js';
 import { HISTORY_ALL_GRANT, holdsGrant, isAllowedAny } from '../auth/policy.js';
@@ -51,7 +49,7 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
       let current = view;
       const decoder = new TextDecoder(); // streaming: a character split across reads stays whole
       const sendLog = async () => {
-        const chunk = await readLogFrom(deps, current, offset);
+        const chunk = await jobs.readOutput(current, offset);
         if (chunk.length > 0) {
           offset += chunk.length;
           await stream.writeSSE({ event: 'log', data: decoder.decode(chunk, { stream: true }) });
@@ -133,11 +131,3 @@ function resultBody(v: JobView): Record<string, unknown> {
   return { status_code: -99, message: 'Command not execute yet.', list: [], ...common };
 }
 
-async function readLogFrom(deps: Deps, v: JobView, offset: number): Promise<Uint8Array> {
-  if (v.archived) {
-    const archived = await readArchivedJob(deps.storage, jobMonth(v.job.id), v.job.id);
-    return archived?.log?.slice(offset) ?? new Uint8Array();
-  }
-  const stream = await deps.storage.openRead(`${jobDir(v.job.id)}/output.log`, offset);
-  return stream ? readAllBytes(stream) : new Uint8Array();
-}

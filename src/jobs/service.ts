@@ -2,10 +2,11 @@ import type { Clock, JobRunner, Logger, Storage } from '../ports.js';
 import type { TokenSigner } from '../auth/tokens.js';
 import { ApiError, conflict, notFound } from '../http/errors.js';
 import { archiveMonth, readArchiveIndex, readArchivedJob } from './archive.js';
-import { isJobId, jobDir, jobMonth, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
-import { JobFiles } from './store.js';
+import { failure, isJobId, jobDir, jobMonth, jobResult, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
+import { JobFiles } from './files.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { mapBounded } from '../util/concurrency.js';
+import { readAllBytes } from '../util/bytes.js';
 import { OrphanVerdicts, type OrphanedJobs } from './orphans.js';
 
 /** Summaries of finished jobs kept in memory: a few months of a busy server's history. */
@@ -79,7 +80,7 @@ export class JobService {
     const now = this.deps.clock.now();
     const id = newJobId(req.command, now);
     const job: JobRecord = { id, command: req.command, argv: req.argv, json: req.json, user: req.user, ...(req.userId ? { user_id: req.userId } : {}), servers: req.servers, host: this.deps.hostDescription, created_at: now.toISOString() };
-    await this.deps.storage.writeAtomic(`${jobDir(id)}/job.json`, JSON.stringify(job));
+    await this.files.writeRecord(job);
     this.queue.push(id);
     this.deps.logger.log('info', `job ${id} queued`, { command: req.command, user: req.user, servers: req.servers });
     await this.pump();
@@ -103,7 +104,7 @@ export class JobService {
           const id = this.queue.shift()!;
           if ((await this.files.result(id)) || (await this.files.claim(id))) continue;
           const handle = await this.deps.runner!.start({ id, dir: jobDir(id) });
-          await this.deps.storage.writeAtomic(`${jobDir(id)}/spawn.json`, JSON.stringify({ pid: handle.pid, started_at: this.deps.clock.now().toISOString() }));
+          await this.files.recordSpawn(id, { pid: handle.pid, started_at: this.deps.clock.now().toISOString() });
           this.running.add(id);
           this.deps.logger.log('info', `job ${id} started`, { pid: handle.pid });
         }
@@ -121,7 +122,7 @@ export class JobService {
     this.running.clear();
     for (const month of (await this.deps.storage.list('active')).filter((m) => /^\d{6}$/.test(m))) {
       for (const id of (await this.deps.storage.list(`active/${month}`)).filter(isJobId)) {
-        if (await this.deps.storage.stat(`${jobDir(id)}/result.json`)) continue;
+        if (await this.files.hasResult(id)) continue;
         const status = await this.liveStatus(id);
         if (status === 'running') this.running.add(id);
         else if (status === 'queued') queue.push(id);
@@ -171,17 +172,24 @@ export class JobService {
     return { total: rows.length, items };
   }
 
+  /** A job's output from byte `offset` on, from its folder or from its month's archive. */
+  async readOutput(view: JobView, offset: number): Promise<Uint8Array> {
+    if (view.archived) {
+      const archived = await readArchivedJob(this.deps.storage, jobMonth(view.job.id), view.job.id);
+      return archived?.log?.slice(offset) ?? new Uint8Array();
+    }
+    const stream = await this.files.openOutput(view.job.id, offset);
+    return stream ? readAllBytes(stream) : new Uint8Array();
+  }
+
   async cancel(id: string): Promise<JobStatus> {
     const view = await this.view(id);
     if (!['queued', 'running'].includes(view.status)) throw conflict(`job ${id} has already ended (${view.status}); nothing to cancel`);
-    const dir = jobDir(id);
-    await this.deps.storage.writeAtomic(`${dir}/cancel.json`, JSON.stringify({ at: this.deps.clock.now().toISOString() }));
+    await this.files.requestCancel(id, this.deps.clock.now());
     // A queued job: take its claim so no runner ever starts it, and record the outcome.
-    if (await this.deps.storage.createExclusive(`${dir}/run.json`, JSON.stringify({ pid: null, started_at: null }))) {
+    if (await this.files.takeClaim(id, { pid: null, started_at: null })) {
       this.queue = this.queue.filter((q) => q !== id);
-      const now = this.deps.clock.now().toISOString();
-      const result: JobResult = { status: 'cancelled', exit_code: null, started_at: null, ended_at: now, duration_ms: null, result: { status_code: -1, message: 'cancelled before it started', list: [] } };
-      await this.deps.storage.writeAtomic(`${dir}/result.json`, JSON.stringify(result));
+      await this.files.writeResult(id, jobResult('cancelled', failure('cancelled before it started'), { started: null, ended: this.deps.clock.now() }));
       return 'cancelled';
     }
     const claim = await this.files.claim(id);
@@ -295,19 +303,10 @@ export class JobService {
   }
 
   private async failUnstarted(id: string): Promise<void> {
-    const dir = jobDir(id);
-    if (!(await this.deps.storage.createExclusive(`${dir}/run.json`, JSON.stringify({ pid: null, started_at: null })))) return;
-    const said = ((await this.deps.storage.readText(`${dir}/runner.log`)) ?? '').trim().slice(-2000);
-    const now = this.deps.clock.now().toISOString();
-    const result: JobResult = {
-      status: 'failed',
-      exit_code: null,
-      started_at: null,
-      ended_at: now,
-      duration_ms: null,
-      result: { status_code: -1, message: `the job runner exited before starting barman${said ? `: ${said}` : ''}`, list: [] },
-    };
-    await this.deps.storage.writeAtomic(`${dir}/result.json`, JSON.stringify(result));
+    if (!(await this.files.takeClaim(id, { pid: null, started_at: null }))) return;
+    const said = await this.files.runnerSaid(id, 2000);
+    const message = `the job runner exited before starting barman${said ? `: ${said}` : ''}`;
+    await this.files.writeResult(id, jobResult('failed', failure(message), { started: null, ended: this.deps.clock.now() }));
     this.deps.logger.log('error', `job ${id} failed: its runner exited before starting`);
   }
 }
