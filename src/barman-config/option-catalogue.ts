@@ -8,6 +8,7 @@
  * "Scope: Global/Server/Model." sentences from 3.10 on). Metadata is read only from sentences
  * the page states plainly; anything else stays `unknown`/null rather than guessed.
  */
+import { FALSE_WORDS, TRUE_WORDS } from '../http/params.js';
 
 export type OptionScope = 'global' | 'server' | 'model';
 
@@ -446,8 +447,6 @@ function readSetToValues(marked: string): string[] {
   return unique(values);
 }
 
-const TRUE_WORDS = new Set(['true', 'on', 'yes', '1']);
-const FALSE_WORDS = new Set(['false', 'off', 'no', '0']);
 
 /** Both polarities present and nothing else: the option is a switch. */
 function isBooleanSet(values: string[]): boolean {

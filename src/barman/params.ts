@@ -3,14 +3,14 @@
  * as exactly one argv word, and no value can ever be read by barman as an option.
  */
 import { badRequest } from '../http/errors.js';
+import { FALSE_WORDS, TRUE_WORDS, type Params } from '../http/params.js';
 import { refuseControlCharacters } from '../util/control-chars.js';
 import type { CommandSpec, OptionSpec, PositionalSpec } from './help-parser.js';
 
-export type ParamValue = string | number | boolean | Array<string | number | boolean>;
 
 export interface ArgvRequest {
   spec: CommandSpec;
-  params: Record<string, ParamValue>;
+  params: Params;
   /** names the caller consumes itself (e.g. `format`); never passed to barman */
   reserved?: ReadonlySet<string>;
 }
@@ -24,8 +24,8 @@ export interface ParamDescription {
   description: string;
 }
 
-const FLAG_ON: ReadonlySet<string> = new Set(['true', '1', 'yes', 'on']);
-const FLAG_OFF: ReadonlySet<string> = new Set(['false', '0', 'no', 'off', '']);
+const FLAG_ON = TRUE_WORDS;
+const FLAG_OFF = FALSE_WORDS;
 const FLAG_WORDS = [...FLAG_ON, ...[...FLAG_OFF].filter((w) => w !== '')];
 
 /** `SERVERNAME`, `server_name` and `server-name` all name barman's `server_name`. */
@@ -89,7 +89,7 @@ export function commandArgs(req: ArgvRequest): string[] {
   const { spec } = req;
   const accepted = describeParams(spec).map((d) => d.name);
   const targets = targetIndex(spec);
-  const reserved = new Set(['token', ...(req.reserved ?? [])].map(normaliseName));
+  const reserved = new Set([...(req.reserved ?? [])].map(normaliseName));
 
   const given = new Map<Target, Given>();
   for (const [key, raw] of Object.entries(req.params)) {

@@ -102,15 +102,21 @@ export function rejectUnknown(params: Params, allowed: readonly string[]): void 
   }
 }
 
-const TRUE = new Set(['true', '1', 'yes', 'on']);
-const FALSE = new Set(['false', '0', 'no', 'off', '']);
+/** The one list of words read as true or false: in parameters, settings files and barman's docs alike. */
+export const TRUE_WORDS: ReadonlySet<string> = new Set(['true', '1', 'yes', 'on']);
+export const FALSE_WORDS: ReadonlySet<string> = new Set(['false', '0', 'no', 'off', '']);
+
+/** true, false, or null when the word is neither (case and surrounding space do not matter). */
+export function truthOf(word: string): boolean | null {
+  const s = word.trim().toLowerCase();
+  return TRUE_WORDS.has(s) ? true : FALSE_WORDS.has(s) ? false : null;
+}
 
 export function flag(params: Params, name: string): boolean {
   const v = params[name];
   if (v === undefined) return false;
   if (typeof v === 'boolean') return v;
-  const s = String(v).toLowerCase();
-  if (TRUE.has(s)) return true;
-  if (FALSE.has(s)) return false;
+  const truth = truthOf(String(v));
+  if (truth !== null) return truth;
   throw badRequest(`parameter ${name} must be true or false`, { parameter: name, allowed: ['true', 'false'] });
 }

@@ -1,3 +1,4 @@
+import { truthOf } from '../http/params.js';
 import { listProblem, parseList } from '../ini/document.js';
 import { dirname, resolveAgainst } from '../util/path.js';
 import { SETTINGS, findSetting, type SettingSpec } from './schema.js';
@@ -94,9 +95,8 @@ export function coerce(spec: SettingSpec, value: unknown, where: string | null, 
     }
     case 'bool': {
       if (typeof value === 'boolean') return value;
-      const s = String(value).trim().toLowerCase();
-      if (['true', 'yes', 'on', '1'].includes(s)) return true;
-      if (['false', 'no', 'off', '0', ''].includes(s)) return false;
+      const truth = truthOf(String(value));
+      if (truth !== null) return truth;
       return fail(`expected true or false, got ${JSON.stringify(value)}`);
     }
     case 'list': {
