@@ -5,7 +5,7 @@ const KIND_OF_ERRNO: Record<string, HostFileErrorKind> = {
   EPERM: 'permission',
   EROFS: 'read-only',
   ENOENT: 'missing',
-  ENOTDIR: 'missing',
+  ENOTDIR: 'not-a-file',
   ENOSPC: 'no-space',
   EDQUOT: 'no-space',
   EISDIR: 'not-a-file',

@@ -8,7 +8,7 @@ import { HostFileError, type BarmanHost, type HostFileInfo } from '../../../src/
 import { createConnector, type ConnectionSettings } from './connection.js';
 import { runRemote } from './exec.js';
 import { createPool, createSlots } from './pool.js';
-import { call, lockRemote, replaceRemote, sftpCode, sftpFileError, statOrNull, SFTP_NO_SUCH_FILE } from './sftp-files.js';
+import { call, lockRemote, replaceRemote, sftpCode, sftpFileError, statOrNull, SFTP_FAILURE, SFTP_NO_SUCH_FILE } from './sftp-files.js';
 
 export { SshHostError, type SshHostErrorCode } from './errors.js';
 
@@ -77,7 +77,8 @@ export function createSshHost(opts: SshHostOptions): SshHost {
           return (await call<Buffer>((cb) => w.readFile(path, cb))).toString('utf8');
         } catch (err) {
           if (sftpCode(err) === SFTP_NO_SUCH_FILE) return null;
-          if ((await statOrNull(w, path).catch(() => null))?.isDirectory()) {
+          // A folder reads as a plain failure; ask what it is only then (a lost session has no status).
+          if (sftpCode(err) === SFTP_FAILURE && (await statOrNull(w, path).catch(() => null))?.isDirectory()) {
             throw new HostFileError('not-a-file', path, `cannot read ${path} on ${description}: it is a directory`);
           }
           throw sftpFileError(err, path, 'read', description);
