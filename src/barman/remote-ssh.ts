@@ -4,6 +4,7 @@
  * something the adapter honours or is rejected by name: an ignored option (a jump host, a
  * config file, a forwarded port) would connect somewhere or somehow other than the admin wrote.
  */
+import { ShellWordsError, splitLikeShell } from './shell-words.js';
 
 /** What the adapter needs to reach the barman host. */
 export interface RemoteSsh {
@@ -32,80 +33,14 @@ export class RemoteSshError extends Error {
 
 const DEFAULT_PORT = 22;
 
-/** Characters that would mean shell syntax (expansion, pipes, redirection, globbing) outside quotes. */
-const UNQUOTED_SHELL_SYNTAX = new Set(['$', '`', ';', '&', '|', '<', '>', '(', ')', '*', '?', '{', '}']);
-
-/**
- * Split a command line into words the way a POSIX shell would for plain words: blanks separate,
- * single quotes are literal, double quotes allow `\` before `"`, `\`, `$`, `` ` `` and newline,
- * a backslash outside quotes escapes the next character. Anything that needs a real shell
- * (expansion, substitution, pipes, globs, comments) is an error rather than a guess.
- */
+/** splitShellWords of the shell-words module, failing as a RemoteSshError. */
 export function splitShellWords(line: string): string[] {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  let i = 0;
-  while (i < line.length) {
-    const ch = line[i]!;
-    if (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r') {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-      i++;
-      continue;
-    }
-    if (ch === "'") {
-      const end = line.indexOf("'", i + 1);
-      if (end < 0) throw new RemoteSshError(`remotessh: unterminated single quote in ${JSON.stringify(line)}`);
-      word += line.slice(i + 1, end);
-      inWord = true;
-      i = end + 1;
-      continue;
-    }
-    if (ch === '"') {
-      i++;
-      let closed = false;
-      while (i < line.length) {
-        const c = line[i]!;
-        if (c === '"') {
-          closed = true;
-          i++;
-          break;
-        }
-        if (c === '$' || c === '`') {
-          throw new RemoteSshError(`remotessh: shell expansion (${c}) is not supported in ${JSON.stringify(line)}`);
-        }
-        if (c === '\\' && i + 1 < line.length && '"\\$`\n'.includes(line[i + 1]!)) {
-          if (line[i + 1] !== '\n') word += line[i + 1];
-          i += 2;
-          continue;
-        }
-        word += c;
-        i++;
-      }
-      if (!closed) throw new RemoteSshError(`remotessh: unterminated double quote in ${JSON.stringify(line)}`);
-      inWord = true;
-      continue;
-    }
-    if (ch === '\\') {
-      if (i + 1 >= line.length) throw new RemoteSshError(`remotessh: trailing backslash in ${JSON.stringify(line)}`);
-      if (line[i + 1] !== '\n') word += line[i + 1];
-      inWord = true;
-      i += 2;
-      continue;
-    }
-    if (UNQUOTED_SHELL_SYNTAX.has(ch) || (ch === '#' && !inWord)) {
-      throw new RemoteSshError(
-        `remotessh: shell syntax '${ch}' is not supported in ${JSON.stringify(line)}; quote the word if it is literal`,
-      );
-    }
-    word += ch;
-    inWord = true;
-    i++;
+  try {
+    return splitLikeShell(line);
+  } catch (err) {
+    if (err instanceof ShellWordsError) throw new RemoteSshError(`remotessh: ${err.message}`);
+    throw err;
   }
-  if (inWord) words.push(word);
-  return words;
 }
 
 /** ssh flags that change nothing for a non-interactive exec without forwarding: accepted, no effect. */
