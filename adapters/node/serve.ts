@@ -3,6 +3,7 @@ import type { AppDeps } from '../../src/context.js';
 import { createApi } from '../../src/app.js';
 import { UserDirectory } from '../../src/auth/users.js';
 import { startHousekeeping } from './housekeeping.js';
+import type { FileLogger } from './logger.js';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
@@ -66,6 +67,9 @@ export async function startServer(deps: AppDeps, opts: { host: string; port: num
     async close() {
       stopHousekeeping();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      // The file logger gathers lines for a moment while busy: the last requests' lines go out now.
+      const logger = deps.logger as Partial<FileLogger>;
+      if (typeof logger.flush === 'function') logger.flush();
       await deps.host.close();
     },
   };
