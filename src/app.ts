@@ -13,6 +13,7 @@ import { holdSettings } from './settings/holder.js';
 import { JobService } from './jobs/service.js';
 import { authenticate } from './http/authenticate.js';
 import { methodGate } from './http/methods.js';
+import { CachingRouter } from './http/route-path.js';
 import { ApiError, notFound, unavailable } from './http/errors.js';
 import { errorBody, internalErrorBody } from './http/envelope.js';
 import { redact, redactQuery } from './util/redact.js';
@@ -38,7 +39,7 @@ export function createApi(given: AppDeps): Api {
     description: given.host.description,
   });
   const deps: Deps = { ...ports, settings, runner, host: withRunSlots(given.host, slots) };
-  const app = new Hono<AppEnv>();
+  const app = new Hono<AppEnv>({ router: new CachingRouter() });
   const auth = createAuthService(deps);
   const catalogue = new CatalogueStore(deps);
   const jobs = new JobService({

@@ -29,6 +29,8 @@ export const EXACT_GRANTS = [CONFIG_EXEC_GRANT, SETTINGS_EXEC_GRANT, HISTORY_ALL
 export type ExactGrant = (typeof EXACT_GRANTS)[number];
 
 function trim(path: string): string {
+  // Route paths come without slashes at either end: those are returned as they are.
+  if (path.charCodeAt(0) !== 47 && path.charCodeAt(path.length - 1) !== 47) return path;
   return path.replace(/^\/+|\/+$/g, '');
 }
 

@@ -10,6 +10,8 @@ export interface AuthService {
   users: UserDirectory;
   throttle: LoginThrottle;
   signer(): Promise<TokenSigner>;
+  /** The signer once signer() has made it, without waiting; undefined until then. */
+  readySigner(): TokenSigner | undefined;
 }
 
 export function createAuthService(deps: Deps): AuthService {
@@ -23,14 +25,18 @@ export function createAuthService(deps: Deps): AuthService {
     iterations: deps.passwordIterations,
   });
   let signer: Promise<TokenSigner> | undefined;
+  let ready: TokenSigner | undefined;
   return {
     users,
     throttle: new LoginThrottle(),
     signer() {
-      signer ??= tokenSecret(deps).then(createTokenSigner);
-      signer.catch(() => (signer = undefined));
+      if (!signer) {
+        signer = tokenSecret(deps).then((secret) => (ready = createTokenSigner(secret)));
+        signer.catch(() => (signer = undefined));
+      }
       return signer;
     },
+    readySigner: () => ready,
   };
 }
 

@@ -17,6 +17,12 @@ export interface LoginClaims {
 export interface TokenSigner {
   issueLogin(claims: LoginClaims, nowMs: number, lifeSeconds: number): Promise<string>;
   checkLogin(token: string, nowMs: number): Promise<LoginClaims>;
+  /**
+   * checkLogin without waiting, for a token whose signature was verified before: its claims
+   * (expiry, purpose and claims checked now, refused just as checkLogin refuses them), or
+   * undefined when checkLogin has to verify it.
+   */
+  knownLogin(token: string, nowMs: number): LoginClaims | undefined;
   issueTicket(jobId: string, nowMs: number): Promise<string>;
   checkTicket(ticket: string, nowMs: number): Promise<string>;
 }
@@ -37,9 +43,9 @@ export function createTokenSigner(secret: string): TokenSigner {
   const verified = new Map<string, Record<string, unknown>>();
   const tickets = new Map<string, string>();
   const check = async (token: string, nowMs: number, purpose: Purpose): Promise<Record<string, unknown>> => {
-    const what = purpose === 'login' ? 'token' : 'ticket';
     let payload = verified.get(token);
     if (!payload) {
+      const what = purpose === 'login' ? 'token' : 'ticket';
       if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token) || token.length > 4096) {
         throw unauthorized(`invalid ${what}: not a signed ${what}`);
       }
@@ -50,11 +56,7 @@ export function createTokenSigner(secret: string): TokenSigner {
       }
       remember(verified, token, payload, VERIFIED_CACHE_SIZE);
     }
-    if (payload.pur !== purpose) throw unauthorized(`invalid ${what}: this is not a ${what}`);
-    const exp = payload.exp;
-    if (typeof exp !== 'number') throw unauthorized(`invalid ${what}: no expiry`);
-    if (exp * 1000 <= nowMs) throw unauthorized(`${what} expired at ${new Date(exp * 1000).toISOString()}; get a new one`);
-    return payload;
+    return current(payload, nowMs, purpose);
   };
   return {
     issueLogin: (claims, nowMs, life) => {
@@ -62,9 +64,11 @@ export function createTokenSigner(secret: string): TokenSigner {
       return issue({ pur: 'login', sub: claims.sub, fpr: claims.fpr, iat, exp: iat + life });
     },
     async checkLogin(token, nowMs) {
-      const p = await check(token, nowMs, 'login');
-      if (typeof p.sub !== 'string' || typeof p.fpr !== 'string') throw unauthorized('invalid token: missing claims');
-      return { sub: p.sub, fpr: p.fpr };
+      return loginClaims(await check(token, nowMs, 'login'));
+    },
+    knownLogin(token, nowMs) {
+      const payload = verified.get(token);
+      return payload && loginClaims(current(payload, nowMs, 'login'));
     },
     async issueTicket(jobId, nowMs) {
       if (!JOB_ID_RE.test(jobId)) throw new Error(`bad job id ${jobId}`);
@@ -87,6 +91,21 @@ export function createTokenSigner(secret: string): TokenSigner {
       return p.job;
     },
   };
+}
+
+/** A verified payload, if it is for `purpose` and has not expired at `nowMs`. */
+function current(payload: Record<string, unknown>, nowMs: number, purpose: Purpose): Record<string, unknown> {
+  const what = purpose === 'login' ? 'token' : 'ticket';
+  if (payload.pur !== purpose) throw unauthorized(`invalid ${what}: this is not a ${what}`);
+  const exp = payload.exp;
+  if (typeof exp !== 'number') throw unauthorized(`invalid ${what}: no expiry`);
+  if (exp * 1000 <= nowMs) throw unauthorized(`${what} expired at ${new Date(exp * 1000).toISOString()}; get a new one`);
+  return payload;
+}
+
+function loginClaims(p: Record<string, unknown>): LoginClaims {
+  if (typeof p.sub !== 'string' || typeof p.fpr !== 'string') throw unauthorized('invalid token: missing claims');
+  return { sub: p.sub, fpr: p.fpr };
 }
 
 function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {

@@ -94,6 +94,16 @@ export class UserDirectory {
     return this.users.get(username);
   }
 
+  /**
+   * get() without waiting, while the file was checked recently enough that get() would not look
+   * again: the user, or null when there is no such user; undefined when get() has to look.
+   * `nowMs`: the clock's time, when the caller has just read it.
+   */
+  peek(username: string, nowMs = this.opts.clock.now().getTime()): UserRecord | null | undefined {
+    if (this.revision === undefined || nowMs - this.checkedAt >= RECHECK_MS) return undefined;
+    return this.users.get(username) ?? null;
+  }
+
   async list(): Promise<PublicUser[]> {
     await this.refresh();
     return [...this.users.values()].map(toPublic);

@@ -1,6 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Deps, AppEnv, AuthedUser } from '../context.js';
 import type { AuthService } from '../auth/service.js';
+import type { LoginClaims } from '../auth/tokens.js';
+import type { UserRecord } from '../auth/users.js';
 import { isAllowed } from '../auth/policy.js';
 import { ApiError, forbidden, unauthorized } from './errors.js';
 import { relativePath } from './route-path.js';
@@ -14,7 +16,9 @@ export function authenticate(deps: Deps, auth: AuthService): MiddlewareHandler<A
     // The method gate set it for the seed's routes; other paths (unknown ones) are worked out here.
     const path = c.get('routePath') ?? relativePath(c);
     c.set('routePath', path);
-    const user = deps.externalAuth ? await externalUser(deps, c) : await builtinUser(deps, auth, c, path);
+    const found = deps.externalAuth ? externalUser(deps, c) : builtinUser(deps, auth, c, path);
+    // A token seen before needs no waiting: no await, so no extra turn of the microtask queue.
+    const user = found instanceof Promise ? await found : found;
     if (!isAllowed(user, path)) throw forbidden(`access to ${path || '/'} is denied for user ${user.username}`);
     c.set('user', user);
     await next();
@@ -27,9 +31,10 @@ async function externalUser(deps: Deps, c: Context): Promise<AuthedUser> {
   return { ...u, fingerprint: '', id: '' };
 }
 
-async function builtinUser(deps: Deps, auth: AuthService, c: Context, path: string): Promise<AuthedUser> {
-  const header = c.req.header('authorization') ?? '';
-  const scheme = header.split(' ', 1)[0]!.toLowerCase();
+function builtinUser(deps: Deps, auth: AuthService, c: Context, path: string): AuthedUser | Promise<AuthedUser> {
+  const header = requestHeader(c, 'authorization') ?? '';
+  const space = header.indexOf(' ');
+  const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
   if (path.startsWith('auth/') || path === 'auth') {
     if (scheme === 'basic') return basicUser(deps, auth, c, header);
     if (path === 'auth/token') throw unauthorized('Basic authentication required: send the username and password');
@@ -38,8 +43,20 @@ async function builtinUser(deps: Deps, auth: AuthService, c: Context, path: stri
   if (!token) {
     throw unauthorized('missing token: pass ?token=… or the header "Authorization: Bearer …" (get one from /auth/token)');
   }
-  const claims = await (await auth.signer()).checkLogin(token, deps.clock.now().getTime());
-  const user = await auth.users.get(claims.sub);
+  // The usual case, a token verified before and a users file read recently, is answered at once;
+  // otherwise the same checks once the signer, the signature and the users file are ready.
+  const now = deps.clock.now().getTime();
+  const claims = auth.readySigner()?.knownLogin(token, now);
+  const known = claims && auth.users.peek(claims.sub, now);
+  return known === undefined ? tokenUserLater(deps, auth, token, claims) : tokenUser(claims!, known);
+}
+
+async function tokenUserLater(deps: Deps, auth: AuthService, token: string, claims: LoginClaims | undefined): Promise<AuthedUser> {
+  claims ??= await (await auth.signer()).checkLogin(token, deps.clock.now().getTime());
+  return tokenUser(claims, await auth.users.get(claims.sub));
+}
+
+function tokenUser(claims: LoginClaims, user: UserRecord | null | undefined): AuthedUser {
   if (!user) throw unauthorized('invalid token: its user no longer exists');
   if (user.fingerprint !== claims.fpr) throw unauthorized('token revoked: the password or access rules changed; get a new token');
   return { username: user.username, access: user.access, deny: user.deny, fingerprint: user.fingerprint, id: user.id };
@@ -87,3 +104,56 @@ async function basicUser(deps: Deps, auth: AuthService, c: Context, header: stri
   return { username: user.username, access: user.access, deny: user.deny, fingerprint: user.fingerprint, id: user.id };
 }
 
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FORBIDDEN_IN_VALUE = /[\0\r\n]/;
+
+/**
+ * c.req.header(name) (`name` in lower case) without building the request's Headers, when the
+ * request is the Node server's own, unchanged: its raw headers are read as the Headers
+ * constructor reads them (names in any case, values trimmed of HTTP white space, repeated ones
+ * joined). Building the Headers is most of what reading one header costs. Any other request,
+ * Headers already built, or a header the constructor would refuse: c.req.header itself.
+ */
+export function requestHeader(c: Context, name: string): string | undefined {
+  const raw = pristineRawHeaders(c);
+  if (!raw) return c.req.header(name);
+  let value: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = raw[i]!;
+    if (key.charCodeAt(0) === 58) continue; // an HTTP/2 pseudo-header (":path"): not in Headers either
+    const v = trimHttpWhitespace(raw[i + 1]!);
+    if (!HTTP_TOKEN.test(key) || FORBIDDEN_IN_VALUE.test(v)) return c.req.header(name);
+    if (key.length === name.length && key.toLowerCase() === name) value = value === undefined ? v : `${value}${name === 'cookie' ? '; ' : ', '}${v}`;
+  }
+  return value;
+}
+
+/**
+ * The raw headers under a request of @hono/node-server that has not built its Headers: it keeps
+ * the IncomingMessage it wraps under a symbol `incomingKey`, its Headers under `headersKey`.
+ */
+function pristineRawHeaders(c: Context): string[] | undefined {
+  const incoming = (c.env as { incoming?: { rawHeaders?: unknown } } | undefined)?.incoming;
+  const raw = incoming?.rawHeaders;
+  if (!Array.isArray(raw)) return undefined;
+  const req = c.req.raw as unknown as Record<symbol, unknown>;
+  let wraps = false;
+  for (const key of Object.getOwnPropertySymbols(req)) {
+    const what = key.description;
+    if (what === 'incomingKey') wraps = req[key] === incoming;
+    else if (what === 'headersKey' || what === 'requestCache') return undefined;
+  }
+  return wraps ? (raw as string[]) : undefined;
+}
+
+function trimHttpWhitespace(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (end > start && isHttpWhitespace(value.charCodeAt(end - 1))) end--;
+  while (start < end && isHttpWhitespace(value.charCodeAt(start))) start++;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+function isHttpWhitespace(code: number): boolean {
+  return code === 32 || code === 9 || code === 10 || code === 13;
+}

@@ -1,8 +1,8 @@
 import { ApiError } from './errors.js';
 
 /** The seed's success body: {"status_code":200,"message":"","list":…}; extra fields are added, never changed. */
-export function ok(list: unknown, extra: Record<string, unknown> = {}, message = ''): Record<string, unknown> {
-  return { status_code: 200, message, list, ...extra };
+export function ok(list: unknown, extra?: Record<string, unknown>, message = ''): Record<string, unknown> {
+  return extra ? { status_code: 200, message, list, ...extra } : { status_code: 200, message, list };
 }
 
 export interface ErrorBody {

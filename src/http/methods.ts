@@ -22,15 +22,20 @@ export function methodGate(deps: Pick<Deps, 'settings'>): MiddlewareHandler<AppE
     exposeHeaders: ['Retry-After'],
     maxAge: 600,
   });
-  return async (c, next) => {
+  // Not async: it only passes on next()'s promise, so it needs no promise of its own (a throw
+  // here is caught by Hono just as a rejection is).
+  return (c, next) => {
     // Worked out once per request; authenticate reads it from here.
     const path = relativePath(c);
     c.set('routePath', path);
-    const family = path.split('/', 1)[0]!;
-    if (!LEGACY_FAMILIES.has(family)) return next();
-    const method = c.req.raw.method.toUpperCase();
-    const origin = c.req.header('origin');
-    const corsAllowed = origin !== undefined && deps.settings.current().application.corsOrigins.includes(origin);
+    const slash = path.indexOf('/');
+    if (!LEGACY_FAMILIES.has(slash < 0 ? path : path.slice(0, slash))) return next();
+    const given = c.req.raw.method;
+    const method = given === 'GET' || given === 'POST' ? given : given.toUpperCase();
+    // Without origins no header is read: the request's Headers are built only if something needs them.
+    const origins = deps.settings.current().application.corsOrigins;
+    const origin = origins.length > 0 ? c.req.header('origin') : undefined;
+    const corsAllowed = origin !== undefined && origins.includes(origin);
     if (method === 'OPTIONS' && corsAllowed && c.req.header('access-control-request-method') !== undefined) {
       return corsFor(c, next); // answers the preflight itself (204); nothing else runs
     }

@@ -28,6 +28,34 @@ const SECRET_VALUE = /passw|secret|:\/\/[^/@\s]*:[^/@\s]*@/i;
  * `password=`), and the value of any parameter whose name or value looks secret is masked.
  */
 export function redactQuery(query: string): string {
+  // Most queries (a token, a server name) have nothing to decode: they are split here as
+  // URLSearchParams splits them (one leading '?' dropped, empty pieces skipped, the name up to
+  // the first '='), and the value of a secret name is not even looked at. Anything with
+  // something to decode goes through URLSearchParams.
+  const out: string[] = [];
+  for (let start = query.charCodeAt(0) === 63 ? 1 : 0, stop; start <= query.length; start = stop + 1) {
+    stop = query.indexOf('&', start);
+    if (stop < 0) stop = query.length;
+    if (stop === start) continue;
+    const piece = query.slice(start, stop);
+    const eq = piece.indexOf('=');
+    const name = eq < 0 ? piece : piece.slice(0, eq);
+    if (!PLAIN_QUERY.test(name)) return redactDecodedQuery(query);
+    if (SECRET_NAME.test(name)) {
+      out.push(`${encodeURIComponent(name)}=***`);
+      continue;
+    }
+    const value = eq < 0 ? '' : piece.slice(eq + 1);
+    if (!PLAIN_QUERY.test(value)) return redactDecodedQuery(query);
+    out.push(`${encodeURIComponent(name)}=${SECRET_VALUE.test(value) ? '***' : encodeURIComponent(value)}`);
+  }
+  return out.join('&');
+}
+
+/** Printable ASCII but `%` and `+`: text made of these decodes to itself. */
+const PLAIN_QUERY = /^[!-$&-*,-~]*$/;
+
+function redactDecodedQuery(query: string): string {
   const out: string[] = [];
   for (const [name, value] of new URLSearchParams(query)) {
     const masked = SECRET_NAME.test(name) || SECRET_VALUE.test(value);

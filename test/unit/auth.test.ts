@@ -272,3 +272,133 @@ describe('secrets in the request log', () => {
     expect(logged).toContain('username=enc1');
   });
 });
+
+describe('tokens and users already checked', () => {
+  it('still refuses a token seen before once it has expired', async () => {
+    const { app, clock } = testApp();
+    const token = await loginToken(app);
+    expect((await app.request(`/auth/user?token=${token}`)).status).toBe(200);
+    clock.advance(6001 * 1000);
+    const expired = await app.request(`/auth/user?token=${token}`);
+    expect(expired.status).toBe(401);
+    expect((await json(expired)).message).toMatch(/expired/);
+  });
+
+  it('reads a users file changed by someone else within a second, also for a token in steady use', async () => {
+    const { app, clock, usersFile } = testApp();
+    const token = await loginToken(app);
+    for (let i = 0; i < 3; i++) expect((await app.request(`/auth/user?token=${token}`)).status).toBe(200);
+    // Another process (the CLI, another server) changes memin's rules: the fingerprint changes.
+    await usersFile.write(usersFile.text!.replace('deny = []', "deny = ['history']"));
+    clock.advance(1000);
+    const revoked = await app.request(`/auth/user?token=${token}`);
+    expect(revoked.status).toBe(401);
+    expect((await json(revoked)).message).toMatch(/revoked/);
+    // And a user removed by hand no longer exists for their tokens.
+    const fresh = await loginToken(app);
+    expect((await app.request(`/auth/user?token=${fresh}`)).status).toBe(200);
+    await usersFile.write('');
+    clock.advance(1000);
+    const gone = await app.request(`/auth/user?token=${fresh}`);
+    expect(gone.status).toBe(401);
+    expect((await json(gone)).message).toMatch(/no longer exists/);
+  });
+});
+
+describe('the Authorization header on the Node server', () => {
+  it('reads exactly what c.req.header reads, however the header is written', async () => {
+    const { serve } = await import('@hono/node-server');
+    const { Hono } = await import('hono');
+    const { connect } = await import('node:net');
+    const { requestHeader } = await import('../../src/http/authenticate.js');
+    const app = new Hono().all('*', (c) => {
+      const before = requestHeader(c, 'authorization') ?? null;
+      const hono = c.req.header('authorization') ?? null;
+      const after = requestHeader(c, 'authorization') ?? null; // the Headers are built by now
+      return c.json({ before, hono, after });
+    });
+    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+    });
+    const port = (server.address() as { port: number }).port;
+    const ask = (headers: string) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = connect(port, '127.0.0.1', () => sock.end(`GET /x HTTP/1.1\r\nHost: h\r\n${headers}Connection: close\r\n\r\n`));
+        let text = '';
+        sock.on('data', (b: Buffer) => (text += b.toString('latin1')));
+        sock.on('end', () => resolve(text.slice(text.indexOf('\r\n\r\n') + 4)));
+        sock.on('error', reject);
+      });
+    try {
+      for (const headers of [
+        '',
+        'Authorization: Bearer abc\r\n',
+        'authorization:   Bearer  abc \t \r\n',
+        'AUTHORIZATION:\tBasic Zm9vOmJhcg==\r\n',
+        'Authorization: one\r\nX-Other: 1\r\nauthorization: two\r\n',
+        'Authorization:\r\n',
+        'X-Latin: caf\u00e9\r\nAuthorization: Bearer \u00e9t\u00e9\r\n',
+      ]) {
+        const got = JSON.parse(await ask(headers)) as { before: string | null; hono: string | null; after: string | null };
+        expect(got.before, JSON.stringify(headers)).toBe(got.hono);
+        expect(got.after, JSON.stringify(headers)).toBe(got.hono);
+      }
+    } finally {
+      server.close();
+    }
+  });
+
+  it('falls back to c.req.header for a request that is not the Node server\'s own', async () => {
+    const { Hono } = await import('hono');
+    const { requestHeader } = await import('../../src/http/authenticate.js');
+    const app = new Hono().all('*', (c) => c.text(requestHeader(c, 'authorization') ?? '-'));
+    // As an embedding service might do: a new Request, with the Node request's env passed along.
+    const incoming = { rawHeaders: ['Authorization', 'Bearer from-the-socket'] };
+    const res = await app.fetch(new Request('http://h/x', { headers: { Authorization: 'Bearer rewritten' } }), { incoming });
+    expect(await res.text()).toBe('Bearer rewritten');
+  });
+});
+
+describe('the request log query', () => {
+  it('masks the same parameters and reads the same pairs as URLSearchParams does', async () => {
+    const { redactQuery } = await import('../../src/util/redact.js');
+    const reference = (query: string) =>
+      [...new URLSearchParams(query)]
+        .map(([n, v]) => `${encodeURIComponent(n)}=${/token|ticket|passw|secret|passphrase|key|conninfo/i.test(n) || /passw|secret|:\/\/[^/@\s]*:[^/@\s]*@/i.test(v) ? '***' : encodeURIComponent(v)}`)
+        .join('&');
+    for (const query of [
+      '',
+      '?',
+      '??a=b',
+      'token=eyJa.b.c',
+      'a=1&&b=2&',
+      'flag&x=&=y',
+      'a=b=c',
+      'server=pg&token=x&password=y',
+      'passwor%64=x&name=a%20b',
+      'q=a+b&token=%zz',
+      "x=(it's)*!~",
+      'conninfo=host%3Ddb',
+      'v=postgresql://u:pw@h/db',
+      'caf\u00e9=1',
+      'a=%E2%82%AC&b=%FF',
+    ]) {
+      expect(redactQuery(query), JSON.stringify(query)).toBe(reference(query));
+    }
+  });
+});
+
+describe('routing', () => {
+  it('answers from the routes as they are when asked, never from a stale cache', async () => {
+    const { TrieRouter } = await import('hono/router/trie-router');
+    const { CachingRouter } = await import('../../src/http/route-path.js');
+    const router = new CachingRouter<string>(new TrieRouter<string>());
+    router.add('ALL', '/*', 'log');
+    router.add('GET', '/a/:id', 'a');
+    expect(router.match('GET', '/b')[0].map(([h]) => h)).toEqual(['log']);
+    expect(router.match('GET', '/a/1')[0].map(([h, p]) => [h, p])).toEqual([['log', {}], ['a', { id: '1' }]]);
+    router.add('GET', '/b', 'b');
+    expect(router.match('GET', '/b')[0].map(([h]) => h)).toEqual(['log', 'b']);
+    expect(router.match('POST', '/b')[0].map(([h]) => h)).toEqual(['log']);
+  });
+});
