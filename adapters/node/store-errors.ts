@@ -5,21 +5,19 @@ import { ApiError, unavailable } from '../../src/http/errors.js';
 import { HostFileError } from '../../src/ports.js';
 import { toHostFileError } from './host-file-errors.js';
 
-const NOT_WRITABLE = new Set(['EROFS', 'EACCES', 'EPERM']);
-const FULL = new Set(['ENOSPC', 'EDQUOT']);
-
 /**
  * A write to the store that the machine refused, as a 503 that names the folder and what fixes
  * it; any other error is returned as it is. The service is up; the store needs an operator.
  */
 export function storeWriteError(err: unknown, target: string): unknown {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  if (!code || (!NOT_WRITABLE.has(code) && !FULL.has(code))) return err;
+  const e = toHostFileError(err, target, 'write');
+  if (!(e instanceof HostFileError) || !['permission', 'read-only', 'no-space'].includes(e.kind)) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? e.kind;
   const folder = nearestFolder(target);
   let fix: string;
-  if (FULL.has(code)) {
+  if (e.kind === 'no-space') {
     fix = `the file system holding ${folder} is full (${code}): free space there (old archives under archive/, rotated logs under logs/)`;
-  } else if (code === 'EROFS') {
+  } else if (e.kind === 'read-only') {
     fix = `${folder} is on a read-only file system (EROFS): remount it read-write`;
   } else {
     const s = statSync(folder, { throwIfNoEntry: false });
@@ -67,7 +65,7 @@ export function textFileError(err: unknown, path: string, verb: 'read' | 'write'
   const owner = serviceOwner();
   const fix = e.kind === 'read-only' ? 'remount its file system read-write'
     : e.kind === 'no-space' ? 'free space on its file system'
-    : e.kind === 'not-a-file' ? 'it is a folder; point the setting at a file'
+    : e.kind === 'not-a-file' ? 'a folder stands where the file should be, or a file where one of its folders should be; point the setting at a file'
     : e.kind === 'permission' ? `give the user running barmanapi access: sudo chown ${owner} ${e.path} && sudo chmod 600 ${e.path}${verb === 'write' ? ` (and write access to ${dirname(e.path)}, where the file is replaced)` : ''}`
     : null;
   if (fix === null) return err;

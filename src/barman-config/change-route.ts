@@ -30,7 +30,7 @@ export function changeHandler(deps: Deps, options: OptionCatalogueStore) {
     for (let attempt = 1; ; attempt++) {
       const view = await readBarmanConfig(deps.host, deps.settings.current().barman.configFile);
       const plan = planChange(req, { view, options: knownOptions(installed.catalogue), mayChangeExecutable });
-      const ctx = { storage: deps.storage, clock: deps.clock, retention: backupRetention(deps.settings.current()), mutex };
+      const ctx = { backups: { storage: deps.storage, clock: deps.clock, retention: backupRetention(deps.settings.current()) }, mutex };
       const outcome = await changeFile(hostTarget(deps, plan.file), ctx, req.dryRun, async (before) => {
         if (before === null && !plan.newFile) return 'retry'; // removed meanwhile: plan again
         const { text: after, results } = applyChanges(before, plan);

@@ -7,7 +7,6 @@ import { FALSE_WORDS, TRUE_WORDS, type Params } from '../http/params.js';
 import { refuseControlCharacters } from '../util/control-chars.js';
 import type { CommandSpec, OptionSpec, PositionalSpec } from './help-parser.js';
 
-
 export interface ArgvRequest {
   spec: CommandSpec;
   params: Params;
@@ -24,9 +23,7 @@ export interface ParamDescription {
   description: string;
 }
 
-const FLAG_ON = TRUE_WORDS;
-const FLAG_OFF = FALSE_WORDS;
-const FLAG_WORDS = [...FLAG_ON, ...[...FLAG_OFF].filter((w) => w !== '')];
+const FLAG_WORDS = [...TRUE_WORDS, ...[...FALSE_WORDS].filter((w) => w !== '')];
 
 /** `SERVERNAME`, `server_name` and `server-name` all name barman's `server_name`. */
 export function normaliseName(s: string): string {
@@ -202,8 +199,8 @@ function flagIsOn(given: Given): boolean {
     });
   }
   const word = (given.values[0] ?? '').toLowerCase();
-  if (FLAG_ON.has(word)) return true;
-  if (FLAG_OFF.has(word)) return false;
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
   throw badRequest(
     `parameter "${given.param}" is a flag: "${given.values[0]}" is not one of ${FLAG_WORDS.join(', ')} (or empty for off)`,
     { parameter: given.param, allowed: FLAG_WORDS },
@@ -234,12 +231,12 @@ function optionValueWords(
     if (option.valueOptional) {
       // `--reuse-backup` alone means barman's default value; `reuse_backup=true` asks for that.
       const word = value.toLowerCase();
-      if (FLAG_ON.has(word)) {
+      if (TRUE_WORDS.has(word)) {
         words.push(option.long ?? option.short!);
         bare = true;
         continue;
       }
-      if (FLAG_OFF.has(word)) continue;
+      if (FALSE_WORDS.has(word)) continue;
     }
     if (option.choices) {
       const allowed = option.valueOptional ? [...new Set([...option.choices, ...FLAG_WORDS])] : option.choices;

@@ -4,7 +4,7 @@
  * across processes the file's lock; then re-read, edit, check that nobody who does not take the
  * lock (an editor) changed it meanwhile, keep the old content in the store, write.
  */
-import type { Clock, Storage } from '../ports.js';
+import type { Clock, Storage, TextFile } from '../ports.js';
 import type { KeyedMutex } from '../util/mutex.js';
 import { keepBackup, type BackupRetention } from './backups.js';
 
@@ -19,11 +19,10 @@ export interface ChangeTarget {
 }
 
 export interface ChangeContext {
-  storage: Storage;
-  clock: Clock;
-  retention: BackupRetention;
-  /** One change per file at a time in this process. */
-  mutex: KeyedMutex;
+  /** Where the previous content is kept before a write; none: no backup (client.conf). */
+  backups?: { storage: Storage; clock: Clock; retention: BackupRetention };
+  /** One change per file at a time in this process (callers that serialise themselves leave it out). */
+  mutex?: KeyedMutex;
 }
 
 /** What the edit makes of the file's current text; 'retry' to plan the change again. */
@@ -45,7 +44,7 @@ export interface ChangeOutcome<T> {
  * 'retry': the edit asked to be planned again.
  */
 export async function changeFile<T>(target: ChangeTarget, ctx: ChangeContext, dryRun: boolean, edit: Edit<T>): Promise<ChangeOutcome<T> | 'changed-meanwhile' | 'retry'> {
-  return ctx.mutex.run(target.path, async () => {
+  const steps = async (): Promise<ChangeOutcome<T> | 'changed-meanwhile' | 'retry'> => {
     const release = dryRun ? null : ((await target.lock?.()) ?? null);
     try {
       const revision = await target.revision();
@@ -56,12 +55,28 @@ export async function changeFile<T>(target: ChangeTarget, ctx: ChangeContext, dr
       // An empty result for a file that does not exist changes nothing either.
       if (dryRun || after === (before ?? '')) return { value, before, after, written: false, backup: null, mode: null };
       if ((await target.revision()) !== revision) return 'changed-meanwhile';
-      const backup = before === null ? null : await keepBackup(ctx.storage, ctx.clock, target.path, before, ctx.retention);
+      const b = ctx.backups;
+      const backup = before === null || !b ? null : await keepBackup(b.storage, b.clock, target.path, before, b.retention);
       const mode = await target.write(after, before);
       return { value, before, after, written: true, backup, mode };
     } finally {
       // A lock that could not be released cleanly expires by itself; the outcome stands.
       await release?.().catch(() => undefined);
     }
-  });
+  };
+  return ctx.mutex ? ctx.mutex.run(target.path, steps) : steps();
+}
+
+/** A TextFile (client.conf, the settings file) as a change target: its lock, its revision, written whole. */
+export function textFileTarget(file: TextFile): ChangeTarget {
+  return {
+    path: file.path,
+    lock: file.lock ? () => file.lock!() : undefined,
+    read: () => file.read(),
+    revision: () => file.revision(),
+    async write(text) {
+      await file.write(text);
+      return 'replaced';
+    },
+  };
 }

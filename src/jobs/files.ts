@@ -5,7 +5,7 @@ import { failure, jobDir, jobResult, type JobRecord, type JobResult, type RunCla
  * Every file of one job in the store, named, read and written here and nowhere else:
  * job.json (what to run), spawn.json (the runner was started), run.json (the runner's claim,
  * taken once), output.log, cancel.json (a cancel was asked), runner.log (what a runner said
- * before it could start barman) and result.json (the outcome).
+ * before it could start barman; the Node runner points its stderr there) and result.json.
  */
 export class JobFiles {
   constructor(private readonly storage: Storage) {}

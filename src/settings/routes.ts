@@ -8,7 +8,7 @@ import type { AppEnv, Deps } from '../context.js';
 import { holdsGrant, SETTINGS_EXEC_GRANT } from '../auth/policy.js';
 import { unifiedDiff } from '../barman-config/diff.js';
 import { backupRetention } from '../files/backups.js';
-import { changeFile, type ChangeTarget } from '../files/change.js';
+import { changeFile, textFileTarget } from '../files/change.js';
 import { describeFileError } from '../files/errors.js';
 import { ok } from '../http/envelope.js';
 import { ApiError, badRequest, conflict, forbidden } from '../http/errors.js';
@@ -104,7 +104,7 @@ async function changeSettings(deps: Deps, mutex: KeyedMutex, c: Context<AppEnv>)
     throw forbidden(`changing ${privileged.join(', ')} needs an access rule that names ${SETTINGS_EXEC_GRANT}: these settings decide what the API runs, who can reach it and log in, what the audit log keeps, or hold secrets`);
   }
 
-  const ctx = { storage: deps.storage, clock: deps.clock, retention: backupRetention(deps.settings.current()), mutex };
+  const ctx = { backups: { storage: deps.storage, clock: deps.clock, retention: backupRetention(deps.settings.current()) }, mutex };
   const outcome = await changeFile(textFileTarget(file), ctx, dryRun, async (current) => {
     const before = current ?? '';
     const doc = new IniDocument(before);
@@ -153,18 +153,4 @@ async function changeSettings(deps: Deps, mutex: KeyedMutex, c: Context<AppEnv>)
     diff,
     backup: outcome.backup,
   }, message));
-}
-
-/** The settings file as a change target: its lock, its revision, written whole. */
-function textFileTarget(file: TextFile): ChangeTarget {
-  return {
-    path: file.path,
-    lock: file.lock ? () => file.lock!() : undefined,
-    read: () => file.read(),
-    revision: () => file.revision(),
-    async write(text) {
-      await file.write(text);
-      return 'replaced';
-    },
-  };
 }
