@@ -56,52 +56,7 @@ export function createFileLogger(opts: FileLoggerOptions): FileLogger {
       stderr(`barmanapi: cannot create the log folder ${opts.dir} (${(err as NodeJS.ErrnoException).code ?? err}); logging to stderr\n`);
     }
   }
-  let size = 0;
-  try {
-    size = file ? (statSync(file, { throwIfNoEntry: false })?.size ?? 0) : 0;
-  } catch {
-    size = 0;
-  }
-  const rotate = () => {
-    if (!file) return;
-    if (opts.backupCount === 0) rmSync(file, { force: true });
-    for (let i = opts.backupCount - 1; i >= 1; i--) {
-      try {
-        renameSync(`${file}.${i}`, `${file}.${i + 1}`);
-      } catch {
-        // that generation does not exist yet
-      }
-    }
-    size = 0;
-    try {
-      if (opts.backupCount > 0) renameSync(file, `${file}.1`);
-    } catch (err) {
-      // Moved away or deleted by someone else: there is nothing to rotate.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  };
-  const writeFile = (lines: string[], text: string) => {
-    // The usual case: the whole batch fits below maxBytes, so no line boundary can need a rotation.
-    const bytes = Buffer.byteLength(text);
-    if (opts.maxBytes <= 0 || size + bytes <= opts.maxBytes) {
-      size += bytes;
-      appendFileSync(file!, text, { mode: 0o600 });
-      return;
-    }
-    // Rotation happens between lines, so every file holds whole lines.
-    let chunk = '';
-    for (const line of lines) {
-      const n = Buffer.byteLength(line);
-      if (opts.maxBytes > 0 && size > 0 && size + n > opts.maxBytes) {
-        if (chunk) appendFileSync(file!, chunk, { mode: 0o600 });
-        chunk = '';
-        rotate();
-      }
-      chunk += line;
-      size += n;
-    }
-    if (chunk) appendFileSync(file!, chunk, { mode: 0o600 });
-  };
+  const sink = file ? rotatingFile(file, opts.maxBytes, opts.backupCount) : null;
   let pending: string[] = [];
   let scheduled = false;
   let lastBatch = 0;
@@ -121,9 +76,9 @@ export function createFileLogger(opts: FileLoggerOptions): FileLogger {
     pending = [];
     const text = lines.join('');
     if (toStderr) stderr(text);
-    if (!file) return;
+    if (!sink) return;
     try {
-      writeFile(lines, text);
+      sink.write(lines, text);
       if (failing) {
         failing = false;
         stderr(`barmanapi: writing ${file} works again\n`);
@@ -143,23 +98,79 @@ export function createFileLogger(opts: FileLoggerOptions): FileLogger {
   return {
     log(level: LogLevel, message: string, fields?: Record<string, unknown>) {
       if (level === 'debug' && !opts.debug) return;
-      const time = isoNow();
-      let line: string;
-      try {
-        // JSON.stringify leaves out undefined fields by itself.
-        const extra = fields ? fieldsJson(fields) : '';
-        line = opts.format === 'json'
-          ? JSON.stringify({ time, level, message, ...fields })
-          : `${time} ${level.toUpperCase()} ${message}${extra.length > 2 ? ` ${extra}` : ''}`;
-      } catch {
-        // A field that cannot be serialised (a cycle, a BigInt) still leaves its message.
-        line = `${time} ${level.toUpperCase()} ${message} [fields not serialisable]`;
-      }
+      const line = formatLine(opts.format, isoNow(), level, message, fields);
       if (!scheduled) schedule();
       pending.push(`${redact(line)}\n`);
     },
     writeFailures: () => failures,
     flush,
+  };
+}
+
+/** One log line (without its newline): plain text with the fields as JSON, or one JSON object. */
+function formatLine(format: 'plain' | 'json', time: string, level: LogLevel, message: string, fields?: Record<string, unknown>): string {
+  try {
+    // JSON.stringify leaves out undefined fields by itself.
+    if (format === 'json') return JSON.stringify({ time, level, message, ...fields });
+    const extra = fields ? fieldsJson(fields) : '';
+    return `${time} ${level.toUpperCase()} ${message}${extra.length > 2 ? ` ${extra}` : ''}`;
+  } catch {
+    // A field that cannot be serialised (a cycle, a BigInt) still leaves its message.
+    return `${time} ${level.toUpperCase()} ${message} [fields not serialisable]`;
+  }
+}
+
+/**
+ * Appends to `file`, rotating it like Python's RotatingFileHandler (file.1 … file.N) before a line
+ * would take it over maxBytes (0: never). Rotation happens between lines, so every file holds
+ * whole lines. Write errors are thrown to the caller.
+ */
+function rotatingFile(file: string, maxBytes: number, backupCount: number): { write(lines: string[], text: string): void } {
+  let size = 0;
+  try {
+    size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  } catch {
+    size = 0;
+  }
+  const rotate = () => {
+    if (backupCount === 0) rmSync(file, { force: true });
+    for (let i = backupCount - 1; i >= 1; i--) {
+      try {
+        renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+      } catch {
+        // that generation does not exist yet
+      }
+    }
+    size = 0;
+    try {
+      if (backupCount > 0) renameSync(file, `${file}.1`);
+    } catch (err) {
+      // Moved away or deleted by someone else: there is nothing to rotate.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  };
+  return {
+    write(lines, text) {
+      // The usual case: the whole batch fits below maxBytes, so no line boundary can need a rotation.
+      const bytes = Buffer.byteLength(text);
+      if (maxBytes <= 0 || size + bytes <= maxBytes) {
+        size += bytes;
+        appendFileSync(file, text, { mode: 0o600 });
+        return;
+      }
+      let chunk = '';
+      for (const line of lines) {
+        const n = Buffer.byteLength(line);
+        if (size > 0 && size + n > maxBytes) {
+          if (chunk) appendFileSync(file, chunk, { mode: 0o600 });
+          chunk = '';
+          rotate();
+        }
+        chunk += line;
+        size += n;
+      }
+      if (chunk) appendFileSync(file, chunk, { mode: 0o600 });
+    },
   };
 }
 
