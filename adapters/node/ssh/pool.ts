@@ -69,23 +69,6 @@ export function createPool(connector: Connector): Pool {
     }
   }
 
-  function sftpOf(s: Session): Promise<SFTPWrapper> {
-    if (!s.sftp) {
-      const opening = new Promise<SFTPWrapper>((resolve, reject) => {
-        s.client.sftp((err, wrapper) => (err ? reject(err) : resolve(wrapper)));
-      });
-      s.sftp = opening;
-      const forget = (): void => {
-        if (s.sftp === opening) s.sftp = null;
-      };
-      opening.then((wrapper) => {
-        wrapper.on('close', forget);
-        wrapper.on('error', forget);
-      }, forget);
-    }
-    return s.sftp;
-  }
-
   return {
     openChannel,
     withSftp,
@@ -102,6 +85,24 @@ export function createPool(connector: Connector): Pool {
       }
     },
   };
+}
+
+/** The session's one SFTP channel: opened on first use, forgotten when it closes or fails. */
+function sftpOf(s: Session): Promise<SFTPWrapper> {
+  if (!s.sftp) {
+    const opening = new Promise<SFTPWrapper>((resolve, reject) => {
+      s.client.sftp((err, wrapper) => (err ? reject(err) : resolve(wrapper)));
+    });
+    s.sftp = opening;
+    const forget = (): void => {
+      if (s.sftp === opening) s.sftp = null;
+    };
+    opening.then((wrapper) => {
+      wrapper.on('close', forget);
+      wrapper.on('error', forget);
+    }, forget);
+  }
+  return s.sftp;
 }
 
 /** A counting semaphore whose waiters can give up (a command stopped before it got a channel). */
