@@ -46,24 +46,10 @@ export function createScriptedHost(
     folders,
     async run(argv, options = {}) {
       open();
-      if (argv.length === 0 || argv[0] === '') throw new TypeError('run: argv must name a command');
-      if (argv.some((w) => w.includes('\0'))) throw new TypeError('run: an argv word cannot contain a NUL character');
-      for (const name of Object.keys(options.env ?? {})) {
-        if (PRIVATE_ENV.test(name)) throw new TypeError(`run: ${name} is a barmanapi setting and is never passed to barman`);
-      }
+      checkRun(argv, options);
       calls.push([...argv]);
       const started = Date.now();
-      const r = await command(argv, options);
-      return {
-        exitCode: r.exitCode === undefined ? 0 : r.exitCode,
-        signal: r.signal ?? null,
-        stdout: r.stdout ?? '',
-        stderr: r.stderr ?? '',
-        truncated: r.truncated ?? false,
-        timedOut: r.timedOut ?? false,
-        aborted: r.aborted ?? false,
-        durationMs: r.durationMs ?? Date.now() - started,
-      };
+      return completeResult(await command(argv, options), started);
     },
     async readFile(path) {
       open();
@@ -99,5 +85,28 @@ export function createScriptedHost(
     async close() {
       closed = true;
     },
+  };
+}
+
+/** What a real host refuses before starting anything: an empty command, a NUL, our own settings. */
+function checkRun(argv: string[], options: RunOptions): void {
+  if (argv.length === 0 || argv[0] === '') throw new TypeError('run: argv must name a command');
+  if (argv.some((w) => w.includes('\0'))) throw new TypeError('run: an argv word cannot contain a NUL character');
+  for (const name of Object.keys(options.env ?? {})) {
+    if (PRIVATE_ENV.test(name)) throw new TypeError(`run: ${name} is a barmanapi setting and is never passed to barman`);
+  }
+}
+
+/** A scripted answer with the fields it left out filled in as a plain successful run. */
+function completeResult(r: Partial<RunResult>, started: number): RunResult {
+  return {
+    exitCode: r.exitCode === undefined ? 0 : r.exitCode,
+    signal: r.signal ?? null,
+    stdout: r.stdout ?? '',
+    stderr: r.stderr ?? '',
+    truncated: r.truncated ?? false,
+    timedOut: r.timedOut ?? false,
+    aborted: r.aborted ?? false,
+    durationMs: r.durationMs ?? Date.now() - started,
   };
 }

@@ -4,21 +4,10 @@ import { concatBytes, readAllBytes } from '../../src/util/bytes.js';
 
 /** The store in memory: for tests, embedding and ephemeral use. */
 export function createMemoryStorage(now: () => number = Date.now): Storage & { files: Map<string, Uint8Array> } {
-  const files = new Map<string, Uint8Array>();
-  const mtimes = new Map<string, number>();
-  const dirs = new Set<string>();
+  const tree = memoryTree(now);
+  const { files, put } = tree;
   const enc = new TextEncoder();
   const bytes = (d: string | Uint8Array) => (typeof d === 'string' ? enc.encode(d) : new Uint8Array(d));
-  const addParents = (p: string) => {
-    const parts = p.split('/');
-    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
-  };
-  const put = (p: string, data: Uint8Array) => {
-    addParents(p);
-    files.set(p, data);
-    mtimes.set(p, now());
-  };
-  const under = (p: string, key: string) => key === p || key.startsWith(`${p}/`);
   return {
     files,
     async readText(p) {
@@ -38,45 +27,24 @@ export function createMemoryStorage(now: () => number = Date.now): Storage & { f
     },
     async list(dir) {
       checkStorePath(dir);
-      const names = new Set<string>();
-      for (const key of [...files.keys(), ...dirs]) {
-        if (key.startsWith(`${dir}/`)) names.add(key.slice(dir.length + 1).split('/')[0]!);
-      }
-      return [...names].sort();
+      return tree.children(dir);
     },
     async stat(p) {
       checkStorePath(p);
-      const f = files.get(p);
-      if (f) return { size: f.length, mtimeMs: mtimes.get(p) ?? 0, isDirectory: false };
-      if (!dirs.has(p)) return null;
-      // A folder's time: its newest file's, as near as memory gets to a directory mtime.
-      let mtimeMs = 0;
-      for (const [key, t] of mtimes) if (under(p, key) && files.has(key)) mtimeMs = Math.max(mtimeMs, t);
-      return { size: 0, mtimeMs, isDirectory: true };
+      return tree.stat(p);
     },
     async rename(from, to) {
       checkStorePath(from);
       checkStorePath(to);
-      for (const key of [...files.keys()]) {
-        if (under(from, key)) {
-          put(to + key.slice(from.length), files.get(key)!);
-          files.delete(key);
-        }
-      }
-      for (const d of [...dirs]) if (under(from, d)) {
-        dirs.delete(d);
-        dirs.add(to + d.slice(from.length));
-      }
-      addParents(to);
+      tree.move(from, to);
     },
     async remove(p) {
       checkStorePath(p);
-      for (const key of [...files.keys()]) if (under(p, key)) files.delete(key);
-      for (const d of [...dirs]) if (under(p, d)) dirs.delete(d);
+      tree.remove(p);
     },
     async mkdir(p) {
       checkStorePath(p);
-      addParents(`${p}/x`);
+      tree.addParents(`${p}/x`);
     },
     async createExclusive(p, data) {
       if (files.has(checkStorePath(p))) return false;
@@ -90,15 +58,74 @@ export function createMemoryStorage(now: () => number = Date.now): Storage & { f
     async openRead(p, start = 0) {
       const b = files.get(checkStorePath(p));
       if (b === undefined) return null;
-      const slice = b.slice(start);
-      return new ReadableStream<Uint8Array>({
-        start(controller) {
-          controller.enqueue(slice);
-          controller.close();
-        },
-      });
+      return streamOf(b.slice(start));
     },
   };
+}
+
+/** Files and folders under '/'-separated paths, with each file's time of last write. */
+function memoryTree(now: () => number) {
+  const files = new Map<string, Uint8Array>();
+  const mtimes = new Map<string, number>();
+  const dirs = new Set<string>();
+  const under = (p: string, key: string) => key === p || key.startsWith(`${p}/`);
+  const addParents = (p: string) => {
+    const parts = p.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+  };
+  const put = (p: string, data: Uint8Array) => {
+    addParents(p);
+    files.set(p, data);
+    mtimes.set(p, now());
+  };
+  return {
+    files,
+    put,
+    addParents,
+    children(dir: string): string[] {
+      const names = new Set<string>();
+      for (const key of [...files.keys(), ...dirs]) {
+        if (key.startsWith(`${dir}/`)) names.add(key.slice(dir.length + 1).split('/')[0]!);
+      }
+      return [...names].sort();
+    },
+    stat(p: string) {
+      const f = files.get(p);
+      if (f) return { size: f.length, mtimeMs: mtimes.get(p) ?? 0, isDirectory: false };
+      if (!dirs.has(p)) return null;
+      // A folder's time: its newest file's, as near as memory gets to a directory mtime.
+      let mtimeMs = 0;
+      for (const [key, t] of mtimes) if (under(p, key) && files.has(key)) mtimeMs = Math.max(mtimeMs, t);
+      return { size: 0, mtimeMs, isDirectory: true };
+    },
+    move(from: string, to: string) {
+      for (const key of [...files.keys()]) {
+        if (under(from, key)) {
+          put(to + key.slice(from.length), files.get(key)!);
+          files.delete(key);
+        }
+      }
+      for (const d of [...dirs]) if (under(from, d)) {
+        dirs.delete(d);
+        dirs.add(to + d.slice(from.length));
+      }
+      addParents(to);
+    },
+    remove(p: string) {
+      for (const key of [...files.keys()]) if (under(p, key)) files.delete(key);
+      for (const d of [...dirs]) if (under(p, d)) dirs.delete(d);
+    },
+  };
+}
+
+/** A stream of one chunk. */
+function streamOf(data: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(data);
+      controller.close();
+    },
+  });
 }
 
 /** A text file held in memory; `revision` changes with every write. */
