@@ -2,7 +2,7 @@
  * What one option's entry in barman's man page says about it: scopes, type, choices, default,
  * read from the wording and the code spans of its description.
  */
-import { FALSE_WORDS, TRUE_WORDS } from '../http/params.js';
+import { FALSE_WORDS, TRUE_WORDS } from '../util/truth.js';
 import { firstSentence, isExecutableOption, type BarmanOption, type OptionScope, type OptionType, type RawEntry } from './option-catalogue.js';
 import { CODE_CLOSE, CODE_OPEN, renderTroff } from './troff.js';
 

@@ -3,7 +3,8 @@
  * as exactly one argv word, and no value can ever be read by barman as an option.
  */
 import { badRequest } from '../http/errors.js';
-import { FALSE_WORDS, TRUE_WORDS, type Params } from '../http/params.js';
+import type { Params } from '../http/params.js';
+import { FALSE_WORDS, TRUE_WORDS } from '../util/truth.js';
 import { refuseControlCharacters } from '../util/control-chars.js';
 import type { CommandSpec, OptionSpec, PositionalSpec } from './help-parser.js';
 

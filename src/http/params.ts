@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { ApiError, badRequest } from './errors.js';
 import { concatBytes } from '../util/bytes.js';
+import { truthOf } from '../util/truth.js';
 
 export type ParamValue = string | number | boolean | Array<string | number | boolean>;
 export type Params = Record<string, ParamValue>;
@@ -100,16 +101,6 @@ export function rejectUnknown(params: Params, allowed: readonly string[]): void 
       throw badRequest(`unknown parameter ${name}; allowed: ${allowed.join(', ') || '(none)'}`, { parameter: name, allowed });
     }
   }
-}
-
-/** The one list of words read as true or false: in parameters, settings files and barman's docs alike. */
-export const TRUE_WORDS: ReadonlySet<string> = new Set(['true', '1', 'yes', 'on']);
-export const FALSE_WORDS: ReadonlySet<string> = new Set(['false', '0', 'no', 'off', '']);
-
-/** true, false, or null when the word is neither (case and surrounding space do not matter). */
-export function truthOf(word: string): boolean | null {
-  const s = word.trim().toLowerCase();
-  return TRUE_WORDS.has(s) ? true : FALSE_WORDS.has(s) ? false : null;
 }
 
 export function flag(params: Params, name: string): boolean {

@@ -1,4 +1,4 @@
-import { truthOf } from '../http/params.js';
+import { truthOf } from '../util/truth.js';
 import { listProblem, parseList } from '../ini/document.js';
 import { dirname, resolveAgainst } from '../util/path.js';
 import { SETTINGS, findSetting, type SettingSpec } from './schema.js';
