@@ -7,7 +7,8 @@ import { changeFile, type ChangeTarget } from '../files/change.js';
 import { describeFileError } from '../files/errors.js';
 import { ok } from '../http/envelope.js';
 import { conflict } from '../http/errors.js';
-import { flag, readParams } from '../http/params.js';
+import { readParams } from '../http/params.js';
+import { flag, openValues, parseParams, z } from '../http/schema.js';
 import type { FileOwnership } from '../ports.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { dirname, joinPath } from '../util/path.js';
@@ -20,11 +21,18 @@ import { readBarmanConfig, redactValue } from './reader.js';
 /** Another writer changed the file between our read and our write this many times in a row: give up. */
 const MAX_WRITE_ATTEMPTS = 3;
 
+/** /config/barman/change: section.key=value pairs, remove=section.key, and how to apply them. */
+export const configChangeParams = z
+  .object({ create: flag(), force: flag(), dry_run: flag(), remove: openValues().optional() })
+  .catchall(openValues());
+
 export function changeHandler(deps: Deps, options: OptionCatalogueStore) {
   const mutex = new KeyedMutex();
   return async (c: Context<AppEnv>) => {
     const params = await readParams(c);
-    const req = parseChangeRequest(params, (name) => flag(params, name));
+    const { create, force, dry_run } = parseParams(configChangeParams, params);
+    const flags: Record<string, boolean> = { create, force, dry_run };
+    const req = parseChangeRequest(params, (name) => flags[name] ?? false);
     const installed = await options.get();
     const mayChangeExecutable = holdsGrant(c.get('user'), CONFIG_EXEC_GRANT);
     for (let attempt = 1; ; attempt++) {

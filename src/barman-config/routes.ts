@@ -2,7 +2,8 @@ import { Hono } from 'hono';
 import type { Deps, AppEnv } from '../context.js';
 import { ok } from '../http/envelope.js';
 import { badRequest } from '../http/errors.js';
-import { readParams, rejectUnknown, single } from '../http/params.js';
+import { readParams } from '../http/params.js';
+import { matching, noParams, oneOf, parseParams, z } from '../http/schema.js';
 import { changeHandler } from './change-route.js';
 import { privilegeReason } from './editor.js';
 import { firstSentence, type BarmanOption, type OptionScope } from './option-catalogue.js';
@@ -14,13 +15,19 @@ export interface ConfigRoutesOptions {
   versionOf: () => Promise<string>;
 }
 
+/** /config/barman/template: a commented-out section of every option of a scope. */
+export const templateParams = z.strictObject({
+  scope: oneOf(['global', 'server', 'model'], 'server'),
+  section: matching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'may hold letters, digits, ".", "_" and "-" only').optional(),
+});
+
 /** /config/barman: barman's configuration, its options, and changes to it. */
 export function configRoutes(deps: Deps, opts: ConfigRoutesOptions): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   const options = new OptionCatalogueStore(deps, opts.versionOf);
 
   r.all('/barman', async (c) => {
-    rejectUnknown(await readParams(c), []);
+    parseParams(noParams, await readParams(c));
     const view = publicView(await readBarmanConfig(deps.host, deps.settings.current().barman.configFile));
     return c.json(ok(view.sections, {
       main_file: view.mainFile,
@@ -32,24 +39,19 @@ export function configRoutes(deps: Deps, opts: ConfigRoutesOptions): Hono<AppEnv
   });
 
   r.all('/barman/help', async (c) => {
-    rejectUnknown(await readParams(c), []);
+    parseParams(noParams, await readParams(c));
     return c.json(describeCatalogue(await options.get()));
   });
 
   r.all('/barman/reload', async (c) => {
-    rejectUnknown(await readParams(c), []);
+    parseParams(noParams, await readParams(c));
     return c.json(describeCatalogue(await options.reload()));
   });
 
   r.all('/barman/template', async (c) => {
-    const params = await readParams(c);
-    rejectUnknown(params, ['scope', 'section']);
-    const scope = (single(params, 'scope') ?? 'server').toLowerCase();
-    if (scope !== 'global' && scope !== 'server' && scope !== 'model') {
-      throw badRequest('scope must be global, server or model', { parameter: 'scope', allowed: ['global', 'server', 'model'] });
-    }
-    const section = single(params, 'section') ?? (scope === 'global' ? 'barman' : 'example');
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(section)) throw badRequest('section: letters, digits, ".", "_" and "-" only', { parameter: 'section' });
+    const p = parseParams(templateParams, await readParams(c));
+    const scope = p.scope;
+    const section = p.section ?? (scope === 'global' ? 'barman' : 'example');
     const installed = await options.get();
     const picked = knownOptions(installed.catalogue).filter((o) => o.scopes.length === 0 || o.scopes.includes(scope));
     return c.json(ok(picked.map(summary), {

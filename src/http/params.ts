@@ -1,7 +1,6 @@
 import type { Context } from 'hono';
 import { ApiError, badRequest } from './errors.js';
 import { concatBytes } from '../util/bytes.js';
-import { truthOf } from '../util/truth.js';
 
 export type ParamValue = string | number | boolean | Array<string | number | boolean>;
 export type Params = Record<string, ParamValue>;
@@ -93,21 +92,4 @@ export function single(params: Params, name: string): string | undefined {
   if (v === undefined) return undefined;
   if (Array.isArray(v)) throw badRequest(`parameter ${name} given more than once; expected one value`, { parameter: name });
   return String(v);
-}
-
-export function rejectUnknown(params: Params, allowed: readonly string[]): void {
-  for (const name of Object.keys(params)) {
-    if (!allowed.includes(name)) {
-      throw badRequest(`unknown parameter ${name}; allowed: ${allowed.join(', ') || '(none)'}`, { parameter: name, allowed });
-    }
-  }
-}
-
-export function flag(params: Params, name: string): boolean {
-  const v = params[name];
-  if (v === undefined) return false;
-  if (typeof v === 'boolean') return v;
-  const truth = truthOf(String(v));
-  if (truth !== null) return truth;
-  throw badRequest(`parameter ${name} must be true or false`, { parameter: name, allowed: ['true', 'false'] });
 }

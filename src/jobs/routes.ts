@@ -2,8 +2,8 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { Deps, AppEnv } from '../context.js';
 import { ok } from '../http/envelope.js';
-import { badRequest } from '../http/errors.js';
-import { flag, readParams, rejectUnknown, single, type Params } from '../http/params.js';
+import { readParams } from '../http/params.js';
+import { flag, matching, parseParams, text, wholeNumber, z } from '../http/schema.js';
 import { MONTH_RE, monthOf } from './model.js';
 import { ownedBy, type JobService, type JobView } from './service.js';
 import type { AuthedUser } from '../context.js';
@@ -17,19 +17,25 @@ export interface HistoryRoutesOptions {
 
 const POLL_MS = 500;
 
+const ticket = () => text('is required (from the answer of an async command or /history/list)').min(1, { error: 'is required (from the answer of an async command or /history/list)' });
+
+/** /history/list: a month's jobs, a page at a time. */
+export const historyListParams = z.strictObject({
+  past: matching(MONTH_RE, 'must be a month as YYYYmm, e.g. 201602', ['YYYYmm']).optional(),
+  limit: wholeNumber(1, 1000, 100),
+  offset: wholeNumber(0, Number.MAX_SAFE_INTEGER, 0),
+});
+/** /history/result: a job's result, or (follow) its log and status as Server-Sent Events. */
+export const historyResultParams = z.strictObject({ ticket: ticket(), follow: flag() });
+/** /history/cancel */
+export const historyCancelParams = z.strictObject({ ticket: ticket() });
+
 /** /history: the seed's async command tickets and monthly history. */
 export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesOptions = {}): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   r.all('/list', async (c) => {
-    const p = await readParams(c);
-    rejectUnknown(p, ['past', 'limit', 'offset']);
-    const past = single(p, 'past');
-    if (past !== undefined && !MONTH_RE.test(past)) {
-      throw badRequest('parameter past must be a month as YYYYmm, e.g. 201602', { parameter: 'past', allowed: ['YYYYmm'] });
-    }
-    const limit = intParam(p, 'limit', 100, 1, 1000);
-    const offset = intParam(p, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+    const { past, limit, offset } = parseParams(historyListParams, await readParams(c));
     const month = past ?? monthOf(deps.clock.now());
     const user = c.get('user');
     const everyone = holdsGrant(user, HISTORY_ALL_GRANT);
@@ -38,12 +44,11 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
   });
 
   r.all('/result', async (c) => {
-    const p = await readParams(c);
-    rejectUnknown(p, ['ticket', 'follow']);
-    const id = await jobs.jobFromTicket(requireTicket(p));
+    const p = parseParams(historyResultParams, await readParams(c));
+    const id = await jobs.jobFromTicket(p.ticket);
     const view = await jobs.view(id);
     checkOwner(c.get('user'), view, 'see');
-    if (!flag(p, 'follow')) return c.json(resultBody(view));
+    if (!p.follow) return c.json(resultBody(view));
     return streamSSE(c, async (stream) => {
       let offset = 0;
       let current = view;
@@ -70,9 +75,8 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
   });
 
   r.all('/cancel', async (c) => {
-    const p = await readParams(c);
-    rejectUnknown(p, ['ticket']);
-    const id = await jobs.jobFromTicket(requireTicket(p));
+    const p = parseParams(historyCancelParams, await readParams(c));
+    const id = await jobs.jobFromTicket(p.ticket);
     const user = c.get('user');
     const view = await jobs.view(id);
     checkOwner(user, view, 'cancel');
@@ -92,22 +96,6 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
 function checkOwner(user: AuthedUser, view: JobView, verb: 'see' | 'cancel'): void {
   if (ownedBy(view.job, { user: user.username, id: user.id }) || holdsGrant(user, HISTORY_ALL_GRANT)) return;
   throw forbidden(`job ${view.job.id} was started by another user; to ${verb} other users' jobs, an access rule must name history/all`);
-}
-
-function requireTicket(p: Params): string {
-  const ticket = single(p, 'ticket');
-  if (!ticket) throw badRequest('parameter ticket is required (from the answer of an async command or /history/list)', { parameter: 'ticket' });
-  return ticket;
-}
-
-function intParam(p: Params, name: string, dflt: number, min: number, max: number): number {
-  const raw = single(p, name);
-  if (raw === undefined) return dflt;
-  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw badRequest(`parameter ${name} must be a whole number from ${min} to ${max}`, { parameter: name });
-  }
-  return n;
 }
 
 /** The seed's shape: barman's result when done, `-99 "Command not execute yet."` before that. */
