@@ -7,6 +7,7 @@ import { barmanRoutes } from './barman/routes.js';
 import { historyRoutes } from './jobs/routes.js';
 import { orphanedJobs } from './jobs/orphans.js';
 import { RunSlots, withRunSlots } from './barman/run-slots.js';
+import { SingleFlight } from './barman/single-flight.js';
 import { configRoutes } from './barman-config/routes.js';
 import { settingsRoutes } from './settings/routes.js';
 import { holdSettings } from './settings/holder.js';
@@ -27,6 +28,8 @@ export interface Api {
   catalogue: CatalogueStore;
   /** The settings the app runs with, live changes included. */
   settings: SettingsHolder;
+  /** Identical read-only barman runs shared while they run. */
+  flights: SingleFlight;
 }
 
 /** The one composition point: every route module, wired to the given ports. */
@@ -59,7 +62,8 @@ export function createApi(given: AppDeps): Api {
   app.use('*', authenticate(deps, auth));
 
   app.route('/auth', authRoutes(deps, auth));
-  app.route('/barman', barmanRoutes(deps, catalogue, jobs));
+  const flights = new SingleFlight();
+  app.route('/barman', barmanRoutes(deps, catalogue, jobs, flights));
   app.route('/history', historyRoutes(deps, jobs, {
     commandNames: async (command) => {
       const spec = CatalogueStore.find(await catalogue.get(), command);
@@ -75,7 +79,7 @@ export function createApi(given: AppDeps): Api {
   app.all('*', noRoute);
   app.notFound(noRoute);
   app.onError(errorHandler(deps));
-  return { app, jobs, catalogue, slots, settings };
+  return { app, jobs, catalogue, slots, settings, flights };
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {

@@ -19,6 +19,15 @@ const COMMAND_NAME_RE = /^[a-z][a-z0-9-]{0,63}$/;
 const RESERVED = new Set(['format']);
 /** barman ≥ 3.10 commands that change its configuration: the same grant as editing it directly. */
 const CONFIG_COMMANDS = new Set(['config-update', 'config-switch']);
+/**
+ * Commands that only read: identical runs of these at the same time may share one process
+ * (single-flight.ts). `check` creates barman's folders when they are missing, which two identical
+ * checks at once do no differently from one. Anything not named here runs once per request.
+ */
+const READ_ONLY_COMMANDS = new Set([
+  'check', 'check-wal-archive', 'diagnose', 'list-backup', 'list-backups', 'list-files', 'list-processes', 'list-server',
+  'list-servers', 'replication-status', 'show-backup', 'show-backups', 'show-server', 'show-servers', 'status', 'sync-info',
+]);
 /** barman's JSON comes back double-encoded with -f json for diagnose, which prints JSON anyway. */
 const PRINTS_JSON_ALWAYS = new Set(['diagnose']);
 
@@ -38,6 +47,8 @@ export interface Invocation {
   servers: string[];
   /** Run as a background job ([barman] asynccommand), else now within these bounds. */
   background: boolean;
+  /** The command changes nothing: an identical run going on now may be shared. */
+  readOnly: boolean;
   timeoutMs: number;
   maxOutputBytes: number;
 }
@@ -88,6 +99,7 @@ export async function planInvocation(deps: Deps, cat: Catalogue, name: string, u
     json,
     servers: serverNames(spec, params),
     background,
+    readOnly: READ_ONLY_COMMANDS.has(spec.name) && spec.aliases.every((a) => READ_ONLY_COMMANDS.has(a)),
     timeoutMs: settings.barman.timeoutSeconds * 1000,
     maxOutputBytes: settings.barman.maxOutputBytes,
   };

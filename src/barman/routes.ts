@@ -5,12 +5,13 @@ import { ok } from '../http/envelope.js';
 import { readParams } from '../http/params.js';
 import type { CatalogueStore } from './catalogue.js';
 import type { CommandSpec } from './help-parser.js';
-import { checkEveryName, findCommand, planInvocation } from './invocation.js';
+import { checkEveryName, findCommand, planInvocation, type Invocation } from './invocation.js';
+import type { SingleFlight } from './single-flight.js';
 import { toCommandResult } from './output.js';
 import { describeParams } from './params.js';
 
 /** /barman: every command of the installed barman, discovered from its own help. */
-export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobService): Hono<AppEnv> {
+export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobService, flights: SingleFlight): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   r.all('/help', async (c) => {
@@ -38,7 +39,10 @@ export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobSer
       const hint = `/history/result?ticket=${submitted.ticket}`;
       return c.json(ok({ ticket: submitted.ticket, status: submitted.status, result: hint }, { ticket: submitted.ticket }, `Command started as a background job; see ${hint}`), 202);
     }
-    const result = await deps.host.run(run.argv, { timeoutMs: run.timeoutMs, maxOutputBytes: run.maxOutputBytes, signal: c.req.raw.signal });
+    const bounds = { timeoutMs: run.timeoutMs, maxOutputBytes: run.maxOutputBytes };
+    const { result } = run.readOnly
+      ? await flights.run(flightKey(deps, run), (signal) => deps.host.run(run.argv, { ...bounds, signal }), c.req.raw.signal)
+      : { result: await deps.host.run(run.argv, { ...bounds, signal: c.req.raw.signal }) };
     const { body, status } = toCommandResult(result, { json: run.json });
     if (status !== 200) deps.logger.log('warn', `barman ${run.spec.name} failed`, { exit: result.exitCode, status, user: user.username });
     return c.json(body, status);
@@ -49,4 +53,9 @@ export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobSer
 
 function describeCommand(spec: CommandSpec) {
   return { command: spec.name, aliases: spec.aliases, description: spec.description, params: describeParams(spec) };
+}
+
+/** Runs are the same when the host, the words and the bounds are. */
+function flightKey(deps: Deps, run: Invocation): string {
+  return JSON.stringify([deps.host.description, run.argv, run.timeoutMs, run.maxOutputBytes]);
 }
