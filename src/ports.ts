@@ -143,6 +143,28 @@ export class HostFileError extends Error {
   }
 }
 
+/** What one file or folder looks like to a tree stamp (BarmanHost.stampTrees). */
+export interface FileStamp {
+  /** Kind, size, inode and change times as the host gives them: equal stamps mean unchanged. */
+  stamp: string;
+  /** The later of its modification and status-change times, in ms since the epoch, by the host's clock. */
+  changedMs: number;
+}
+
+export interface TreeStamps {
+  /** The host's clock when the stamps were taken, in ms since the epoch. */
+  takenMs: number;
+  /** Path → stamp of every root (a missing one as `-`) and every entry below it. */
+  entries: Map<string, FileStamp>;
+}
+
+export interface StampOptions {
+  /** How far below a root to look (0: the root alone). */
+  maxDepth: number;
+  /** Names of entries left out, with all below them, at any depth below a root. */
+  skip: readonly string[];
+}
+
 /** Where barman lives: this machine, or a barman host reached over SSH. */
 export interface BarmanHost {
   readonly kind: 'local' | 'ssh';
@@ -168,6 +190,13 @@ export interface BarmanHost {
    * wait. Hosts no other process writes through may leave it out.
    */
   lockFile?(path: string): Promise<() => Promise<void>>;
+  /**
+   * Stamps of the given roots and what lies below them, in one pass (over SSH: one round trip),
+   * with the finest times the host keeps (nanoseconds where the file system has them). Roots are
+   * followed when they are symbolic links; entries below are not. Hosts that cannot do this leave
+   * it out, and what depends on it (the read cache) is off for them.
+   */
+  stampTrees?(roots: readonly string[], options: StampOptions): Promise<TreeStamps>;
   close(): Promise<void>;
 }
 

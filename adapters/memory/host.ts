@@ -1,4 +1,5 @@
-import { HostError, HostFileError, type BarmanHost, type HostFileInfo, type RunOptions, type RunResult } from '../../src/ports.js';
+import { HostError, HostFileError, type BarmanHost, type FileStamp, type HostFileInfo, type RunOptions, type RunResult, type StampOptions, type TreeStamps } from '../../src/ports.js';
+import { checkStampRequest } from '../../src/util/stamp-request.js';
 
 export type ScriptedCommand = (argv: string[], options: RunOptions) => Partial<RunResult> | Promise<Partial<RunResult>>;
 
@@ -22,19 +23,7 @@ export function createScriptedHost(
   let closed = false;
   const enc = new TextEncoder();
   const info = (content: string): HostFileInfo => ({ size: enc.encode(content).length, mtimeMs: 0, mode: 0o644, uid: 0, gid: 0, isDirectory: false });
-  const trim = (path: string) => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);
-  const parentOf = (path: string) => {
-    const i = path.lastIndexOf('/');
-    return i <= 0 ? '/' : path.slice(0, i);
-  };
-  const isFolder = (path: string): boolean => {
-    const p = trim(path);
-    if (p === '/' || folders?.has(p)) return true;
-    const prefix = `${p}/`;
-    for (const k of files.keys()) if (k.startsWith(prefix)) return true;
-    for (const d of folders ?? []) if (d.startsWith(prefix)) return true;
-    return false;
-  };
+  const { trim, parentOf, isFolder, childrenOf } = folderView(files, folders);
   const open = () => {
     if (closed) throw new HostError('closed', 'the memory host is closed');
   };
@@ -76,11 +65,11 @@ export function createScriptedHost(
     },
     async listDir(path) {
       open();
-      const prefix = trim(path) === '/' ? '/' : `${trim(path)}/`;
-      const names = new Set<string>();
-      for (const k of [...files.keys(), ...(folders ?? [])]) if (k.startsWith(prefix)) names.add(k.slice(prefix.length).split('/')[0]!);
-      names.delete('');
-      return [...names].sort();
+      return [...childrenOf(path)].sort();
+    },
+    async stampTrees(roots, options) {
+      open();
+      return stampMemoryTrees(files, folders, roots, options);
     },
     async close() {
       closed = true;
@@ -109,4 +98,46 @@ function completeResult(r: Partial<RunResult>, started: number): RunResult {
     aborted: r.aborted ?? false,
     durationMs: r.durationMs ?? Date.now() - started,
   };
+}
+
+/** Folders as the scripted host sees them: any path files (or the named folders) lie under. */
+function folderView(files: Map<string, string>, folders: Set<string> | undefined) {
+  const trim = (path: string) => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);
+  const parentOf = (path: string) => {
+    const i = path.lastIndexOf('/');
+    return i <= 0 ? '/' : path.slice(0, i);
+  };
+  const isFolder = (path: string): boolean => {
+    const p = trim(path);
+    if (p === '/' || folders?.has(p)) return true;
+    const prefix = `${p}/`;
+    for (const k of files.keys()) if (k.startsWith(prefix)) return true;
+    for (const d of folders ?? []) if (d.startsWith(prefix)) return true;
+    return false;
+  };
+  const childrenOf = (path: string): Set<string> => {
+    const prefix = trim(path) === '/' ? '/' : `${trim(path)}/`;
+    const names = new Set<string>();
+    for (const k of [...files.keys(), ...(folders ?? [])]) if (k.startsWith(prefix)) names.add(k.slice(prefix.length).split('/')[0]!);
+    names.delete('');
+    return names;
+  };
+  return { trim, parentOf, isFolder, childrenOf };
+}
+
+/** stampTrees in memory: a file's stamp is its content, a folder's its entry names. */
+function stampMemoryTrees(files: Map<string, string>, folders: Set<string> | undefined, roots: readonly string[], options: StampOptions): TreeStamps {
+  const { trim, isFolder, childrenOf } = folderView(files, folders);
+  const unique = checkStampRequest(roots, options);
+  const entries = new Map<string, FileStamp>();
+  const visit = (path: string, depth: number) => {
+    const f = files.get(path);
+    if (f !== undefined) return void entries.set(path, { stamp: `f ${f}`, changedMs: 0 });
+    if (!isFolder(path)) return void entries.set(path, { stamp: '-', changedMs: 0 });
+    const names = [...childrenOf(path)].filter((n) => !options.skip.includes(n)).sort();
+    entries.set(path, { stamp: `d ${names.join('/')}`, changedMs: 0 });
+    if (depth < options.maxDepth) for (const n of names) visit(`${trim(path) === '/' ? '' : trim(path)}/${n}`, depth + 1);
+  };
+  for (const root of unique) visit(root, 0);
+  return { takenMs: Date.now(), entries };
 }

@@ -7,6 +7,7 @@ import { lockFile } from './file-lock.js';
 import { toHostFileError } from './host-file-errors.js';
 import { assertNoPrivateEnv, barmanEnv, DEFAULT_MAX_OUTPUT_BYTES, NEW_FILE_MODE } from './command-io.js';
 import { runLocal } from './local-run.js';
+import { stampLocalTrees } from './tree-stamps.js';
 
 export interface LocalHostOptions {
   /** Timeout for commands that do not set one; 0 or absent means none. */
@@ -59,6 +60,7 @@ export function createLocalHost(opts: LocalHostOptions = {}): BarmanHost {
     lockFile: (path) => open(async () => lockFile(await realTarget(path))),
     stat: (path) => open(() => files.stat(path)),
     listDir: (path) => open(() => files.listDir(path)),
+    stampTrees: (roots, options) => open(() => stampLocalTrees(roots, options)),
     async close() {
       closed = true;
     },

@@ -5,7 +5,7 @@
  * slots, so a request never waits behind it for longer than one short run.
  */
 import { unavailable } from '../http/errors.js';
-import type { BarmanHost, RunOptions, RunResult } from '../ports.js';
+import type { BarmanHost, RunOptions, RunResult, StampOptions } from '../ports.js';
 
 export interface RunSlotsOptions {
   /** Barman processes at once (read live, so a settings change applies). */
@@ -153,6 +153,8 @@ export function withRunSlots(host: BarmanHost, slots: RunSlots): BarmanHost & { 
     stat: (path) => host.stat(path),
     listDir: (path) => host.listDir(path),
     ...(host.lockFile ? { lockFile: (path: string) => host.lockFile!(path) } : {}),
+    // Stamping files is not a barman process: it takes no slot.
+    ...(host.stampTrees ? { stampTrees: (roots: readonly string[], options: StampOptions) => host.stampTrees!(roots, options) } : {}),
     close: () => host.close(),
   };
 }

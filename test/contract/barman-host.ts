@@ -6,7 +6,7 @@
  *
  * What an adapter cannot do is declared by its entry (HostCapabilities), never skipped silently.
  */
-import { chown, readFile, readlink, stat, symlink } from 'node:fs/promises';
+import { chown, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HostError, HostFileError, type BarmanHost, type HostFileErrorKind } from '../../src/ports.js';
@@ -282,6 +282,62 @@ export function barmanHostContract(name: string, capabilities: HostCapabilities,
           expect([after.ino, after.uid, after.mode & 0o7777]).toEqual([before.ino, before.uid, 0o666]);
           expect(await files.read(file)).toBe('new\n');
           expect(await files.list(dir)).toEqual(['barman.conf']);
+        });
+      });
+
+      describe('stampTrees', () => {
+        it('stamps every root and entry down to maxDepth, leaves skipped names out, and a missing root as -', async () => {
+          const dir = await files.folder('stamps');
+          for (const sub of ['base', 'base/b1', 'base/b1/data', 'base/b1/annotations', 'wals', 'wals/0000000100000000']) await files.mkdir(join(dir, sub));
+          await files.put(join(dir, 'base', 'b1', 'backup.info'), 'status=DONE\n');
+          await files.put(join(dir, 'base', 'b1', 'data', 'PG_VERSION'), '15\n');
+          await files.put(join(dir, 'base', 'b1', 'annotations', 'keep'), 'full');
+          await files.put(join(dir, 'wals', '0000000100000000', '000000010000000000000001'), 'x');
+          await files.put(join(dir, 'xlog.db'), 'w\n');
+          const h = host();
+          const missing = join(dir, 'nothing-here');
+          const { entries, takenMs } = await h.stampTrees!([dir, join(dir, 'xlog.db'), missing, dir], { maxDepth: 4, skip: ['data', 'wals'] });
+          const below = [...entries.keys()].filter((p) => p.startsWith(`${dir}/`)).map((p) => p.slice(dir.length + 1)).sort();
+          expect(below).toEqual(['base', 'base/b1', 'base/b1/annotations', 'base/b1/annotations/keep', 'base/b1/backup.info', 'nothing-here', 'xlog.db']);
+          expect(entries.get(missing)!.stamp).toBe('-');
+          expect(entries.get(dir)!.stamp).not.toBe('-');
+          expect(Math.abs(takenMs - Date.now())).toBeLessThan(60_000);
+          const shallow = await h.stampTrees!([dir], { maxDepth: 1, skip: [] });
+          expect([...shallow.entries.keys()].map((p) => p.slice(dir.length)).sort()).toEqual(['', '/base', '/wals', '/xlog.db']);
+        });
+
+        it('gives a new stamp for every change: a replaced file of the same size, a new or removed entry, an in-place rewrite', async () => {
+          const dir = await files.folder('restamp');
+          const file = join(dir, 'backup.info');
+          await files.put(file, 'status=STARTED\n');
+          const h = host();
+          const stampOf = async (path: string) => (await h.stampTrees!([dir], { maxDepth: 2, skip: [] })).entries.get(path)?.stamp;
+          const seen = [await stampOf(file)];
+          // Two changes well within one second, each keeping the size: whole-second times could not tell them apart.
+          await h.writeFile(file, 'status=FAILED!\n');
+          seen.push(await stampOf(file));
+          await h.writeFile(file, 'status=DONE!!!\n');
+          seen.push(await stampOf(file));
+          expect(new Set(seen).size).toBe(3);
+          const folderBefore = await stampOf(dir);
+          await files.put(join(dir, 'new-entry'), '');
+          expect(await stampOf(dir)).not.toBe(folderBefore);
+          if (posixFiles) {
+            // In place (same inode, same size) after a few milliseconds: the nanosecond times see it.
+            await new Promise((r) => setTimeout(r, 20));
+            const before = await stampOf(file);
+            await writeFile(file, 'status=WAITED!\n');
+            expect(await stampOf(file)).not.toBe(before);
+            const { entries, takenMs } = await h.stampTrees!([file], { maxDepth: 0, skip: [] });
+            expect(Math.abs(takenMs - entries.get(file)!.changedMs)).toBeLessThan(5_000);
+          }
+        });
+
+        it('refuses roots that are not absolute paths and skip names that are not names, stamping nothing', async () => {
+          const h = host();
+          for (const [roots, skip] of [[['relative/path'], []], [['-delete'], []], [['/tmp'], ['tmp']], [['/tmp'], ['a/b']], [['/tmp'], ['-o']]] as const) {
+            await expect(attempt(() => h.stampTrees!(roots, { maxDepth: 1, skip }))).rejects.toThrow(TypeError);
+          }
         });
       });
 

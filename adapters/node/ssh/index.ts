@@ -8,6 +8,7 @@ import { createConnector, type ConnectionSettings } from './connection.js';
 import { runRemote } from './exec.js';
 import { createPool, createSlots } from './pool.js';
 import { sftpFileOps } from './file-ops.js';
+import { stampRemoteTrees } from './stamps.js';
 
 export { SshHostError, type SshHostErrorCode } from './errors.js';
 
@@ -55,6 +56,10 @@ export function createSshHost(opts: SshHostOptions): SshHost {
 
     run(argv, options = {}) {
       return runRemote(exec, argv, options);
+    },
+
+    stampTrees(roots, options) {
+      return stampRemoteTrees(exec, roots, options);
     },
 
     ...sftpFileOps(pool.withSftp, description),
