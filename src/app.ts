@@ -8,6 +8,9 @@ import { historyRoutes } from './jobs/routes.js';
 import { orphanedJobs } from './jobs/orphans.js';
 import { RunSlots, withRunSlots } from './barman/run-slots.js';
 import { SingleFlight } from './barman/single-flight.js';
+import { FingerprintSource } from './state/fingerprint.js';
+import { ReadCache } from './state/read-cache.js';
+import { readBarmanConfig } from './barman-config/reader.js';
 import { configRoutes } from './barman-config/routes.js';
 import { settingsRoutes } from './settings/routes.js';
 import { holdSettings } from './settings/holder.js';
@@ -30,6 +33,8 @@ export interface Api {
   settings: SettingsHolder;
   /** Identical read-only barman runs shared while they run. */
   flights: SingleFlight;
+  /** Answers of read-only commands while barman's files are unchanged. */
+  reads: ReadCache;
 }
 
 /** The one composition point: every route module, wired to the given ports. */
@@ -45,6 +50,9 @@ export function createApi(given: AppDeps): Api {
   const app = new Hono<AppEnv>({ router: new CachingRouter() });
   const auth = createAuthService(deps);
   const catalogue = new CatalogueStore(deps);
+  const flights = new SingleFlight();
+  const fingerprints = new FingerprintSource({ host: deps.host, configFile: () => settings.current().barman.configFile, readConfig: readBarmanConfig });
+  const reads = new ReadCache({ fingerprints, flights, settings: () => settings.current().cache, logger: deps.logger });
   const jobs = new JobService({
     storage: deps.storage,
     runner: deps.runner,
@@ -54,6 +62,7 @@ export function createApi(given: AppDeps): Api {
     maxRunning: () => settings.current().jobs.maxRunning,
     keepMonths: () => settings.current().jobs.keepMonths,
     hostDescription: deps.host.description,
+    onChange: () => reads.invalidate(),
     orphans: orphanedJobs(deps.host, deps.settings, async (name) => CatalogueStore.find(await catalogue.get(), name) !== undefined),
   });
 
@@ -62,15 +71,14 @@ export function createApi(given: AppDeps): Api {
   app.use('*', authenticate(deps, auth));
 
   app.route('/auth', authRoutes(deps, auth));
-  const flights = new SingleFlight();
-  app.route('/barman', barmanRoutes(deps, catalogue, jobs, flights));
+  app.route('/barman', barmanRoutes(deps, catalogue, jobs, reads));
   app.route('/history', historyRoutes(deps, jobs, {
     commandNames: async (command) => {
       const spec = CatalogueStore.find(await catalogue.get(), command);
       return spec ? [spec.name, ...spec.aliases] : [command];
     },
   }));
-  app.route('/config', configRoutes(deps, { versionOf: () => catalogue.barmanVersion() }));
+  app.route('/config', configRoutes(deps, { versionOf: () => catalogue.barmanVersion(), onChange: () => reads.invalidate() }));
   app.route('/config/barmanapi', settingsRoutes(deps));
 
   const noRoute = (c: Context) => c.json(errorBody(notFound(`no such route: ${c.req.method} ${c.req.path}`)), 404);
@@ -79,7 +87,7 @@ export function createApi(given: AppDeps): Api {
   app.all('*', noRoute);
   app.notFound(noRoute);
   app.onError(errorHandler(deps));
-  return { app, jobs, catalogue, slots, settings, flights };
+  return { app, jobs, catalogue, slots, settings, flights, reads };
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {

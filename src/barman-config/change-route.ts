@@ -26,7 +26,7 @@ export const configChangeParams = z
   .object({ create: flag(), force: flag(), dry_run: flag(), remove: openValues().optional() })
   .catchall(openValues());
 
-export function changeHandler(deps: Deps, options: OptionCatalogueStore) {
+export function changeHandler(deps: Deps, options: OptionCatalogueStore, onChange?: () => void) {
   const mutex = new KeyedMutex();
   return async (c: Context<AppEnv>) => {
     const params = await readParams(c);
@@ -49,6 +49,7 @@ export function changeHandler(deps: Deps, options: OptionCatalogueStore) {
         throw conflict(`${plan.file} kept changing while this request tried to write it; nothing was changed, try again`, { file: plan.file });
       }
       const { before, after, value: results, written, backup } = outcome;
+      if (written) onChange?.();
       const diff = redactValue(unifiedDiff(before ?? '', after, { fromFile: before === null ? '/dev/null' : plan.file, toFile: plan.file }));
       if (written) {
         deps.logger.log('info', 'barman configuration changed', {

@@ -13,6 +13,8 @@ import { publicView, readBarmanConfig } from './reader.js';
 export interface ConfigRoutesOptions {
   /** The installed barman's version, e.g. `async () => (await catalogue.get()).version`. */
   versionOf: () => Promise<string>;
+  /** Called after barman's configuration was written through the API. */
+  onChange?: () => void;
 }
 
 /** /config/barman/template: a commented-out section of every option of a scope. */
@@ -63,7 +65,7 @@ export function configRoutes(deps: Deps, opts: ConfigRoutesOptions): Hono<AppEnv
     }));
   });
 
-  r.all('/barman/change', changeHandler(deps, options));
+  r.all('/barman/change', changeHandler(deps, options, opts.onChange));
   return r;
 }
 

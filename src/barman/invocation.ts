@@ -8,6 +8,7 @@ import { CONFIG_EXEC_GRANT, holdsGrant, isDenied } from '../auth/policy.js';
 import { badRequest, forbidden, notFound } from '../http/errors.js';
 import { single, type Params } from '../http/params.js';
 import { shellJoin } from '../util/shell-quote.js';
+import { truthOf } from '../util/truth.js';
 import { CatalogueStore, type Catalogue } from './catalogue.js';
 import type { CommandSpec } from './help-parser.js';
 import { checkFileNameArguments, checkPathArguments, isRemoteRecovery, pathArguments, protectedPlaces } from './host-paths.js';
@@ -16,7 +17,7 @@ import { checkRemoteSshCommand, SHELL_EXECUTED_OPTIONS } from './remote-ssh-comm
 
 const COMMAND_NAME_RE = /^[a-z][a-z0-9-]{0,63}$/;
 /** Parameters the API itself consumes; never passed to barman (`token` never reaches here). */
-const RESERVED = new Set(['format']);
+const RESERVED = new Set(['format', 'fresh']);
 /** barman ≥ 3.10 commands that change its configuration: the same grant as editing it directly. */
 const CONFIG_COMMANDS = new Set(['config-update', 'config-switch']);
 /**
@@ -47,8 +48,10 @@ export interface Invocation {
   servers: string[];
   /** Run as a background job ([barman] asynccommand), else now within these bounds. */
   background: boolean;
-  /** The command changes nothing: an identical run going on now may be shared. */
+  /** The command changes nothing: an identical run going on now may be shared, its answer cached. */
   readOnly: boolean;
+  /** fresh=1: run barman even when the cache holds an answer. */
+  fresh: boolean;
   timeoutMs: number;
   maxOutputBytes: number;
 }
@@ -100,9 +103,17 @@ export async function planInvocation(deps: Deps, cat: Catalogue, name: string, u
     servers: serverNames(spec, params),
     background,
     readOnly: READ_ONLY_COMMANDS.has(spec.name) && spec.aliases.every((a) => READ_ONLY_COMMANDS.has(a)),
+    fresh: freshOf(params),
     timeoutMs: settings.barman.timeoutSeconds * 1000,
     maxOutputBytes: settings.barman.maxOutputBytes,
   };
+}
+
+function freshOf(params: Params): boolean {
+  const word = single(params, 'fresh');
+  const truth = word === undefined ? false : truthOf(word);
+  if (truth === null) throw badRequest('parameter fresh must be true or false', { parameter: 'fresh', allowed: ['true', 'false'] });
+  return truth;
 }
 
 /** The full barman argv for a request: command prefix, -c, -f json where it helps, the validated words. */

@@ -11,6 +11,8 @@ export interface CommandResult {
   truncated?: boolean;
   type?: string;
   command?: string;
+  /** Read-only commands: whether the answer came from the read cache, and how old it is. */
+  cache?: { hit: boolean; age_ms: number };
 }
 
 export function outputLines(stdout: string): string[] {

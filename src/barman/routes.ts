@@ -6,12 +6,12 @@ import { readParams } from '../http/params.js';
 import type { CatalogueStore } from './catalogue.js';
 import type { CommandSpec } from './help-parser.js';
 import { checkEveryName, findCommand, planInvocation, type Invocation } from './invocation.js';
-import type { SingleFlight } from './single-flight.js';
+import type { ReadCache } from '../state/read-cache.js';
 import { toCommandResult } from './output.js';
 import { describeParams } from './params.js';
 
 /** /barman: every command of the installed barman, discovered from its own help. */
-export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobService, flights: SingleFlight): Hono<AppEnv> {
+export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobService, reads: ReadCache): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   r.all('/help', async (c) => {
@@ -40,10 +40,18 @@ export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobSer
       return c.json(ok({ ticket: submitted.ticket, status: submitted.status, result: hint }, { ticket: submitted.ticket }, `Command started as a background job; see ${hint}`), 202);
     }
     const bounds = { timeoutMs: run.timeoutMs, maxOutputBytes: run.maxOutputBytes };
-    const { result } = run.readOnly
-      ? await flights.run(flightKey(deps, run), (signal) => deps.host.run(run.argv, { ...bounds, signal }), c.req.raw.signal)
-      : { result: await deps.host.run(run.argv, { ...bounds, signal: c.req.raw.signal }) };
+    const { result, cache } = run.readOnly
+      ? await reads.read({
+          command: run.spec.name,
+          key: runKey(deps, run),
+          servers: run.servers,
+          fresh: run.fresh,
+          run: (signal) => deps.host.run(run.argv, { ...bounds, signal }),
+          signal: c.req.raw.signal,
+        })
+      : { result: await deps.host.run(run.argv, { ...bounds, signal: c.req.raw.signal }), cache: undefined };
     const { body, status } = toCommandResult(result, { json: run.json });
+    if (cache) body.cache = cache;
     if (status !== 200) deps.logger.log('warn', `barman ${run.spec.name} failed`, { exit: result.exitCode, status, user: user.username });
     return c.json(body, status);
   });
@@ -56,6 +64,6 @@ function describeCommand(spec: CommandSpec) {
 }
 
 /** Runs are the same when the host, the words and the bounds are. */
-function flightKey(deps: Deps, run: Invocation): string {
+function runKey(deps: Deps, run: Invocation): string {
   return JSON.stringify([deps.host.description, run.argv, run.timeoutMs, run.maxOutputBytes]);
 }

@@ -24,6 +24,8 @@ export interface JobServiceDeps {
   hostDescription: string;
   /** barman's own view of a job whose runner died: still at work, and what it did. */
   orphans?: OrphanedJobs;
+  /** Called when a job starts or is seen to have ended: barman's state may have changed. */
+  onChange?: () => void;
 }
 
 export interface SubmitRequest {
@@ -106,6 +108,7 @@ export class JobService {
           const handle = await this.deps.runner!.start({ id, dir: jobDir(id) });
           await this.files.recordSpawn(id, { pid: handle.pid, started_at: this.deps.clock.now().toISOString() });
           this.running.add(id);
+          this.deps.onChange?.();
           this.deps.logger.log('info', `job ${id} started`, { pid: handle.pid });
         }
       } finally {
@@ -296,6 +299,7 @@ export class JobService {
       const status = (await this.files.record(id)) ? ((await this.files.result(id))?.status ?? (await this.liveStatus(id))) : 'done';
       if (status === 'running') continue;
       this.running.delete(id);
+      this.deps.onChange?.();
       // Started, yet its runner exited before claiming the job (bad settings, missing binary):
       // record that, with what the runner said, instead of leaving it queued for ever.
       if (status === 'queued') await this.failUnstarted(id);

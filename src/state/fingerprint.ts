@@ -1,0 +1,161 @@
+/**
+ * A fingerprint of barman's state on one host: the stamps of the files barman's read-only answers
+ * come from (barman-files.ts), taken in one pass (over SSH: one round trip). Equal fingerprints
+ * mean barman would read the same files.
+ *
+ * Takes are shared, but never from the past: a caller waits for a take that started after it
+ * asked, so a change made before a request is always seen by it.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import type { BarmanHost, TreeStamps } from '../ports.js';
+import type { BarmanConfigView } from '../barman-config/reader.js';
+import { barmanFiles, STAMP_DEPTH, STAMP_SKIP, type BarmanFiles } from './barman-files.js';
+
+/**
+ * A file changed this close to the moment of a take may change again within the same tick of
+ * the file system's clock (whole seconds on some) and keep its stamp: such an answer is not kept.
+ */
+export const RACY_MS = 2_000;
+
+export interface Fingerprint {
+  /** This process's clock when the take started. */
+  startedMs: number;
+  files: BarmanFiles;
+  /** The signature of one root (everything below it included), or undefined when not stamped. */
+  signature(root: string): string | undefined;
+  /** Whether something below one of these roots changed within RACY_MS of the take. */
+  racy(roots: readonly string[]): boolean;
+}
+
+export interface FingerprintDeps {
+  host: BarmanHost;
+  /** barman's main configuration file now (a settings change may point elsewhere). */
+  configFile: () => string;
+  readConfig: (host: BarmanHost, mainFile: string) => Promise<BarmanConfigView>;
+  now?: () => number;
+}
+
+interface Parsed {
+  mainFile: string;
+  files: BarmanFiles;
+  /** The configuration's stamps when it was read. */
+  configSignature: string;
+}
+
+const MAX_CONFIG_REREADS = 3;
+
+export class FingerprintSource {
+  private parsed: Parsed | null = null;
+  private current: { startedMs: number; take: Promise<Fingerprint> } | null = null;
+  private next: Promise<Fingerprint> | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: FingerprintDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Whether the host can stamp files at all (the cache is off where it cannot). */
+  get supported(): boolean {
+    return typeof this.deps.host.stampTrees === 'function';
+  }
+
+  /** A fingerprint taken after this call. */
+  take(): Promise<Fingerprint> {
+    const asked = this.now();
+    const current = this.current;
+    if (current === null) return this.start();
+    // Started at or after this call (same millisecond counts: the take reads the files after it started).
+    if (current.startedMs >= asked) return current.take;
+    // One is under way from before: wait for it, then share the one that follows it.
+    this.next ??= current.take.then(
+      () => this.startNext(),
+      () => this.startNext(),
+    );
+    return this.next;
+  }
+
+  /** Forget the configuration read last (it is read again at the next take). */
+  forget(): void {
+    this.parsed = null;
+  }
+
+  private startNext(): Promise<Fingerprint> {
+    this.next = null;
+    return this.start();
+  }
+
+  private start(): Promise<Fingerprint> {
+    const startedMs = this.now();
+    const take = this.takeNow(startedMs);
+    const entry = { startedMs, take };
+    this.current = entry;
+    const done = () => {
+      if (this.current === entry) this.current = null;
+    };
+    take.then(done, done);
+    return take;
+  }
+
+  private async takeNow(startedMs: number): Promise<Fingerprint> {
+    const stamp = this.deps.host.stampTrees!.bind(this.deps.host);
+    const options = { maxDepth: STAMP_DEPTH, skip: STAMP_SKIP };
+    for (let attempt = 0; ; attempt++) {
+      const mainFile = this.deps.configFile();
+      let parsed = this.parsed?.mainFile === mainFile ? this.parsed : null;
+      if (parsed === null) {
+        // The configuration's stamps first, then its text: a change in between shows at the next take.
+        const configRoots = configRootsOf(await this.deps.readConfig(this.deps.host, mainFile));
+        const before = await stamp(configRoots, options);
+        const files = barmanFiles(await this.deps.readConfig(this.deps.host, mainFile));
+        parsed = { mainFile, files, configSignature: signatureOf(before, files.configRoots) };
+        this.parsed = parsed;
+      }
+      const { files } = parsed;
+      const roots = [...files.configRoots, ...[...files.servers.values()].flatMap((s) => s.roots)];
+      const stamps = await stamp(roots, options);
+      if (signatureOf(stamps, files.configRoots) === parsed.configSignature) return fingerprintOf(startedMs, files, stamps);
+      // barman's configuration changed since it was read: read it again.
+      this.parsed = null;
+      if (attempt + 1 >= MAX_CONFIG_REREADS) throw new Error(`barman's configuration on ${this.deps.host.description} kept changing while it was read`);
+    }
+  }
+}
+
+function configRootsOf(view: BarmanConfigView): string[] {
+  return [view.mainFile, ...(view.directory.resolved ? [view.directory.resolved] : [])];
+}
+
+function fingerprintOf(startedMs: number, files: BarmanFiles, stamps: TreeStamps): Fingerprint {
+  const signatures = new Map<string, string>();
+  return {
+    startedMs,
+    files,
+    signature(root) {
+      let sig = signatures.get(root);
+      if (sig === undefined) {
+        sig = signatureOf(stamps, [root]);
+        signatures.set(root, sig);
+      }
+      return sig;
+    },
+    racy(roots) {
+      for (const [path, { changedMs }] of stamps.entries) {
+        if (changedMs > stamps.takenMs - RACY_MS && roots.some((r) => under(path, r))) return true;
+      }
+      return false;
+    },
+  };
+}
+
+/** A hash of every stamp at or below the roots, in path order. */
+function signatureOf(stamps: TreeStamps, roots: readonly string[]): string {
+  const lines: string[] = [];
+  for (const [path, { stamp }] of stamps.entries) if (roots.some((r) => under(path, r))) lines.push(`${path}\0${stamp}`);
+  lines.sort();
+  return bytesToHex(sha256(utf8ToBytes(lines.join('\n'))));
+}
+
+function under(path: string, root: string): boolean {
+  return path === root || (path.startsWith(root) && path.charCodeAt(root.length) === 47 /* / */);
+}

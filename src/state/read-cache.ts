@@ -1,0 +1,163 @@
+/**
+ * Answers of read-only barman commands, kept in memory and served only while barman's state is
+ * unchanged: the fingerprint of the files the answer comes from (fingerprint.ts) must be the one
+ * it was run under, our own jobs and configuration changes must not have happened since, and an
+ * answer that also shows live state (PostgreSQL's, or a retention window that moves with the
+ * clock) must be younger than [cache] live_max_age. Anything else runs barman, sharing the run
+ * with identical requests under the same fingerprint (single-flight.ts).
+ */
+import type { Logger, RunResult } from '../ports.js';
+import type { SingleFlight } from '../barman/single-flight.js';
+import type { Fingerprint, FingerprintSource } from './fingerprint.js';
+
+/** Answers that come from barman's files alone (unless a recovery-window policy applies). */
+const FILE_COMMANDS = new Set(['list-backup', 'list-backups', 'show-backup', 'show-backups', 'list-files', 'list-server', 'list-servers']);
+
+export interface CacheSettings {
+  enabled: boolean;
+  liveMaxAgeSeconds: number;
+  maxBytes: number;
+}
+
+/** What a cached or fresh answer says of the cache, in the answer's body. */
+export interface CacheNote {
+  hit: boolean;
+  age_ms: number;
+}
+
+export interface ReadRequest {
+  /** The command's canonical name. */
+  command: string;
+  /** Runs that are the same (host, argv, bounds) share this key. */
+  key: string;
+  /** The servers it reads; empty or 'all': every server. */
+  servers: string[];
+  /** fresh=1: run barman whatever the cache holds (the answer is kept for the next ones). */
+  fresh: boolean;
+  run: (signal: AbortSignal) => Promise<RunResult>;
+  signal?: AbortSignal;
+}
+
+interface Entry {
+  signature: string;
+  generation: number;
+  /** When the fingerprint it ran under was taken (this process's clock). */
+  at: number;
+  live: boolean;
+  result: RunResult;
+  bytes: number;
+}
+
+export interface ReadCacheDeps {
+  fingerprints: FingerprintSource;
+  flights: SingleFlight;
+  settings: () => CacheSettings;
+  logger: Logger;
+  now?: () => number;
+}
+
+export class ReadCache {
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+  private generation = 0;
+  private counts = { hits: 0, misses: 0, uncacheable: 0 };
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ReadCacheDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  get stats() {
+    return { ...this.counts, entries: this.entries.size, bytes: this.bytes };
+  }
+
+  /** Our own change of barman's state (a job, a configuration edit): nothing cached before it is served. */
+  invalidate(): void {
+    this.generation += 1;
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
+  async read(req: ReadRequest): Promise<{ result: RunResult; cache?: CacheNote }> {
+    const settings = this.deps.settings();
+    if (!settings.enabled || !this.deps.fingerprints.supported) return this.share(req.key, req);
+    const generation = this.generation;
+    let fp: Fingerprint;
+    try {
+      fp = await this.deps.fingerprints.take();
+    } catch (err) {
+      this.counts.uncacheable += 1;
+      this.deps.logger.log('debug', 'read cache: no fingerprint, barman runs', { error: String((err as Error).message ?? err) });
+      return { ...(await this.share(req.key, req)), cache: { hit: false, age_ms: 0 } };
+    }
+    const scope = scopeOf(fp, req.servers);
+    if (scope === null) {
+      this.counts.uncacheable += 1;
+      return { ...(await this.share(req.key, req)), cache: { hit: false, age_ms: 0 } };
+    }
+    const signature = scope.roots.map((r) => fp.signature(r) ?? '-').join(' ');
+    const live = !FILE_COMMANDS.has(req.command) || scope.recoveryWindow;
+    const maxAgeMs = live ? settings.liveMaxAgeSeconds * 1000 : Infinity;
+    const held = this.entries.get(req.key);
+    if (!req.fresh && held && held.signature === signature && held.generation === generation && this.now() - held.at <= maxAgeMs) {
+      this.entries.delete(req.key); // most recently used last
+      this.entries.set(req.key, held);
+      this.counts.hits += 1;
+      return { result: held.result, cache: { hit: true, age_ms: Math.max(0, this.now() - held.at) } };
+    }
+    this.counts.misses += 1;
+    // Shared only among requests under the same fingerprint: a run begun before a change never answers after it.
+    const { result } = await this.share(`${req.key} ${signature}`, req);
+    const keep = isWhole(result) && generation === this.generation && maxAgeMs > 0 && !fp.racy(scope.roots);
+    if (keep) this.put(req.key, { signature, generation, at: fp.startedMs, live, result, bytes: sizeOf(result) }, settings.maxBytes);
+    return { result, cache: { hit: false, age_ms: 0 } };
+  }
+
+  private async share(key: string, req: ReadRequest): Promise<{ result: RunResult }> {
+    const { result } = await this.deps.flights.run(key, req.run, req.signal);
+    return { result };
+  }
+
+  private put(key: string, entry: Entry, maxBytes: number): void {
+    const old = this.entries.get(key);
+    if (old) {
+      this.entries.delete(key);
+      this.bytes -= old.bytes;
+    }
+    if (entry.bytes > maxBytes) return;
+    this.entries.set(key, entry);
+    this.bytes += entry.bytes;
+    for (const [k, e] of this.entries) {
+      if (this.bytes <= maxBytes) break;
+      this.entries.delete(k);
+      this.bytes -= e.bytes;
+    }
+  }
+}
+
+/** The roots an answer about these servers depends on: the configuration's, and each server's. */
+function scopeOf(fp: Fingerprint, servers: string[]): { roots: string[]; recoveryWindow: boolean } | null {
+  const { files } = fp;
+  const every = servers.length === 0 || servers.some((s) => s.toLowerCase() === 'all');
+  const names = every ? [...files.servers.keys(), ...files.unresolved] : servers;
+  const roots = [...files.configRoots];
+  let recoveryWindow = false;
+  for (const name of names) {
+    if (files.unresolved.has(name)) return null;
+    const server = files.servers.get(name);
+    // Not a server of this configuration: barman's answer (unknown server) depends on the configuration alone.
+    if (!server) continue;
+    roots.push(...server.roots);
+    recoveryWindow ||= server.recoveryWindow;
+  }
+  return { roots, recoveryWindow };
+}
+
+/** Only a complete, successful answer is kept. */
+function isWhole(r: RunResult): boolean {
+  return r.exitCode === 0 && !r.truncated && !r.timedOut && !r.aborted;
+}
+
+function sizeOf(r: RunResult): number {
+  return 2 * (r.stdout.length + r.stderr.length) + 256;
+}
