@@ -77,7 +77,8 @@ async function compare(c: Comparison): Promise<{ api: number; direct: number; ov
     const deps = createNodeDeps(readSettings({ config }), { logToStderr: false });
     server = await startServer(deps, { host: HOST, port: 0 });
     const base = `http://${HOST}:${server.port}`;
-    const url = `${base}/barman/list-server?token=${await loginToken(base)}`;
+    // fresh=1: barman runs every time (cached reads are the reads bench).
+    const url = `${base}/barman/list-server?fresh=1&token=${await loginToken(base)}`;
     const viaApi = async () => {
       const r = await fetchJson(url);
       const data = (r.body as { data?: unknown }).data;
