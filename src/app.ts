@@ -10,6 +10,7 @@ import { RunSlots, withRunSlots } from './barman/run-slots.js';
 import { SingleFlight } from './barman/single-flight.js';
 import { FingerprintSource } from './state/fingerprint.js';
 import { ReadCache } from './state/read-cache.js';
+import { StateService } from './state/service.js';
 import { readBarmanConfig } from './barman-config/reader.js';
 import { configRoutes } from './barman-config/routes.js';
 import { settingsRoutes } from './settings/routes.js';
@@ -35,6 +36,8 @@ export interface Api {
   flights: SingleFlight;
   /** Answers of read-only commands while barman's files are unchanged. */
   reads: ReadCache;
+  /** barman's servers and backups as typed data. */
+  state: StateService;
 }
 
 /** The one composition point: every route module, wired to the given ports. */
@@ -53,6 +56,7 @@ export function createApi(given: AppDeps): Api {
   const flights = new SingleFlight();
   const fingerprints = new FingerprintSource({ host: deps.host, configFile: () => settings.current().barman.configFile, readConfig: readBarmanConfig });
   const reads = new ReadCache({ fingerprints, flights, settings: () => settings.current().cache, logger: deps.logger });
+  const state = new StateService({ deps, reads, catalogue: () => catalogue.get() });
   const jobs = new JobService({
     storage: deps.storage,
     runner: deps.runner,
@@ -87,7 +91,7 @@ export function createApi(given: AppDeps): Api {
   app.all('*', noRoute);
   app.notFound(noRoute);
   app.onError(errorHandler(deps));
-  return { app, jobs, catalogue, slots, settings, flights, reads };
+  return { app, jobs, catalogue, slots, settings, flights, reads, state };
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {

@@ -5,8 +5,8 @@ import { ok } from '../http/envelope.js';
 import { readParams } from '../http/params.js';
 import type { CatalogueStore } from './catalogue.js';
 import type { CommandSpec } from './help-parser.js';
-import { checkEveryName, findCommand, planInvocation, type Invocation } from './invocation.js';
-import type { ReadCache } from '../state/read-cache.js';
+import { checkEveryName, findCommand, planInvocation } from './invocation.js';
+import { readKey, type ReadCache } from '../state/read-cache.js';
 import { toCommandResult } from './output.js';
 import { describeParams } from './params.js';
 
@@ -43,7 +43,7 @@ export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobSer
     const { result, cache } = run.readOnly
       ? await reads.read({
           command: run.spec.name,
-          key: runKey(deps, run),
+          key: readKey(deps.host.description, run.argv, run.timeoutMs, run.maxOutputBytes),
           servers: run.servers,
           fresh: run.fresh,
           run: (signal) => deps.host.run(run.argv, { ...bounds, signal }),
@@ -61,9 +61,4 @@ export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobSer
 
 function describeCommand(spec: CommandSpec) {
   return { command: spec.name, aliases: spec.aliases, description: spec.description, params: describeParams(spec) };
-}
-
-/** Runs are the same when the host, the words and the bounds are. */
-function runKey(deps: Deps, run: Invocation): string {
-  return JSON.stringify([deps.host.description, run.argv, run.timeoutMs, run.maxOutputBytes]);
 }

@@ -10,6 +10,11 @@ import type { Logger, RunResult } from '../ports.js';
 import type { SingleFlight } from '../barman/single-flight.js';
 import type { Fingerprint, FingerprintSource } from './fingerprint.js';
 
+/** Runs are the same when the host, the words and the bounds are: they share a process and a cache entry. */
+export function readKey(host: string, argv: readonly string[], timeoutMs: number, maxOutputBytes: number): string {
+  return JSON.stringify([host, argv, timeoutMs, maxOutputBytes]);
+}
+
 /** Answers that come from barman's files alone (unless a recovery-window policy applies). */
 const FILE_COMMANDS = new Set(['list-backup', 'list-backups', 'show-backup', 'show-backups', 'list-files', 'list-server', 'list-servers']);
 
