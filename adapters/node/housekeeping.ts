@@ -13,7 +13,8 @@ const DISCOVERY_DELAY_MS = 3000;
 export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => void> {
   const { jobs, catalogue } = api;
   // A few seconds after start, so the burst of `barman --help` processes does not slow the first
-  // requests; a /barman request before then starts it at once.
+  // requests (their runs are background work: they take a barman slot only when no request
+  // waits); a /barman/<command> request before then asks only for its own command's help.
   const discover = setTimeout(() => {
     void catalogue.get().catch((e) => deps.logger.log('warn', `barman command discovery failed: ${(e as Error).message}`));
   }, DISCOVERY_DELAY_MS);

@@ -2,7 +2,7 @@ import type { BarmanHost, Clock, Logger, Storage } from '../ports.js';
 import type { SettingsHolder } from '../context.js';
 import { ApiError } from '../http/errors.js';
 import { mapBounded } from '../util/concurrency.js';
-import { aliasTarget, parseCommandHelp, parseMainHelp, parseVersion, type CommandSpec, type OptionSpec } from './help-parser.js';
+import { aliasTarget, parseCommandHelp, parseMainHelp, parseVersion, type CommandSpec, type MainHelp, type OptionSpec } from './help-parser.js';
 
 /** Everything the installed barman accepts, read from its own --help. */
 export interface Catalogue {
@@ -12,6 +12,11 @@ export interface Catalogue {
   globalOptions: OptionSpec[];
   supportsJson: boolean;
   commands: CommandSpec[];
+  /**
+   * Set while only part of the catalogue is known (one command's help, fetched on demand):
+   * every command name and alias of barman's main help, for the 404 that lists them.
+   */
+  partial?: { names: string[] };
 }
 
 export interface CatalogueDeps {
@@ -28,6 +33,8 @@ const HELP_CONCURRENCY = 4;
 /** --help and -v are quick; the command timeout setting is for real work. */
 const HELP_TIMEOUT_MS = 60_000;
 const CACHE_DIR = 'config';
+/** A word that may be a barman command (checked before it is asked for its help). */
+const COMMAND_WORD_RE = /^[a-z][a-z0-9-]{0,63}$/;
 
 /**
  * Discovers barman's commands once per barman version and keeps them in memory and under
@@ -39,6 +46,9 @@ export class CatalogueStore {
   private checkedAt = 0;
   private building: Promise<Catalogue> | null = null;
   private rechecking = false;
+  /** Before the whole catalogue is there: barman's version and main help, and the commands fetched one by one. */
+  private basics: Promise<{ version: string; main: MainHelp }> | null = null;
+  private readonly fetched = new Map<string, Promise<CommandSpec | null>>();
 
   constructor(private readonly deps: CatalogueDeps) {}
 
@@ -49,6 +59,27 @@ export class CatalogueStore {
       return this.current;
     }
     return this.load(false);
+  }
+
+  /**
+   * What running one command needs: the whole catalogue when it is there; else barman's version,
+   * its main help and this command's help only, asked at once (a request never waits for the 28
+   * other --help runs). The whole catalogue is built by get(): the server's housekeeping asks for
+   * it in the background a few seconds after start, and /barman/help when it is called.
+   */
+  async forCommand(name: string): Promise<Catalogue> {
+    if (this.current) return this.get();
+    const lower = name.toLowerCase();
+    this.basics ??= this.readBasics();
+    const spec = COMMAND_WORD_RE.test(lower) ? this.fetchCommand(lower) : Promise.resolve(null);
+    const [{ version, main }, found] = await Promise.all([this.basics, spec]);
+    const names = main.commands.flatMap((c) => [c.name, ...(c.aliases ?? [])]);
+    const listed = found ? main.commands.find((c) => c.name === found.name) : undefined;
+    // The main help's aliases too: a deny rule naming any name of a command must see all of them.
+    const commands = found && names.includes(lower)
+      ? [{ ...found, aliases: [...new Set([...found.aliases, ...(listed?.aliases ?? [])])], description: found.description || listed?.description || '' }]
+      : [];
+    return { version, builtAt: this.deps.clock.now().toISOString(), globalOptions: main.globalOptions, supportsJson: main.supportsJson, commands, partial: { names } };
   }
 
   /** The installed barman's version: the loaded catalogue's, else asked with `barman -v` alone. */
@@ -65,6 +96,32 @@ export class CatalogueStore {
   static find(cat: Catalogue, name: string): CommandSpec | undefined {
     const n = name.toLowerCase();
     return cat.commands.find((c) => c.name === n) ?? cat.commands.find((c) => c.aliases.includes(n));
+  }
+
+  private readBasics(): Promise<{ version: string; main: MainHelp }> {
+    const basics = Promise.all([this.version(false), this.barman(['--help'], false)]).then(([version, text]) => ({ version, main: parseMainHelp(text) }));
+    basics.catch(() => {
+      if (this.basics === basics) this.basics = null; // asked again by the next request
+    });
+    return basics;
+  }
+
+  /** One command's spec from its own help (an alias's from its target's); null when barman has no such command. */
+  private fetchCommand(name: string): Promise<CommandSpec | null> {
+    let spec = this.fetched.get(name);
+    if (!spec) {
+      spec = (async () => {
+        const text = await this.barman([name, '--help'], false).catch(() => null);
+        if (text === null) return null;
+        const target = aliasTarget(name, text);
+        if (target === null || target === name) return parseCommandHelp(name, text);
+        const real = parseCommandHelp(target, await this.barman([target, '--help'], false));
+        return { ...real, aliases: [...new Set([...real.aliases, name])] };
+      })();
+      spec.then((s) => s === null && this.fetched.delete(name), () => this.fetched.delete(name));
+      this.fetched.set(name, spec);
+    }
+    return spec;
   }
 
   private recheckInBackground(): void {
@@ -117,9 +174,10 @@ export class CatalogueStore {
     }
   }
 
-  private async barman(args: string[]): Promise<string> {
+  /** `background`: nobody waits (the whole catalogue), so it takes a barman slot only when no request waits. */
+  private async barman(args: string[], background = true): Promise<string> {
     const { command, configFile } = this.deps.settings.current().barman;
-    const r = await this.deps.host.run([...command, '-c', configFile, ...args], { timeoutMs: HELP_TIMEOUT_MS, background: true });
+    const r = await this.deps.host.run([...command, '-c', configFile, ...args], { timeoutMs: HELP_TIMEOUT_MS, background });
     // argparse prints help and exits 0; some old versions exit 0 with help on stderr.
     if (r.exitCode !== 0 || r.timedOut) {
       const why = r.timedOut ? 'timed out' : `exit code ${r.exitCode ?? r.signal}`;
@@ -128,8 +186,8 @@ export class CatalogueStore {
     return r.stdout || r.stderr;
   }
 
-  private async version(): Promise<string> {
-    return parseVersion(await this.barman(['-v']));
+  private async version(background = true): Promise<string> {
+    return parseVersion(await this.barman(['-v'], background));
   }
 
   private async discover(version: string): Promise<Catalogue> {

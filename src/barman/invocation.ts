@@ -59,7 +59,7 @@ export interface Invocation {
 export function findCommand(cat: Catalogue, name: string): CommandSpec {
   const spec = COMMAND_NAME_RE.test(name) ? CatalogueStore.find(cat, name) : undefined;
   if (!spec) {
-    const commands = cat.commands.map((x) => x.name);
+    const commands = cat.partial?.names ?? cat.commands.map((x) => x.name);
     throw notFound(`barman ${cat.version} has no command ${JSON.stringify(name.slice(0, 64))}; commands: ${commands.join(', ')}`, { commands });
   }
   return spec;

@@ -25,7 +25,7 @@ export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobSer
   });
 
   r.all('/:command/help', async (c) => {
-    const cat = await catalogue.get();
+    const cat = await catalogue.forCommand(c.req.param('command'));
     const spec = findCommand(cat, c.req.param('command'));
     checkEveryName(c.get('user'), spec, '/help');
     return c.json(ok(describeCommand(spec), { version: cat.version }));
@@ -33,7 +33,7 @@ export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobSer
 
   r.all('/:command', async (c) => {
     const user = c.get('user');
-    const run = await planInvocation(deps, await catalogue.get(), c.req.param('command'), user, await readParams(c));
+    const run = await planInvocation(deps, await catalogue.forCommand(c.req.param('command')), c.req.param('command'), user, await readParams(c));
     if (run.background) {
       const submitted = await jobs.submit({ command: run.spec.name, argv: run.argv, json: run.json, user: user.username, userId: user.id, servers: run.servers });
       const hint = `/history/result?ticket=${submitted.ticket}`;
