@@ -65,6 +65,7 @@ export function createHost(settings: Settings): BarmanHost {
     stat: async (path) => (await get()).stat(path),
     listDir: async (path) => (await get()).listDir(path),
     lockFile: async (path) => (await get()).lockFile!(path),
+    stampTrees: async (roots, options) => (await get()).stampTrees!(roots, options),
     close: async () => {
       if (host) await (await host).close();
     },
