@@ -1,15 +1,12 @@
+/**
+ * The `barmanapi` command. Each subcommand loads what it needs when it runs: `execute` (the
+ * runner of every async job) starts without the HTTP server, Hono or ssh2 in memory.
+ */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { UserDirectory, validateUsername } from '../../src/auth/users.js';
 import { ApiError } from '../../src/http/errors.js';
 import { SettingsError } from '../../src/settings/load.js';
-import { createFsTextFile } from './fs-storage.js';
-import { createHost, createNodeDeps } from './deps.js';
-import { createFsStorage } from './fs-storage.js';
-import { executeJob } from '../../src/jobs/execute.js';
-import { isJobId } from '../../src/jobs/model.js';
 import { readSettings } from './settings-file.js';
-import { checkExposure, closeOnSignals, startServer } from './serve.js';
 import { VERSION } from './version.js';
 
 /** One subcommand: its words, positional arguments and options, and one line of help. */
@@ -136,6 +133,11 @@ async function run(argv: string[]): Promise<number> {
 }
 
 async function runserver(values: { config?: string; host?: string; port?: string }): Promise<number> {
+  const [{ UserDirectory }, { createNodeDeps }, { checkExposure, closeOnSignals, startServer }] = await Promise.all([
+    import('../../src/auth/users.js'),
+    import('./deps.js'),
+    import('./serve.js'),
+  ]);
   const settings = readSettings({ config: values.config, flags: { 'application.host': values.host, 'application.port': values.port } });
   const deps = createNodeDeps(settings);
   const users = new UserDirectory({ file: deps.usersFile, clock: deps.clock, minPasswordLength: settings.user.minPasswordLength });
@@ -156,6 +158,12 @@ async function runserver(values: { config?: string; host?: string; port?: string
 
 /** The detached runner of one async job; see src/jobs/execute.ts. */
 async function executeCommand(args: string[], values: { config?: string }): Promise<number> {
+  const [{ isJobId }, { executeJob }, { createHost }, { createFsStorage }] = await Promise.all([
+    import('../../src/jobs/model.js'),
+    import('../../src/jobs/execute.js'),
+    import('./deps.js'),
+    import('./fs-storage.js'),
+  ]);
   const [id] = args;
   if (!id || !isJobId(id)) throw new UsageError(`execute needs a job id such as 20261128101500_backup_ab12cd34, got ${JSON.stringify(id ?? '')}`);
   const settings = readSettings({ config: values.config });
@@ -181,6 +189,7 @@ async function executeCommand(args: string[], values: { config?: string }): Prom
 }
 
 async function userCommand(action: string, username: string | undefined, values: { config?: string; access?: string; deny?: string }): Promise<number> {
+  const [{ UserDirectory, validateUsername }, { createFsTextFile }] = await Promise.all([import('../../src/auth/users.js'), import('./fs-storage.js')]);
   const settings = readSettings({ config: values.config });
   const users = new UserDirectory({
     file: createFsTextFile(settings.user.configFile),
