@@ -209,6 +209,11 @@ export interface JobStart {
 
 export interface JobHandle {
   pid: number | null;
+  /**
+   * Settles when the runner ends, where the runner can tell (the server that started it is
+   * still the one running); the job's files say how it ended.
+   */
+  exited?: Promise<void>;
 }
 
 /** Starts async commands that outlive the HTTP request and the server process. */

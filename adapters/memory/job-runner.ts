@@ -14,7 +14,7 @@ export function createInProcessJobRunner(deps: ExecuteDeps): JobRunner & { settl
       const controller = new AbortController();
       const done = executeJob(deps, job.id, pid, controller.signal).finally(() => live.delete(pid));
       live.set(pid, { jobId: job.id, controller, done });
-      return { pid };
+      return { pid, exited: done.then(() => undefined, () => undefined) };
     },
     async isAlive(pid, jobId) {
       return live.get(pid)?.jobId === jobId;

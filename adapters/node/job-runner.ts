@@ -25,8 +25,13 @@ export function createDetachedJobRunner(opts: DetachedRunnerOptions): JobRunner 
       try {
         const args = [...command.slice(1), 'execute', job.id, ...(opts.configFile ? ['--config', opts.configFile] : [])];
         const child = spawn(command[0]!, args, { detached: true, stdio: ['ignore', log, log], cwd: '/' });
+        // The end is told to this server at once, while the child keeps no hold on its event loop.
+        const exited = new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.once('error', () => resolve());
+        });
         child.unref();
-        return { pid: child.pid ?? null };
+        return { pid: child.pid ?? null, exited };
       } finally {
         closeSync(log);
       }

@@ -1,7 +1,7 @@
-import type { Storage } from '../ports.js';
+import type { Clock, Logger, Storage } from '../ports.js';
 import { concatBytes, readAllBytes } from '../util/bytes.js';
 import { mapBounded } from '../util/concurrency.js';
-import { archivePath, type JobRecord, type JobResult, type JobSummary, type RunClaim } from './model.js';
+import { archivePath, monthOf, type JobRecord, type JobResult, type JobSummary, type RunClaim } from './model.js';
 
 /**
  * Monthly archives: archive/YYYYmm.tar.gz holds index.json (one summary per job, first, so a
@@ -290,4 +290,27 @@ function iterableToStream(source: AsyncIterable<Uint8Array>): ReadableStream<Uin
       await it.return?.();
     },
   });
+}
+
+/**
+ * What the store no longer needs: garbage/ entries a day old (what a crash left half-moved), and
+ * monthly archives older than `keepMonths` (0 keeps them all).
+ */
+export async function pruneArchives(deps: { storage: Storage; clock: Clock; logger: Logger; keepMonths: number }, current: string): Promise<void> {
+  const dayAgo = deps.clock.now().getTime() - 86_400_000;
+  for (const name of await deps.storage.list('garbage')) {
+    const st = await deps.storage.stat(`garbage/${name}`);
+    if (st && st.mtimeMs < dayAgo) await deps.storage.remove(`garbage/${name}`);
+  }
+  const keep = deps.keepMonths;
+  if (keep <= 0) return;
+  const [y, m] = [Number(current.slice(0, 4)), Number(current.slice(4))];
+  const oldestKept = monthOf(new Date(Date.UTC(y, m - 1 - keep, 1)));
+  for (const name of await deps.storage.list('archive')) {
+    const month = /^(\d{6})\.tar\.gz$/.exec(name)?.[1];
+    if (month && month < oldestKept) {
+      await deps.storage.remove(`archive/${name}`);
+      deps.logger.log('info', `deleted archive ${name}: older than keep_months = ${keep}`);
+    }
+  }
 }

@@ -15,7 +15,9 @@ export interface HistoryRoutesOptions {
   commandNames?: (command: string) => Promise<string[]>;
 }
 
-const POLL_MS = 500;
+/** A followed job is looked at soon after it starts (most commands are quick), then less often. */
+const FIRST_POLL_MS = 25;
+const MAX_POLL_MS = 500;
 
 const ticket = () => text('is required (from the answer of an async command or /history/list)').min(1, { error: 'is required (from the answer of an async command or /history/list)' });
 
@@ -61,10 +63,12 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
         }
       };
       await stream.writeSSE({ event: 'status', data: current.status });
+      let pollMs = FIRST_POLL_MS;
       while (!stream.aborted) {
         await sendLog();
         if (current.status !== 'running' && current.status !== 'queued') break;
-        await stream.sleep(POLL_MS);
+        await jobs.waitForEnd(id, pollMs);
+        pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
         const previous = current.status;
         current = await jobs.view(id);
         if (current.status !== previous) await stream.writeSSE({ event: 'status', data: current.status });

@@ -1,7 +1,7 @@
 import type { Clock, JobRunner, Logger, Storage } from '../ports.js';
 import type { TokenSigner } from '../auth/tokens.js';
 import { ApiError, conflict, notFound } from '../http/errors.js';
-import { archiveMonth, readArchiveIndex, readArchivedJob } from './archive.js';
+import { archiveMonth, pruneArchives, readArchiveIndex, readArchivedJob } from './archive.js';
 import { failure, isJobId, jobDir, jobMonth, jobResult, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
 import { JobFiles } from './files.js';
 import { KeyedMutex } from '../util/mutex.js';
@@ -58,6 +58,8 @@ export class JobService {
   private readonly submitting = new KeyedMutex();
   private readonly finished = new Map<string, JobSummary>();
   private readonly orphanVerdicts: OrphanVerdicts | null;
+  /** Ends of the runners this server started. */
+  private readonly exits = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: JobServiceDeps) {
     this.files = new JobFiles(deps.storage);
@@ -108,6 +110,7 @@ export class JobService {
           const handle = await this.deps.runner!.start({ id, dir: jobDir(id) });
           await this.files.recordSpawn(id, { pid: handle.pid, started_at: this.deps.clock.now().toISOString() });
           this.running.add(id);
+          if (handle.exited) this.watchExit(id, handle.exited);
           this.deps.onChange?.();
           this.deps.logger.log('info', `job ${id} started`, { pid: handle.pid });
         }
@@ -116,6 +119,28 @@ export class JobService {
       }
     })();
     return this.pumping;
+  }
+
+  /**
+   * Wait until job `id` ends or `ms` pass, whichever is first: at once when this server started
+   * its runner and the runner has ended.
+   */
+  async waitForEnd(id: string, ms: number): Promise<void> {
+    const exit = this.exits.get(id);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const slept = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await (exit ? Promise.race([exit, slept]) : slept);
+    clearTimeout(timer);
+  }
+
+  /** A runner this server started has ended: barman's state may have changed, and a queued job may start. */
+  private watchExit(id: string, exited: Promise<void>): void {
+    this.exits.set(id, exited);
+    void exited.then(() => {
+      this.exits.delete(id);
+      this.deps.onChange?.();
+      return this.pump();
+    }).catch((e: unknown) => this.deps.logger.log('error', `starting queued jobs failed: ${(e as Error).message}`));
   }
 
   /** Rebuild queue and running set from the store (at start, e.g. after a crash). */
@@ -233,28 +258,8 @@ export class JobService {
       const left = await this.deps.storage.list(`active/${month}`);
       this.deps.logger.log('info', `archived ${ids.length} jobs of ${month}`, left.length > 0 ? { kept_in_active: left.slice(0, 20) } : undefined);
     }
-    await this.pruneArchives(current);
+    await pruneArchives({ ...this.deps, keepMonths: this.deps.keepMonths?.() ?? 0 }, current);
     return done;
-  }
-
-  private async pruneArchives(current: string): Promise<void> {
-    // garbage/ holds what a crash left half-moved; a day later nobody is still using it.
-    const dayAgo = this.deps.clock.now().getTime() - 86_400_000;
-    for (const name of await this.deps.storage.list('garbage')) {
-      const st = await this.deps.storage.stat(`garbage/${name}`);
-      if (st && st.mtimeMs < dayAgo) await this.deps.storage.remove(`garbage/${name}`);
-    }
-    const keep = this.deps.keepMonths?.() ?? 0;
-    if (keep <= 0) return;
-    const [y, m] = [Number(current.slice(0, 4)), Number(current.slice(4))];
-    const oldestKept = monthOf(new Date(Date.UTC(y, m - 1 - keep, 1)));
-    for (const name of await this.deps.storage.list('archive')) {
-      const month = /^(\d{6})\.tar\.gz$/.exec(name)?.[1];
-      if (month && month < oldestKept) {
-        await this.deps.storage.remove(`archive/${name}`);
-        this.deps.logger.log('info', `deleted archive ${name}: older than keep_months = ${keep}`);
-      }
-    }
   }
 
   /** Queued, running or lost, for a job without result.json. */

@@ -79,6 +79,20 @@ export function jobRunnerContract(name: string, make: () => Promise<JobRunnerFix
       await ended(pid, id);
     });
 
+    it('tells the one who started it when the runner has ended, after the result is written', async () => {
+      const id = await newJob(f.commands.print('quick', 0));
+      const handle = await f.runner.start({ id, dir: jobDir(id) });
+      started.push({ pid: handle.pid!, id });
+      expect(handle.exited).toBeInstanceOf(Promise);
+      await until('the runner to say it ended', async () => {
+        let done = false;
+        await Promise.race([handle.exited!.then(() => (done = true)), new Promise((r) => setTimeout(r, 50))]);
+        return done;
+      });
+      expect(await read<JobResult>(id, 'result.json')).toMatchObject({ status: 'done', exit_code: 0 });
+      expect(await f.runner.isAlive(handle.pid!, id)).toBe(false);
+    });
+
     it('reports a command that fails as failed, with its exit code and output', async () => {
       const id = await newJob(f.commands.print('it went wrong', 3));
       const pid = await start(id);
