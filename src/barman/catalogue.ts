@@ -115,7 +115,8 @@ export class CatalogueStore {
         if (text === null) return null;
         const target = aliasTarget(name, text);
         if (target === null || target === name) return parseCommandHelp(name, text);
-        const real = parseCommandHelp(target, await this.barman([target, '--help'], false));
+        // argparse gives an alias its command's parser: this help is the command's own.
+        const real = parseCommandHelp(target, text);
         return { ...real, aliases: [...new Set([...real.aliases, name])] };
       })();
       spec.then((s) => s === null && this.fetched.delete(name), () => this.fetched.delete(name));
