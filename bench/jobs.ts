@@ -1,0 +1,94 @@
+/**
+ * What starting work costs beyond barman itself: an async `cron` job from POST to its final
+ * status (followed as a client does), minus barman's own run time recorded in the job's result;
+ * and the first `/barman/<command>` call on a fresh store (no command catalogue yet) against a
+ * direct run of that command. Needs the integration environment of test/integration/env.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createNodeDeps } from '../adapters/node/deps.js';
+import { startServer } from '../adapters/node/serve.js';
+import { readSettings } from '../adapters/node/settings-file.js';
+import { HOST, fetchJson, log, loginToken, median, round, runCommand, tempDir, timed, writeConfig, type BenchOutcome, type Figure } from './lib.js';
+
+const JOB_RUNS = 7;
+const FIRST_CALL_RUNS = 3;
+
+interface ItEnv {
+  barman: { config: string; command: string[]; server: string };
+}
+
+async function withServer<T>(name: string, barman: Record<string, string>, fn: (base: string, token: string) => Promise<T>): Promise<T> {
+  const dir = tempDir(`jobs-${name}`);
+  try {
+    const config = writeConfig(dir.path, { barman: { ...barman, timeout: '120' } });
+    const deps = createNodeDeps(readSettings({ config }), { logToStderr: false });
+    const server = await startServer(deps, { host: HOST, port: 0 });
+    try {
+      const base = `http://${HOST}:${server.port}`;
+      return await fn(base, await loginToken(base));
+    } finally {
+      await server.close().catch(() => undefined);
+      await deps.host.close().catch(() => undefined);
+    }
+  } finally {
+    dir.remove();
+  }
+}
+
+/** POST → the `result` event of the job's followed log; returns the wall time and barman's own. */
+async function cronJob(base: string, token: string): Promise<{ wallMs: number; barmanMs: number }> {
+  const started = performance.now();
+  const post = await fetchJson(`${base}/barman/cron?token=${token}`, { method: 'POST' });
+  const ticket = (post.body as { ticket?: string }).ticket;
+  if (post.status !== 202 || !ticket) throw new Error(`cron answered ${post.status}: ${JSON.stringify(post.body).slice(0, 300)}`);
+  const res = await fetch(`${base}/history/result?ticket=${encodeURIComponent(ticket)}&follow=1&token=${token}`);
+  const text = await res.text();
+  const wallMs = performance.now() - started;
+  const last = [...text.matchAll(/event: result\ndata: (.*)/g)].at(-1)?.[1];
+  if (!last) throw new Error(`no result event for the cron job: ${text.slice(-300)}`);
+  const body = JSON.parse(last) as { status: string; duration_ms?: number | null };
+  if (body.status !== 'done') throw new Error(`the cron job ended ${body.status}`);
+  if (typeof body.duration_ms !== 'number') throw new Error('the cron job recorded no run time');
+  return { wallMs, barmanMs: body.duration_ms };
+}
+
+export async function benchJobs(): Promise<BenchOutcome> {
+  const envFile = join(process.env.BARMANAPI_IT_ROOT ?? '/tmp/barmanapi-it', 'env.json');
+  if (!existsSync(envFile)) {
+    return { figures: [], skipped: `${envFile} is missing; bring the environment up first (as root): bash test/integration/env/up.sh` };
+  }
+  const env = JSON.parse(readFileSync(envFile, 'utf8')) as ItEnv;
+  const barman = { configfile: env.barman.config, command: env.barman.command.join(' '), remote: 'false', asynccommand: "['cron']" };
+  const figures: Figure[] = [];
+
+  const overheads = await withServer('cron', barman, async (base, token) => {
+    await cronJob(base, token); // the catalogue, and a first runner
+    const out: number[] = [];
+    for (let i = 0; i < JOB_RUNS; i++) {
+      const { wallMs, barmanMs } = await cronJob(base, token);
+      out.push(wallMs - barmanMs);
+      log(`jobs: cron ${round(wallMs, 0)} ms wall, ${round(barmanMs, 0)} ms barman`);
+    }
+    return out;
+  });
+  const overhead = median(overheads);
+  figures.push({ bench: 'jobs', name: 'async cron: POST → final status − barman run time', value: round(overhead, 0), unit: 'ms (median)', target: '≤ 150', met: overhead <= 150, note: `paired, ${JOB_RUNS} jobs, followed with follow=1` });
+
+  const [file, ...prefix] = env.barman.command;
+  const directMs: number[] = [];
+  for (let i = 0; i < FIRST_CALL_RUNS; i++) {
+    directMs.push((await timed(() => runCommand(file!, [...prefix, '-c', env.barman.config, '-f', 'json', 'list-backup', env.barman.server], { timeoutMs: 120_000 }))).ms);
+  }
+  const firstMs: number[] = [];
+  for (let i = 0; i < FIRST_CALL_RUNS; i++) {
+    firstMs.push(await withServer(`first-${i}`, barman, async (base, token) => {
+      const { ms, value } = await timed(() => fetchJson(`${base}/barman/list-backup?server_name=${env.barman.server}&token=${token}`));
+      if (value.status !== 200) throw new Error(`first list-backup answered ${value.status}`);
+      return ms;
+    }));
+  }
+  const ratio = median(firstMs) / median(directMs);
+  figures.push({ bench: 'jobs', name: 'first /barman/list-backup on a fresh store ÷ direct', value: round(ratio, 2), unit: 'ratio', target: '≤ 3', met: ratio <= 3, note: `${round(median(firstMs), 0)} ms vs ${round(median(directMs), 0)} ms` });
+  return { figures };
+}
