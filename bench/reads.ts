@@ -50,7 +50,7 @@ async function serve(name: string, barman: Record<string, string>): Promise<Serv
   return {
     base,
     token,
-    spawned: (word) => runs.filter((argv) => argv.includes(word)).length,
+    spawned: (word) => runs.filter((argv) => argv.some((w) => w.startsWith(word))).length,
     async close() {
       await server.close().catch(() => undefined);
       await host.close().catch(() => undefined);

@@ -125,8 +125,12 @@ async function run(argv: string[]): Promise<number> {
   switch (def.words[0]) {
     case 'runserver':
       return runserver(values);
-    case 'execute':
-      return executeCommand(args, values);
+    case 'execute': {
+      // The job's files are written: end now, so the server that follows it learns of the end at
+      // once, whatever barman's background children (cron's archive-wal) still hold open.
+      const code = await executeCommand(args, values);
+      process.exit(code);
+    }
     default:
       return userCommand(def.words[1]!, args[0], values);
   }

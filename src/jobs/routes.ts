@@ -17,7 +17,7 @@ export interface HistoryRoutesOptions {
 
 /** A followed job is looked at soon after it starts (most commands are quick), then less often. */
 const FIRST_POLL_MS = 25;
-const MAX_POLL_MS = 500;
+const MAX_POLL_MS = 250;
 
 const ticket = () => text('is required (from the answer of an async command or /history/list)').min(1, { error: 'is required (from the answer of an async command or /history/list)' });
 

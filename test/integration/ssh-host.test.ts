@@ -118,6 +118,32 @@ async function rejection(p: Promise<unknown>): Promise<SshHostError> {
   throw new Error('expected a rejection');
 }
 
+describe('createSshHost().stampTrees', () => {
+  it('keeps one session for stamps, and opens a new one after it is gone (connection dropped, loop killed)', async () => {
+    const h = host();
+    const dir = await mkdtemp(join(scratch, 'stamps-'));
+    await chmod(dir, 0o755);
+    await writeFile(join(dir, 'a'), 'one');
+    const stampOf = async () => (await h.stampTrees!([dir], { maxDepth: 1, skip: [] })).entries.get(join(dir, 'a'))?.stamp;
+    const first = await stampOf();
+    const logins = sshd.acceptedLogins();
+    for (let i = 0; i < 5; i++) expect(await stampOf()).toBe(first);
+    expect(sshd.acceptedLogins()).toBe(logins); // the pooled connection, one session
+    await sshd.dropConnections();
+    await writeFile(join(dir, 'a'), 'two');
+    // The kept session went with the connection: the stamp opens a new one by itself.
+    const after = await stampOf();
+    expect(after).toBeDefined();
+    expect(after).not.toBe(first);
+    await run('pkill', ['-f', 'while IFS= read -r n']).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    await writeFile(join(dir, 'a'), 'three');
+    const third = await stampOf();
+    expect(third).not.toBe(after);
+    expect(third).toBeDefined();
+  });
+});
+
 describe('createSshHost().run', () => {
   it('describes itself as user@host:port', () => {
     expect(host().description).toBe(`${userInfo().username}@127.0.0.1:${sshd.port}`);

@@ -8,7 +8,7 @@ import { createConnector, type ConnectionSettings } from './connection.js';
 import { runRemote } from './exec.js';
 import { createPool, createSlots } from './pool.js';
 import { sftpFileOps } from './file-ops.js';
-import { stampRemoteTrees } from './stamps.js';
+import { createStamper } from './stamps.js';
 
 export { SshHostError, type SshHostErrorCode } from './errors.js';
 
@@ -47,6 +47,7 @@ export function createSshHost(opts: SshHostOptions): SshHost {
     killGraceMs: opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
     exitDrainMs: opts.exitDrainMs ?? DEFAULT_EXIT_DRAIN_MS,
   };
+  const stamper = createStamper(pool, description);
   return {
     kind: 'ssh',
     description,
@@ -59,12 +60,13 @@ export function createSshHost(opts: SshHostOptions): SshHost {
     },
 
     stampTrees(roots, options) {
-      return stampRemoteTrees(exec, roots, options);
+      return stamper.stamp(roots, options);
     },
 
     ...sftpFileOps(pool.withSftp, description),
 
     close() {
+      stamper.close();
       return pool.close();
     },
   };
