@@ -11,6 +11,7 @@ import { SingleFlight } from './barman/single-flight.js';
 import { FingerprintSource } from './state/fingerprint.js';
 import { ReadCache } from './state/read-cache.js';
 import { StateService } from './state/service.js';
+import { Refresher } from './state/refresher.js';
 import { readBarmanConfig } from './barman-config/reader.js';
 import { configRoutes } from './barman-config/routes.js';
 import { settingsRoutes } from './settings/routes.js';
@@ -38,6 +39,8 @@ export interface Api {
   reads: ReadCache;
   /** barman's servers and backups as typed data. */
   state: StateService;
+  /** The background rounds that keep the state current and tell its changes (started by a server). */
+  refresher: Refresher;
 }
 
 /** The one composition point: every route module, wired to the given ports. */
@@ -57,6 +60,7 @@ export function createApi(given: AppDeps): Api {
   const fingerprints = new FingerprintSource({ host: deps.host, configFile: () => settings.current().barman.configFile, readConfig: readBarmanConfig });
   const reads = new ReadCache({ fingerprints, flights, settings: () => settings.current().cache, logger: deps.logger });
   const state = new StateService({ deps, reads, catalogue: () => catalogue.get() });
+  const refresher = new Refresher({ state, host: deps.host.description, logger: deps.logger, clock: deps.clock, settings: () => settings.current().cache });
   const jobs = new JobService({
     storage: deps.storage,
     runner: deps.runner,
@@ -91,7 +95,7 @@ export function createApi(given: AppDeps): Api {
   app.all('*', noRoute);
   app.notFound(noRoute);
   app.onError(errorHandler(deps));
-  return { app, jobs, catalogue, slots, settings, flights, reads, state };
+  return { app, jobs, catalogue, slots, settings, flights, reads, state, refresher };
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {

@@ -7,11 +7,12 @@ const DISCOVERY_DELAY_MS = 3000;
 
 /**
  * What a serving process does besides answering requests: find jobs left by an earlier run,
- * start queued ones (now and every two seconds), archive past months (now and daily), and
- * discover barman's commands so the first /barman request does not wait. Returns a stop function.
+ * start queued ones (now and every two seconds), archive past months (now and daily), discover
+ * barman's commands so the first /barman request does not wait, and keep barman's state current
+ * (the refresher). Returns a stop function.
  */
-export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => void> {
-  const { jobs, catalogue } = api;
+export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => Promise<void>> {
+  const { jobs, catalogue, refresher } = api;
   // A few seconds after start, so the burst of `barman --help` processes does not slow the first
   // requests (their runs are background work: they take a barman slot only when no request
   // waits); a /barman/<command> request before then asks only for its own command's help.
@@ -27,8 +28,13 @@ export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => 
   void archive();
   const timers = [setInterval(pump, PUMP_MS), setInterval(archive, ARCHIVE_MS)];
   timers.forEach((t) => t.unref());
-  return () => {
+  // Keeps barman's state current and notices its changes, after the catalogue's first build.
+  const refresh = setTimeout(() => refresher.start(), DISCOVERY_DELAY_MS * 2);
+  refresh.unref();
+  return async () => {
     clearTimeout(discover);
+    clearTimeout(refresh);
     timers.forEach(clearInterval);
+    await refresher.stop();
   };
 }

@@ -65,8 +65,9 @@ export async function startServer(deps: AppDeps, opts: { host: string; port: num
     server,
     port,
     async close() {
-      stopHousekeeping();
+      const stopped = stopHousekeeping();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stopped; // a state round under way ends before the host closes
       // The file logger gathers lines for a moment while busy: the last requests' lines go out now.
       const logger = deps.logger as Partial<FileLogger>;
       if (typeof logger.flush === 'function') logger.flush();

@@ -34,7 +34,7 @@ export interface Settings {
   authToken: { secret: string; algorithm: 'HS256'; tokenLife: number };
   log: { backupCount: number; maxBytes: number; format: 'plain' | 'json' };
   jobs: { maxRunning: number; keepMonths: number };
-  cache: { enabled: boolean; liveMaxAgeSeconds: number; maxBytes: number };
+  cache: { enabled: boolean; liveMaxAgeSeconds: number; maxBytes: number; refreshIntervalSeconds: number; refreshLiveSeconds: number };
   /** Unknown keys and similar non-fatal findings, one sentence each. */
   warnings: string[];
 }
@@ -175,7 +175,13 @@ function toSettings(values: Map<SettingSpec, RawValue>, path: string | null, war
     authToken: { secret: str('authtoken', 'secret'), algorithm: 'HS256', tokenLife: num('authtoken', 'tokenlife') },
     log: { backupCount: num('log', 'backupcount'), maxBytes: num('log', 'maxbytes'), format: str('log', 'format') as 'plain' | 'json' },
     jobs: { maxRunning: num('jobs', 'max_running'), keepMonths: num('jobs', 'keep_months') },
-    cache: { enabled: bool('cache', 'enabled'), liveMaxAgeSeconds: num('cache', 'live_max_age'), maxBytes: num('cache', 'max_bytes') },
+    cache: {
+      enabled: bool('cache', 'enabled'),
+      liveMaxAgeSeconds: num('cache', 'live_max_age'),
+      maxBytes: num('cache', 'max_bytes'),
+      refreshIntervalSeconds: num('cache', 'refresh_interval'),
+      refreshLiveSeconds: num('cache', 'refresh_live'),
+    },
     warnings,
   };
 }

@@ -74,6 +74,8 @@ export const APPLY_LIVE: Readonly<Record<string, readonly [keyof Settings, strin
   'cache.enabled': ['cache', 'enabled'],
   'cache.live_max_age': ['cache', 'liveMaxAgeSeconds'],
   'cache.max_bytes': ['cache', 'maxBytes'],
+  'cache.refresh_interval': ['cache', 'refreshIntervalSeconds'],
+  'cache.refresh_live': ['cache', 'refreshLiveSeconds'],
   'application.config_backups_keep': ['application', 'configBackupsKeep'],
   'application.config_backups_days': ['application', 'configBackupsDays'],
   'user.min_password_length': ['user', 'minPasswordLength'],

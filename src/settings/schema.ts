@@ -58,6 +58,8 @@ export const SETTINGS: SettingSpec[] = [
   { section: 'jobs', key: 'max_running', type: 'int', default: 4, min: 1, max: 256, description: 'Async jobs running at once; more wait in the queue.' },
   { section: 'cache', key: 'enabled', type: 'bool', default: true, description: "Answer read-only barman commands from memory while barman's files are unchanged (see README: Read cache)." },
   { section: 'cache', key: 'live_max_age', type: 'int', default: 5, min: 0, max: 3600, description: 'Seconds a cached answer of a command that also shows live state (status, show-server, check, diagnose, …; list-backup under a recovery-window policy) may be served; 0 never serves them from the cache.' },
+  { section: 'cache', key: 'refresh_interval', type: 'int', default: 30, min: 0, max: 86400, description: "Seconds between the background rounds that keep barman's state current and notice changes (new or failed backups, a host down); 0 stops them." },
+  { section: 'cache', key: 'refresh_live', type: 'int', default: 300, min: 1, max: 86400, description: 'Seconds the background rounds let live answers (status, show-server) age before running them again.' },
   { section: 'cache', key: 'max_bytes', type: 'int', default: 64 * 1024 * 1024, min: 0, max: 1 << 30, description: 'Memory the cached answers may take; the least recently used go first.' },
   { section: 'jobs', key: 'keep_months', type: 'int', default: 0, min: 0, max: 1200, description: 'Delete monthly archives older than this many months (0 = keep all).' },
 ];

@@ -41,6 +41,8 @@ export interface ReadRequest {
   fresh: boolean;
   run: (signal: AbortSignal) => Promise<RunResult>;
   signal?: AbortSignal;
+  /** How old a live answer may be for this caller (the refresher accepts older ones); default [cache] live_max_age. */
+  liveMaxAgeMs?: number;
 }
 
 interface Entry {
@@ -102,7 +104,7 @@ export class ReadCache {
     }
     const signature = scope.roots.map((r) => fp.signature(r) ?? '-').join(' ');
     const live = !FILE_COMMANDS.has(req.command) || scope.recoveryWindow;
-    const maxAgeMs = live ? settings.liveMaxAgeSeconds * 1000 : Infinity;
+    const maxAgeMs = live ? (req.liveMaxAgeMs ?? settings.liveMaxAgeSeconds * 1000) : Infinity;
     const held = this.entries.get(req.key);
     if (!req.fresh && held && held.signature === signature && held.generation === generation && this.now() - held.at <= maxAgeMs) {
       this.entries.delete(req.key); // most recently used last

@@ -19,16 +19,25 @@ export interface StateServiceDeps {
   catalogue: () => Promise<Catalogue>;
 }
 
+/** How a model is read: background work (the refresher) takes a barman slot only when no request waits. */
+export interface ReadMode {
+  background?: boolean;
+  /** Live answers (status, show-server) this old are still good enough. */
+  liveMaxAgeMs?: number;
+  /** Stops the barman runs of this read (its waiters, where a run is shared). */
+  signal?: AbortSignal;
+}
+
 export class StateService {
   constructor(private readonly d: StateServiceDeps) {}
 
   /** Every server of the host with its state. */
-  async servers(): Promise<StateAnswer<ServerState[]>> {
+  async servers(mode: ReadMode = {}): Promise<StateAnswer<ServerState[]>> {
     const unsupported = await this.unsupported();
     if (unsupported) return { model: null, reason: unsupported };
-    const listServer = await this.json('list-server', []);
+    const listServer = await this.json('list-server', [], mode, true);
     const names = serverNames(listServer);
-    const servers = await Promise.all(names.map((name) => this.build(name, listServer)));
+    const servers = await Promise.all(names.map((name) => this.build(name, listServer, mode)));
     return { model: servers };
   }
 
@@ -36,16 +45,16 @@ export class StateService {
   async server(name: string): Promise<StateAnswer<ServerState>> {
     const unsupported = await this.unsupported();
     if (unsupported) return { model: null, reason: unsupported };
-    const listServer = await this.json('list-server', []);
+    const listServer = await this.json('list-server', [], {}, true);
     if (!serverNames(listServer).includes(name)) return { model: null, reason: `barman on ${this.d.deps.host.description} has no server ${JSON.stringify(name)}` };
     return { model: await this.build(name, listServer) };
   }
 
-  private async build(name: string, listServer: unknown): Promise<ServerState> {
+  private async build(name: string, listServer: unknown, mode: ReadMode = {}): Promise<ServerState> {
     const [showServer, status, listBackup] = await Promise.all([
-      this.json('show-server', [name]),
-      this.json('status', [name]),
-      this.json('list-backup', [name]),
+      this.json('show-server', [name], mode),
+      this.json('status', [name], mode),
+      this.json('list-backup', [name], mode),
     ]);
     const outputs: ServerOutputs = { listServer, showServer, status, listBackup };
     return serverFrom(name, outputs, this.d.deps.clock.now());
@@ -56,8 +65,11 @@ export class StateService {
     return cat.supportsJson ? null : `barman ${cat.version} has no -f json output: only its console output is available (the /barman routes), no state model`;
   }
 
-  /** barman's JSON document for a read-only command, through the cache; null when it printed none. */
-  private async json(command: string, args: string[]): Promise<unknown> {
+  /**
+   * barman's JSON document for a read-only command, through the cache; null when it printed none.
+   * `required`: no document at all means barman could not answer (BarmanStateError).
+   */
+  private async json(command: string, args: string[], mode: ReadMode = {}, required = false): Promise<unknown> {
     const { deps } = this.d;
     const settings = deps.settings.current().barman;
     const argv = [...settings.command, '-c', settings.configFile, '-f', 'json', command, ...args];
@@ -67,8 +79,20 @@ export class StateService {
       key: readKey(deps.host.description, argv, timeoutMs, settings.maxOutputBytes),
       servers: args,
       fresh: false,
-      run: (signal) => deps.host.run(argv, { timeoutMs, maxOutputBytes: settings.maxOutputBytes, signal }),
+      liveMaxAgeMs: mode.liveMaxAgeMs,
+      signal: mode.signal,
+      run: (signal) => deps.host.run(argv, { timeoutMs, maxOutputBytes: settings.maxOutputBytes, signal, background: mode.background }),
     });
-    return parseJsonOutput(result.stdout);
+    const doc = parseJsonOutput(result.stdout);
+    if (doc === null && required) {
+      const why = result.timedOut ? 'timed out' : result.exitCode === null ? 'was killed' : `exited ${result.exitCode}`;
+      throw new BarmanStateError(`barman ${command} on ${deps.host.description} ${why}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    }
+    return doc;
   }
+}
+
+/** barman gave no answer to build the state from. */
+export class BarmanStateError extends Error {
+  override name = 'BarmanStateError';
 }

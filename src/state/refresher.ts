@@ -1,0 +1,155 @@
+/**
+ * The one background loop that keeps a host's state model current and says what changed. Every
+ * `[cache] refresh_interval` seconds it asks the state service for every server: answers whose
+ * files are unchanged come from the read cache (a fingerprint, no barman run), live answers are
+ * run again once older than `[cache] refresh_live`, and barman runs are background work (a slot
+ * only when no request waits). Comparing each model with the one before gives the change events
+ * the metrics, webhooks and dashboard consume: a new backup, a backup that failed (made by barman
+ * cron too: events the API notices even when it did not cause them), a backup gone, a server
+ * added or removed, the host down or up.
+ */
+import type { Logger } from '../ports.js';
+import type { BackupState, ServerState } from './model.js';
+import type { StateService } from './service.js';
+
+export type StateEvent =
+  | { type: 'backup-new'; server: string; backup: BackupState }
+  | { type: 'backup-failed'; server: string; backup: BackupState }
+  | { type: 'backup-gone'; server: string; backupId: string }
+  | { type: 'server-added' | 'server-removed'; server: string }
+  | { type: 'host-down'; reason: string }
+  | { type: 'host-up' };
+
+export interface StateChange {
+  host: string;
+  /** When the change was noticed (ISO 8601). */
+  at: string;
+  event: StateEvent;
+}
+
+export interface RefresherDeps {
+  state: StateService;
+  host: string;
+  logger: Logger;
+  clock: { now(): Date };
+  /** Seconds between rounds (0: no rounds) and how old live answers may get. */
+  settings: () => { refreshIntervalSeconds: number; refreshLiveSeconds: number };
+}
+
+export class Refresher {
+  private previous: Map<string, ServerState> | null = null;
+  private down: string | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private round: Promise<void> | null = null;
+  private stopped = true;
+  private aborter = new AbortController();
+  private readonly listeners = new Set<(change: StateChange) => void>();
+  private last: { at: string; servers: ServerState[] } | null = null;
+
+  constructor(private readonly deps: RefresherDeps) {}
+
+  /** The model of the last round (null before the first), and why the host is down, if it is. */
+  get current(): { at: string; servers: ServerState[]; down: string | null } | null {
+    return this.last ? { ...this.last, down: this.down } : null;
+  }
+
+  /** Listen for changes; returns the way to stop listening. */
+  on(listener: (change: StateChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.aborter = new AbortController();
+    this.schedule(0);
+  }
+
+  /** Stop the loop; a round under way stops its barman runs, and this resolves once it has ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.aborter.abort(new Error('the state refresher stopped'));
+    await this.round?.catch(() => undefined);
+  }
+
+  /** One round now (the loop's own, or a caller's); rounds never overlap. */
+  tick(): Promise<void> {
+    this.round ??= this.once().finally(() => {
+      this.round = null;
+    });
+    return this.round;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    const interval = this.deps.settings().refreshIntervalSeconds;
+    if (interval <= 0) {
+      // Off for now; look again later in case the setting is changed while running.
+      this.timer = setTimeout(() => this.schedule(0), 60_000);
+      this.timer.unref?.();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      void this.tick().finally(() => this.schedule(interval * 1000));
+    }, delayMs);
+    this.timer.unref?.();
+  }
+
+  private async once(): Promise<void> {
+    const at = this.deps.clock.now().toISOString();
+    let servers: ServerState[];
+    try {
+      const signal = this.aborter.signal;
+      const answer = await this.deps.state.servers({ background: true, liveMaxAgeMs: this.deps.settings().refreshLiveSeconds * 1000, signal });
+      if (signal.aborted || answer.model === null) return; // stopped, or no model on this barman (no -f json)
+      servers = answer.model;
+    } catch (err) {
+      if (this.aborter.signal.aborted) return; // stopped: not a verdict on the host
+      const reason = String((err as Error).message ?? err);
+      if (this.down === null) this.emit(at, { type: 'host-down', reason });
+      this.down = reason;
+      return;
+    }
+    if (this.down !== null) this.emit(at, { type: 'host-up' });
+    this.down = null;
+    const now = new Map(servers.map((s) => [s.name, s]));
+    if (this.previous) for (const event of changes(this.previous, now)) this.emit(at, event);
+    this.previous = now;
+    this.last = { at, servers };
+  }
+
+  private emit(at: string, event: StateEvent): void {
+    const change: StateChange = { host: this.deps.host, at, event };
+    this.deps.logger.log('info', `state: ${event.type}`, { host: this.deps.host, ...('server' in event ? { server: event.server } : {}) });
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (err) {
+        this.deps.logger.log('warn', 'a state change listener failed', { error: String((err as Error).message ?? err) });
+      }
+    }
+  }
+}
+
+/** What differs between two rounds. Backups whose list could not be read are not compared. */
+export function changes(before: Map<string, ServerState>, after: Map<string, ServerState>): StateEvent[] {
+  const events: StateEvent[] = [];
+  for (const name of after.keys()) if (!before.has(name)) events.push({ type: 'server-added', server: name });
+  for (const name of before.keys()) if (!after.has(name)) events.push({ type: 'server-removed', server: name });
+  for (const [name, now] of after) {
+    const then = before.get(name);
+    if (!then?.backups || !now.backups) continue;
+    const old = new Map(then.backups.map((b) => [b.id, b]));
+    const current = new Set(now.backups.map((b) => b.id));
+    for (const b of now.backups) {
+      const was = old.get(b.id);
+      if (!was) events.push({ type: 'backup-new', server: name, backup: b });
+      if (b.status === 'FAILED' && was?.status !== 'FAILED') events.push({ type: 'backup-failed', server: name, backup: b });
+    }
+    for (const id of old.keys()) if (!current.has(id)) events.push({ type: 'backup-gone', server: name, backupId: id });
+  }
+  return events;
+}

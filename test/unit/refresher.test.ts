@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fixtureBarmanHost } from '../support/fake-barman.js';
+import { testApp } from '../support/app.js';
+import { loadSettings } from '../../src/settings/load.js';
+import type { StateChange } from '../../src/state/refresher.js';
+
+const OUTPUT = join(import.meta.dirname, '..', 'fixtures', 'barman-output', '3.4');
+const HOME = '/var/lib/barman';
+
+/** A barman host whose list-backup answers from the backup.info files in its file map. */
+function setup() {
+  const runs: string[][] = [];
+  let down = false;
+  let files = new Map<string, string>();
+  const host = fixtureBarmanHost('3.4', (argv) => {
+    runs.push(argv);
+    if (down) return { exitCode: 255, stderr: 'ssh: connect to host backup port 22: Connection refused' };
+    if (argv.includes('list-server')) return { stdout: readFileSync(join(OUTPUT, 'list-server.json'), 'utf8') };
+    if (argv.includes('show-server')) return { stdout: readFileSync(join(OUTPUT, 'show-server.json'), 'utf8') };
+    if (argv.includes('status')) return { stdout: readFileSync(join(OUTPUT, 'status.json'), 'utf8') };
+    if (argv.includes('list-backup')) {
+      const backups = [...files.entries()]
+        .filter(([k]) => k.startsWith(`${HOME}/pg/base/`) && k.endsWith('/backup.info'))
+        .map(([k, v]) => ({ backup_id: k.split('/').at(-2), status: v.trim(), end_time_timestamp: '1795822549', size_bytes: 1, wal_size_bytes: 0, retention_status: '-' }))
+        .sort((a, b) => b.backup_id!.localeCompare(a.backup_id!));
+      return { stdout: JSON.stringify({ pg: backups }) };
+    }
+    return { exitCode: 1, stderr: 'unexpected' };
+  });
+  files = host.files;
+  files.set('/etc/barman.d/pg.conf', '[pg]\ndescription = lab\n');
+  files.set(`${HOME}/pg/base/20261201T000000/backup.info`, 'DONE');
+  const settings = loadSettings({ text: '[barman]\nconfigfile=/etc/barman.conf\n[cache]\nrefresh_interval=0\n[authtoken]\nsecret=test-secret-of-enough-length\n', path: '/etc/barmanapi.conf' });
+  const { api } = testApp({ host, settings });
+  const events: StateChange[] = [];
+  api.refresher.on((c) => events.push(c));
+  return { api, files, runs, events, setDown: (v: boolean) => (down = v) };
+}
+
+describe('the state refresher', () => {
+  it('notices backups made, failed and deleted outside the API, and says nothing when nothing changed', async () => {
+    const { api, files, events } = setup();
+    await api.refresher.tick();
+    expect(events).toEqual([]); // the first round is the baseline
+    expect(api.refresher.current?.servers.map((s) => s.name)).toEqual(['pg']);
+
+    files.set(`${HOME}/pg/base/20261202T000000/backup.info`, 'STARTED'); // barman cron started one
+    await api.refresher.tick();
+    expect(events.map((e) => [e.event.type, 'server' in e.event ? e.event.server : null])).toEqual([['backup-new', 'pg']]);
+    expect(events[0]!.host).toBe('memory');
+
+    files.set(`${HOME}/pg/base/20261202T000000/backup.info`, 'FAILED');
+    files.delete(`${HOME}/pg/base/20261201T000000/backup.info`);
+    await api.refresher.tick();
+    expect(events.slice(1).map((e) => e.event.type).sort()).toEqual(['backup-failed', 'backup-gone']);
+
+    const before = events.length;
+    await api.refresher.tick();
+    expect(events).toHaveLength(before);
+  });
+
+  it('runs no barman for a round when nothing changed and live answers are young enough', async () => {
+    const { api, runs } = setup();
+    await api.refresher.tick();
+    const count = runs.length;
+    await api.refresher.tick();
+    await api.refresher.tick();
+    expect(runs.length).toBe(count);
+  });
+
+  it('says when the host goes down and when it is back, once each', async () => {
+    const { api, events, setDown, files } = setup();
+    await api.refresher.tick();
+    setDown(true);
+    files.set('/etc/barman.d/pg.conf', '[pg]\ndescription = changed\n'); // so barman is asked again
+    await api.refresher.tick();
+    await api.refresher.tick();
+    expect(events.map((e) => e.event.type)).toEqual(['host-down']);
+    expect(api.refresher.current?.down).toMatch(/exited 255/);
+    setDown(false);
+    await api.refresher.tick();
+    expect(events.map((e) => e.event.type)).toEqual(['host-down', 'host-up']);
+    expect(api.refresher.current?.down).toBeNull();
+  });
+
+  it('a listener that throws does not stop the others', async () => {
+    const { api, files, events } = setup();
+    api.refresher.on(() => {
+      throw new Error('a broken listener');
+    });
+    await api.refresher.tick();
+    files.set(`${HOME}/pg/base/20261203T000000/backup.info`, 'DONE');
+    await api.refresher.tick();
+    expect(events.map((e) => e.event.type)).toEqual(['backup-new']);
+  });
+
+  it('runs rounds every refresh_interval once started, and none after stop', async () => {
+    const { api, files, events } = setup();
+    const now = api.settings.current();
+    api.settings.update({ ...now, cache: { ...now.cache, refreshIntervalSeconds: 1 } }, ['cache.refresh_interval']);
+    api.refresher.start();
+    await new Promise((r) => setTimeout(r, 300)); // the first round: the baseline
+    files.set(`${HOME}/pg/base/20261204T000000/backup.info`, 'DONE');
+    await new Promise((r) => setTimeout(r, 1_300));
+    expect(events.map((e) => e.event.type)).toEqual(['backup-new']);
+    await api.refresher.stop();
+    files.set(`${HOME}/pg/base/20261205T000000/backup.info`, 'DONE');
+    await new Promise((r) => setTimeout(r, 1_300));
+    expect(events).toHaveLength(1);
+  });
+});
