@@ -171,3 +171,26 @@ export function serverFrom(name: string, outputs: ServerOutputs, at: Date): Serv
 export function serverNames(listServer: unknown): string[] {
   return isDoc(listServer) ? Object.keys(listServer).filter((k) => !k.startsWith('_')).sort() : [];
 }
+
+export interface CheckState {
+  name: string;
+  /** Every check passed; null when barman gave no checks. */
+  ok: boolean | null;
+  checks: Array<{ name: string; ok: boolean; status: string; hint: string | null }>;
+  errors: string[];
+}
+
+/** A server's `check` (a live probe, asked for on its own): each check with its status and hint. */
+export function checkFrom(name: string, doc: unknown): CheckState {
+  const part = isDoc(doc) ? doc[name] : undefined;
+  const checks = isDoc(part)
+    ? Object.entries(part)
+        .filter(([, v]) => isDoc(v))
+        .map(([check, v]) => {
+          const status = text((v as Doc).status) ?? 'UNKNOWN';
+          return { name: check, ok: status === 'OK', status, hint: text((v as Doc).hint) };
+        })
+        .sort((a, b) => a.name.localeCompare(b.name))
+    : [];
+  return { name, ok: checks.length === 0 ? null : checks.every((c) => c.ok), checks, errors: errorsOf(doc) };
+}

@@ -9,7 +9,7 @@ import { parseJsonOutput } from '../barman/output.js';
 import type { Catalogue } from '../barman/catalogue.js';
 import type { ReadCache } from './read-cache.js';
 import { readKey } from './read-cache.js';
-import { serverFrom, serverNames, type ServerOutputs, type ServerState } from './model.js';
+import { checkFrom, serverFrom, serverNames, type CheckState, type ServerOutputs, type ServerState } from './model.js';
 
 export type StateAnswer<T> = { model: T; reason?: undefined } | { model: null; reason: string };
 
@@ -48,6 +48,19 @@ export class StateService {
     const listServer = await this.json('list-server', [], {}, true);
     if (!serverNames(listServer).includes(name)) return { model: null, reason: `barman on ${this.d.deps.host.description} has no server ${JSON.stringify(name)}` };
     return { model: await this.build(name, listServer) };
+  }
+
+  /**
+   * barman check of one server: live and costly (it connects to PostgreSQL), so never part of
+   * servers(); answered from the cache while younger than [cache] live_max_age.
+   */
+  async check(name: string, mode: ReadMode = {}): Promise<StateAnswer<CheckState>> {
+    const unsupported = await this.unsupported();
+    if (unsupported) return { model: null, reason: unsupported };
+    const doc = await this.json('check', [name], mode, true);
+    const state = checkFrom(name, doc);
+    if (state.ok === null && state.errors.length > 0) return { model: null, reason: state.errors.join('; ') };
+    return { model: state };
   }
 
   private async build(name: string, listServer: unknown, mode: ReadMode = {}): Promise<ServerState> {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { backupFrom, errorsOf, serverFrom, serverNames } from '../../src/state/model.js';
+import { backupFrom, checkFrom, errorsOf, serverFrom, serverNames } from '../../src/state/model.js';
 import { fixtureBarmanHost } from '../support/fake-barman.js';
 import { loginToken, testApp } from '../support/app.js';
 import { loadSettings } from '../../src/settings/load.js';
@@ -148,5 +148,20 @@ describe('the state service', () => {
     const answer = await api.state.servers();
     expect(answer.model).toBeNull();
     expect(answer.reason).toMatch(/no -f json output/);
+  });
+});
+
+describe('a server check', () => {
+  it('lists each check with status and hint, and passes only when all do (3.4 and 2.19)', () => {
+    const ok = checkFrom('pg', doc('3.4/check.json'));
+    expect(ok.ok).toBe(true);
+    expect(ok.checks.find((c) => c.name === 'failed_backups')).toEqual({ name: 'failed_backups', ok: true, status: 'OK', hint: 'there are 0 failed backups' });
+    const failing = checkFrom('pg', doc('3.4/errors/check-failing.json'));
+    expect(failing.ok).toBe(false);
+    expect(failing.checks.filter((c) => !c.ok).map((c) => c.name).length).toBeGreaterThan(0);
+    const old = checkFrom('pg', doc('2.19/check.json'));
+    expect(old.checks.length).toBeGreaterThan(3);
+    expect(old.errors[0]).toMatch(/LocalBackupInfo/);
+    expect(checkFrom('nosuch', doc('3.4/errors/unknown-server.json'))).toEqual({ name: 'nosuch', ok: null, checks: [], errors: ["Unknown server 'nosuch'"] });
   });
 });
