@@ -192,9 +192,10 @@ export interface BarmanHost {
   lockFile?(path: string): Promise<() => Promise<void>>;
   /**
    * Stamps of the given roots and what lies below them, in one pass (over SSH: one round trip),
-   * with the finest times the host keeps (nanoseconds where the file system has them). Roots are
-   * followed when they are symbolic links; entries below are not. Hosts that cannot do this leave
-   * it out, and what depends on it (the read cache) is off for them.
+   * with the finest times the host keeps (nanoseconds where the file system has them). Symbolic
+   * links are followed (what changes is their target); a link to nothing is left out, its name
+   * being part of its folder's stamp. Hosts that cannot do this leave it out, and what depends on
+   * it (the read cache) is off for them.
    */
   stampTrees?(roots: readonly string[], options: StampOptions): Promise<TreeStamps>;
   close(): Promise<void>;

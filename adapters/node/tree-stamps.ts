@@ -1,5 +1,8 @@
-/** BarmanHost.stampTrees on this machine: lstat with nanosecond times, folders read in parallel. */
-import { lstat, readdir, stat } from 'node:fs/promises';
+/**
+ * BarmanHost.stampTrees on this machine: stat with nanosecond times, symbolic links followed (a
+ * `base` linked to a bigger disk is what barman reads), folders read in parallel.
+ */
+import { readdir, stat } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { FileStamp, StampOptions, TreeStamps } from '../../src/ports.js';
@@ -14,11 +17,13 @@ export async function stampLocalTrees(roots: readonly string[], options: StampOp
   const visit = async (path: string, depth: number, isRoot: boolean): Promise<void> => {
     let s: BigIntStats;
     try {
-      s = isRoot ? await stat(path, { bigint: true }) : await lstat(path, { bigint: true });
+      s = await stat(path, { bigint: true });
     } catch (err) {
       if (!isGone(err)) throw toHostFileError(err, path, 'read');
+      // A missing root; below one, an entry removed while we looked (its folder's own stamp has
+      // changed) or a link to nothing, which its folder's stamp covers as a name.
       if (isRoot) entries.set(path, { stamp: '-', changedMs: 0 });
-      return; // an entry removed while we looked: its folder's own stamp has changed
+      return;
     }
     entries.set(path, stampOf(s));
     if (!s.isDirectory() || depth >= options.maxDepth) return;

@@ -48,6 +48,7 @@ export class CatalogueStore {
   private rechecking = false;
   /** Before the whole catalogue is there: barman's version and main help, and the commands fetched one by one. */
   private basics: Promise<{ version: string; main: MainHelp }> | null = null;
+  private basicsKnown: { version: string; main: MainHelp } | null = null;
   private readonly fetched = new Map<string, Promise<CommandSpec | null>>();
 
   constructor(private readonly deps: CatalogueDeps) {}
@@ -71,7 +72,10 @@ export class CatalogueStore {
     if (this.current) return this.get();
     const lower = name.toLowerCase();
     this.basics ??= this.readBasics();
-    const spec = COMMAND_WORD_RE.test(lower) ? this.fetchCommand(lower) : Promise.resolve(null);
+    // Once the main help is known, a word it does not list runs nothing; before, the command's
+    // help is asked at the same time as the main help (the first request does not wait twice).
+    const known = this.basicsKnown ? this.basicsKnown.main.commands.some((c) => c.name === lower || (c.aliases ?? []).includes(lower)) : true;
+    const spec = COMMAND_WORD_RE.test(lower) && known ? this.fetchCommand(lower) : Promise.resolve(null);
     const [{ version, main }, found] = await Promise.all([this.basics, spec]);
     const names = main.commands.flatMap((c) => [c.name, ...(c.aliases ?? [])]);
     const listed = found ? main.commands.find((c) => c.name === found.name) : undefined;
@@ -99,7 +103,10 @@ export class CatalogueStore {
   }
 
   private readBasics(): Promise<{ version: string; main: MainHelp }> {
-    const basics = Promise.all([this.version(false), this.barman(['--help'], false)]).then(([version, text]) => ({ version, main: parseMainHelp(text) }));
+    const basics = Promise.all([this.version(false), this.barman(['--help'], false)]).then(([version, text]) => {
+      this.basicsKnown = { version, main: parseMainHelp(text) };
+      return this.basicsKnown;
+    });
     basics.catch(() => {
       if (this.basics === basics) this.basics = null; // asked again by the next request
     });

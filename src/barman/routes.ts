@@ -31,6 +31,15 @@ export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobSer
     return c.json(ok(describeCommand(spec), { version: cat.version }));
   });
 
+  /** A command that may change barman's state: nothing cached before its end is served after it. */
+  const changing = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } finally {
+      reads.invalidate();
+    }
+  };
+
   r.all('/:command', async (c) => {
     const user = c.get('user');
     const run = await planInvocation(deps, await catalogue.forCommand(c.req.param('command')), c.req.param('command'), user, await readParams(c));
@@ -49,7 +58,7 @@ export function barmanRoutes(deps: Deps, catalogue: CatalogueStore, jobs: JobSer
           run: (signal) => deps.host.run(run.argv, { ...bounds, signal }),
           signal: c.req.raw.signal,
         })
-      : { result: await deps.host.run(run.argv, { ...bounds, signal: c.req.raw.signal }), cache: undefined };
+      : { result: await changing(() => deps.host.run(run.argv, { ...bounds, signal: c.req.raw.signal })), cache: undefined };
     const { body, status } = toCommandResult(result, { json: run.json });
     if (cache) body.cache = cache;
     if (status !== 200) deps.logger.log('warn', `barman ${run.spec.name} failed`, { exit: result.exitCode, status, user: user.username });

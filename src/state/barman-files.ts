@@ -9,11 +9,14 @@
  */
 import type { BarmanConfigView, MergedSection } from '../barman-config/reader.js';
 import { unquote } from '../barman-config/reader.js';
+import { normalise } from '../util/path.js';
 
 /** backup_directory/base/<id>/annotations/keep lies four levels below backup_directory. */
 export const STAMP_DEPTH = 4;
 /** Entries not looked into: backup data, WAL files and their queues. */
 export const STAMP_SKIP = ['data', 'wals', 'incoming', 'streaming', 'errors'] as const;
+
+const RECOVERY_WINDOW = /^\s*recovery\s+window/i;
 
 export interface ServerFiles {
   name: string;
@@ -29,15 +32,42 @@ export interface BarmanFiles {
   unresolved: Set<string>;
 }
 
-export function barmanFiles(view: BarmanConfigView): BarmanFiles {
-  const configRoots = [view.mainFile, ...(view.directory.resolved ? [view.directory.resolved] : [])];
+/**
+ * barman's configuration files: the main file, configuration_files_directory, and (barman ≥ 3.10)
+ * `<barman_home>/.barman.auto.conf`, written by `barman config-update` and read after the rest.
+ * Every path in one spelling (no `//`, `.`, `..` or trailing `/`), as the stamps print them.
+ */
+export function configRootsOf(view: BarmanConfigView): string[] {
   const global = view.sections.find((s) => s.kind === 'global')?.options ?? {};
+  const home = global.barman_home === undefined ? '' : unquote(global.barman_home.trim());
+  const roots = [view.mainFile, ...(view.directory.resolved ? [view.directory.resolved] : []), ...(home.startsWith('/') ? [`${home}/.barman.auto.conf`] : [])];
+  return [...new Set(roots.map((r) => {
+    const clean = cleanPath(r);
+    // Nothing is cached rather than stamping a spelling the files below may not match.
+    if (clean === null) throw new Error(`barman's configuration path ${r} holds "..": its answers are not cached`);
+    return clean;
+  }))];
+}
+
+/**
+ * One spelling of a path, as the stamps print what lies below it: no `//`, `.` or trailing `/`.
+ * A path with `..` is not cleaned (a symbolic link before it decides where it leads): null.
+ */
+export function cleanPath(path: string): string | null {
+  return path.split('/').includes('..') ? null : normalise(path);
+}
+
+export function barmanFiles(view: BarmanConfigView): BarmanFiles {
+  const configRoots = configRootsOf(view);
+  const global = view.sections.find((s) => s.kind === 'global')?.options ?? {};
+  // A model (barman ≥ 3.10) may set a recovery window for the servers of its cluster: any such model counts for all.
+  const modelWindow = view.sections.some((s) => s.kind === 'model' && RECOVERY_WINDOW.test(unquote((s.options.retention_policy ?? '').trim())));
   const servers = new Map<string, ServerFiles>();
   const unresolved = new Set<string>();
   for (const section of view.sections) {
     if (section.kind !== 'server') continue;
     const files = serverFiles(section, global);
-    if (files) servers.set(section.name, files);
+    if (files) servers.set(section.name, { ...files, recoveryWindow: files.recoveryWindow || modelWindow });
     else unresolved.add(section.name);
   }
   return { configRoots, servers, unresolved };
@@ -53,7 +83,7 @@ function serverFiles(section: MergedSection, global: Record<string, string>): Se
   const resolve = (value: string | undefined, dflt: string): string | null => {
     const text = value === undefined || value === '' ? dflt : value;
     const out = text.replace(/%\(([a-z_]+)\)s/g, (whole, key: string) => known[key] ?? own(key) ?? whole);
-    return out.startsWith('/') && !out.includes('%(') && !/[\0\n]/.test(out) ? out.replace(/\/+$/, '') || '/' : null;
+    return out.startsWith('/') && !out.includes('%(') && !/[\0\n]/.test(out) ? cleanPath(out) : null;
   };
   const backupDirectory = resolve(own('backup_directory'), '%(barman_home)s/%(name)s');
   if (backupDirectory === null) return null;
@@ -63,9 +93,12 @@ function serverFiles(section: MergedSection, global: Record<string, string>): Se
   if (base === null || wals === null) return null;
   const roots = [backupDirectory];
   if (base !== `${backupDirectory}/base`) roots.push(base);
-  roots.push(`${wals}/xlog.db`);
+  // The WAL index: wals_directory/xlog.db, or (barman ≥ 3.13) <xlogdb_directory>/<server>-xlog.db.
+  const xlogdbDirectory = resolve(own('xlogdb_directory') ?? (global.xlogdb_directory === undefined ? undefined : unquote(global.xlogdb_directory.trim())), wals);
+  if (xlogdbDirectory === null) return null;
+  roots.push(`${wals}/xlog.db`, `${xlogdbDirectory}/${section.name}-xlog.db`);
   // A folder named like what the stamps skip (a server called "data") cannot be a root of them.
   if (roots.some((r) => (STAMP_SKIP as readonly string[]).includes(r.split('/').pop() ?? ''))) return null;
   const policy = own('retention_policy') ?? (global.retention_policy === undefined ? '' : unquote(global.retention_policy.trim()));
-  return { name: section.name, roots, recoveryWindow: /^\s*recovery\s+window/i.test(policy) };
+  return { name: section.name, roots: [...new Set(roots)], recoveryWindow: RECOVERY_WINDOW.test(policy) };
 }

@@ -10,7 +10,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { BarmanHost, TreeStamps } from '../ports.js';
 import type { BarmanConfigView } from '../barman-config/reader.js';
-import { barmanFiles, STAMP_DEPTH, STAMP_SKIP, type BarmanFiles } from './barman-files.js';
+import { barmanFiles, configRootsOf, STAMP_DEPTH, STAMP_SKIP, type BarmanFiles } from './barman-files.js';
 
 /**
  * A file changed this close to the moment of a take may change again within the same tick of
@@ -19,7 +19,7 @@ import { barmanFiles, STAMP_DEPTH, STAMP_SKIP, type BarmanFiles } from './barman
 export const RACY_MS = 2_000;
 
 export interface Fingerprint {
-  /** This process's clock when the take started. */
+  /** When the take started, by this process's monotonic clock (performance.now()). */
   startedMs: number;
   files: BarmanFiles;
   /** The signature of one root (everything below it included), or undefined when not stamped. */
@@ -33,6 +33,7 @@ export interface FingerprintDeps {
   /** barman's main configuration file now (a settings change may point elsewhere). */
   configFile: () => string;
   readConfig: (host: BarmanHost, mainFile: string) => Promise<BarmanConfigView>;
+  /** A monotonic clock in ms; performance.now() unless a test sets one. */
   now?: () => number;
 }
 
@@ -47,12 +48,12 @@ const MAX_CONFIG_REREADS = 3;
 
 export class FingerprintSource {
   private parsed: Parsed | null = null;
-  private current: { startedMs: number; take: Promise<Fingerprint> } | null = null;
+  private current: { take: Promise<Fingerprint> } | null = null;
   private next: Promise<Fingerprint> | null = null;
   private readonly now: () => number;
 
   constructor(private readonly deps: FingerprintDeps) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? (() => performance.now());
   }
 
   /** Whether the host can stamp files at all (the cache is off where it cannot). */
@@ -60,15 +61,14 @@ export class FingerprintSource {
     return typeof this.deps.host.stampTrees === 'function';
   }
 
-  /** A fingerprint taken after this call. */
+  /**
+   * A fingerprint taken after this call. A take under way may have read some files before the
+   * call: the caller waits for the one that follows it, which every caller arriving meanwhile
+   * shares (so a burst of requests costs at most two takes).
+   */
   take(): Promise<Fingerprint> {
-    const asked = this.now();
-    const current = this.current;
-    if (current === null) return this.start();
-    // Started at or after this call (same millisecond counts: the take reads the files after it started).
-    if (current.startedMs >= asked) return current.take;
-    // One is under way from before: wait for it, then share the one that follows it.
-    this.next ??= current.take.then(
+    if (this.current === null) return this.start();
+    this.next ??= this.current.take.then(
       () => this.startNext(),
       () => this.startNext(),
     );
@@ -86,9 +86,8 @@ export class FingerprintSource {
   }
 
   private start(): Promise<Fingerprint> {
-    const startedMs = this.now();
-    const take = this.takeNow(startedMs);
-    const entry = { startedMs, take };
+    const take = this.takeNow(this.now());
+    const entry = { take };
     this.current = entry;
     const done = () => {
       if (this.current === entry) this.current = null;
@@ -114,16 +113,17 @@ export class FingerprintSource {
       const { files } = parsed;
       const roots = [...files.configRoots, ...[...files.servers.values()].flatMap((s) => s.roots)];
       const stamps = await stamp(roots, options);
-      if (signatureOf(stamps, files.configRoots) === parsed.configSignature) return fingerprintOf(startedMs, files, stamps);
+      if (signatureOf(stamps, files.configRoots) === parsed.configSignature) {
+        const fp = fingerprintOf(startedMs, files, stamps);
+        // Read within the racy window, the configuration may change again unseen: read it again next time.
+        if (fp.racy(files.configRoots)) this.parsed = null;
+        return fp;
+      }
       // barman's configuration changed since it was read: read it again.
       this.parsed = null;
       if (attempt + 1 >= MAX_CONFIG_REREADS) throw new Error(`barman's configuration on ${this.deps.host.description} kept changing while it was read`);
     }
   }
-}
-
-function configRootsOf(view: BarmanConfigView): string[] {
-  return [view.mainFile, ...(view.directory.resolved ? [view.directory.resolved] : [])];
 }
 
 function fingerprintOf(startedMs: number, files: BarmanFiles, stamps: TreeStamps): Fingerprint {

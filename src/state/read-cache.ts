@@ -15,8 +15,13 @@ export function readKey(host: string, argv: readonly string[], timeoutMs: number
   return JSON.stringify([host, argv, timeoutMs, maxOutputBytes]);
 }
 
-/** Answers that come from barman's files alone (unless a recovery-window policy applies). */
-const FILE_COMMANDS = new Set(['list-backup', 'list-backups', 'show-backup', 'show-backups', 'list-files', 'list-server', 'list-servers']);
+/**
+ * Answers that come from barman's files alone (unless a recovery-window policy applies).
+ * list-files is not one: it walks a backup's data, which is not stamped (it grows while a backup runs).
+ */
+const FILE_COMMANDS = new Set(['list-backup', 'list-backups', 'show-backup', 'show-backups', 'list-server', 'list-servers']);
+/** However small the answers, no more than this many are kept. */
+const MAX_ENTRIES = 10_000;
 
 export interface CacheSettings {
   enabled: boolean;
@@ -43,6 +48,8 @@ export interface ReadRequest {
   signal?: AbortSignal;
   /** How old a live answer may be for this caller (the refresher accepts older ones); default [cache] live_max_age. */
   liveMaxAgeMs?: number;
+  /** Background work (it waits for a barman slot behind requests): never shared with a request's run. */
+  background?: boolean;
 }
 
 interface Entry {
@@ -71,7 +78,8 @@ export class ReadCache {
   private readonly now: () => number;
 
   constructor(private readonly deps: ReadCacheDeps) {
-    this.now = deps.now ?? Date.now;
+    // The fingerprints' clock: monotonic, so a clock stepped back never makes an answer younger.
+    this.now = deps.now ?? (() => performance.now());
   }
 
   get stats() {
@@ -81,6 +89,7 @@ export class ReadCache {
   /** Our own change of barman's state (a job, a configuration edit): nothing cached before it is served. */
   invalidate(): void {
     this.generation += 1;
+    this.deps.fingerprints.forget(); // our change may have moved barman's folders: read the configuration again
     this.entries.clear();
     this.bytes = 0;
   }
@@ -113,10 +122,13 @@ export class ReadCache {
       return { result: held.result, cache: { hit: true, age_ms: Math.max(0, this.now() - held.at) } };
     }
     this.counts.misses += 1;
-    // Shared only among requests under the same fingerprint: a run begun before a change never answers after it.
-    const { result } = await this.share(`${req.key} ${signature}`, req);
-    const keep = isWhole(result) && generation === this.generation && maxAgeMs > 0 && !fp.racy(scope.roots);
-    if (keep) this.put(req.key, { signature, generation, at: fp.startedMs, live, result, bytes: sizeOf(result) }, settings.maxBytes);
+    // Shared only among requests under the same fingerprint: a run begun before a change never
+    // answers after it. Within the racy window a change may not show in the fingerprint: no sharing then.
+    const racy = fp.racy(scope.roots);
+    const shareKey = racy ? `${req.key} ${signature} ${Math.random()}` : `${req.key} ${signature} ${req.background ? 'background' : 'request'}`;
+    const { result } = await this.share(shareKey, req);
+    const keep = isWhole(result) && generation === this.generation && maxAgeMs > 0 && !racy;
+    if (keep) this.put(req.key, { signature, generation, at: fp.startedMs, live, result, bytes: sizeOf(req.key, result) }, settings.maxBytes);
     return { result, cache: { hit: false, age_ms: 0 } };
   }
 
@@ -135,7 +147,7 @@ export class ReadCache {
     this.entries.set(key, entry);
     this.bytes += entry.bytes;
     for (const [k, e] of this.entries) {
-      if (this.bytes <= maxBytes) break;
+      if (this.bytes <= maxBytes && this.entries.size <= MAX_ENTRIES) break;
       this.entries.delete(k);
       this.bytes -= e.bytes;
     }
@@ -165,6 +177,7 @@ function isWhole(r: RunResult): boolean {
   return r.exitCode === 0 && !r.truncated && !r.timedOut && !r.aborted;
 }
 
-function sizeOf(r: RunResult): number {
-  return 2 * (r.stdout.length + r.stderr.length) + 256;
+/** What an entry holds in memory, roughly: its key (the argv) and its answer, as UTF-16, and some. */
+function sizeOf(key: string, r: RunResult): number {
+  return 2 * (key.length + r.stdout.length + r.stderr.length) + 256;
 }

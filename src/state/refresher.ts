@@ -43,6 +43,8 @@ export class Refresher {
   private round: Promise<void> | null = null;
   private stopped = true;
   private aborter = new AbortController();
+  /** Each start() begins a new chain of rounds; a chain from before a stop() ends by itself. */
+  private chain = 0;
   private readonly listeners = new Set<(change: StateChange) => void>();
   private last: { at: string; servers: ServerState[] } | null = null;
 
@@ -63,7 +65,8 @@ export class Refresher {
     if (!this.stopped) return;
     this.stopped = false;
     this.aborter = new AbortController();
-    this.schedule(0);
+    this.chain += 1;
+    this.schedule(0, this.chain);
   }
 
   /** Stop the loop; a round under way stops its barman runs, and this resolves once it has ended. */
@@ -83,17 +86,17 @@ export class Refresher {
     return this.round;
   }
 
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
+  private schedule(delayMs: number, chain: number): void {
+    if (this.stopped || chain !== this.chain) return;
     const interval = this.deps.settings().refreshIntervalSeconds;
     if (interval <= 0) {
       // Off for now; look again later in case the setting is changed while running.
-      this.timer = setTimeout(() => this.schedule(0), 60_000);
+      this.timer = setTimeout(() => this.schedule(0, chain), 60_000);
       this.timer.unref?.();
       return;
     }
     this.timer = setTimeout(() => {
-      void this.tick().finally(() => this.schedule(interval * 1000));
+      void this.tick().finally(() => this.schedule(interval * 1000, chain));
     }, delayMs);
     this.timer.unref?.();
   }

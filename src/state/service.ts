@@ -93,6 +93,7 @@ export class StateService {
       servers: args,
       fresh: false,
       liveMaxAgeMs: mode.liveMaxAgeMs,
+      background: mode.background,
       signal: mode.signal,
       run: (signal) => deps.host.run(argv, { timeoutMs, maxOutputBytes: settings.maxOutputBytes, signal, background: mode.background }),
     });

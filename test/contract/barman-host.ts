@@ -333,6 +333,21 @@ export function barmanHostContract(name: string, capabilities: HostCapabilities,
           }
         });
 
+        it.runIf(posixFiles)('follows symbolic links below a root: a change where a link leads is seen', async () => {
+          const dir = await files.folder('stamp-links');
+          const elsewhere = await files.folder('stamp-link-target');
+          await files.mkdir(join(elsewhere, 'b1'));
+          await files.put(join(elsewhere, 'b1', 'backup.info'), 'status=STARTED\n');
+          await symlink(elsewhere, join(dir, 'base'));
+          const h = host();
+          const info = join(dir, 'base', 'b1', 'backup.info');
+          const before = (await h.stampTrees!([dir], { maxDepth: 3, skip: [] })).entries.get(info)?.stamp;
+          expect(before).toBeDefined();
+          await new Promise((r) => setTimeout(r, 20));
+          await writeFile(join(elsewhere, 'b1', 'backup.info'), 'status=FAILED!\n');
+          expect((await h.stampTrees!([dir], { maxDepth: 3, skip: [] })).entries.get(info)?.stamp).not.toBe(before);
+        });
+
         it('refuses roots that are not absolute paths and skip names that are not names, stamping nothing', async () => {
           const h = host();
           for (const [roots, skip] of [[['relative/path'], []], [['-delete'], []], [['/tmp'], ['tmp']], [['/tmp'], ['a/b']], [['/tmp'], ['-o']]] as const) {

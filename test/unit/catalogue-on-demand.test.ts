@@ -36,6 +36,9 @@ describe('the command catalogue on demand', () => {
     const body = (await res.json()) as { commands: string[] };
     expect(body.commands).toEqual(expect.arrayContaining(['backup', 'list-backups', 'list-backup', 'recover']));
     expect(helpRuns().map((argv) => argv.slice(3).join(' ')).sort()).toEqual(['--help', 'frobnicate --help']);
+    // Once the main help is known, a word it does not list runs nothing at all.
+    expect((await app.request(`/barman/another-word?token=${token}`)).status).toBe(404);
+    expect(helpRuns()).toHaveLength(2);
   });
 
   it('applies a deny rule on any name of a command, the alias asked for included, before the catalogue exists', async () => {

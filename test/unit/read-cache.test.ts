@@ -170,8 +170,26 @@ describe('read cache', () => {
   });
 });
 
+describe('read cache bounds and our own changes', () => {
+  it('a command that may change something drops what was cached before it', async () => {
+    const { get } = await setup();
+    await get('/barman/list-backup?server_name=pg');
+    expect((await get('/barman/list-backup?server_name=pg')).cache?.hit).toBe(true);
+    await get('/barman/switch-wal?server_name=pg');
+    expect((await get('/barman/list-backup?server_name=pg')).cache?.hit).toBe(false);
+  });
+
+  it('counts the key (the argv) in the memory bound, however small the answers', async () => {
+    const { get, api } = await setup({ settings: '[cache]\nmax_bytes=200000\n' });
+    const long = 'x'.repeat(20_000);
+    for (let i = 0; i < 30; i++) await get(`/barman/list-backup?server_name=pg&server_name=${long}${i}`);
+    expect(api.reads.stats.bytes).toBeLessThanOrEqual(200_000);
+    expect(api.reads.stats.entries).toBeLessThan(30);
+  });
+});
+
 describe('fingerprints', () => {
-  it('shares a take among callers that asked before it started, never one that started before them', async () => {
+  it('never gives a caller a take that started before it asked; callers arriving meanwhile share the next one', async () => {
     const { host, files } = barmanMachine();
     const original = host.stampTrees!.bind(host);
     const gates: Array<() => void> = [];
@@ -181,37 +199,56 @@ describe('fingerprints', () => {
       if (gated) await new Promise<void>((r) => gates.push(r));
       return stamps;
     };
-    let clock = 1_000;
-    const source = new FingerprintSource({ host, configFile: () => '/etc/barman.conf', readConfig: readBarmanConfig, now: () => clock });
+    const source = new FingerprintSource({ host, configFile: () => '/etc/barman.conf', readConfig: readBarmanConfig });
     expect((await source.take()).files.servers.size).toBe(2); // configuration read, stamps taken
 
     gated = true;
-    const early = source.take(); // starts now, waits at the gate
-    const same = Array.from({ length: 20 }, () => source.take()); // asked at the same moment: shared
-    await Promise.resolve();
-    expect(gates).toHaveLength(1);
-    clock += 1;
-    files.set(`${HOME}/pg/base/20261209T000000/backup.info`, 'status=DONE\n'); // a change after the take began
-    const later = source.take(); // asked after it started: gets the next one
-    gates.shift()!();
-    const [a, ...rest] = await Promise.all([early, ...same]);
-    for (const r of rest) expect(r).toBe(a);
+    const early = source.take(); // stamps now, then waits at the gate
     await new Promise((r) => setTimeout(r, 0));
-    expect(gates).toHaveLength(1); // the next take started only after the first ended
+    expect(gates).toHaveLength(1);
+    files.set(`${HOME}/pg/base/20261209T000000/backup.info`, 'status=DONE\n'); // a change after those stamps
+    const later = Array.from({ length: 20 }, () => source.take()); // asked after it started
     gates.shift()!();
-    const b = await later;
-    expect(b).not.toBe(a);
-    expect(b.signature(`${HOME}/pg`)).not.toBe(a.signature(`${HOME}/pg`));
+    const a = await early;
+    await new Promise((r) => setTimeout(r, 0));
+    expect(gates).toHaveLength(1); // one more take for all twenty, started after the first ended
+    gates.shift()!();
+    const rest = await Promise.all(later);
+    for (const r of rest) expect(r).toBe(rest[0]);
+    expect(rest[0]).not.toBe(a);
+    expect(rest[0]!.signature(`${HOME}/pg`)).not.toBe(a.signature(`${HOME}/pg`)); // the change is seen
+  });
+
+  it('one spelling of every folder: trailing slashes and doubled ones in the configuration still see changes', async () => {
+    const { host, files } = barmanMachine();
+    files.set('/etc/barman.conf', `[barman]\nbarman_home = ${HOME}/\nconfiguration_files_directory = /etc/barman.d/\n`);
+    files.set('/etc/barman.d/pg.conf', `[pg]\nbackup_directory = ${HOME}//pg/\n`);
+    const source = new FingerprintSource({ host, configFile: () => '/etc/barman.conf', readConfig: readBarmanConfig });
+    const one = await source.take();
+    expect(one.files.configRoots).toEqual(['/etc/barman.conf', '/etc/barman.d', `${HOME}/.barman.auto.conf`]);
+    expect(one.files.servers.get('pg')!.roots[0]).toBe(`${HOME}/pg`);
+    files.set('/etc/barman.d/pg.conf', `[pg]\nbackup_directory = ${HOME}//pg/\ndescription = x\n`);
+    files.set(`${HOME}/pg/base/20261201T000000/backup.info`, 'status=FAILED\n');
+    const two = await source.take();
+    expect(two.signature('/etc/barman.d')).not.toBe(one.signature('/etc/barman.d'));
+    expect(two.signature(`${HOME}/pg`)).not.toBe(one.signature(`${HOME}/pg`));
+    // ".." is not cleaned (a link before it decides where it leads): that server is never cached.
+    files.set('/etc/barman.d/pg.conf', `[pg]\nbackup_directory = ${HOME}/x/../pg\n`);
+    expect((await source.take()).files.unresolved.has('pg')).toBe(true);
   });
 
   it('works out the folders barman uses, as barman does', async () => {
     const { host } = barmanMachine('retention_policy = REDUNDANCY 2\n');
     const files = barmanFiles(await readBarmanConfig(host, '/etc/barman.conf'));
-    expect(files.configRoots).toEqual(['/etc/barman.conf', '/etc/barman.d']);
-    expect(files.servers.get('pg')).toEqual({ name: 'pg', roots: [`${HOME}/pg`, `${HOME}/pg/wals/xlog.db`], recoveryWindow: false });
+    expect(files.configRoots).toEqual(['/etc/barman.conf', '/etc/barman.d', `${HOME}/.barman.auto.conf`]);
+    expect(files.servers.get('pg')).toEqual({ name: 'pg', roots: [`${HOME}/pg`, `${HOME}/pg/wals/xlog.db`, `${HOME}/pg/wals/pg-xlog.db`], recoveryWindow: false });
     host.files.set('/etc/barman.d/pg.conf', '[pg]\nbackup_directory = /srv/%(name)s\nbasebackups_directory = /backups/pg\nwals_directory = %(backup_directory)s/w\nretention_policy = recovery window of 1 day\n');
     const custom = barmanFiles(await readBarmanConfig(host, '/etc/barman.conf'));
-    expect(custom.servers.get('pg')).toEqual({ name: 'pg', roots: ['/srv/pg', '/backups/pg', '/srv/pg/w/xlog.db'], recoveryWindow: true });
+    expect(custom.servers.get('pg')).toEqual({ name: 'pg', roots: ['/srv/pg', '/backups/pg', '/srv/pg/w/xlog.db', '/srv/pg/w/pg-xlog.db'], recoveryWindow: true });
+    host.files.set('/etc/barman.d/pg.conf', '[pg]\nxlogdb_directory = /var/lib/barman/xlogdb\n');
+    expect(barmanFiles(await readBarmanConfig(host, '/etc/barman.conf')).servers.get('pg')!.roots).toContain('/var/lib/barman/xlogdb/pg-xlog.db');
+    host.files.set('/etc/barman.d/pg.conf', '[pg]\ndescription = a\n[window]\nmodel = true\ncluster = pg\nretention_policy = RECOVERY WINDOW OF 2 DAYS\n');
+    expect(barmanFiles(await readBarmanConfig(host, '/etc/barman.conf')).servers.get('pg')!.recoveryWindow).toBe(true);
     host.files.set('/etc/barman.d/pg.conf', '[pg]\nbackup_directory = relative/pg\n');
     expect(barmanFiles(await readBarmanConfig(host, '/etc/barman.conf')).unresolved).toEqual(new Set(['pg']));
   });

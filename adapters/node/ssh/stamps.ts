@@ -1,6 +1,6 @@
 /**
- * BarmanHost.stampTrees over SSH: GNU find on the barman host, with the nanosecond times its file
- * system keeps (SFTP gives whole seconds, and a request per file). Opening an SSH session costs
+ * BarmanHost.stampTrees over SSH: GNU find on the barman host (symbolic links followed, as barman
+ * follows them), with the nanosecond times its file system keeps (SFTP gives whole seconds, and a request per file). Opening an SSH session costs
  * tens of milliseconds (sshd sets up a login each time), so one session stays open for stamps: a
  * small constant shell loop that reads each request as lines of data (never as code) and answers
  * with NUL-separated records. One request at a time; a session that fails or stalls is closed
@@ -24,7 +24,7 @@ const LOOP = [
   '  IFS= read -r m || exit 0',
   '  while [ "$m" -gt 0 ]; do IFS= read -r a || exit 0; set -- "$@" "$a"; m=$((m-1)); done',
   '  s=0',
-  '  if [ "$roots" -gt 0 ]; then find -H "$@" 2>/dev/null; s=$?; fi',
+  '  if [ "$roots" -gt 0 ]; then find -L "$@" 2>/dev/null; s=$?; fi',
   '  printf "END\\0%s\\0" "$s"',
   'done',
 ].join('\n');
