@@ -102,6 +102,7 @@ describe("the files the fingerprint stamps are barman's own", () => {
 
 describe.each(['local', 'ssh'] as const)('never stale: barman on the %s host', (kind) => {
   let read: (path: string) => Promise<Body>;
+  let api: ReturnType<typeof createApi>;
 
   beforeAll(async () => {
     const settings = loadSettings({
@@ -112,7 +113,7 @@ describe.each(['local', 'ssh'] as const)('never stale: barman on the %s host', (
     });
     const host = kind === 'local' ? createLocalHost({ defaultTimeoutMs: 120_000 }) : createSshHost({ target: parseRemoteSsh(env.ssh.remotessh), knownHostsFile: env.ssh.knownHosts });
     hosts.push(host);
-    const api = createApi({
+    api = createApi({
       settings,
       storage: createMemoryStorage(),
       host,
@@ -196,4 +197,21 @@ describe.each(['local', 'ssh'] as const)('never stale: barman on the %s host', (
       expect(check(await sameAsBarman())).toBe(true);
     }
   }, 300_000);
+
+  it("builds the state model from the live barman: servers, backups as barman lists them, a live check", async () => {
+    const all = await api.state.servers();
+    expect(all.model?.map((s) => s.name)).toContain('pg');
+    const pg = all.model!.find((s) => s.name === 'pg')!;
+    const direct = (directJson('list-backup', 'pg') as { pg: Array<{ backup_id: string; status: string; size_bytes: number }> }).pg;
+    expect(pg.backups?.map((b) => [b.id, b.status, b.sizeBytes])).toEqual(direct.map((b) => [b.backup_id, b.status, b.size_bytes]));
+    expect(pg.lastBackup?.id).toBe(direct.find((b) => b.status === 'DONE')?.backup_id);
+    expect(pg.lastBackupAgeSeconds).toBeGreaterThanOrEqual(0);
+    expect(pg.pgVersion).toMatch(/^15\./);
+    expect(pg.backupMethod).toBe('postgres');
+    expect(pg.streamingArchiver).toBe(true);
+    expect(pg.errors).toEqual([]);
+    const probe = await api.state.check('pg');
+    expect(probe.model?.checks.length).toBeGreaterThan(5);
+    expect(probe.model?.checks.find((c) => c.name === 'postgresql')?.ok).toBe(true);
+  }, 120_000);
 });
