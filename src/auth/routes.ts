@@ -3,7 +3,7 @@ import type { Deps, AppEnv } from '../context.js';
 import type { AuthService } from './service.js';
 import { ok } from '../http/envelope.js';
 import { readParams } from '../http/params.js';
-import { parseParams, text, textOrList, z } from '../http/schema.js';
+import { lazySchema, parseParams, text, textOrList } from '../http/schema.js';
 import { forbidden } from '../http/errors.js';
 import { whyNotWithin } from './policy.js';
 import type { EditGuard, PublicUser } from './users.js';
@@ -13,15 +13,15 @@ import type { Context } from 'hono';
  * A user's fields as the user routes take them (their values are checked by the user directory,
  * which the CLI shares): access and deny as a list, or one text in the users file's list syntax.
  */
-const userFields = {
+const userFields = () => ({
   username: text('is required').optional(),
   password: text().optional(),
   access: textOrList().optional(),
   deny: textOrList().optional(),
-};
-export const userAddParams = z.strictObject(userFields);
-export const userChangeParams = z.strictObject(userFields);
-export const userRemoveParams = z.strictObject({ username: userFields.username });
+});
+export const userAddParams = lazySchema((z) => z.strictObject(userFields()));
+export const userChangeParams = lazySchema((z) => z.strictObject(userFields()));
+export const userRemoveParams = lazySchema((z) => z.strictObject({ username: userFields().username }));
 
 /** /auth: Basic login → token, one's own rules, and user administration (subject to the rules). */
 export function authRoutes(deps: Deps, auth: AuthService): Hono<AppEnv> {
@@ -45,21 +45,21 @@ export function authRoutes(deps: Deps, auth: AuthService): Hono<AppEnv> {
   r.all('/user/list', async (c) => c.json(ok(await auth.users.list())));
 
   r.all('/user/add', async (c) => {
-    const p = parseParams(userAddParams, await readParams(c));
+    const p = await parseParams(userAddParams, await readParams(c));
     const user = await auth.users.add(p, manages(c, 'add'));
     deps.logger.log('info', 'user added', { user: user.username, by: c.get('user').username });
     return c.json(ok(user));
   });
 
   r.all('/user/change', async (c) => {
-    const p = parseParams(userChangeParams, await readParams(c));
+    const p = await parseParams(userChangeParams, await readParams(c));
     const user = await auth.users.change(p, manages(c, 'change'));
     deps.logger.log('info', 'user changed', { user: user.username, by: c.get('user').username, fields: Object.keys(p).filter((k) => k !== 'username') });
     return c.json(ok(user));
   });
 
   r.all('/user/remove', async (c) => {
-    const p = parseParams(userRemoveParams, await readParams(c));
+    const p = await parseParams(userRemoveParams, await readParams(c));
     await auth.users.remove(p.username, manages(c, 'remove'));
     deps.logger.log('info', 'user removed', { user: String(p.username), by: c.get('user').username });
     return c.json(ok([]));

@@ -8,7 +8,7 @@ import { describeFileError } from '../files/errors.js';
 import { ok } from '../http/envelope.js';
 import { conflict } from '../http/errors.js';
 import { readParams } from '../http/params.js';
-import { flag, openValues, parseParams, z } from '../http/schema.js';
+import { flag, lazySchema, openValues, parseParams } from '../http/schema.js';
 import type { FileOwnership } from '../ports.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { dirname, joinPath } from '../util/path.js';
@@ -22,15 +22,15 @@ import { readBarmanConfig, redactValue } from './reader.js';
 const MAX_WRITE_ATTEMPTS = 3;
 
 /** /config/barman/change: section.key=value pairs, remove=section.key, and how to apply them. */
-export const configChangeParams = z
-  .object({ create: flag(), force: flag(), dry_run: flag(), remove: openValues().optional() })
-  .catchall(openValues());
+export const configChangeParams = lazySchema((z) =>
+  z.object({ create: flag(), force: flag(), dry_run: flag(), remove: openValues().optional() }).catchall(openValues()),
+);
 
 export function changeHandler(deps: Deps, options: OptionCatalogueStore, onChange?: () => void) {
   const mutex = new KeyedMutex();
   return async (c: Context<AppEnv>) => {
     const params = await readParams(c);
-    const { create, force, dry_run } = parseParams(configChangeParams, params);
+    const { create, force, dry_run } = await parseParams(configChangeParams, params);
     const flags: Record<string, boolean> = { create, force, dry_run };
     const req = parseChangeRequest(params, (name) => flags[name] ?? false);
     const installed = await options.get();

@@ -3,7 +3,7 @@ import type { Deps, AppEnv } from '../context.js';
 import { ok } from '../http/envelope.js';
 import { badRequest } from '../http/errors.js';
 import { readParams } from '../http/params.js';
-import { matching, noParams, oneOf, parseParams, z } from '../http/schema.js';
+import { lazySchema, matching, noParams, oneOf, parseParams } from '../http/schema.js';
 import { changeHandler } from './change-route.js';
 import { privilegeReason } from './editor.js';
 import { firstSentence, type BarmanOption, type OptionScope } from './option-catalogue.js';
@@ -18,10 +18,12 @@ export interface ConfigRoutesOptions {
 }
 
 /** /config/barman/template: a commented-out section of every option of a scope. */
-export const templateParams = z.strictObject({
-  scope: oneOf(['global', 'server', 'model'], 'server'),
-  section: matching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'may hold letters, digits, ".", "_" and "-" only').optional(),
-});
+export const templateParams = lazySchema((z) =>
+  z.strictObject({
+    scope: oneOf(['global', 'server', 'model'], 'server'),
+    section: matching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'may hold letters, digits, ".", "_" and "-" only').optional(),
+  }),
+);
 
 /** /config/barman: barman's configuration, its options, and changes to it. */
 export function configRoutes(deps: Deps, opts: ConfigRoutesOptions): Hono<AppEnv> {
@@ -29,7 +31,7 @@ export function configRoutes(deps: Deps, opts: ConfigRoutesOptions): Hono<AppEnv
   const options = new OptionCatalogueStore(deps, opts.versionOf);
 
   r.all('/barman', async (c) => {
-    parseParams(noParams, await readParams(c));
+    await parseParams(noParams, await readParams(c));
     const view = publicView(await readBarmanConfig(deps.host, deps.settings.current().barman.configFile));
     return c.json(ok(view.sections, {
       main_file: view.mainFile,
@@ -41,17 +43,17 @@ export function configRoutes(deps: Deps, opts: ConfigRoutesOptions): Hono<AppEnv
   });
 
   r.all('/barman/help', async (c) => {
-    parseParams(noParams, await readParams(c));
+    await parseParams(noParams, await readParams(c));
     return c.json(describeCatalogue(await options.get()));
   });
 
   r.all('/barman/reload', async (c) => {
-    parseParams(noParams, await readParams(c));
+    await parseParams(noParams, await readParams(c));
     return c.json(describeCatalogue(await options.reload()));
   });
 
   r.all('/barman/template', async (c) => {
-    const p = parseParams(templateParams, await readParams(c));
+    const p = await parseParams(templateParams, await readParams(c));
     const scope = p.scope;
     const section = p.section ?? (scope === 'global' ? 'barman' : 'example');
     const installed = await options.get();

@@ -7,12 +7,45 @@
  * Failures are the API's own 400s, naming the parameter: `unknown parameter X; allowed: …`,
  * `parameter X given more than once; expected one value`, `parameter X <what it must be>`.
  */
-import * as z from 'zod';
+import type * as z from 'zod';
 import { badRequest, type ApiError } from './errors.js';
 import type { Params } from './params.js';
 import { FALSE_WORDS, TRUE_WORDS } from '../util/truth.js';
 
-export { z };
+type Zod = typeof import('zod');
+
+/**
+ * zod is loaded with the first request that has parameters to check, not at start: it is a large
+ * library, and a server (or a job runner) that starts does not need it yet.
+ */
+let loaded: Zod | null = null;
+let loading: Promise<Zod> | null = null;
+
+function zod(): Zod {
+  if (!loaded) throw new Error('zod is used before loadZod() resolved');
+  return loaded;
+}
+
+async function loadZod(): Promise<Zod> {
+  if (loaded) return loaded;
+  loading ??= import('zod').then((m) => (loaded = m));
+  return loading;
+}
+
+/** A schema built the first time it is needed, once zod is loaded. */
+export interface LazySchema<S extends ParamsSchema> {
+  get(): Promise<S>;
+}
+
+export function lazySchema<S extends ParamsSchema>(build: (z: Zod) => S): LazySchema<S> {
+  let schema: S | null = null;
+  return {
+    async get() {
+      if (!schema) schema = build(await loadZod());
+      return schema;
+    },
+  };
+}
 
 export type ParamText = string | string[];
 
@@ -32,16 +65,16 @@ function withAllowed<S extends z.ZodType>(schema: S, allowed: string[]): S {
 
 /** One value of text; `what` ends "parameter NAME …" when it is missing or wrong. */
 export function text(what = 'must be text'): z.ZodString {
-  return z.string({ error: what });
+  return zod().string({ error: what });
 }
 
 /** true/false and their usual spellings (util/truth.ts), any case, surrounding space ignored. */
 export function flag() {
   return withAllowed(
-    z
+    zod()
       .string({ error: 'must be true or false' })
       .trim()
-      .pipe(z.stringbool({ truthy: [...TRUE_WORDS], falsy: [...FALSE_WORDS], case: 'insensitive', error: 'must be true or false' }))
+      .pipe(zod().stringbool({ truthy: [...TRUE_WORDS], falsy: [...FALSE_WORDS], case: 'insensitive', error: 'must be true or false' }))
       .optional()
       .transform((v) => v ?? false),
     ['true', 'false'],
@@ -51,11 +84,11 @@ export function flag() {
 /** A whole number written in digits, from min to max; `dflt` when the parameter is not given. */
 export function wholeNumber(min: number, max: number, dflt: number) {
   const what = `must be a whole number from ${min} to ${max}`;
-  return z
+  return zod()
     .string({ error: what })
     .regex(/^\d+$/, { error: what })
     .transform(Number)
-    .pipe(z.number({ error: what }).int({ error: what }).min(min, { error: what }).max(max, { error: what }))
+    .pipe(zod().number({ error: what }).int({ error: what }).min(min, { error: what }).max(max, { error: what }))
     .optional()
     .transform((v) => v ?? dflt);
 }
@@ -64,10 +97,10 @@ export function wholeNumber(min: number, max: number, dflt: number) {
 export function oneOf<const W extends string>(words: readonly W[], dflt: W) {
   const what = `must be ${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
   return withAllowed(
-    z
+    zod()
       .string({ error: what })
       .transform((v) => v.toLowerCase())
-      .pipe(z.enum(words as unknown as [W, ...W[]], { error: what }))
+      .pipe(zod().enum(words as unknown as [W, ...W[]], { error: what }))
       .optional()
       .transform((v) => v ?? dflt),
     [...words],
@@ -76,7 +109,7 @@ export function oneOf<const W extends string>(words: readonly W[], dflt: W) {
 
 /** Text matching `pattern`; `allowed` (e.g. ['YYYYmm']) goes into the error's details. */
 export function matching(pattern: RegExp, what: string, allowed?: string[]) {
-  const schema = z.string({ error: what }).regex(pattern, { error: what });
+  const schema = zod().string({ error: what }).regex(pattern, { error: what });
   return allowed ? withAllowed(schema, allowed) : schema;
 }
 
@@ -85,7 +118,7 @@ export const openValues = () => textOrList();
 
 /** A list given as repeated parameters, a JSON list or one (comma-separated) text. */
 export function textOrList() {
-  return z.union([z.string(), z.array(z.string())], { error: 'must be text or a list of texts' });
+  return zod().union([zod().string(), zod().array(zod().string())], { error: 'must be text or a list of texts' });
 }
 
 /** Legacy parameters as the schemas read them: text, or a list of texts for a repeated name. */
@@ -96,10 +129,11 @@ export function asText(params: Params): Record<string, ParamText> {
 }
 
 /** A route that takes no parameters (any given is refused, naming it). */
-export const noParams = z.strictObject({});
+export const noParams = lazySchema((z) => z.strictObject({}));
 
 /** A route's parameters checked against its schema; the first problem is thrown as a 400. */
-export function parseParams<S extends ParamsSchema>(schema: S, params: Params): z.output<S> {
+export async function parseParams<S extends ParamsSchema>(lazy: LazySchema<S>, params: Params): Promise<z.output<S>> {
+  const schema = await lazy.get();
   const given = asText(params);
   const result = schema.safeParse(given);
   if (result.success) return result.data as z.output<S>;

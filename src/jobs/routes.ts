@@ -3,7 +3,7 @@ import { streamSSE } from 'hono/streaming';
 import type { Deps, AppEnv } from '../context.js';
 import { ok } from '../http/envelope.js';
 import { readParams } from '../http/params.js';
-import { flag, matching, parseParams, text, wholeNumber, z } from '../http/schema.js';
+import { flag, lazySchema, matching, parseParams, text, wholeNumber } from '../http/schema.js';
 import { MONTH_RE, monthOf } from './model.js';
 import { ownedBy, type JobService, type JobView } from './service.js';
 import type { AuthedUser } from '../context.js';
@@ -22,22 +22,24 @@ const MAX_POLL_MS = 250;
 const ticket = () => text('is required (from the answer of an async command or /history/list)').min(1, { error: 'is required (from the answer of an async command or /history/list)' });
 
 /** /history/list: a month's jobs, a page at a time. */
-export const historyListParams = z.strictObject({
-  past: matching(MONTH_RE, 'must be a month as YYYYmm, e.g. 201602', ['YYYYmm']).optional(),
-  limit: wholeNumber(1, 1000, 100),
-  offset: wholeNumber(0, Number.MAX_SAFE_INTEGER, 0),
-});
+export const historyListParams = lazySchema((z) =>
+  z.strictObject({
+    past: matching(MONTH_RE, 'must be a month as YYYYmm, e.g. 201602', ['YYYYmm']).optional(),
+    limit: wholeNumber(1, 1000, 100),
+    offset: wholeNumber(0, Number.MAX_SAFE_INTEGER, 0),
+  }),
+);
 /** /history/result: a job's result, or (follow) its log and status as Server-Sent Events. */
-export const historyResultParams = z.strictObject({ ticket: ticket(), follow: flag() });
+export const historyResultParams = lazySchema((z) => z.strictObject({ ticket: ticket(), follow: flag() }));
 /** /history/cancel */
-export const historyCancelParams = z.strictObject({ ticket: ticket() });
+export const historyCancelParams = lazySchema((z) => z.strictObject({ ticket: ticket() }));
 
 /** /history: the seed's async command tickets and monthly history. */
 export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesOptions = {}): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   r.all('/list', async (c) => {
-    const { past, limit, offset } = parseParams(historyListParams, await readParams(c));
+    const { past, limit, offset } = await parseParams(historyListParams, await readParams(c));
     const month = past ?? monthOf(deps.clock.now());
     const user = c.get('user');
     const everyone = holdsGrant(user, HISTORY_ALL_GRANT);
@@ -46,7 +48,7 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
   });
 
   r.all('/result', async (c) => {
-    const p = parseParams(historyResultParams, await readParams(c));
+    const p = await parseParams(historyResultParams, await readParams(c));
     const id = await jobs.jobFromTicket(p.ticket);
     const view = await jobs.view(id);
     checkOwner(c.get('user'), view, 'see');
@@ -79,7 +81,7 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
   });
 
   r.all('/cancel', async (c) => {
-    const p = parseParams(historyCancelParams, await readParams(c));
+    const p = await parseParams(historyCancelParams, await readParams(c));
     const id = await jobs.jobFromTicket(p.ticket);
     const user = c.get('user');
     const view = await jobs.view(id);

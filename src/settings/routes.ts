@@ -13,7 +13,7 @@ import { describeFileError } from '../files/errors.js';
 import { ok } from '../http/envelope.js';
 import { ApiError, badRequest, conflict, forbidden } from '../http/errors.js';
 import { readParams } from '../http/params.js';
-import { flag, noParams, openValues, parseParams, z } from '../http/schema.js';
+import { flag, lazySchema, noParams, openValues, parseParams } from '../http/schema.js';
 import { IniDocument } from '../ini/document.js';
 import type { TextFile } from '../ports.js';
 import { KeyedMutex } from '../util/mutex.js';
@@ -27,13 +27,13 @@ import { SETTINGS, type SettingSpec } from './schema.js';
 const LOCAL = { description: 'local' };
 
 /** /config/barmanapi/change: section.key=value pairs (and remove=…), dry_run to see the diff only. */
-export const settingsChangeParams = z.object({ dry_run: flag() }).catchall(openValues());
+export const settingsChangeParams = lazySchema((z) => z.object({ dry_run: flag() }).catchall(openValues()));
 
 export function settingsRoutes(deps: Deps): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   const mutex = new KeyedMutex();
   r.all('/', async (c) => {
-    parseParams(noParams, await readParams(c));
+    await parseParams(noParams, await readParams(c));
     return c.json(await listSettings(deps.settingsFile));
   });
   r.all('/change', (c) => changeSettings(deps, mutex, c));
@@ -96,7 +96,7 @@ function readValues(text: string, path: string) {
 
 async function changeSettings(deps: Deps, mutex: KeyedMutex, c: Context<AppEnv>) {
   const params = await readParams(c);
-  const { dry_run: dryRun } = parseParams(settingsChangeParams, params);
+  const { dry_run: dryRun } = await parseParams(settingsChangeParams, params);
   const changes = parseSettingChanges(params);
   const file = deps.settingsFile;
   if (!file) throw conflict('barmanapi was started without a settings file, so there is none to change; start it with --config FILE');
