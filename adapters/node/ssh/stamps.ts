@@ -13,6 +13,7 @@ import type { ClientChannel } from 'ssh2';
 import type { FileStamp, StampOptions, TreeStamps } from '../../../src/ports.js';
 import { HostFileError } from '../../../src/ports.js';
 import { checkStampRequest } from '../../../src/util/stamp-request.js';
+import { shellJoin } from '../../../src/util/shell-quote.js';
 import type { Pool } from './pool.js';
 
 const LOOP = [
@@ -43,7 +44,7 @@ export function createStamper(pool: Pool, description: string): Stamper {
   let session: Promise<ClientChannel> | null = null;
   let queue: Promise<unknown> = Promise.resolve();
   const open = (): Promise<ClientChannel> => {
-    const opening = pool.openChannel(`exec sh -c ${quote(LOOP)}`);
+    const opening = pool.openChannel(`exec ${shellJoin(['sh', '-c', LOOP])}`);
     opening.then(
       (ch) => ch.on('close', () => {
         if (session === opening) session = null;
@@ -151,7 +152,3 @@ export function parseAnswer(answer: string, roots: readonly string[], descriptio
 }
 
 class SessionClosed extends Error {}
-
-function quote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
