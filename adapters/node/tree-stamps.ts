@@ -2,7 +2,7 @@
  * BarmanHost.stampTrees on this machine: stat with nanosecond times, symbolic links followed (a
  * `base` linked to a bigger disk is what barman reads), folders read in parallel.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { FileStamp, StampOptions, TreeStamps } from '../../src/ports.js';
@@ -19,6 +19,12 @@ export async function stampLocalTrees(roots: readonly string[], options: StampOp
     try {
       s = await stat(path, { bigint: true });
     } catch (err) {
+      // A link that leads back into itself: the link itself is what can change.
+      if ((err as NodeJS.ErrnoException | null)?.code === 'ELOOP') {
+        const link = await lstat(path, { bigint: true }).catch(() => null);
+        if (link) entries.set(path, stampOf(link));
+        return;
+      }
       if (!isGone(err)) throw toHostFileError(err, path, 'read');
       // A missing root; below one, an entry removed while we looked (its folder's own stamp has
       // changed) or a link to nothing, which its folder's stamp covers as a name.

@@ -28,7 +28,13 @@ function zod(): Zod {
 
 async function loadZod(): Promise<Zod> {
   if (loaded) return loaded;
-  loading ??= import('zod').then((m) => (loaded = m));
+  loading ??= import('zod').then(
+    (m) => (loaded = m),
+    (err: unknown) => {
+      loading = null; // the next request tries again
+      throw err;
+    },
+  );
   return loading;
 }
 

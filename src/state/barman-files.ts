@@ -27,6 +27,11 @@ export interface ServerFiles {
 
 export interface BarmanFiles {
   configRoots: string[];
+  /**
+   * `<barman_home>/.barman.auto.conf` (barman ≥ 3.10, written by `barman config-update`): barman
+   * reads it last, our configuration reader does not; while it exists nothing is cached.
+   */
+  autoConf: string | null;
   servers: Map<string, ServerFiles>;
   /** Servers whose folders cannot be worked out (e.g. an interpolation we do not follow): never cached. */
   unresolved: Set<string>;
@@ -40,7 +45,7 @@ export interface BarmanFiles {
 export function configRootsOf(view: BarmanConfigView): string[] {
   const global = view.sections.find((s) => s.kind === 'global')?.options ?? {};
   const home = global.barman_home === undefined ? '' : unquote(global.barman_home.trim());
-  const roots = [view.mainFile, ...(view.directory.resolved ? [view.directory.resolved] : []), ...(home.startsWith('/') ? [`${home}/.barman.auto.conf`] : [])];
+  const roots = [view.mainFile, ...(view.directory.resolved ? [view.directory.resolved] : []), ...(home.startsWith('/') ? [autoConfOf(home)] : [])];
   return [...new Set(roots.map((r) => {
     const clean = cleanPath(r);
     // Nothing is cached rather than stamping a spelling the files below may not match.
@@ -57,9 +62,15 @@ export function cleanPath(path: string): string | null {
   return path.split('/').includes('..') ? null : normalise(path);
 }
 
+function autoConfOf(barmanHome: string): string {
+  return `${barmanHome}/.barman.auto.conf`;
+}
+
 export function barmanFiles(view: BarmanConfigView): BarmanFiles {
   const configRoots = configRootsOf(view);
   const global = view.sections.find((s) => s.kind === 'global')?.options ?? {};
+  const home = global.barman_home === undefined ? '' : unquote(global.barman_home.trim());
+  const autoConf = home.startsWith('/') ? cleanPath(autoConfOf(home)) : null;
   // A model (barman ≥ 3.10) may set a recovery window for the servers of its cluster: any such model counts for all.
   const modelWindow = view.sections.some((s) => s.kind === 'model' && RECOVERY_WINDOW.test(unquote((s.options.retention_policy ?? '').trim())));
   const servers = new Map<string, ServerFiles>();
@@ -70,7 +81,7 @@ export function barmanFiles(view: BarmanConfigView): BarmanFiles {
     if (files) servers.set(section.name, { ...files, recoveryWindow: files.recoveryWindow || modelWindow });
     else unresolved.add(section.name);
   }
-  return { configRoots, servers, unresolved };
+  return { configRoots, autoConf, servers, unresolved };
 }
 
 function serverFiles(section: MergedSection, global: Record<string, string>): ServerFiles | null {
@@ -91,6 +102,8 @@ function serverFiles(section: MergedSection, global: Record<string, string>): Se
   const base = resolve(own('basebackups_directory'), '%(backup_directory)s/base');
   const wals = resolve(own('wals_directory'), '%(backup_directory)s/wals');
   if (base === null || wals === null) return null;
+  known.basebackups_directory = base;
+  known.wals_directory = wals;
   const roots = [backupDirectory];
   if (base !== `${backupDirectory}/base`) roots.push(base);
   // The WAL index: wals_directory/xlog.db, or (barman ≥ 3.13) <xlogdb_directory>/<server>-xlog.db.

@@ -17,6 +17,8 @@ import { barmanFiles, configRootsOf, STAMP_DEPTH, STAMP_SKIP, type BarmanFiles }
  * the file system's clock (whole seconds on some) and keep its stamp: such an answer is not kept.
  */
 export const RACY_MS = 2_000;
+/** A take that has not ended by then (a hung network mount) fails: reads run barman instead. */
+const TAKE_TIMEOUT_MS = 15_000;
 
 export interface Fingerprint {
   /** When the take started, by this process's monotonic clock (performance.now()). */
@@ -26,6 +28,8 @@ export interface Fingerprint {
   signature(root: string): string | undefined;
   /** Whether something below one of these roots changed within RACY_MS of the take. */
   racy(roots: readonly string[]): boolean;
+  /** Whether a stamped path exists. */
+  present(path: string): boolean;
 }
 
 export interface FingerprintDeps {
@@ -35,6 +39,8 @@ export interface FingerprintDeps {
   readConfig: (host: BarmanHost, mainFile: string) => Promise<BarmanConfigView>;
   /** A monotonic clock in ms; performance.now() unless a test sets one. */
   now?: () => number;
+  /** How long a take may last (15 s unless a test sets it). */
+  takeTimeoutMs?: number;
 }
 
 interface Parsed {
@@ -86,7 +92,12 @@ export class FingerprintSource {
   }
 
   private start(): Promise<Fingerprint> {
-    const take = this.takeNow(this.now());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = this.deps.takeTimeoutMs ?? TAKE_TIMEOUT_MS;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`stamping barman's files on ${this.deps.host.description} took over ${limit / 1000} s`)), limit);
+    });
+    const take = Promise.race([this.takeNow(this.now()), timeout]).finally(() => clearTimeout(timer));
     const entry = { take };
     this.current = entry;
     const done = () => {
@@ -138,6 +149,10 @@ function fingerprintOf(startedMs: number, files: BarmanFiles, stamps: TreeStamps
         signatures.set(root, sig);
       }
       return sig;
+    },
+    present(path) {
+      const entry = stamps.entries.get(path);
+      return entry !== undefined && entry.stamp !== '-';
     },
     racy(roots) {
       for (const [path, { changedMs }] of stamps.entries) {

@@ -75,6 +75,7 @@ export class ReadCache {
   private bytes = 0;
   private generation = 0;
   private counts = { hits: 0, misses: 0, uncacheable: 0 };
+  private warnedAt = -Infinity;
   private readonly now: () => number;
 
   constructor(private readonly deps: ReadCacheDeps) {
@@ -96,20 +97,25 @@ export class ReadCache {
 
   async read(req: ReadRequest): Promise<{ result: RunResult; cache?: CacheNote }> {
     const settings = this.deps.settings();
-    if (!settings.enabled || !this.deps.fingerprints.supported) return this.share(req.key, req);
     const generation = this.generation;
+    // Runs are shared only within one generation: nothing begun before our own change answers after it.
+    const base = `${req.key} g${generation} ${req.background ? 'background' : 'request'}`;
+    if (!settings.enabled || !this.deps.fingerprints.supported) return this.share(base, req);
     let fp: Fingerprint;
     try {
-      fp = await this.deps.fingerprints.take();
+      fp = await abortable(this.deps.fingerprints.take(), req.signal);
     } catch (err) {
       this.counts.uncacheable += 1;
-      this.deps.logger.log('debug', 'read cache: no fingerprint, barman runs', { error: String((err as Error).message ?? err) });
-      return { ...(await this.share(req.key, req)), cache: { hit: false, age_ms: 0 } };
+      // Said once a minute: a lasting cause (a link loop, a folder it may not read) turns the cache off.
+      const quiet = this.now() - this.warnedAt < 60_000 || req.signal?.aborted === true;
+      if (!quiet) this.warnedAt = this.now();
+      this.deps.logger.log(quiet ? 'debug' : 'warn', "read cache: no fingerprint of barman's files, barman runs", { error: String((err as Error).message ?? err) });
+      return { ...(await this.share(base, req)), cache: { hit: false, age_ms: 0 } };
     }
     const scope = scopeOf(fp, req.servers);
     if (scope === null) {
       this.counts.uncacheable += 1;
-      return { ...(await this.share(req.key, req)), cache: { hit: false, age_ms: 0 } };
+      return { ...(await this.share(base, req)), cache: { hit: false, age_ms: 0 } };
     }
     const signature = scope.roots.map((r) => fp.signature(r) ?? '-').join(' ');
     const live = !FILE_COMMANDS.has(req.command) || scope.recoveryWindow;
@@ -125,8 +131,7 @@ export class ReadCache {
     // Shared only among requests under the same fingerprint: a run begun before a change never
     // answers after it. Within the racy window a change may not show in the fingerprint: no sharing then.
     const racy = fp.racy(scope.roots);
-    const shareKey = racy ? `${req.key} ${signature} ${Math.random()}` : `${req.key} ${signature} ${req.background ? 'background' : 'request'}`;
-    const { result } = await this.share(shareKey, req);
+    const { result } = await this.share(racy ? `${base} ${Math.random()}` : `${base} ${signature}`, req);
     const keep = isWhole(result) && generation === this.generation && maxAgeMs > 0 && !racy;
     if (keep) this.put(req.key, { signature, generation, at: fp.startedMs, live, result, bytes: sizeOf(req.key, result) }, settings.maxBytes);
     return { result, cache: { hit: false, age_ms: 0 } };
@@ -157,6 +162,7 @@ export class ReadCache {
 /** The roots an answer about these servers depends on: the configuration's, and each server's. */
 function scopeOf(fp: Fingerprint, servers: string[]): { roots: string[]; recoveryWindow: boolean } | null {
   const { files } = fp;
+  if (files.autoConf && fp.present(files.autoConf)) return null;
   const every = servers.length === 0 || servers.some((s) => s.toLowerCase() === 'all');
   const names = every ? [...files.servers.keys(), ...files.unresolved] : servers;
   const roots = [...files.configRoots];
@@ -170,6 +176,26 @@ function scopeOf(fp: Fingerprint, servers: string[]): { roots: string[]; recover
     recoveryWindow ||= server.recoveryWindow;
   }
   return { roots, recoveryWindow };
+}
+
+/** Waiting for `p` ends when `signal` aborts (the request went away). */
+function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const gone = () => reject(signal.reason);
+    signal.addEventListener('abort', gone, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', gone);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', gone);
+        reject(e);
+      },
+    );
+  });
 }
 
 /** Only a complete, successful answer is kept. */

@@ -104,13 +104,13 @@ export class Refresher {
   private async once(): Promise<void> {
     const at = this.deps.clock.now().toISOString();
     let servers: ServerState[];
+    const signal = this.aborter.signal;
     try {
-      const signal = this.aborter.signal;
       const answer = await this.deps.state.servers({ background: true, liveMaxAgeMs: this.deps.settings().refreshLiveSeconds * 1000, signal });
       if (signal.aborted || answer.model === null) return; // stopped, or no model on this barman (no -f json)
       servers = answer.model;
     } catch (err) {
-      if (this.aborter.signal.aborted) return; // stopped: not a verdict on the host
+      if (signal.aborted) return; // stopped: not a verdict on the host
       const reason = String((err as Error).message ?? err);
       if (this.down === null) this.emit(at, { type: 'host-down', reason });
       this.down = reason;

@@ -188,6 +188,58 @@ describe('read cache bounds and our own changes', () => {
   });
 });
 
+describe('read cache against our own changes in flight, and files it cannot follow', () => {
+  it('a run begun before our own change never answers a request made after it', async () => {
+    const { host, files } = barmanMachine();
+    const original = host.run.bind(host);
+    let gate: (() => void) | null = null;
+    let statusRuns = 0;
+    host.run = async (argv, options) => {
+      if (argv.includes('status') && !argv.includes('--help')) {
+        statusRuns += 1;
+        if (statusRuns === 1) await new Promise<void>((r) => (gate = r));
+      }
+      return original(argv, options);
+    };
+    void files;
+    const settings = loadSettings({ text: `[barman]\nconfigfile=/etc/barman.conf\n[authtoken]\nsecret=test-secret-of-enough-length\n`, path: '/etc/barmanapi.conf' });
+    const t = testApp({ host, settings });
+    const token = await loginToken(t.app);
+    await t.app.request(`/barman/help?token=${token}`);
+    const first = t.app.request(`/barman/status?server_name=pg&token=${token}`); // stays in flight
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await t.app.request(`/barman/switch-wal?server_name=pg&token=${token}`)).status).toBe(200); // our own change
+    const second = t.app.request(`/barman/status?server_name=pg&token=${token}`);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(statusRuns).toBe(2); // the second did not join the first
+    gate!();
+    await Promise.all([first, second]);
+  });
+
+  it("caches nothing while barman's .barman.auto.conf exists (its servers and options are barman's alone)", async () => {
+    const { get, files, runs } = await setup();
+    await get('/barman/list-backup?server_name=pg');
+    expect((await get('/barman/list-backup?server_name=pg')).cache?.hit).toBe(true);
+    files.set(`${HOME}/.barman.auto.conf`, '[pg2]\nconninfo = x\n');
+    await get('/barman/list-backup?server_name=pg');
+    await get('/barman/list-backup?server_name=pg');
+    expect(runs.filter((a) => a.some((w) => w.startsWith('list-backup')))).toHaveLength(3);
+  });
+
+  it('a take that never ends times out: the read runs barman instead, and the next take starts afresh', async () => {
+    const { host } = barmanMachine();
+    const original = host.stampTrees!.bind(host);
+    let hang = false;
+    host.stampTrees = (roots, o) => (hang ? new Promise(() => undefined) : original(roots, o));
+    const source = new FingerprintSource({ host, configFile: () => '/etc/barman.conf', readConfig: readBarmanConfig, takeTimeoutMs: 50 });
+    await source.take();
+    hang = true;
+    await expect(source.take()).rejects.toThrow(/took over 0.05 s/);
+    hang = false;
+    expect((await source.take()).files.servers.size).toBe(2);
+  });
+});
+
 describe('fingerprints', () => {
   it('never gives a caller a take that started before it asked; callers arriving meanwhile share the next one', async () => {
     const { host, files } = barmanMachine();

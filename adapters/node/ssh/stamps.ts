@@ -146,7 +146,10 @@ export function parseAnswer(answer: string, roots: readonly string[], descriptio
   }
   if (!Number.isFinite(takenMs)) throw new HostFileError('failed', roots[0] ?? '/', `no clock reading from the barman host ${description}`);
   // Roots that exist were looked into; find's 1 means something below could not be read (or vanished meanwhile).
-  if (status !== 0) throw new HostFileError(status === 1 ? 'permission' : 'failed', roots[0] ?? '/', `cannot stamp all of barman's files on ${description} (find exited ${status})`);
+  if (status !== 0) {
+    const why = status === 1 ? 'a symbolic link loop, a folder it may not read, or a file removed meanwhile' : `find exited ${status}`;
+    throw new HostFileError('failed', roots[0] ?? '/', `cannot stamp all of barman's files on ${description} (${why})`);
+  }
   for (const root of roots) if (!entries.has(root)) entries.set(root, { stamp: '-', changedMs: 0 });
   return { takenMs, entries };
 }
