@@ -59,7 +59,8 @@ export function createApi(given: AppDeps): Api {
   const flights = new SingleFlight();
   const fingerprints = new FingerprintSource({ host: deps.host, configFile: () => settings.current().barman.configFile, readConfig: readBarmanConfig });
   const reads = new ReadCache({ fingerprints, flights, settings: () => settings.current().cache, logger: deps.logger });
-  const state = new StateService({ deps, reads, catalogue: () => catalogue.get() });
+  // The model needs to know whether barman has -f json: barman's main help says it, not the whole catalogue.
+  const state = new StateService({ deps, reads, catalogue: () => catalogue.forCommand('list-server') });
   const refresher = new Refresher({ state, host: deps.host.description, logger: deps.logger, clock: deps.clock, settings: () => settings.current().cache });
   const jobs = new JobService({
     storage: deps.storage,

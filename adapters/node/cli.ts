@@ -8,6 +8,7 @@ import { ApiError } from '../../src/http/errors.js';
 import { SettingsError } from '../../src/settings/load.js';
 import { readSettings } from './settings-file.js';
 import { VERSION } from './version.js';
+import { redact } from '../../src/util/redact.js';
 
 /** One subcommand: its words, positional arguments and options, and one line of help. */
 interface CommandDef {
@@ -153,6 +154,11 @@ async function runserver(values: { config?: string; host?: string; port?: string
     process.stderr.write(`barmanapi: ${refusal}\n`);
     return 2;
   }
+  // Background work (the state rounds, job ends) must never take the server down: a promise
+  // rejected with nobody to hear it is logged, and serving goes on.
+  process.on('unhandledRejection', (reason) => {
+    deps.logger.log('error', 'unhandled rejection in background work', { error: redact(String((reason as Error)?.stack ?? reason)) });
+  });
   const running = await startServer(deps, { host: settings.application.host, port: settings.application.port });
   deps.logger.log('info', `barmanapi ${VERSION} listening on http://${settings.application.host}:${running.port} (barman on ${deps.host.description})`);
   closeOnSignals(running, deps);

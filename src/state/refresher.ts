@@ -12,6 +12,8 @@ import type { Logger } from '../ports.js';
 import type { BackupState, ServerState } from './model.js';
 import type { StateService } from './service.js';
 
+const STOP_WAIT_MS = 2_000;
+
 export type StateEvent =
   | { type: 'backup-new'; server: string; backup: BackupState }
   | { type: 'backup-failed'; server: string; backup: BackupState }
@@ -69,13 +71,19 @@ export class Refresher {
     this.schedule(0, this.chain);
   }
 
-  /** Stop the loop; a round under way stops its barman runs, and this resolves once it has ended. */
+  /**
+   * Stop the loop; a round under way stops its barman runs. Resolves once that round has ended,
+   * or after STOP_WAIT_MS at the most (a shutdown never waits long for background work).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.aborter.abort(new Error('the state refresher stopped'));
-    await this.round?.catch(() => undefined);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)));
+    await Promise.race([this.round?.catch(() => undefined), waited]);
+    clearTimeout(timer);
   }
 
   /** One round now (the loop's own, or a caller's); rounds never overlap. */
@@ -96,7 +104,9 @@ export class Refresher {
       return;
     }
     this.timer = setTimeout(() => {
-      void this.tick().finally(() => this.schedule(interval * 1000, chain));
+      this.tick()
+        .catch((err: unknown) => this.deps.logger.log('error', 'a state round failed', { error: String((err as Error).message ?? err) }))
+        .finally(() => this.schedule(interval * 1000, chain));
     }, delayMs);
     this.timer.unref?.();
   }
