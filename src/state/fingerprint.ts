@@ -8,7 +8,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import type { BarmanHost, TreeStamps } from '../ports.js';
+import type { BarmanHost, FileStamp, TreeStamps } from '../ports.js';
 import type { BarmanConfigView } from '../barman-config/reader.js';
 import { barmanFiles, configRootsOf, STAMP_DEPTH, STAMP_SKIP, type BarmanFiles } from './barman-files.js';
 
@@ -138,6 +138,20 @@ export class FingerprintSource {
 }
 
 function fingerprintOf(startedMs: number, files: BarmanFiles, stamps: TreeStamps): Fingerprint {
+  // Each entry under the roots it lies below, in one pass: asking for many roots (every server of
+  // a large fleet) costs one walk over the stamps, not one per root.
+  const roots = new Set([...files.configRoots, ...[...files.servers.values()].flatMap((s) => s.roots)]);
+  const byRoot = new Map<string, Array<[string, FileStamp]>>();
+  for (const entry of stamps.entries) {
+    for (let path = entry[0]; path.length > 0; path = parentOf(path)) {
+      if (roots.has(path)) {
+        const list = byRoot.get(path);
+        if (list) list.push(entry);
+        else byRoot.set(path, [entry]);
+      }
+      if (path === '/') break;
+    }
+  }
   const signatures = new Map<string, string>();
   return {
     startedMs,
@@ -145,7 +159,7 @@ function fingerprintOf(startedMs: number, files: BarmanFiles, stamps: TreeStamps
     signature(root) {
       let sig = signatures.get(root);
       if (sig === undefined) {
-        sig = signatureOf(stamps, [root]);
+        sig = hashOf(byRoot.get(root) ?? (roots.has(root) ? [] : [...stamps.entries].filter(([p]) => under(p, root))));
         signatures.set(root, sig);
       }
       return sig;
@@ -154,13 +168,24 @@ function fingerprintOf(startedMs: number, files: BarmanFiles, stamps: TreeStamps
       const entry = stamps.entries.get(path);
       return entry !== undefined && entry.stamp !== '-';
     },
-    racy(roots) {
-      for (const [path, { changedMs }] of stamps.entries) {
-        if (changedMs > stamps.takenMs - RACY_MS && roots.some((r) => under(path, r))) return true;
+    racy(asked) {
+      for (const root of asked) {
+        const list = byRoot.get(root) ?? [...stamps.entries].filter(([p]) => under(p, root));
+        if (list.some(([, { changedMs }]) => changedMs > stamps.takenMs - RACY_MS)) return true;
       }
       return false;
     },
   };
+}
+
+function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? (path === '/' ? '' : '/') : path.slice(0, i);
+}
+
+function hashOf(entries: Array<[string, FileStamp]>): string {
+  const lines = entries.map(([path, { stamp }]) => `${path}\0${stamp}`).sort();
+  return bytesToHex(sha256(utf8ToBytes(lines.join('\n'))));
 }
 
 /** A hash of every stamp at or below the roots, in path order. */
