@@ -122,16 +122,12 @@ export class RunSlots {
   }
 }
 
-const ABORTED_WHILE_WAITING: RunResult = {
-  exitCode: null,
-  signal: null,
-  stdout: '',
-  stderr: 'the request went away while waiting for a free barman slot',
-  truncated: false,
-  timedOut: false,
-  aborted: true,
-  durationMs: 0,
-};
+/** The result of a run its caller left before barman answered (nobody reads it; it says why). */
+export function abandonedRun(why: string, durationMs = 0): RunResult {
+  return { exitCode: null, signal: null, stdout: '', stderr: why, truncated: false, timedOut: false, aborted: true, durationMs };
+}
+
+const ABORTED_WHILE_WAITING = abandonedRun('the request went away while waiting for a free barman slot');
 
 /** The host with its runs bounded by `slots`; everything else passes through. */
 export function withRunSlots(host: BarmanHost, slots: RunSlots): BarmanHost & { slots: RunSlots } {

@@ -7,6 +7,7 @@
  * shared process is stopped only when every caller has gone.
  */
 import type { RunResult } from '../ports.js';
+import { abandonedRun } from './run-slots.js';
 
 interface Flight {
   result: Promise<RunResult>;
@@ -89,5 +90,5 @@ export class SingleFlight {
 }
 
 function abortedResult(started: number): RunResult {
-  return { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, timedOut: false, aborted: true, durationMs: Date.now() - started };
+  return abandonedRun('the request went away while waiting for a shared barman run', Date.now() - started);
 }

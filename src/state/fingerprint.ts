@@ -10,6 +10,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { BarmanHost, FileStamp, TreeStamps } from '../ports.js';
 import type { BarmanConfigView } from '../barman-config/reader.js';
+import { dirname } from '../util/path.js';
 import { barmanFiles, configRootsOf, STAMP_DEPTH, STAMP_SKIP, type BarmanFiles } from './barman-files.js';
 
 /**
@@ -143,13 +144,13 @@ function fingerprintOf(startedMs: number, files: BarmanFiles, stamps: TreeStamps
   const roots = new Set([...files.configRoots, ...[...files.servers.values()].flatMap((s) => s.roots)]);
   const byRoot = new Map<string, Array<[string, FileStamp]>>();
   for (const entry of stamps.entries) {
-    for (let path = entry[0]; path.length > 0; path = parentOf(path)) {
+    for (let path = entry[0]; ; path = dirname(path)) {
       if (roots.has(path)) {
         const list = byRoot.get(path);
         if (list) list.push(entry);
         else byRoot.set(path, [entry]);
       }
-      if (path === '/') break;
+      if (path === '/' || !path.startsWith('/')) break;
     }
   }
   const signatures = new Map<string, string>();
@@ -176,11 +177,6 @@ function fingerprintOf(startedMs: number, files: BarmanFiles, stamps: TreeStamps
       return false;
     },
   };
-}
-
-function parentOf(path: string): string {
-  const i = path.lastIndexOf('/');
-  return i <= 0 ? (path === '/' ? '' : '/') : path.slice(0, i);
 }
 
 function hashOf(entries: Array<[string, FileStamp]>): string {
