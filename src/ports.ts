@@ -224,6 +224,10 @@ export interface JobRunner {
   isAlive(pid: number, jobId: string): Promise<boolean>;
   /** Signal the runner's process group to stop. */
   cancel(pid: number): Promise<void>;
+  /** Get ready to start the next job quickly (a server that has started serving calls it once). */
+  prepare?(): void;
+  /** Let go of whatever `prepare` or `start` holds for jobs not yet given; running jobs go on. */
+  close?(): Promise<void>;
 }
 
 export interface Clock {

@@ -25,7 +25,7 @@ const COMMANDS: CommandDef[] = [
   { words: ['user', 'passwd'], args: ['USERNAME'], options: ['config'], help: "change a user's password" },
   { words: ['user', 'change'], args: ['USERNAME'], options: ['access', 'deny', 'config'], help: "change a user's access and deny rules" },
   { words: ['user', 'remove'], args: ['USERNAME'], options: ['config'], help: 'remove a user' },
-  { words: ['execute'], args: ['JOB_ID'], options: ['config'], help: 'run one async job (started by the server)' },
+  { words: ['execute'], args: ['JOB_ID'], options: ['config'], help: 'run one async job (started by the server); - reads the job id from standard input' },
 ];
 
 const OPTIONS = {
@@ -166,7 +166,11 @@ async function runserver(values: { config?: string; host?: string; port?: string
   return 0;
 }
 
-/** The detached runner of one async job; see src/jobs/execute.ts. */
+/**
+ * The detached runner of one async job; see src/jobs/execute.ts. With `-` for the job id it is a
+ * warm runner: it loads what it needs first, then waits for the id on standard input, and ends
+ * quietly if standard input closes without one (the server that started it went away).
+ */
 async function executeCommand(args: string[], values: { config?: string }): Promise<number> {
   const [{ isJobId }, { executeJob }, { createHost }, { createFsStorage }] = await Promise.all([
     import('../../src/jobs/model.js'),
@@ -174,13 +178,16 @@ async function executeCommand(args: string[], values: { config?: string }): Prom
     import('./deps.js'),
     import('./fs-storage.js'),
   ]);
-  const [id] = args;
-  if (!id || !isJobId(id)) throw new UsageError(`execute needs a job id such as 20261128101500_backup_ab12cd34, got ${JSON.stringify(id ?? '')}`);
-  const settings = readSettings({ config: values.config });
-  const host = createHost(settings);
   const controller = new AbortController();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => controller.abort());
   process.on('SIGHUP', () => undefined); // outlive the terminal that started the server
+  // `-`: JOB_ID_FROM_STDIN of job-runner.ts, spelt out here to keep that module out of every start.
+  const id = args[0] === '-' ? await readJobId(controller.signal) : args[0];
+  if (id === null) return 0;
+  if (!id || !isJobId(id)) throw new UsageError(`execute needs a job id such as 20261128101500_backup_ab12cd34, got ${JSON.stringify(id ?? '')}`);
+  // Read now, not when a warm runner started: the settings may have changed since.
+  const settings = readSettings({ config: values.config });
+  const host = createHost(settings);
   try {
     const result = await executeJob(
       { storage: createFsStorage(settings.application.storeDirectory), host, clock: { now: () => new Date() }, maxOutputBytes: settings.barman.maxOutputBytes },
@@ -196,6 +203,30 @@ async function executeCommand(args: string[], values: { config?: string }): Prom
   } finally {
     await host.close();
   }
+}
+
+/** One line from standard input: the job id, or null at its end (or a stop) before a full line. */
+function readJobId(signal: AbortSignal): Promise<string | null> {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = (value: string | null) => {
+      process.stdin.off('data', onData);
+      process.stdin.off('end', onEnd);
+      process.stdin.destroy(); // what the server does with its end from now on is no concern of the job
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const nl = text.indexOf('\n');
+      if (nl >= 0) done(text.slice(0, nl));
+      else if (text.length > 200) done(text.slice(0, 200)); // not a job id: refused as one
+    };
+    const onEnd = () => done(null);
+    process.stdin.on('data', onData);
+    process.stdin.once('end', onEnd);
+    process.stdin.once('error', onEnd);
+    signal.addEventListener('abort', onEnd, { once: true });
+  });
 }
 
 async function userCommand(action: string, username: string | undefined, values: { config?: string; access?: string; deny?: string }): Promise<number> {

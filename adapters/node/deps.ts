@@ -10,7 +10,7 @@ import { createFileLogger } from './logger.js';
 import { createLocalHost } from './local-host.js';
 import { prepareStore } from './settings-file.js';
 import { getClientAddress } from './client-address.js';
-import { createDetachedJobRunner } from './job-runner.js';
+import { createDetachedJobRunner, isCompiledBinary } from './job-runner.js';
 
 /** The Node wiring of every port, from loaded settings. */
 export function createNodeDeps(settings: Settings, opts: { logToStderr?: boolean } = {}): AppDeps {
@@ -34,7 +34,7 @@ export function createNodeDeps(settings: Settings, opts: { logToStderr?: boolean
     settingsFile: settings.file ? createFsTextFile(settings.file) : undefined,
     clientAddress: getClientAddress,
     cpuCount: availableParallelism(),
-    runner: createDetachedJobRunner({ storeDirectory: settings.application.storeDirectory, configFile: settings.file }),
+    runner: createDetachedJobRunner({ storeDirectory: settings.application.storeDirectory, configFile: settings.file, warm: settings.jobs.warmRunner && !isCompiledBinary(), logger }),
   };
 }
 

@@ -8,7 +8,7 @@ const DISCOVERY_DELAY_MS = 3000;
 /**
  * What a serving process does besides answering requests: find jobs left by an earlier run,
  * start queued ones (now and every two seconds), archive past months (now and daily), discover
- * barman's commands so the first /barman request does not wait, and keep barman's state current
+ * barman's commands so the first /barman request does not wait, get the job runner ready, and keep barman's state current
  * (the refresher). Returns a stop function.
  */
 export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => Promise<void>> {
@@ -26,6 +26,7 @@ export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => 
   const archive = () => jobs.archivePastMonths().catch((e) => deps.logger.log('error', `archiving failed: ${(e as Error).message}`));
   await pump();
   void archive();
+  deps.runner?.prepare?.(); // e.g. a runner started ahead for the next job
   const timers = [setInterval(pump, PUMP_MS), setInterval(archive, ARCHIVE_MS)];
   timers.forEach((t) => t.unref());
   // Keeps barman's state current and notices its changes, after the catalogue's first build.
@@ -35,6 +36,6 @@ export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => 
     clearTimeout(discover);
     clearTimeout(refresh);
     timers.forEach(clearInterval);
-    await refresher.stop();
+    await Promise.all([refresher.stop(), deps.runner?.close?.()]);
   };
 }

@@ -1,8 +1,10 @@
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { JobRunner } from '../../src/ports.js';
+import type { JobHandle, JobRunner, JobStart, Logger } from '../../src/ports.js';
+import { jobDir } from '../../src/jobs/model.js';
 
 export interface DetachedRunnerOptions {
   /** The store directory (runner.log goes into the job's folder). */
@@ -11,30 +13,129 @@ export interface DetachedRunnerOptions {
   configFile: string | null;
   /** How to start this program again; defaults to this process's own entry (see `selfCommand`). */
   command?: string[];
+  /**
+   * Keep one runner started ahead, waiting for its job, so a job does not wait for a program to
+   * start (a Node runner takes ~0.2 s, the single binary ~20 ms). Default: off.
+   */
+  warm?: boolean;
+  /** Where a warm runner that ended without a job is reported. */
+  logger?: Logger;
+}
+
+/** The job id argument that makes `barmanapi execute` read its job id from standard input. */
+export const JOB_ID_FROM_STDIN = '-';
+
+/** Warm runners that end without a job, in a row, before no more are started. */
+const MAX_WARM_FAILURES = 3;
+
+/** A runner started ahead: `barmanapi execute -`, its job id still to come on its stdin. */
+interface WarmRunner {
+  child: ChildProcess;
+  /** Its stdout and stderr until it has a job; then renamed to that job's runner.log. */
+  logPath: string;
+  exited: Promise<void>;
+  assigned: boolean;
 }
 
 /**
  * Starts each job as `barmanapi execute <id>` in its own session and process group, detached
- * from the server: the job keeps running if the server stops, restarts or is killed.
+ * from the server: the job keeps running if the server stops, restarts or is killed. With
+ * `warm`, one runner is started ahead and handed the next job's id on its standard input; it
+ * ends by itself when the server goes away before giving it one.
  */
 export function createDetachedJobRunner(opts: DetachedRunnerOptions): JobRunner {
   const command = opts.command ?? selfCommand();
+  const configArgs = opts.configFile ? ['--config', opts.configFile] : [];
+  let warm: WarmRunner | null = null;
+  let warmFailures = 0;
+  let closed = false;
+
+  /** Spawn a runner writing to the file `logPath`, detached, with the given stdin. */
+  const spawnRunner = (id: string, logPath: string, stdin: 'ignore' | 'pipe') => {
+    const log = openSync(logPath, 'a', 0o600);
+    try {
+      const child = spawn(command[0]!, [...command.slice(1), 'execute', id, ...configArgs], { detached: true, stdio: [stdin, log, log], cwd: '/' });
+      // The end is told to this server at once, while the child keeps no hold on its event loop.
+      const exited = new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.once('error', () => resolve());
+      });
+      child.unref();
+      return { child, exited };
+    } finally {
+      closeSync(log);
+    }
+  };
+
+  const startWarm = (): void => {
+    if (!opts.warm || closed || warm || warmFailures >= MAX_WARM_FAILURES) return;
+    const logPath = join(opts.storeDirectory, 'logs', `runner-warm-${randomBytes(6).toString('hex')}.log`);
+    let started: ReturnType<typeof spawnRunner>;
+    try {
+      started = spawnRunner(JOB_ID_FROM_STDIN, logPath, 'pipe');
+    } catch (e) {
+      warmFailures += 1;
+      opts.logger?.log('warn', `could not start a warm job runner: ${(e as Error).message}`);
+      return;
+    }
+    const runner: WarmRunner = { ...started, logPath, assigned: false };
+    // A write to a runner that has just died must not become an unhandled 'error' event.
+    runner.child.stdin?.on('error', () => undefined);
+    (runner.child.stdin as { unref?: () => void } | null)?.unref?.();
+    warm = runner;
+    void runner.exited.then(() => {
+      if (runner.assigned) return;
+      if (warm === runner) warm = null;
+      if (closed) return removeQuietly(runner.logPath);
+      // It ended with no job: bad settings, a missing program, killed. Say what it said.
+      warmFailures += 1;
+      const said = readTail(runner.logPath, 2000);
+      removeQuietly(runner.logPath);
+      opts.logger?.log('warn', `a warm job runner ended before it was given a job${said ? `: ${said}` : ''}${warmFailures >= MAX_WARM_FAILURES ? '; jobs start cold from now on' : ''}`);
+    });
+  };
+
+  /** Hand the job to the warm runner, or null when there is none that can take it. */
+  const assignWarm = (job: JobStart): JobHandle | null => {
+    const runner = warm;
+    if (!runner || runner.child.exitCode !== null || runner.child.signalCode !== null || !runner.child.stdin?.writable) return null;
+    warm = null;
+    try {
+      // Its output file becomes the job's runner.log: what it says lands where a cold runner's would.
+      renameSync(runner.logPath, join(opts.storeDirectory, job.dir, 'runner.log'));
+    } catch (e) {
+      warmFailures = MAX_WARM_FAILURES;
+      opts.logger?.log('warn', `warm job runners turned off: cannot move their output into a job's folder (${(e as Error).message})`);
+      runner.child.stdin.end();
+      return null;
+    }
+    runner.assigned = true;
+    warmFailures = 0;
+    runner.child.stdin.end(`${job.id}\n`);
+    return { pid: runner.child.pid ?? null, exited: runner.exited };
+  };
+
   return {
     async start(job) {
-      const log = openSync(join(opts.storeDirectory, job.dir, 'runner.log'), 'a', 0o600);
-      try {
-        const args = [...command.slice(1), 'execute', job.id, ...(opts.configFile ? ['--config', opts.configFile] : [])];
-        const child = spawn(command[0]!, args, { detached: true, stdio: ['ignore', log, log], cwd: '/' });
-        // The end is told to this server at once, while the child keeps no hold on its event loop.
-        const exited = new Promise<void>((resolve) => {
-          child.once('exit', () => resolve());
-          child.once('error', () => resolve());
-        });
-        child.unref();
-        return { pid: child.pid ?? null, exited };
-      } finally {
-        closeSync(log);
+      let handle = assignWarm(job);
+      if (!handle) {
+        const { child, exited } = spawnRunner(job.id, join(opts.storeDirectory, job.dir, 'runner.log'), 'ignore');
+        handle = { pid: child.pid ?? null, exited };
       }
+      startWarm();
+      return handle;
+    },
+    prepare() {
+      startWarm();
+    },
+    async close() {
+      closed = true;
+      const runner = warm;
+      warm = null;
+      if (!runner) return;
+      // Standard input closed without a job id: the runner ends by itself, soon.
+      runner.child.stdin?.end();
+      removeQuietly(runner.logPath);
     },
     async isAlive(pid, jobId) {
       try {
@@ -48,7 +149,11 @@ export function createDetachedJobRunner(opts: DetachedRunnerOptions): JobRunner 
       try {
         const stat = readFileSync(`${proc}/stat`, 'utf8');
         if (/\) Z /.test(stat)) return false;
-        return readFileSync(`${proc}/cmdline`, 'utf8').split('\0').includes(jobId);
+        const argv = readFileSync(`${proc}/cmdline`, 'utf8').split('\0');
+        if (argv.includes(jobId)) return true;
+        // A warm runner was given its job on stdin: its output (fd 2) is that job's runner.log.
+        if (!argv.includes('execute') || !argv.includes(JOB_ID_FROM_STDIN)) return false;
+        return readlinkSync(`${proc}/fd/2`) === realpathSync(join(opts.storeDirectory, jobDir(jobId), 'runner.log'));
       } catch {
         return false;
       }
@@ -61,6 +166,22 @@ export function createDetachedJobRunner(opts: DetachedRunnerOptions): JobRunner 
       }
     },
   };
+}
+
+function readTail(path: string, max: number): string {
+  try {
+    return readFileSync(path, 'utf8').trim().slice(-max);
+  } catch {
+    return '';
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // a folder we may no longer write to: the file is small and named for what it is
+  }
 }
 
 /**

@@ -33,7 +33,7 @@ export interface Settings {
   };
   authToken: { secret: string; algorithm: 'HS256'; tokenLife: number };
   log: { backupCount: number; maxBytes: number; format: 'plain' | 'json' };
-  jobs: { maxRunning: number; keepMonths: number };
+  jobs: { maxRunning: number; keepMonths: number; warmRunner: boolean };
   cache: { enabled: boolean; liveMaxAgeSeconds: number; maxBytes: number; refreshIntervalSeconds: number; refreshLiveSeconds: number };
   /** Unknown keys and similar non-fatal findings, one sentence each. */
   warnings: string[];
@@ -174,7 +174,7 @@ function toSettings(values: Map<SettingSpec, RawValue>, path: string | null, war
     },
     authToken: { secret: str('authtoken', 'secret'), algorithm: 'HS256', tokenLife: num('authtoken', 'tokenlife') },
     log: { backupCount: num('log', 'backupcount'), maxBytes: num('log', 'maxbytes'), format: str('log', 'format') as 'plain' | 'json' },
-    jobs: { maxRunning: num('jobs', 'max_running'), keepMonths: num('jobs', 'keep_months') },
+    jobs: { maxRunning: num('jobs', 'max_running'), keepMonths: num('jobs', 'keep_months'), warmRunner: bool('jobs', 'warm_runner') },
     cache: {
       enabled: bool('cache', 'enabled'),
       liveMaxAgeSeconds: num('cache', 'live_max_age'),

@@ -61,6 +61,7 @@ export const SETTINGS: SettingSpec[] = [
   { section: 'cache', key: 'refresh_interval', type: 'int', default: 30, min: 0, max: 86400, description: "Seconds between the background rounds that keep barman's state current and notice changes (new or failed backups, a host down); 0 stops them." },
   { section: 'cache', key: 'refresh_live', type: 'int', default: 300, min: 1, max: 86400, description: 'Seconds the background rounds let live answers (status, show-server) age before running them again.' },
   { section: 'cache', key: 'max_bytes', type: 'int', default: 64 * 1024 * 1024, min: 0, max: 1 << 30, description: 'Memory the cached answers may take; the least recently used go first.' },
+  { section: 'jobs', key: 'warm_runner', type: 'bool', default: true, description: 'Keep one job runner started ahead, waiting for the next async job, so a job does not wait for a Node program to start (the single binary starts quickly and keeps none). It ends by itself when the server stops.' },
   { section: 'jobs', key: 'keep_months', type: 'int', default: 0, min: 0, max: 1200, description: 'Delete monthly archives older than this many months (0 = keep all).' },
 ];
 

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInProcessJobRunner } from '../../adapters/memory/job-runner.js';
@@ -29,20 +29,31 @@ jobRunnerContract('in process', async () => {
   };
 });
 
-jobRunnerContract('detached (barmanapi execute)', async () => {
+/** A store and settings file in a fresh folder, barman being this machine's shell. */
+async function detachedFixture(warm: boolean) {
   const dir = await mkdtemp(join(tmpdir(), 'barmanapi-contract-runner-'));
   await chmod(dir, 0o755);
   const store = join(dir, 'store');
   const config = join(dir, 'barmanapi.conf');
   // The runner loads the settings as the server did: the store, and barman on this machine.
   await writeFile(config, `[application]\nstore_directory=${store}\n[barman]\nremote=false\n`);
+  await mkdir(join(store, 'logs'), { recursive: true });
+  const runner = createDetachedJobRunner({ storeDirectory: store, configFile: config, warm });
+  runner.prepare?.();
   return {
-    runner: createDetachedJobRunner({ storeDirectory: store, configFile: config }),
+    runner,
     storage: createFsStorage(store),
     commands: {
-      print: (text, exitCode) => ['/bin/sh', '-c', 'printf "%s\\n" "$0"; exit "$1"', text, String(exitCode)],
+      print: (text: string, exitCode: number) => ['/bin/sh', '-c', 'printf "%s\\n" "$0"; exit "$1"', text, String(exitCode)],
       wait: () => ['sleep', '300'],
     },
-    close: () => rm(dir, { recursive: true, force: true }),
+    close: async () => {
+      await runner.close?.();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
-});
+}
+
+jobRunnerContract('detached (barmanapi execute ID)', () => detachedFixture(false));
+// Each job handed to a runner started ahead, which read its id on standard input.
+jobRunnerContract('detached, started ahead (barmanapi execute -)', () => detachedFixture(true));
