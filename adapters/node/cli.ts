@@ -2,6 +2,8 @@
  * The `barmanapi` command. Each subcommand loads what it needs when it runs: `execute` (the
  * runner of every async job) starts without the HTTP server, Hono or ssh2 in memory.
  */
+import { readlinkSync, unlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ApiError } from '../../src/http/errors.js';
@@ -183,7 +185,10 @@ async function executeCommand(args: string[], values: { config?: string }): Prom
   process.on('SIGHUP', () => undefined); // outlive the terminal that started the server
   // `-`: JOB_ID_FROM_STDIN of job-runner.ts, spelt out here to keep that module out of every start.
   const id = args[0] === '-' ? await readJobId(controller.signal) : args[0];
-  if (id === null) return 0;
+  if (id === null) {
+    removeOwnWarmLog();
+    return 0;
+  }
   if (!id || !isJobId(id)) throw new UsageError(`execute needs a job id such as 20261128101500_backup_ab12cd34, got ${JSON.stringify(id ?? '')}`);
   // Read now, not when a warm runner started: the settings may have changed since.
   const settings = readSettings({ config: values.config });
@@ -202,6 +207,20 @@ async function executeCommand(args: string[], values: { config?: string }): Prom
     return 0;
   } finally {
     await host.close();
+  }
+}
+
+/**
+ * A warm runner that ends without a job removes the file its output went to (the server that
+ * would have removed it may have been killed): only a file named as the server names those.
+ */
+function removeOwnWarmLog(): void {
+  try {
+    const path = readlinkSync('/proc/self/fd/2');
+    // `.runner-warm-`: WARM_LOG_PREFIX of job-runner.ts.
+    if (basename(path).startsWith('.runner-warm-') && path.endsWith('.log')) unlinkSync(path);
+  } catch {
+    // no /proc, or already gone: nothing to remove
   }
 }
 

@@ -25,6 +25,9 @@ export interface DetachedRunnerOptions {
 /** The job id argument that makes `barmanapi execute` read its job id from standard input. */
 export const JOB_ID_FROM_STDIN = '-';
 
+/** A warm runner's output file, in the store's active/ folder, until it has a job. */
+export const WARM_LOG_PREFIX = '.runner-warm-';
+
 /** Warm runners that end without a job, in a row, before no more are started. */
 const MAX_WARM_FAILURES = 3;
 
@@ -69,7 +72,8 @@ export function createDetachedJobRunner(opts: DetachedRunnerOptions): JobRunner 
 
   const startWarm = (): void => {
     if (!opts.warm || closed || warm || warmFailures >= MAX_WARM_FAILURES) return;
-    const logPath = join(opts.storeDirectory, 'logs', `runner-warm-${randomBytes(6).toString('hex')}.log`);
+    // Beside the job folders (one filesystem, whatever logs/ links to), so it can become a job's runner.log.
+    const logPath = join(opts.storeDirectory, 'active', `${WARM_LOG_PREFIX}${randomBytes(6).toString('hex')}.log`);
     let started: ReturnType<typeof spawnRunner>;
     try {
       started = spawnRunner(JOB_ID_FROM_STDIN, logPath, 'pipe');
@@ -98,15 +102,24 @@ export function createDetachedJobRunner(opts: DetachedRunnerOptions): JobRunner 
   /** Hand the job to the warm runner, or null when there is none that can take it. */
   const assignWarm = (job: JobStart): JobHandle | null => {
     const runner = warm;
-    if (!runner || runner.child.exitCode !== null || runner.child.signalCode !== null || !runner.child.stdin?.writable) return null;
+    if (!runner || !runner.child.stdin?.writable || !processLives(runner.child)) return null;
     warm = null;
     try {
-      // Its output file becomes the job's runner.log: what it says lands where a cold runner's would.
-      renameSync(runner.logPath, join(opts.storeDirectory, job.dir, 'runner.log'));
+      // Its output file becomes the job's runner.log, where a cold runner's output goes (moved, so
+      // its fd 2 names it: isAlive). Never in place of one: a runner started for this job before,
+      // by a server killed meanwhile, may be writing it; a cold runner appends to it instead.
+      // Only a server makes a runner.log, and it makes them one job start at a time.
+      const target = join(opts.storeDirectory, job.dir, 'runner.log');
+      if (existsSync(target)) throw Object.assign(new Error(`${target} exists`), { code: 'EEXIST' });
+      renameSync(runner.logPath, target);
     } catch (e) {
-      warmFailures = MAX_WARM_FAILURES;
-      opts.logger?.log('warn', `warm job runners turned off: cannot move their output into a job's folder (${(e as Error).message})`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        warmFailures += 1;
+        opts.logger?.log('warn', `a warm job runner could not be given job ${job.id}: ${(e as Error).message}`);
+      }
+      runner.assigned = true; // ended on purpose, not a failure of its own
       runner.child.stdin.end();
+      removeQuietly(runner.logPath);
       return null;
     }
     runner.assigned = true;
@@ -153,7 +166,16 @@ export function createDetachedJobRunner(opts: DetachedRunnerOptions): JobRunner 
         if (argv.includes(jobId)) return true;
         // A warm runner was given its job on stdin: its output (fd 2) is that job's runner.log.
         if (!argv.includes('execute') || !argv.includes(JOB_ID_FROM_STDIN)) return false;
-        return readlinkSync(`${proc}/fd/2`) === realpathSync(join(opts.storeDirectory, jobDir(jobId), 'runner.log'));
+        let output: string;
+        try {
+          output = readlinkSync(`${proc}/fd/2`);
+        } catch (e) {
+          // A process this one may not look into (a runner made non-dumpable): as with EPERM above,
+          // it cannot be told apart, so it counts as alive rather than a running job as lost.
+          if (['EACCES', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '')) return true;
+          throw e;
+        }
+        return output === realpathSync(join(opts.storeDirectory, jobDir(jobId), 'runner.log'));
       } catch {
         return false;
       }
@@ -166,6 +188,24 @@ export function createDetachedJobRunner(opts: DetachedRunnerOptions): JobRunner 
       }
     },
   };
+}
+
+/**
+ * Whether the child process is there now and not a zombie: its exit is seen by Node only at a
+ * later turn of the event loop, and a job must not be handed to a runner already dead.
+ */
+function processLives(child: ChildProcess): boolean {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return false;
+  try {
+    process.kill(child.pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${child.pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc here: the signal said it is there
+  }
 }
 
 function readTail(path: string, max: number): string {

@@ -59,7 +59,7 @@ describe('detached job runner started ahead (barmanapi execute -)', () => {
     await chmod(dir, 0o755);
     store = join(dir, 'store');
     config = join(dir, 'barmanapi.conf');
-    await mkdir(join(store, 'logs'), { recursive: true });
+    await mkdir(join(store, 'active'), { recursive: true });
     await settings();
     storage = createFsStorage(store);
     said = [];
@@ -98,7 +98,7 @@ describe('detached job runner started ahead (barmanapi execute -)', () => {
     const next = await until('the next runner started ahead', () => waitingRunners(config).length === 1 && waitingRunners(config));
     expect(next).not.toContain(waiting);
     expect(existsSync(join(store, jobDir(id), 'runner.log'))).toBe(true);
-    expect(readdirSync(join(store, 'logs')).filter((f) => f.startsWith('runner-warm-'))).toHaveLength(1);
+    expect(readdirSync(join(store, 'active')).filter((f) => f.startsWith('.runner-warm-'))).toHaveLength(1);
   });
 
   it('is known alive for its job only, though its job id is not on its command line', async () => {
@@ -132,7 +132,7 @@ describe('detached job runner started ahead (barmanapi execute -)', () => {
     const [waiting] = await until('a runner started ahead', () => waitingRunners(config).length === 1 && waitingRunners(config));
     await runner.close?.();
     await until('the runner to end on close', () => !alive(waiting!));
-    expect(readdirSync(join(store, 'logs')).filter((f) => f.startsWith('runner-warm-'))).toEqual([]);
+    expect(readdirSync(join(store, 'active')).filter((f) => f.startsWith('.runner-warm-'))).toEqual([]);
 
     // A server killed outright: its end of the pipe closes with it.
     const script = `import { createDetachedJobRunner } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'dist', 'adapters', 'node', 'job-runner.js'))};
@@ -142,6 +142,33 @@ describe('detached job runner started ahead (barmanapi execute -)', () => {
     const [orphan] = await until('the other process to start a runner ahead', () => waitingRunners(config).length === 1 && waitingRunners(config));
     server.kill('SIGKILL');
     await until('the runner to end with its server', () => !alive(orphan!));
+    // Its server could not remove the runner's output file: the runner did.
+    expect(readdirSync(join(store, 'active')).filter((f) => f.startsWith('.runner-warm-'))).toEqual([]);
+  });
+
+  it('is not handed a job that was handed to a runner before: that one may be at work, known by its runner.log', async () => {
+    runner.prepare?.();
+    const [waiting] = await until('a runner started ahead', () => waitingRunners(config).length === 1 && waitingRunners(config));
+    const id = await newJob(['/bin/sh', '-c', 'echo second start']);
+    await writeFile(join(store, jobDir(id), 'runner.log'), 'said by the first runner\n');
+    const { pid } = await runner.start({ id, dir: jobDir(id) });
+    expect(pid).not.toBe(waiting);
+    expect(await result(id)).toMatchObject({ status: 'done' });
+    expect(readFileSync(join(store, jobDir(id), 'runner.log'), 'utf8')).toContain('said by the first runner');
+    await until('the unused runner to end', () => !alive(waiting!));
+  });
+
+  it('is not handed a job once dead, even before the server has heard of its end', async () => {
+    runner.prepare?.();
+    const [waiting] = await until('a runner started ahead', () => waitingRunners(config).length === 1 && waitingRunners(config));
+    const id = await newJob(['/bin/sh', '-c', 'echo after a death']);
+    process.kill(waiting!, 'SIGKILL');
+    // Wait without yielding to the event loop: Node has not seen the exit when start() runs.
+    const deadline = Date.now() + 5000;
+    while (alive(waiting!) && Date.now() < deadline) { /* spin */ }
+    const { pid } = await runner.start({ id, dir: jobDir(id) });
+    expect(pid).not.toBe(waiting);
+    expect(await result(id)).toMatchObject({ status: 'done', exit_code: 0 });
   });
 
   it('is replaced by a runner started for the job when it died waiting, and says so', async () => {

@@ -37,7 +37,7 @@ async function detachedFixture(warm: boolean) {
   const config = join(dir, 'barmanapi.conf');
   // The runner loads the settings as the server did: the store, and barman on this machine.
   await writeFile(config, `[application]\nstore_directory=${store}\n[barman]\nremote=false\n`);
-  await mkdir(join(store, 'logs'), { recursive: true });
+  await mkdir(join(store, 'active'), { recursive: true });
   const runner = createDetachedJobRunner({ storeDirectory: store, configFile: config, warm });
   runner.prepare?.();
   return {
