@@ -24,7 +24,7 @@ export type {
 export { loadSettings, SettingsError, type Settings, type SettingsInput } from './settings/load.js';
 export { SETTINGS, type SettingSpec } from './settings/schema.js';
 export type { PublicUser } from './auth/users.js';
-export { isAllowed, holdsGrant, whyNotWithin } from './auth/policy.js';
+export { isAllowed, holdsGrant, whyNotWithin, hostReach, reachesHost } from './auth/policy.js';
 export { ApiError } from './http/errors.js';
 export type { ErrorBody } from './http/envelope.js';
 export { JobService } from './jobs/service.js';

@@ -16,16 +16,16 @@ import { redact } from '../../src/util/redact.js';
 interface CommandDef {
   words: string[];
   args: string[];
-  options: Array<'config' | 'host' | 'port' | 'access' | 'deny'>;
+  options: Array<'config' | 'host' | 'port' | 'access' | 'deny' | 'hosts'>;
   help: string;
 }
 
 const COMMANDS: CommandDef[] = [
   { words: ['runserver'], args: [], options: ['config', 'host', 'port'], help: 'serve the API' },
   { words: ['user', 'list'], args: [], options: ['config'], help: 'list the users with their rules' },
-  { words: ['user', 'add'], args: ['USERNAME'], options: ['access', 'deny', 'config'], help: 'add a user (the password is asked for)' },
+  { words: ['user', 'add'], args: ['USERNAME'], options: ['access', 'deny', 'hosts', 'config'], help: 'add a user (the password is asked for)' },
   { words: ['user', 'passwd'], args: ['USERNAME'], options: ['config'], help: "change a user's password" },
-  { words: ['user', 'change'], args: ['USERNAME'], options: ['access', 'deny', 'config'], help: "change a user's access and deny rules" },
+  { words: ['user', 'change'], args: ['USERNAME'], options: ['access', 'deny', 'hosts', 'config'], help: "change a user's access and deny rules or barman hosts" },
   { words: ['user', 'remove'], args: ['USERNAME'], options: ['config'], help: 'remove a user' },
   { words: ['execute'], args: ['JOB_ID'], options: ['config'], help: 'run one async job (started by the server); - reads the job id from standard input' },
 ];
@@ -36,6 +36,7 @@ const OPTIONS = {
   port: { type: 'string', short: 'p', usage: '[--port PORT]' },
   access: { type: 'string', usage: '[--access RULES]' },
   deny: { type: 'string', usage: '[--deny RULES]' },
+  hosts: { type: 'string', usage: '[--hosts HOSTS]' },
 } as const;
 
 const usageLine = (c: CommandDef) => ['barmanapi', ...c.words, ...c.args, ...c.options.map((o) => OPTIONS[o].usage)].join(' ');
@@ -51,6 +52,8 @@ The config file is --config, else $BARMANAPI_CONFIG, else /etc/barmanapi.conf.
 Passwords are read from the terminal, or from the first line of standard input.
 RULES is a list such as "barman,auth/user/list" or "['barman']"; an empty access list
 ("[]") allows everything, including the exact-name grants (config/barman/exec, …).
+HOSTS is a list of barman host names ("default,dc2", "*" for every host); "[]" goes back
+to the default host only (every host for an empty access list).
 `;
 
 /** A mistake in how the command was called: exit 2, with the way to the help. */
@@ -124,7 +127,7 @@ async function run(argv: string[]): Promise<number> {
   const args = parsed.positionals.slice(def.words.length);
   if (args.length < def.args.length) throw new UsageError(`'${name}' needs ${def.args.slice(args.length).join(' ')}; usage: ${usageLine(def)}`);
   if (args.length > def.args.length) throw new UsageError(`'${name}' takes ${def.args.length || 'no'} argument${def.args.length === 1 ? '' : 's'}, got also ${JSON.stringify(args.slice(def.args.length).join(' '))}; usage: ${usageLine(def)}`);
-  const values = parsed.values as { config?: string; host?: string; port?: string; access?: string; deny?: string };
+  const values = parsed.values as { config?: string; host?: string; port?: string; access?: string; deny?: string; hosts?: string };
   switch (def.words[0]) {
     case 'runserver':
       return runserver(values);
@@ -248,7 +251,7 @@ function readJobId(signal: AbortSignal): Promise<string | null> {
   });
 }
 
-async function userCommand(action: string, username: string | undefined, values: { config?: string; access?: string; deny?: string }): Promise<number> {
+async function userCommand(action: string, username: string | undefined, values: { config?: string; access?: string; deny?: string; hosts?: string }): Promise<number> {
   const [{ UserDirectory, validateUsername }, { createFsTextFile }] = await Promise.all([import('../../src/auth/users.js'), import('./fs-storage.js')]);
   const settings = readSettings({ config: values.config });
   const users = new UserDirectory({
@@ -258,12 +261,12 @@ async function userCommand(action: string, username: string | undefined, values:
   });
   switch (action) {
     case 'list':
-      for (const u of await users.list()) process.stdout.write(`${u.username}\taccess=${JSON.stringify(u.access)}\tdeny=${JSON.stringify(u.deny)}\n`);
+      for (const u of await users.list()) process.stdout.write(`${u.username}\taccess=${JSON.stringify(u.access)}\tdeny=${JSON.stringify(u.deny)}${u.hosts ? `\thosts=${JSON.stringify(u.hosts)}` : ''}\n`);
       return 0;
     case 'add': {
       validateUsername(username);
       const password = await readNewPassword(`Password for ${username}: `);
-      const u = await users.add({ username, password, access: values.access, deny: values.deny });
+      const u = await users.add({ username, password, access: values.access, deny: values.deny, hosts: values.hosts });
       process.stdout.write(`added ${u.username}\n`);
       return 0;
     }
@@ -275,11 +278,11 @@ async function userCommand(action: string, username: string | undefined, values:
       return 0;
     }
     case 'change': {
-      if (values.access === undefined && values.deny === undefined) {
-        throw new UsageError(`'user change' needs --access RULES and/or --deny RULES (use 'user passwd' for the password)`);
+      if (values.access === undefined && values.deny === undefined && values.hosts === undefined) {
+        throw new UsageError(`'user change' needs --access RULES, --deny RULES and/or --hosts HOSTS (use 'user passwd' for the password)`);
       }
-      const u = await users.change({ username, access: values.access, deny: values.deny });
-      process.stdout.write(`changed ${u.username}: access=${JSON.stringify(u.access)} deny=${JSON.stringify(u.deny)}; tokens issued before now no longer work\n`);
+      const u = await users.change({ username, access: values.access, deny: values.deny, hosts: values.hosts });
+      process.stdout.write(`changed ${u.username}: access=${JSON.stringify(u.access)} deny=${JSON.stringify(u.deny)}${u.hosts ? ` hosts=${JSON.stringify(u.hosts)}` : ''}; tokens issued before now no longer work\n`);
       return 0;
     }
     default:

@@ -13,6 +13,28 @@
 export interface Rules {
   access: readonly string[];
   deny: readonly string[];
+  /**
+   * The barman hosts reached, by name; `*` is every host. Missing: the default host only, except
+   * for an empty access list, which reaches every host.
+   */
+  hosts?: readonly string[];
+}
+
+/** The name of the host of [barman] (settings/file.ts DEFAULT_HOST): every user reaches it. */
+const DEFAULT_HOST = 'default';
+/** In a `hosts` list: every host, those added later too. */
+export const EVERY_HOST = '*';
+
+/** The hosts `user` reaches: 'every', or their names. */
+export function hostReach(user: Rules): 'every' | ReadonlySet<string> {
+  if (!user.hosts || user.hosts.length === 0) return user.access.length === 0 ? 'every' : new Set([DEFAULT_HOST]);
+  return user.hosts.includes(EVERY_HOST) ? 'every' : new Set(user.hosts);
+}
+
+/** Whether `user` may reach the barman host named `host`, by any route. */
+export function reachesHost(user: Rules, host: string): boolean {
+  const reach = hostReach(user);
+  return reach === 'every' || reach.has(host);
 }
 
 /** Routes every authenticated user may call whatever their rules: logging in and reading one's own rules. */
@@ -156,13 +178,15 @@ function denyKept(wanted: string, kept: string): boolean {
  * Who may manage whom: `target`'s rights fit inside `manager`'s when every access rule of the
  * target is covered by the manager's (an empty target list means everything, so only a manager
  * with an empty list covers it), every deny of the manager's is kept by the target, and the
- * target names an exact-name grant only if the manager holds it. Returns why not, or null.
+ * target names an exact-name grant only if the manager holds it; and every barman host the target
+ * reaches, the manager reaches too. Returns why not, or null.
  */
 export function whyNotWithin(target: Rules, manager: Rules): string | null {
   for (const d of manager.deny) {
     if (!target.deny.some((t) => denyKept(d, t))) return `it would drop the deny rule ${JSON.stringify(d)} that limits you`;
   }
-  if (manager.access.length === 0) return null;
+  const hosts = whyNotWithinHosts(target, manager);
+  if (manager.access.length === 0) return hosts;
   if (target.access.length === 0) return 'an empty access list allows everything, and yours does not';
   for (const rule of target.access) {
     const grant = EXACT_GRANTS.find((g) => g === trim(rule));
@@ -172,5 +196,15 @@ export function whyNotWithin(target: Rules, manager: Rules): string | null {
     }
     if (!manager.access.some((m) => ruleWithin(rule, m))) return `the access rule ${JSON.stringify(rule)} reaches beyond yours`;
   }
+  return hosts;
+}
+
+/** Every barman host the target reaches, the manager reaches too. */
+function whyNotWithinHosts(target: Rules, manager: Rules): string | null {
+  const managerHosts = hostReach(manager);
+  if (managerHosts === 'every') return null;
+  const targetHosts = hostReach(target);
+  if (targetHosts === 'every') return 'it would reach every barman host, and you do not';
+  for (const host of targetHosts) if (!managerHosts.has(host)) return `it would reach the barman host ${JSON.stringify(host)}, which you do not`;
   return null;
 }

@@ -11,13 +11,14 @@ import type { Context } from 'hono';
 
 /**
  * A user's fields as the user routes take them (their values are checked by the user directory,
- * which the CLI shares): access and deny as a list, or one text in the users file's list syntax.
+ * which the CLI shares): access, deny and hosts as a list, or one text in the users file's list syntax.
  */
 const userFields = () => ({
   username: text('is required').optional(),
   password: text().optional(),
   access: textOrList().optional(),
   deny: textOrList().optional(),
+  hosts: textOrList().optional(),
 });
 export const userAddParams = lazySchema((z) => z.strictObject(userFields()));
 export const userChangeParams = lazySchema((z) => z.strictObject(userFields()));
@@ -38,8 +39,8 @@ export function authRoutes(deps: Deps, auth: AuthService): Hono<AppEnv> {
   });
 
   r.all('/user', (c) => {
-    const { username, access, deny } = c.get('user');
-    return c.json(ok({ username, access, deny }));
+    const { username, access, deny, hosts } = c.get('user');
+    return c.json(ok({ username, access, deny, ...(hosts ? { hosts } : {}) }));
   });
 
   r.all('/user/list', async (c) => c.json(ok(await auth.users.list())));

@@ -10,6 +10,8 @@ export interface PublicUser {
   username: string;
   access: string[];
   deny: string[];
+  /** The barman hosts reached (`*`: all); absent: the default host only (all for an empty access list). */
+  hosts?: string[];
 }
 
 export interface UserRecord extends PublicUser {
@@ -28,6 +30,15 @@ export interface UserRecord extends PublicUser {
  * user); throws to refuse it. This is where "who may manage whom" is enforced, on what the file
  * holds at the moment of writing.
  */
+/** What the user routes and the CLI give for a user; each value is checked here. */
+export interface UserInput {
+  username?: unknown;
+  password?: unknown;
+  access?: unknown;
+  deny?: unknown;
+  hosts?: unknown;
+}
+
 export type EditGuard = (before: PublicUser | null, after: PublicUser | null, current: (username: string) => PublicUser | null) => void;
 
 export const DEFAULT_USER = 'memin';
@@ -46,6 +57,20 @@ export function validateUsername(name: unknown, parameter = 'username'): string 
     );
   }
   return name;
+}
+
+const HOST_RE = /^(\*|[a-z0-9][a-z0-9_-]{0,62})$/;
+
+/** A `hosts` list: host names (as settings name them) or `*`; empty means the key is removed. */
+export function validateHosts(value: unknown): string[] {
+  const problem = typeof value === 'string' ? listProblem(value) : null;
+  if (problem) throw badRequest(`hosts is not a readable list (${problem}); write ['default','dc2'] or default,dc2`, { parameter: 'hosts' });
+  const list = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? parseList(value) : null;
+  if (list === null) throw badRequest(`hosts must be a list such as ['default','dc2'] or a comma list`, { parameter: 'hosts' });
+  for (const host of list) {
+    if (!HOST_RE.test(host)) throw badRequest(`hosts: ${JSON.stringify(host.slice(0, 80))} is not a host name (lowercase letters, digits, _ and -) nor * (every host)`, { parameter: 'hosts' });
+  }
+  return [...new Set(list)];
 }
 
 export function validateRules(value: unknown, parameter: string): string[] {
@@ -132,33 +157,40 @@ export class UserDirectory {
     return (await this.get(username)) ?? null;
   }
 
-  async add(input: { username?: unknown; password?: unknown; access?: unknown; deny?: unknown }, guard?: EditGuard): Promise<PublicUser> {
+  async add(input: UserInput, guard?: EditGuard): Promise<PublicUser> {
     const username = validateUsername(input.username);
     const password = this.validatePassword(input.password);
     const access = input.access === undefined ? [] : validateRules(input.access, 'access');
     const deny = input.deny === undefined ? [] : validateRules(input.deny, 'deny');
+    const hosts = input.hosts === undefined ? [] : validateHosts(input.hosts);
     const hash = await hashPassword(password, this.iterations);
+    const user: PublicUser = { username, access, deny, ...(hosts.length > 0 ? { hosts } : {}) };
     await this.edit(async (doc) => {
       if (doc.hasSection(username)) throw conflict(`user ${username} exists`, { parameter: 'username' });
-      guard?.(null, { username, access, deny }, lookup(doc));
-      doc.addSection(username, { password: hash, access: formatList(access), deny: formatList(deny), id: newAccountId() });
+      guard?.(null, user, lookup(doc));
+      doc.addSection(username, { password: hash, access: formatList(access), deny: formatList(deny), ...(hosts.length > 0 ? { hosts: formatList(hosts) } : {}), id: newAccountId() });
     });
-    return { username, access, deny };
+    return user;
   }
 
-  async change(input: { username?: unknown; password?: unknown; access?: unknown; deny?: unknown }, guard?: EditGuard): Promise<PublicUser> {
+  async change(input: UserInput, guard?: EditGuard): Promise<PublicUser> {
     const username = validateUsername(input.username);
     const password = input.password === undefined ? undefined : this.validatePassword(input.password);
     const access = input.access === undefined ? undefined : validateRules(input.access, 'access');
     const deny = input.deny === undefined ? undefined : validateRules(input.deny, 'deny');
+    const hosts = input.hosts === undefined ? undefined : validateHosts(input.hosts);
     const hash = password === undefined ? undefined : await hashPassword(password, this.iterations);
     await this.edit(async (doc) => {
       if (!doc.hasSection(username)) throw notFound(`user ${username} does not exist`, { parameter: 'username' });
       const before = rulesIn(doc, username);
-      guard?.(before, { username, access: access ?? before.access, deny: deny ?? before.deny }, lookup(doc));
+      const afterHosts = hosts === undefined ? before.hosts : hosts.length > 0 ? hosts : undefined;
+      guard?.(before, { username, access: access ?? before.access, deny: deny ?? before.deny, ...(afterHosts ? { hosts: afterHosts } : {}) }, lookup(doc));
       if (hash !== undefined) doc.set(username, 'password', hash);
       if (access !== undefined) doc.set(username, 'access', formatList(access));
       if (deny !== undefined) doc.set(username, 'deny', formatList(deny));
+      // An empty list removes the key: the default host only (every host for an empty access list).
+      if (hosts !== undefined && hosts.length > 0) doc.set(username, 'hosts', formatList(hosts));
+      else if (hosts !== undefined) doc.remove(username, 'hosts');
     });
     const user = await this.get(username);
     return toPublic(user!);
@@ -243,11 +275,10 @@ export class UserDirectory {
     const users = new Map<string, UserRecord>();
     for (const name of doc.sectionNames()) {
       const v = doc.values(name);
-      const access = parseList(v.access);
-      const deny = parseList(v.deny);
+      const { access, deny, hosts } = rulesIn(doc, name);
       const passwordHash = v.password ?? '';
       const id = v.id ?? '';
-      users.set(name, { username: name, id, access, deny, passwordHash, fingerprint: await fingerprint(name, passwordHash, access, deny, id) });
+      users.set(name, { username: name, id, access, deny, ...(hosts ? { hosts } : {}), passwordHash, fingerprint: await fingerprint(name, passwordHash, access, deny, id, hosts) });
     }
     this.users = users;
     this.revision = revision;
@@ -256,7 +287,8 @@ export class UserDirectory {
 
 function rulesIn(doc: IniDocument, username: string): PublicUser {
   const v = doc.values(username);
-  return { username, access: parseList(v.access), deny: parseList(v.deny) };
+  const hosts = parseList(v.hosts);
+  return { username, access: parseList(v.access), deny: parseList(v.deny), ...(hosts.length > 0 ? { hosts } : {}) };
 }
 
 function lookup(doc: IniDocument): (username: string) => PublicUser | null {
@@ -264,15 +296,16 @@ function lookup(doc: IniDocument): (username: string) => PublicUser | null {
 }
 
 function toPublic(u: UserRecord): PublicUser {
-  return { username: u.username, access: [...u.access], deny: [...u.deny] };
+  return { username: u.username, access: [...u.access], deny: [...u.deny], ...(u.hosts ? { hosts: [...u.hosts] } : {}) };
 }
 
 function newAccountId(): string {
   return b64url(crypto.getRandomValues(new Uint8Array(9)));
 }
 
-async function fingerprint(name: string, hash: string, access: string[], deny: string[], id: string): Promise<string> {
-  const data = new TextEncoder().encode([name, hash, access.join(','), deny.join(','), ...(id ? [id] : [])].join('\u0000'));
+async function fingerprint(name: string, hash: string, access: string[], deny: string[], id: string, hosts?: string[]): Promise<string> {
+  // hosts only when set, so the tokens of users from before host lists stay valid.
+  const data = new TextEncoder().encode([name, hash, access.join(','), deny.join(','), ...(id ? [id] : []), ...(hosts ? [`hosts=${hosts.join(',')}`] : [])].join('\u0000'));
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
   return b64url(digest.slice(0, 12));
 }

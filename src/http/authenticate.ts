@@ -59,7 +59,7 @@ async function tokenUserLater(deps: Deps, auth: AuthService, token: string, clai
 function tokenUser(claims: LoginClaims, user: UserRecord | null | undefined): AuthedUser {
   if (!user) throw unauthorized('invalid token: its user no longer exists');
   if (user.fingerprint !== claims.fpr) throw unauthorized('token revoked: the password or access rules changed; get a new token');
-  return { username: user.username, access: user.access, deny: user.deny, fingerprint: user.fingerprint, id: user.id };
+  return { username: user.username, access: user.access, deny: user.deny, ...(user.hosts ? { hosts: user.hosts } : {}), fingerprint: user.fingerprint, id: user.id };
 }
 
 function tokenFrom(c: Context, header: string, scheme: string): string | undefined {
@@ -101,7 +101,7 @@ async function basicUser(deps: Deps, auth: AuthService, c: Context, header: stri
     throw unauthorized('wrong username or password');
   }
   auth.throttle.succeeded([keys[0]!]);
-  return { username: user.username, access: user.access, deny: user.deny, fingerprint: user.fingerprint, id: user.id };
+  return { username: user.username, access: user.access, deny: user.deny, ...(user.hosts ? { hosts: user.hosts } : {}), fingerprint: user.fingerprint, id: user.id };
 }
 
 const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -25,7 +25,7 @@ export interface SettingChange {
 /** The settings a file sets, by spec, as written (the last spelling wins, as in the loader). */
 export function fileValues(text: string, path: string): { values: Map<SettingSpec, unknown>; warnings: string[] } {
   const { entries, warnings } = readSettingsFile(text, path, { strict: false });
-  return { values: new Map(entries.map((e) => [e.spec, e.value])), warnings };
+  return { values: new Map(entries.filter((e) => !e.host).map((e) => [e.spec, e.value])), warnings };
 }
 
 export function parseSettingChanges(params: Params): SettingChange[] {

@@ -16,6 +16,8 @@ export interface FileEntry {
   /** The spellings the file used. */
   section: string;
   key: string;
+  /** Set for a key of a further barman host's section (`[host:NAME]`; `[host.NAME]` in TOML): its spec is [barman]'s. */
+  host?: string;
 }
 
 export interface SettingsFileContent {
@@ -49,6 +51,16 @@ export function readSettingsFile(text: string, path: string | null, opts: { stri
     if (!canonicalSection(section)) warnings.push(`${where}: [${section}]: unknown section, ignored${didYouMean(section, knownSections())}`);
     else for (const [key, value] of values) add(section, key, value);
   };
+  /** A further barman host: the keys of [barman], under the host's name. */
+  const addHost = (section: string, name: string, values: Iterable<[string, unknown]>) => {
+    const problem = hostNameProblem(name);
+    if (problem) throw new SettingsError(path, section, null, problem);
+    for (const [key, value] of values) {
+      const spec = findSetting('barman', key);
+      if (spec) entries.push({ spec, value, section, key, host: name });
+      else warnings.push(`${where}: [${section}] ${key}: unknown setting, ignored${didYouMean(key, SETTINGS.filter((x) => x.section === 'barman').flatMap((x) => [x.key, ...(x.aliases ?? [])]))}`);
+    }
+  };
 
   if (isToml(path)) {
     let doc: Record<string, unknown>;
@@ -58,7 +70,12 @@ export function readSettingsFile(text: string, path: string | null, opts: { stri
       throw new SettingsError(path, null, null, `not valid TOML: ${(e as Error).message.split('\n')[0]}`);
     }
     for (const [section, table] of Object.entries(doc)) {
-      if (typeof table === 'object' && table !== null && !Array.isArray(table)) addSection(section, Object.entries(table));
+      if (section.toLowerCase() === HOST_SECTION && isTable(table)) {
+        for (const [name, host] of Object.entries(table)) {
+          if (isTable(host)) addHost(`${section}.${name}`, name, Object.entries(host));
+          else throw new SettingsError(path, `${section}.${name}`, null, `expected a table ([${section}.${name}]) with the keys of [barman]`);
+        }
+      } else if (isTable(table)) addSection(section, Object.entries(table));
       else if (opts.strict) throw new SettingsError(path, section, null, 'expected a table ([section])');
       else warnings.push(`${where}: [${section}]: not a table, ignored`);
     }
@@ -67,8 +84,29 @@ export function readSettingsFile(text: string, path: string | null, opts: { stri
   const doc = new IniDocument(text);
   if (opts.strict && doc.problems[0]) throw new SettingsError(path, null, null, doc.problems[0].message);
   for (const p of doc.problems) warnings.push(`${where}: ${p.message}`);
-  for (const section of new Set(doc.sectionNames())) addSection(section, Object.entries(doc.values(section)));
+  for (const section of new Set(doc.sectionNames())) {
+    const host = /^host:(.*)$/i.exec(section);
+    if (host) addHost(section, host[1]!, Object.entries(doc.values(section)));
+    else addSection(section, Object.entries(doc.values(section)));
+  }
   return { entries, warnings };
+}
+
+/** The section that names further barman hosts: `[host:NAME]` in INI, `[host.NAME]` in TOML. */
+const HOST_SECTION = 'host';
+
+/** The name of the host `[barman]` describes, as users' `hosts` lists and `host=` name it. */
+export const DEFAULT_HOST = 'default';
+
+/** Why `name` cannot name a host, or null: it goes into URLs, logs and users' rules. */
+export function hostNameProblem(name: string): string | null {
+  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(name)) return `host name ${JSON.stringify(name)}: use 1 to 63 lowercase letters, digits, _ or - (starting with a letter or digit)`;
+  if (name === DEFAULT_HOST) return `host name "${DEFAULT_HOST}" is the host of [barman]; give this one another name`;
+  return null;
+}
+
+function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
 function knownSections(): string[] {

@@ -18,7 +18,8 @@ export function holdSettings(initial: Settings): SettingsHolder {
         const [group, field] = where;
         updated = { ...updated, [group]: { ...(updated[group] as object), [field]: (next[group] as Record<string, unknown>)[field] } };
       }
-      current = updated;
+      // The default host's entry is [barman] itself: it follows a live change of [barman].
+      current = { ...updated, hosts: updated.hosts.map((h, i) => (i === 0 ? { ...h, barman: updated.barman } : h)) };
     },
   };
 }

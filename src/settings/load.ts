@@ -4,7 +4,7 @@ import { dirname, resolveAgainst } from '../util/path.js';
 import { SETTINGS, findSetting, type SettingSpec } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { SettingsError } from './errors.js';
-import { readSettingsFile } from './file.js';
+import { DEFAULT_HOST, readSettingsFile } from './file.js';
 
 /** Variables that are not settings but are read by barmanapi. */
 const OTHER_VARIABLES = new Set(['BARMANAPI_CONFIG']);
@@ -14,7 +14,27 @@ export interface Settings {
   file: string | null;
   user: { configFile: string; secret: string; minPasswordLength: number };
   application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean; corsOrigins: string[]; configBackupsKeep: number; configBackupsDays: number };
-  barman: {
+  barman: BarmanSettings;
+  /**
+   * Every barman host: the one of [barman] first (named `default`), then each `[host:NAME]` in file
+   * order. A further host's keys it does not set take the defaults, not [barman]'s values.
+   */
+  hosts: HostSettings[];
+  authToken: { secret: string; algorithm: 'HS256'; tokenLife: number };
+  log: { backupCount: number; maxBytes: number; format: 'plain' | 'json' };
+  jobs: { maxRunning: number; keepMonths: number; warmRunner: boolean };
+  cache: { enabled: boolean; liveMaxAgeSeconds: number; maxBytes: number; refreshIntervalSeconds: number; refreshLiveSeconds: number };
+  /** Unknown keys and similar non-fatal findings, one sentence each. */
+  warnings: string[];
+}
+
+/** One barman host: where barman runs and how it is run and bounded. */
+export interface HostSettings {
+  name: string;
+  barman: BarmanSettings;
+}
+
+export interface BarmanSettings {
     configFile: string;
     command: string[];
     remote: boolean;
@@ -30,13 +50,6 @@ export interface Settings {
     /** 0: twice the cores of the API machine. */
     maxConcurrent: number;
     maxQueued: number;
-  };
-  authToken: { secret: string; algorithm: 'HS256'; tokenLife: number };
-  log: { backupCount: number; maxBytes: number; format: 'plain' | 'json' };
-  jobs: { maxRunning: number; keepMonths: number; warmRunner: boolean };
-  cache: { enabled: boolean; liveMaxAgeSeconds: number; maxBytes: number; refreshIntervalSeconds: number; refreshLiveSeconds: number };
-  /** Unknown keys and similar non-fatal findings, one sentence each. */
-  warnings: string[];
 }
 
 export type RawValue = string | number | boolean | string[];
@@ -57,9 +70,13 @@ export interface SettingsInput {
 export function loadSettings(input: SettingsInput): Settings {
   const warnings: string[] = [];
   const values = new Map<SettingSpec, RawValue>();
+  const hosts = new Map<string, Map<SettingSpec, RawValue>>();
   const fromFile = input.text === null ? { entries: [], warnings: [] } : readSettingsFile(input.text, input.path, { strict: true });
   warnings.push(...fromFile.warnings);
-  for (const { spec, value, section, key } of fromFile.entries) values.set(spec, coerce(spec, value, input.path, section, key));
+  for (const { spec, value, section, key, host } of fromFile.entries) {
+    const into = host === undefined ? values : hosts.get(host) ?? hosts.set(host, new Map()).get(host)!;
+    into.set(spec, coerce(spec, value, input.path, section, key));
+  }
   const variables = SETTINGS.map((spec) => `BARMANAPI_${spec.section}_${spec.key}`.toUpperCase());
   SETTINGS.forEach((spec, i) => {
     const name = variables[i]!;
@@ -78,7 +95,7 @@ export function loadSettings(input: SettingsInput): Settings {
     if (!spec) throw new SettingsError('(command line)', section, key, 'unknown setting');
     values.set(spec, coerce(spec, v, '(command line)', section, key));
   }
-  return toSettings(values, input.path, warnings);
+  return toSettings(values, hosts, input.path, warnings);
 }
 
 /** Check one value against its spec; `where` names the file or variable for the error. */
@@ -121,26 +138,57 @@ export function coerce(spec: SettingSpec, value: unknown, where: string | null, 
   }
 }
 
-function toSettings(values: Map<SettingSpec, RawValue>, path: string | null, warnings: string[]): Settings {
+/** Typed reads of one section's values, defaults where a key is not set. */
+function reader(values: Map<SettingSpec, RawValue>, path: string | null) {
   const get = (section: string, key: string): RawValue => {
     const spec = findSetting(section, key)!;
     return values.has(spec) ? values.get(spec)! : spec.default;
   };
   const str = (s: string, k: string) => String(get(s, k));
-  const num = (s: string, k: string) => Number(get(s, k));
-  const bool = (s: string, k: string) => get(s, k) === true;
   const base = path ? dirname(path) : '.';
-  const file = (s: string, k: string) => (str(s, k) === '' ? '' : resolveAgainst(base, str(s, k)));
+  return {
+    get,
+    str,
+    num: (s: string, k: string) => Number(get(s, k)),
+    bool: (s: string, k: string) => get(s, k) === true,
+    file: (s: string, k: string) => (str(s, k) === '' ? '' : resolveAgainst(base, str(s, k))),
+  };
+}
 
+/** The [barman] keys of one host; `section` names where they came from in errors. */
+function barmanSettings(values: Map<SettingSpec, RawValue>, path: string | null, section: string): BarmanSettings {
+  const { get, str, num, bool, file } = reader(values, path);
   const command = splitWords(str('barman', 'command'));
-  if (command.length === 0) throw new SettingsError(path, 'barman', 'command', 'must name the barman executable');
+  if (command.length === 0) throw new SettingsError(path, section, 'command', 'must name the barman executable');
   const remote = bool('barman', 'remote');
   if (remote && str('barman', 'remotessh') === '') {
-    throw new SettingsError(path, 'barman', 'remotessh', 'required when remote = true (e.g. "ssh barman@backup")');
+    throw new SettingsError(path, section, 'remotessh', 'required when remote = true (e.g. "ssh barman@backup")');
   }
   for (const root of get('barman', 'path_roots') as string[]) {
-    if (!root.startsWith('/')) throw new SettingsError(path, 'barman', 'path_roots', `${JSON.stringify(root)} is not an absolute folder (start it with /)`);
+    if (!root.startsWith('/')) throw new SettingsError(path, section, 'path_roots', `${JSON.stringify(root)} is not an absolute folder (start it with /)`);
   }
+  return {
+    configFile: str('barman', 'configfile'),
+    command,
+    remote,
+    remoteSsh: str('barman', 'remotessh'),
+    knownHosts: file('barman', 'known_hosts'),
+    trustOnFirstUse: bool('barman', 'trust_on_first_use'),
+    asyncCommands: (get('barman', 'asynccommand') as string[]).map((c) => c.toLowerCase()),
+    timeoutSeconds: num('barman', 'timeout'),
+    maxOutputBytes: num('barman', 'max_output_bytes'),
+    allowFreeRemoteSshCommand: bool('barman', 'allow_free_remote_ssh_command'),
+    pathRoots: get('barman', 'path_roots') as string[],
+    maxConcurrent: num('barman', 'max_concurrent'),
+    maxQueued: num('barman', 'max_queued'),
+  };
+}
+
+function toSettings(values: Map<SettingSpec, RawValue>, hostValues: Map<string, Map<SettingSpec, RawValue>>, path: string | null, warnings: string[]): Settings {
+  const { get, str, num, bool, file } = reader(values, path);
+  const barman = barmanSettings(values, path, 'barman');
+  const hosts: HostSettings[] = [{ name: DEFAULT_HOST, barman }];
+  for (const [name, v] of hostValues) hosts.push({ name, barman: barmanSettings(v, path, `host:${name}`) });
   for (const origin of get('application', 'cors_origins') as string[]) {
     if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new SettingsError(path, 'application', 'cors_origins', `${JSON.stringify(origin)} is not an origin such as https://portal.example.com (scheme and host, no path)`);
   }
@@ -157,21 +205,8 @@ function toSettings(values: Map<SettingSpec, RawValue>, path: string | null, war
       configBackupsKeep: num('application', 'config_backups_keep'),
       configBackupsDays: num('application', 'config_backups_days'),
     },
-    barman: {
-      configFile: str('barman', 'configfile'),
-      command,
-      remote,
-      remoteSsh: str('barman', 'remotessh'),
-      knownHosts: file('barman', 'known_hosts'),
-      trustOnFirstUse: bool('barman', 'trust_on_first_use'),
-      asyncCommands: (get('barman', 'asynccommand') as string[]).map((c) => c.toLowerCase()),
-      timeoutSeconds: num('barman', 'timeout'),
-      maxOutputBytes: num('barman', 'max_output_bytes'),
-      allowFreeRemoteSshCommand: bool('barman', 'allow_free_remote_ssh_command'),
-      pathRoots: get('barman', 'path_roots') as string[],
-      maxConcurrent: num('barman', 'max_concurrent'),
-      maxQueued: num('barman', 'max_queued'),
-    },
+    barman,
+    hosts,
     authToken: { secret: str('authtoken', 'secret'), algorithm: 'HS256', tokenLife: num('authtoken', 'tokenlife') },
     log: { backupCount: num('log', 'backupcount'), maxBytes: num('log', 'maxbytes'), format: str('log', 'format') as 'plain' | 'json' },
     jobs: { maxRunning: num('jobs', 'max_running'), keepMonths: num('jobs', 'keep_months'), warmRunner: bool('jobs', 'warm_runner') },

@@ -154,7 +154,7 @@ describe('barmanapi runserver (real Node server over HTTP)', () => {
     [['user', 'list', '--bogus'], /unknown option --bogus for 'user list'/],
     [['user', 'list', 'extra'], /'user list' takes no arguments, got also "extra"/],
     [['user', 'add'], /'user add' needs USERNAME/],
-    [['user', 'change', 'memin'], /'user change' needs --access RULES and\/or --deny RULES/],
+    [['user', 'change', 'memin'], /'user change' needs --access RULES, --deny RULES and\/or --hosts HOSTS/],
     [['user'], /user needs one of list, add, passwd, change or remove/],
     [['frob'], /unknown command "frob"; see 'barmanapi --help'/],
     [['execute'], /'execute' needs JOB_ID/],

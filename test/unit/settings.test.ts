@@ -137,3 +137,46 @@ describe('loadSettings', () => {
     expect(s.barman.command).toEqual(['sudo', '-u', 'barman', '/opt/my barman/barman']);
   });
 });
+
+describe('further barman hosts', () => {
+  const INI = `[barman]\nconfigfile=/etc/barman.conf\nremote=false\ntimeout=30\n\n[host:dc2]\nconfigfile=/etc/barman-dc2.conf\nremote=true\nremotessh=ssh barman@dc2\nasynccommand=['backup']\n\n[host:pg17]\ncommand=/opt/barman/bin/barman\n`;
+
+  it('reads [host:NAME] sections (INI) with the keys of [barman]; [barman] stays the host named default', () => {
+    const s = loadSettings({ text: INI, path: '/etc/barmanapi.conf' });
+    expect(s.hosts.map((h) => h.name)).toEqual(['default', 'dc2', 'pg17']);
+    expect(s.hosts[0]!.barman).toBe(s.barman);
+    expect(s.hosts[1]!.barman).toMatchObject({ configFile: '/etc/barman-dc2.conf', remote: true, remoteSsh: 'ssh barman@dc2', asyncCommands: ['backup'] });
+    // Keys a host does not set take the defaults, not [barman]'s: where barman runs is never implied.
+    expect(s.hosts[2]!.barman).toMatchObject({ command: ['/opt/barman/bin/barman'], configFile: '/etc/barman.conf', remote: false, timeoutSeconds: 300 });
+    expect(s.barman.timeoutSeconds).toBe(30);
+  });
+
+  it('reads [host.NAME] tables in TOML the same', () => {
+    const s = loadSettings({ text: '[barman]\nremote = false\n[host.dc2]\nremote = true\nremotessh = "ssh barman@dc2"\ntimeout = 60\n', path: '/etc/barmanapi.toml' });
+    expect(s.hosts.map((h) => [h.name, h.barman.remote, h.barman.timeoutSeconds])).toEqual([['default', false, 300], ['dc2', true, 60]]);
+  });
+
+  it('validates a host as [barman] is validated, naming its section in the one-line error', () => {
+    expect(() => loadSettings({ text: '[host:dc2]\nremote=true\n', path: '/x.conf' })).toThrow(/\[host:dc2\] remotessh: required when remote = true/);
+    expect(() => loadSettings({ text: '[host:dc2]\ntimeout=abc\n', path: '/x.conf' })).toThrow(/\[host:dc2\] timeout: expected a whole number/);
+    expect(() => loadSettings({ text: '[host.dc2]\ntimeout = 0\n', path: '/x.toml' })).toThrow(SettingsError);
+    expect(() => loadSettings({ text: '[host.dc2]\npath_roots = ["relative"]\n', path: '/x.toml' })).toThrow(/path_roots: "relative" is not an absolute folder/);
+  });
+
+  it('refuses host names that could not go into a URL or a rule, and "default"', () => {
+    for (const name of ['DC2', 'dc 2', '-dc2', 'dc/2', 'default', '', 'a'.repeat(64)]) {
+      expect(() => loadSettings({ text: `[host:${name}]\nremote=false\n`, path: '/x.conf' }), name).toThrow(SettingsError);
+    }
+    expect(() => loadSettings({ text: '[host]\nremote = false\n', path: '/x.toml' })).toThrow(/expected a table/);
+  });
+
+  it('warns about a key of a host section that is no [barman] key, with the closest one', () => {
+    const s = loadSettings({ text: '[host:dc2]\nremotesh=ssh x\n', path: '/x.conf' });
+    expect(s.warnings.join('\n')).toMatch(/\[host:dc2\] remotesh: unknown setting, ignored.*remotessh/);
+  });
+
+  it('takes BARMANAPI_BARMAN_* variables for the default host only', () => {
+    const s = loadSettings({ text: INI, path: '/x.conf', env: { BARMANAPI_BARMAN_TIMEOUT: '45' } });
+    expect(s.hosts.map((h) => h.barman.timeoutSeconds)).toEqual([45, 300, 300]);
+  });
+});
