@@ -48,7 +48,7 @@ export async function benchHistory(): Promise<BenchOutcome> {
       logger: { log: () => undefined },
       signer: () => Promise.reject(new Error('archiving signs nothing')),
       maxRunning: () => 4,
-      hostDescription: 'local',
+      describeHost: () => 'local',
     });
     const archived = await timed(() => service.archivePastMonths());
     if (!archived.value.includes(past)) throw new Error(`month ${past} was not archived`);

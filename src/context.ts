@@ -7,7 +7,10 @@ import type { PublicUser } from './auth/users.js';
 export interface AppDeps {
   settings: Settings;
   storage: Storage;
+  /** The barman host of [barman] (named `default`). */
   host: BarmanHost;
+  /** The further barman hosts of the settings (`[host:NAME]`), by name: one for each. */
+  hosts?: Readonly<Record<string, BarmanHost>>;
   clock: Clock;
   logger: Logger;
   /** client.conf. */
@@ -39,7 +42,7 @@ export interface SettingsHolder {
 }
 
 /** What route modules reach: AppDeps with the settings behind their holder. */
-export interface Deps extends Omit<AppDeps, 'settings' | 'jobs' | 'runner'> {
+export interface Deps extends Omit<AppDeps, 'settings' | 'jobs' | 'runner' | 'hosts'> {
   settings: SettingsHolder;
   runner?: JobRunner;
 }
@@ -55,5 +58,7 @@ export type AppEnv = {
     user: AuthedUser;
     /** Path relative to where the app is mounted, without leading slash: `barman/backup`. */
     routePath: string;
+    /** The barman host the request works on, described (`local`, `ssh barman@dc2`), once chosen. */
+    barmanHost?: string;
   };
 };

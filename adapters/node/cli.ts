@@ -11,6 +11,7 @@ import { SettingsError } from '../../src/settings/load.js';
 import { readSettings } from './settings-file.js';
 import { VERSION } from './version.js';
 import { redact } from '../../src/util/redact.js';
+import type { BarmanHost } from '../../src/ports.js';
 
 /** One subcommand: its words, positional arguments and options, and one line of help. */
 interface CommandDef {
@@ -177,7 +178,7 @@ async function runserver(values: { config?: string; host?: string; port?: string
  * quietly if standard input closes without one (the server that started it went away).
  */
 async function executeCommand(args: string[], values: { config?: string }): Promise<number> {
-  const [{ isJobId }, { executeJob }, { createHost }, { createFsStorage }] = await Promise.all([
+  const [{ isJobId }, { executeJob }, { createBarmanHost, createHost }, { createFsStorage }] = await Promise.all([
     import('../../src/jobs/model.js'),
     import('../../src/jobs/execute.js'),
     import('./deps.js'),
@@ -196,9 +197,17 @@ async function executeCommand(args: string[], values: { config?: string }): Prom
   // Read now, not when a warm runner started: the settings may have changed since.
   const settings = readSettings({ config: values.config });
   const host = createHost(settings);
+  const further: BarmanHost[] = [];
+  const hostFor = (name: string) => {
+    const found = settings.hosts.find((h) => h.name === name && h.barman !== settings.barman);
+    if (!found) return null;
+    const adapter = createBarmanHost(found.barman);
+    further.push(adapter);
+    return { host: adapter, maxOutputBytes: found.barman.maxOutputBytes };
+  };
   try {
     const result = await executeJob(
-      { storage: createFsStorage(settings.application.storeDirectory), host, clock: { now: () => new Date() }, maxOutputBytes: settings.barman.maxOutputBytes },
+      { storage: createFsStorage(settings.application.storeDirectory), host, clock: { now: () => new Date() }, maxOutputBytes: settings.barman.maxOutputBytes, hostFor },
       id,
       process.pid,
       controller.signal,
@@ -209,7 +218,7 @@ async function executeCommand(args: string[], values: { config?: string }): Prom
     }
     return 0;
   } finally {
-    await host.close();
+    await Promise.all([host, ...further].map((h) => h.close()));
   }
 }
 

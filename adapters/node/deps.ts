@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { AppDeps } from '../../src/context.js';
 import type { BarmanHost } from '../../src/ports.js';
-import type { Settings } from '../../src/settings/load.js';
+import type { BarmanSettings, Settings } from '../../src/settings/load.js';
 import { userInfo } from 'node:os';
 import { describeRemoteSsh, parseRemoteSsh } from '../../src/barman/remote-ssh.js';
 import { createFsStorage, createFsTextFile } from './fs-storage.js';
@@ -28,6 +28,7 @@ export function createNodeDeps(settings: Settings, opts: { logToStderr?: boolean
     settings,
     storage: createFsStorage(settings.application.storeDirectory),
     host: createHost(settings),
+    hosts: createFurtherHosts(settings),
     clock: { now: () => new Date() },
     logger,
     usersFile: createFsTextFile(settings.user.configFile),
@@ -38,20 +39,31 @@ export function createNodeDeps(settings: Settings, opts: { logToStderr?: boolean
   };
 }
 
+/** The adapter of [barman]'s host. */
 export function createHost(settings: Settings): BarmanHost {
-  const timeout = settings.barman.timeoutSeconds * 1000;
-  const maxOutput = settings.barman.maxOutputBytes;
-  if (!settings.barman.remote) return createLocalHost({ defaultTimeoutMs: timeout, defaultMaxOutputBytes: maxOutput });
+  return createBarmanHost(settings.barman);
+}
+
+/** The adapters of the further hosts (`[host:NAME]`), by name. */
+export function createFurtherHosts(settings: Settings): Record<string, BarmanHost> {
+  return Object.fromEntries(settings.hosts.slice(1).map((h) => [h.name, createBarmanHost(h.barman)]));
+}
+
+/** The adapter of one barman host: this machine, or SSH. */
+export function createBarmanHost(barman: BarmanSettings): BarmanHost {
+  const timeout = barman.timeoutSeconds * 1000;
+  const maxOutput = barman.maxOutputBytes;
+  if (!barman.remote) return createLocalHost({ defaultTimeoutMs: timeout, defaultMaxOutputBytes: maxOutput });
   // Parsed now, so a bad remotessh stops start-up; ssh2 itself is loaded on first use only,
   // which keeps it out of the start-up of every local installation.
-  const target = parseRemoteSsh(settings.barman.remoteSsh);
+  const target = parseRemoteSsh(barman.remoteSsh);
   let host: Promise<BarmanHost> | undefined;
   const get = () =>
     (host ??= import('./ssh-host.js').then(({ createSshHost }) =>
       createSshHost({
         target,
-        knownHostsFile: settings.barman.knownHosts || undefined,
-        trustOnFirstUse: settings.barman.trustOnFirstUse,
+        knownHostsFile: barman.knownHosts || undefined,
+        trustOnFirstUse: barman.trustOnFirstUse,
         defaultTimeoutMs: timeout,
         defaultMaxOutputBytes: maxOutput,
       }),

@@ -12,7 +12,7 @@ import type { PublicUser } from '../../src/auth/users.js';
 import { createApi, type Api } from '../../src/app.js';
 import { createInProcessJobRunner } from '../memory/job-runner.js';
 import { getClientAddress } from './client-address.js';
-import { createHost } from './deps.js';
+import { createFurtherHosts, createHost } from './deps.js';
 import { createFsStorage, createFsTextFile } from './fs-storage.js';
 import { createDetachedJobRunner } from './job-runner.js';
 import { createFileLogger } from './logger.js';
@@ -20,7 +20,7 @@ import { prepareStore, readSettings } from './settings-file.js';
 import { startHousekeeping } from './housekeeping.js';
 
 export * from '../../src/index.js';
-export { createHost, createNodeDeps } from './deps.js';
+export { createBarmanHost, createFurtherHosts, createHost, createNodeDeps } from './deps.js';
 export { createFsStorage, createFsTextFile } from './fs-storage.js';
 export { createLocalHost, type LocalHostOptions } from './local-host.js';
 export { createSshHost, type SshHostOptions } from './ssh-host.js';
@@ -45,6 +45,8 @@ export interface BarmanApiOptions {
   storage?: Storage;
   /** Where barman runs; default: local or SSH as the settings say. */
   host?: BarmanHost;
+  /** The further barman hosts of the settings (`[host:NAME]`), by name; default: made from the settings unless `host` is given. */
+  hosts?: Readonly<Record<string, BarmanHost>>;
   /**
    * Starts async commands. Default: detached `barmanapi execute` processes (as runserver does)
    * when the store and the barman host are the ones the settings file describes; otherwise
@@ -95,6 +97,8 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
   for (const w of settings.warnings) logger.log('warn', w);
   const storage = opts.storage ?? createFsStorage(storeDirectory);
   const host = opts.host ?? createHost(settings);
+  // Further hosts of the settings: their adapters are made here unless the embedder gives its own.
+  const hosts = opts.hosts ?? (opts.host ? undefined : createFurtherHosts(settings));
   const clock = opts.clock ?? { now: () => new Date() };
   const given = opts.runner !== undefined ? opts.runner : opts.jobs;
   const runner =
@@ -103,7 +107,17 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
       : (given ??
         (!opts.storage && !opts.host && settings.file
           ? createDetachedJobRunner({ storeDirectory, configFile: settings.file })
-          : createInProcessJobRunner({ storage, host, clock, maxOutputBytes: settings.barman.maxOutputBytes })));
+          : createInProcessJobRunner({
+              storage,
+              host,
+              clock,
+              maxOutputBytes: settings.barman.maxOutputBytes,
+              hostFor: (name) => {
+                const found = settings.hosts.find((h) => h.name === name);
+                const adapter = hosts?.[name];
+                return found && adapter ? { host: adapter, maxOutputBytes: found.barman.maxOutputBytes } : null;
+              },
+            })));
   const external = opts.auth && opts.auth !== 'builtin' ? opts.auth.external : undefined;
   if (opts.auth && opts.auth !== 'builtin' && typeof external !== 'function') {
     throw new TypeError("createBarmanApi: auth must be 'builtin' or { external: (c) => user | null }");
@@ -119,6 +133,7 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
     clientAddress: getClientAddress,
     cpuCount: availableParallelism(),
     runner,
+    hosts,
     externalAuth: external,
   };
   const api = createApi(deps);
@@ -127,7 +142,7 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
     'abort',
     () => {
       stop();
-      void host.close();
+      for (const h of [host, ...Object.values(hosts ?? {})]) void h.close();
     },
     { once: true },
   );

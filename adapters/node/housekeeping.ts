@@ -12,12 +12,14 @@ const DISCOVERY_DELAY_MS = 3000;
  * (the refresher). Returns a stop function.
  */
 export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => Promise<void>> {
-  const { jobs, catalogue, refresher } = api;
+  const { jobs, hosts } = api;
   // A few seconds after start, so the burst of `barman --help` processes does not slow the first
   // requests (their runs are background work: they take a barman slot only when no request
   // waits); a /barman/<command> request before then asks only for its own command's help.
   const discover = setTimeout(() => {
-    void catalogue.get().catch((e) => deps.logger.log('warn', `barman command discovery failed: ${(e as Error).message}`));
+    for (const h of hosts.list) {
+      void h.catalogue.get().catch((e) => deps.logger.log('warn', `barman command discovery failed${h.name === 'default' ? '' : ` on host ${h.name}`}: ${(e as Error).message}`));
+    }
   }, DISCOVERY_DELAY_MS);
   discover.unref();
   const found = await jobs.recover();
@@ -30,12 +32,12 @@ export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => 
   const timers = [setInterval(pump, PUMP_MS), setInterval(archive, ARCHIVE_MS)];
   timers.forEach((t) => t.unref());
   // Keeps barman's state current and notices its changes, after the catalogue's first build.
-  const refresh = setTimeout(() => refresher.start(), DISCOVERY_DELAY_MS * 2);
+  const refresh = setTimeout(() => hosts.list.forEach((h) => h.refresher.start()), DISCOVERY_DELAY_MS * 2);
   refresh.unref();
   return async () => {
     clearTimeout(discover);
     clearTimeout(refresh);
     timers.forEach(clearInterval);
-    await Promise.all([refresher.stop(), deps.runner?.close?.()]);
+    await Promise.all([...hosts.list.map((h) => h.refresher.stop()), deps.runner?.close?.()]);
   };
 }

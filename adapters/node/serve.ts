@@ -71,7 +71,7 @@ export async function startServer(deps: AppDeps, opts: { host: string; port: num
       // The file logger gathers lines for a moment while busy: the last requests' lines go out now.
       const logger = deps.logger as Partial<FileLogger>;
       if (typeof logger.flush === 'function') logger.flush();
-      await deps.host.close();
+      await Promise.all([deps.host, ...Object.values(deps.hosts ?? {})].map((h) => h.close()));
     },
   };
 }

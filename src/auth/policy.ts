@@ -1,3 +1,5 @@
+import { DEFAULT_HOST, EVERY_HOST } from '../hosts/names.js';
+
 /**
  * The one access model (DESIGN §3), used by every route family:
  * - `access` matches on path segments: a rule covers a path equal to it or below it
@@ -20,10 +22,6 @@ export interface Rules {
   hosts?: readonly string[];
 }
 
-/** The name of the host of [barman] (settings/file.ts DEFAULT_HOST): every user reaches it. */
-const DEFAULT_HOST = 'default';
-/** In a `hosts` list: every host, those added later too. */
-export const EVERY_HOST = '*';
 
 /** The hosts `user` reaches: 'every', or their names. */
 export function hostReach(user: Rules): 'every' | ReadonlySet<string> {

@@ -7,7 +7,7 @@ import { changeFile, type ChangeTarget } from '../files/change.js';
 import { describeFileError } from '../files/errors.js';
 import { ok } from '../http/envelope.js';
 import { conflict } from '../http/errors.js';
-import { readParams } from '../http/params.js';
+import type { Params } from '../http/params.js';
 import { flag, lazySchema, openValues, parseParams } from '../http/schema.js';
 import type { FileOwnership } from '../ports.js';
 import { KeyedMutex } from '../util/mutex.js';
@@ -26,10 +26,18 @@ export const configChangeParams = lazySchema((z) =>
   z.object({ create: flag(), force: flag(), dry_run: flag(), remove: openValues().optional() }).catchall(openValues()),
 );
 
-export function changeHandler(deps: Deps, options: OptionCatalogueStore, onChange?: () => void) {
+/** The barman host a change request is for, with its parameters (less `host`). */
+export interface ChangeTargetHost {
+  deps: Deps;
+  options: OptionCatalogueStore;
+  onChange?: () => void;
+  params: Params;
+}
+
+export function changeHandler(resolve: (c: Context<AppEnv>) => Promise<ChangeTargetHost>) {
   const mutex = new KeyedMutex();
   return async (c: Context<AppEnv>) => {
-    const params = await readParams(c);
+    const { deps, options, onChange, params } = await resolve(c);
     const { create, force, dry_run } = await parseParams(configChangeParams, params);
     const flags: Record<string, boolean> = { create, force, dry_run };
     const req = parseChangeRequest(params, (name) => flags[name] ?? false);

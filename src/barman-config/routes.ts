@@ -1,5 +1,9 @@
 import { Hono } from 'hono';
-import type { Deps, AppEnv } from '../context.js';
+import type { Context } from 'hono';
+import type { AppEnv } from '../context.js';
+import type { HostServices, HostSet } from '../hosts/services.js';
+import { DEFAULT_HOST } from '../hosts/names.js';
+import { hostParam } from '../hosts/params.js';
 import { ok } from '../http/envelope.js';
 import { badRequest } from '../http/errors.js';
 import { readParams } from '../http/params.js';
@@ -11,10 +15,8 @@ import { knownOptions, OptionCatalogueStore, type InstalledOptions } from './opt
 import { publicView, readBarmanConfig } from './reader.js';
 
 export interface ConfigRoutesOptions {
-  /** The installed barman's version, e.g. `async () => (await catalogue.get()).version`. */
-  versionOf: () => Promise<string>;
-  /** Called after barman's configuration was written through the API. */
-  onChange?: () => void;
+  /** Called after a host's barman configuration was written through the API. */
+  onChange?: (host: HostServices) => void;
 }
 
 /** /config/barman/template: a commented-out section of every option of a scope. */
@@ -25,13 +27,26 @@ export const templateParams = lazySchema((z) =>
   }),
 );
 
-/** /config/barman: barman's configuration, its options, and changes to it. */
-export function configRoutes(deps: Deps, opts: ConfigRoutesOptions): Hono<AppEnv> {
+/**
+ * /config/barman: barman's configuration, its options, and changes to it, on the barman host
+ * `host=` names (the default host when absent), among those the user may reach.
+ */
+export function configRoutes(hosts: HostSet, opts: ConfigRoutesOptions = {}): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  const options = new OptionCatalogueStore(deps, opts.versionOf);
+  const stores = new Map<string, OptionCatalogueStore>();
+  /** The host a request names, its option catalogue, and its other parameters. */
+  const target = async (c: Context<AppEnv>) => {
+    const params = await readParams(c);
+    const host = hosts.forUser(c.get('user'), hostParam(params));
+    c.set('barmanHost', host.deps.host.description);
+    let options = stores.get(host.name);
+    if (!options) stores.set(host.name, (options = new OptionCatalogueStore(host.deps, () => host.catalogue.barmanVersion())));
+    return { host, deps: host.deps, options, params, onChange: () => opts.onChange?.(host) };
+  };
 
   r.all('/barman', async (c) => {
-    await parseParams(noParams, await readParams(c));
+    const { deps, params, host } = await target(c);
+    await parseParams(noParams, params);
     const view = publicView(await readBarmanConfig(deps.host, deps.settings.current().barman.configFile));
     return c.json(ok(view.sections, {
       main_file: view.mainFile,
@@ -39,21 +54,25 @@ export function configRoutes(deps: Deps, opts: ConfigRoutesOptions): Hono<AppEnv
       files: view.files,
       sections: Object.fromEntries(view.sections.map((s) => [s.name, s])),
       warnings: view.warnings,
+      ...(host.name === DEFAULT_HOST ? {} : { host: host.name }),
     }));
   });
 
   r.all('/barman/help', async (c) => {
-    await parseParams(noParams, await readParams(c));
+    const { options, params } = await target(c);
+    await parseParams(noParams, params);
     return c.json(describeCatalogue(await options.get()));
   });
 
   r.all('/barman/reload', async (c) => {
-    await parseParams(noParams, await readParams(c));
+    const { options, params } = await target(c);
+    await parseParams(noParams, params);
     return c.json(describeCatalogue(await options.reload()));
   });
 
   r.all('/barman/template', async (c) => {
-    const p = await parseParams(templateParams, await readParams(c));
+    const { options, params } = await target(c);
+    const p = await parseParams(templateParams, params);
     const scope = p.scope;
     const section = p.section ?? (scope === 'global' ? 'barman' : 'example');
     const installed = await options.get();
@@ -67,7 +86,7 @@ export function configRoutes(deps: Deps, opts: ConfigRoutesOptions): Hono<AppEnv
     }));
   });
 
-  r.all('/barman/change', changeHandler(deps, options, opts.onChange));
+  r.all('/barman/change', changeHandler(target));
   return r;
 }
 

@@ -13,6 +13,8 @@ export interface CommandResult {
   command?: string;
   /** Read-only commands: whether the answer came from the read cache, and how old it is. */
   cache?: { hit: boolean; age_ms: number };
+  /** The barman host by name, for any host but the default one. */
+  host?: string;
 }
 
 export function outputLines(stdout: string): string[] {

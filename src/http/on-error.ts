@@ -30,8 +30,9 @@ export function errorHandler(deps: Pick<Deps, 'logger' | 'host'>): ErrorHandler<
     }
     if (err instanceof HostError) {
       // The barman host, not this API, failed: a gateway error that says why; the next request reconnects.
-      deps.logger.log('warn', `barman host ${deps.host.description}: ${err.kind}`, { path: c.req.path, error: redact(err.message) });
-      return c.json(errorBody(new ApiError(502, HOST_ERROR_TYPE[err.kind], redact(err.message), { host: deps.host.description })), 502);
+      const host = c.get('barmanHost') ?? deps.host.description;
+      deps.logger.log('warn', `barman host ${host}: ${err.kind}`, { path: c.req.path, error: redact(err.message) });
+      return c.json(errorBody(new ApiError(502, HOST_ERROR_TYPE[err.kind], redact(err.message), { host })), 502);
     }
     deps.logger.log('error', 'unhandled error', { path: c.req.path, error: redact(String((err as Error).stack ?? err)) });
     return c.json(internalErrorBody(), 500);

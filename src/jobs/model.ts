@@ -4,6 +4,8 @@
  * end, result.json. The folder name is the job id; the month is its first six digits, so a ticket
  * still finds its job after the month has been packed into archive/YYYYmm.tar.gz.
  */
+import { DEFAULT_HOST } from '../hosts/names.js';
+
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'lost' | 'cancelled';
 
 export interface JobRecord {
@@ -17,8 +19,16 @@ export interface JobRecord {
   /** The account that started it (see UserRecord.id); absent in jobs from before ids. */
   user_id?: string;
   servers: string[];
+  /** Where barman ran, described (`local`, `ssh barman@backup`). */
   host: string;
+  /** The barman host by name, as settings and users' `hosts` lists name it; absent: `default`. */
+  host_name?: string;
   created_at: string;
+}
+
+/** The name of the barman host a job ran on. */
+export function jobHost(job: { host_name?: string }): string {
+  return job.host_name ?? DEFAULT_HOST;
 }
 
 export interface RunClaim {
@@ -67,6 +77,8 @@ export interface JobSummary {
   user: string;
   user_id?: string;
   server: string;
+  /** The barman host by name; absent for the default host (rows from before several hosts). */
+  host?: string;
 }
 
 export const JOB_ID_RE = /^(\d{14})_([a-z][a-z0-9-]{0,63})_([a-z0-9]{8})$/;
@@ -112,5 +124,6 @@ export function summarise(job: JobRecord, status: JobStatus, result: JobResult |
     user: job.user,
     ...(job.user_id ? { user_id: job.user_id } : {}),
     server: job.servers.join(','),
+    ...(job.host_name && job.host_name !== DEFAULT_HOST ? { host: job.host_name } : {}),
   };
 }

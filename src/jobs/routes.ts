@@ -4,11 +4,12 @@ import type { Deps, AppEnv } from '../context.js';
 import { ok } from '../http/envelope.js';
 import { readParams } from '../http/params.js';
 import { flag, lazySchema, matching, parseParams, text, wholeNumber } from '../http/schema.js';
-import { MONTH_RE, monthOf } from './model.js';
+import { MONTH_RE, jobHost, monthOf } from './model.js';
 import { ownedBy, type JobService, type JobView } from './service.js';
 import type { AuthedUser } from '../context.js';
-import { HISTORY_ALL_GRANT, holdsGrant, isAllowedAny } from '../auth/policy.js';
-import { forbidden } from '../http/errors.js';
+import { DEFAULT_HOST } from '../hosts/names.js';
+import { HISTORY_ALL_GRANT, holdsGrant, hostReach, isAllowedAny, reachesHost } from '../auth/policy.js';
+import { forbidden, notFound } from '../http/errors.js';
 
 export interface HistoryRoutesOptions {
   /** Every name of a barman command (its aliases too), for the access check on cancel. */
@@ -43,7 +44,12 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
     const month = past ?? monthOf(deps.clock.now());
     const user = c.get('user');
     const everyone = holdsGrant(user, HISTORY_ALL_GRANT);
-    const { total, items } = await jobs.list(month, limit, offset, everyone ? undefined : { user: user.username, id: user.id });
+    const reach = hostReach(user);
+    const { total, items } = await jobs.list(month, limit, offset, {
+      ...(everyone ? {} : { owner: { user: user.username, id: user.id } }),
+      // Jobs on hosts the user does not reach (any more) are not theirs to see.
+      ...(reach === 'every' ? {} : { onHost: (host: string) => reach.has(host) }),
+    });
     return c.json(ok(items, { month, total, limit, offset, scope: everyone ? 'all' : 'own' }));
   });
 
@@ -98,8 +104,12 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
   return r;
 }
 
-/** Jobs belong to their users: another user's job needs the `history/all` grant. */
+/**
+ * Jobs belong to their users: another user's job needs the `history/all` grant. A job on a barman
+ * host the user does not reach is answered as one that does not exist.
+ */
 function checkOwner(user: AuthedUser, view: JobView, verb: 'see' | 'cancel'): void {
+  if (!reachesHost(user, jobHost(view.job))) throw notFound(`no job ${view.job.id}`);
   if (ownedBy(view.job, { user: user.username, id: user.id }) || holdsGrant(user, HISTORY_ALL_GRANT)) return;
   throw forbidden(`job ${view.job.id} was started by another user; to ${verb} other users' jobs, an access rule must name history/all`);
 }
@@ -111,6 +121,7 @@ function resultBody(v: JobView): Record<string, unknown> {
     status: v.status,
     command: v.job.command,
     server: v.job.servers.join(','),
+    ...(v.job.host_name && v.job.host_name !== DEFAULT_HOST ? { host: v.job.host_name } : {}),
     user: v.job.user,
     created_at: v.job.created_at,
     started_at: v.result?.started_at ?? v.claim?.started_at ?? null,

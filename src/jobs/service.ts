@@ -2,7 +2,8 @@ import type { Clock, JobRunner, Logger, Storage } from '../ports.js';
 import type { TokenSigner } from '../auth/tokens.js';
 import { ApiError, conflict, notFound } from '../http/errors.js';
 import { archiveMonth, pruneArchives, readArchiveIndex, readArchivedJob } from './archive.js';
-import { failure, isJobId, jobDir, jobMonth, jobResult, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
+import { DEFAULT_HOST } from '../hosts/names.js';
+import { failure, isJobId, jobHost, jobDir, jobMonth, jobResult, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
 import { JobFiles } from './files.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { mapBounded } from '../util/concurrency.js';
@@ -21,7 +22,8 @@ export interface JobServiceDeps {
   maxRunning: () => number;
   /** Delete monthly archives older than this many months; 0 keeps them all. */
   keepMonths?: () => number;
-  hostDescription: string;
+  /** How the named barman host is described in job.json (`local`, `ssh barman@backup`). */
+  describeHost: (name: string) => string;
   /** barman's own view of a job whose runner died: still at work, and what it did. */
   orphans?: OrphanedJobs;
   /** Called when a job starts or is seen to have ended: barman's state may have changed. */
@@ -35,6 +37,8 @@ export interface SubmitRequest {
   user: string;
   userId?: string;
   servers: string[];
+  /** The barman host by name; absent: the default host. */
+  hostName?: string;
 }
 
 export interface JobView {
@@ -76,14 +80,14 @@ export class JobService {
     await this.refresh();
     for (const id of [...this.running, ...this.queue]) {
       const other = await this.files.record(id);
-      if (other && other.command === req.command && serversOverlap(other.servers, req.servers)) {
+      if (other && other.command === req.command && jobHost(other) === (req.hostName ?? DEFAULT_HOST) && serversOverlap(other.servers, req.servers)) {
         const ticket = await this.ticket(id);
         throw conflict(`barman ${req.command} is already ${this.running.has(id) ? 'running' : 'queued'} for ${other.servers.join(', ') || 'all servers'}; see /history/result?ticket=${ticket}`, { ticket });
       }
     }
     const now = this.deps.clock.now();
     const id = newJobId(req.command, now);
-    const job: JobRecord = { id, command: req.command, argv: req.argv, json: req.json, user: req.user, ...(req.userId ? { user_id: req.userId } : {}), servers: req.servers, host: this.deps.hostDescription, created_at: now.toISOString() };
+    const job: JobRecord = { id, command: req.command, argv: req.argv, json: req.json, user: req.user, ...(req.userId ? { user_id: req.userId } : {}), servers: req.servers, host: this.deps.describeHost(req.hostName ?? DEFAULT_HOST), ...(req.hostName && req.hostName !== DEFAULT_HOST ? { host_name: req.hostName } : {}), created_at: now.toISOString() };
     await this.files.writeRecord(job);
     this.queue.push(id);
     this.deps.logger.log('info', `job ${id} queued`, { command: req.command, user: req.user, servers: req.servers });
@@ -177,7 +181,12 @@ export class JobService {
   }
 
   /** A month's jobs, newest first; with `user`, only the jobs that user started. */
-  async list(month: string, limit: number, offset: number, owner?: JobOwner): Promise<{ total: number; items: Array<JobSummary & { ticket: string }> }> {
+  /**
+   * A month's jobs, newest first, a page at a time: only `owner`'s when given, and only those on a
+   * barman host `onHost` accepts when given.
+   */
+  async list(month: string, limit: number, offset: number, scope: { owner?: JobOwner; onHost?: (host: string) => boolean } = {}): Promise<{ total: number; items: Array<JobSummary & { ticket: string }> }> {
+    const { owner, onHost } = scope;
     const activeIds = (await this.deps.storage.list(`active/${month}`)).filter(isJobId);
     let rows: Array<{ id: string; summary?: JobSummary }> = activeIds.map((id) => ({ id }));
     // Usually only past months have an archive, but a clock set back must not hide one.
@@ -185,10 +194,12 @@ export class JobService {
     const inActive = new Set(activeIds);
     rows = rows.concat(archived.filter((s) => !inActive.has(s.id)).map((s) => ({ id: s.id, summary: s })));
     rows.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    if (owner !== undefined) {
-      // The owner is in each job's record, not its id: read the summaries (cached once finished).
+    if (owner !== undefined || onHost !== undefined) {
+      // Owner and host are in each job's record, not its id: read the summaries (cached once finished).
       const summaries = await mapBounded(rows, 16, async (row) => row.summary ?? (await this.summaryOf(row.id)));
-      rows = rows.map((row, i) => ({ id: row.id, summary: summaries[i]! })).filter((row) => ownedBy(row.summary, owner));
+      rows = rows
+        .map((row, i) => ({ id: row.id, summary: summaries[i]! }))
+        .filter((row) => (owner === undefined || ownedBy(row.summary, owner)) && (onHost === undefined || onHost(row.summary.host ?? DEFAULT_HOST)));
     }
     const page = rows.slice(offset, offset + limit);
     const items = await Promise.all(

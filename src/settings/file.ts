@@ -8,6 +8,7 @@ import { IniDocument } from '../ini/document.js';
 import { canonicalSection, findSetting, SECTION_ALIASES, SETTINGS, type SettingSpec } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { SettingsError } from './errors.js';
+import { hostNameProblem } from '../hosts/names.js';
 
 export interface FileEntry {
   spec: SettingSpec;
@@ -94,16 +95,6 @@ export function readSettingsFile(text: string, path: string | null, opts: { stri
 
 /** The section that names further barman hosts: `[host:NAME]` in INI, `[host.NAME]` in TOML. */
 const HOST_SECTION = 'host';
-
-/** The name of the host `[barman]` describes, as users' `hosts` lists and `host=` name it. */
-export const DEFAULT_HOST = 'default';
-
-/** Why `name` cannot name a host, or null: it goes into URLs, logs and users' rules. */
-export function hostNameProblem(name: string): string | null {
-  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(name)) return `host name ${JSON.stringify(name)}: use 1 to 63 lowercase letters, digits, _ or - (starting with a letter or digit)`;
-  if (name === DEFAULT_HOST) return `host name "${DEFAULT_HOST}" is the host of [barman]; give this one another name`;
-  return null;
-}
 
 function isTable(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);

@@ -4,7 +4,8 @@ import { dirname, resolveAgainst } from '../util/path.js';
 import { SETTINGS, findSetting, type SettingSpec } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { SettingsError } from './errors.js';
-import { DEFAULT_HOST, readSettingsFile } from './file.js';
+import { readSettingsFile } from './file.js';
+import { DEFAULT_HOST } from '../hosts/names.js';
 
 /** Variables that are not settings but are read by barmanapi. */
 const OTHER_VARIABLES = new Set(['BARMANAPI_CONFIG']);

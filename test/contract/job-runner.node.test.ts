@@ -183,6 +183,22 @@ describe('detached job runner started ahead (barmanapi execute -)', () => {
     expect(await storage.readText(`${jobDir(id)}/output.log`)).toContain('started cold');
   });
 
+  it('runs a job on the barman host it names, and never on another when that host is gone from the settings', async () => {
+    await settings('[host:dc2]\nremote=false\n');
+    const id = await newJob(['/bin/sh', '-c', 'echo on dc2']);
+    const other = await newJob(['/bin/sh', '-c', 'echo must not run']);
+    for (const [job, host] of [[id, 'dc2'], [other, 'gone']] as const) {
+      const record = JSON.parse((await storage.readText(`${jobDir(job)}/job.json`))!) as JobRecord;
+      await storage.writeAtomic(`${jobDir(job)}/job.json`, JSON.stringify({ ...record, host_name: host }));
+      await runner.start({ id: job, dir: jobDir(job) });
+    }
+    expect(await result(id)).toMatchObject({ status: 'done', exit_code: 0 });
+    expect(await storage.readText(`${jobDir(id)}/output.log`)).toContain('on dc2');
+    const refused = await result(other);
+    expect(refused).toMatchObject({ status: 'failed', result: { message: 'no barman host named "gone" in the settings' } });
+    expect(await storage.readText(`${jobDir(other)}/output.log`)).not.toContain('must not run');
+  });
+
   it('execute - ends quietly without a job id, and refuses a line that is not one', () => {
     const none = spawnSync(process.execPath, [BIN, 'execute', '-', '--config', config], { input: '', encoding: 'utf8' });
     expect(none.status).toBe(0);
