@@ -12,6 +12,7 @@ import type { ReadCache } from './state/read-cache.js';
 import type { StateService } from './state/service.js';
 import type { Refresher } from './state/refresher.js';
 import { HostSet, hostAdapters, serveHost } from './hosts/services.js';
+import { fleetRoutes } from './hosts/routes.js';
 import { configRoutes } from './barman-config/routes.js';
 import { settingsRoutes } from './settings/routes.js';
 import { holdSettings } from './settings/holder.js';
@@ -50,7 +51,8 @@ export function createApi(given: AppDeps): Api {
   const { settings: initial, jobs: formerRunner, runner = formerRunner, hosts: further, ...ports } = given;
   const settings = holdSettings(initial);
   const app0: Deps = { ...ports, settings, runner };
-  const hosts = new HostSet(hostAdapters(initial, given.host, further).map(([h, adapter]) => serveHost(h.name, adapter, app0, given.cpuCount)));
+  const adapters = hostAdapters(initial, given.host, further);
+  const hosts = new HostSet(adapters.map(([h, adapter]) => serveHost(h.name, adapter, app0, given.cpuCount, adapters.length > 1)));
   const main = hosts.default;
   // Route modules not yet host-aware reach the default host through the app's deps.
   const deps: Deps = main.deps;
@@ -85,6 +87,7 @@ export function createApi(given: AppDeps): Api {
   }));
   app.route('/config', configRoutes(hosts, { onChange: (host) => host.reads.invalidate() }));
   app.route('/config/barmanapi', settingsRoutes(deps));
+  app.route('/fleet', fleetRoutes(hosts, settings, () => deps.clock.now()));
 
   const noRoute = (c: Context) => c.json(errorBody(notFound(`no such route: ${c.req.method} ${c.req.path}`)), 404);
   // A sub-app's notFound is not consulted once it is mounted with route(): the catch-all keeps

@@ -15,6 +15,7 @@ import { ReadCache } from '../state/read-cache.js';
 import { StateService } from '../state/service.js';
 import { Refresher } from '../state/refresher.js';
 import { notFound } from '../http/errors.js';
+import { HostBreaker } from './breaker.js';
 import { reachesHost, type Rules } from '../auth/policy.js';
 import { DEFAULT_HOST } from './names.js';
 
@@ -25,6 +26,8 @@ export interface HostServices {
   /** The app's deps as this host sees them: its adapter (under its cap) and its [barman] keys. */
   deps: Deps;
   slots: RunSlots;
+  /** Whether the host is up, and why not. */
+  breaker: HostBreaker;
   catalogue: CatalogueStore;
   flights: SingleFlight;
   reads: ReadCache;
@@ -52,15 +55,20 @@ export function hostSettings(holder: SettingsHolder, name: string): SettingsHold
   };
 }
 
-/** Build the services of one host. */
-export function serveHost(name: string, host: BarmanHost, app: Deps, cpuCount: number | undefined): HostServices {
+/**
+ * Build the services of one host. `isolate` (several hosts): a host known down fails at once
+ * (HostBreaker); alone, each request tries the host again, as it always did.
+ */
+export function serveHost(name: string, host: BarmanHost, app: Deps, cpuCount: number | undefined, isolate: boolean): HostServices {
   const settings = hostSettings(app.settings, name);
   const slots = new RunSlots({
     limit: () => settings.current().barman.maxConcurrent || 2 * (cpuCount ?? 2),
     queueLimit: () => settings.current().barman.maxQueued,
     description: host.description,
   });
-  const deps: Deps = { ...app, settings, host: withRunSlots(host, slots) };
+  const breaker = new HostBreaker({ name, clock: app.clock, logger: app.logger, probe: (h) => h.stat(settings.current().barman.configFile) });
+  // The breaker first: a host known down fails at once, without waiting for a slot.
+  const deps: Deps = { ...app, settings, host: isolate ? breaker.wrap(withRunSlots(host, slots)) : withRunSlots(host, slots) };
   const catalogue = new CatalogueStore(deps);
   const flights = new SingleFlight();
   const fingerprints = new FingerprintSource({ host: deps.host, configFile: () => settings.current().barman.configFile, readConfig: readBarmanConfig });
@@ -68,7 +76,7 @@ export function serveHost(name: string, host: BarmanHost, app: Deps, cpuCount: n
   // The model needs to know whether barman has -f json: barman's main help says it, not the whole catalogue.
   const state = new StateService({ deps, reads, catalogue: () => catalogue.forCommand('list-server') });
   const refresher = new Refresher({ state, host: name === DEFAULT_HOST ? host.description : `${name} (${host.description})`, logger: deps.logger, clock: deps.clock, settings: () => settings.current().cache });
-  return { name, deps, slots, catalogue, flights, reads, state, refresher };
+  return { name, deps, slots, breaker, catalogue, flights, reads, state, refresher };
 }
 
 /** Every host's services, by name, the default host first. */

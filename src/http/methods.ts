@@ -4,8 +4,8 @@ import type { Deps, AppEnv } from '../context.js';
 import { ApiError } from './errors.js';
 import { relativePath } from './route-path.js';
 
-/** The route families of the seed: each of their routes answers GET (query) and POST (body). */
-const LEGACY_FAMILIES = new Set(['auth', 'barman', 'history', 'config']);
+/** The route families of the seed (and /fleet, made alike): each of their routes answers GET (query) and POST (body). */
+const LEGACY_FAMILIES = new Set(['auth', 'barman', 'history', 'config', 'fleet']);
 const LEGACY_METHODS = ['GET', 'POST'] as const;
 
 /**

@@ -14,7 +14,7 @@ export interface Settings {
   /** The file the settings came from, or null when only defaults/env/flags were used. */
   file: string | null;
   user: { configFile: string; secret: string; minPasswordLength: number };
-  application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean; corsOrigins: string[]; configBackupsKeep: number; configBackupsDays: number };
+  application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean; corsOrigins: string[]; configBackupsKeep: number; configBackupsDays: number; fleetTimeoutSeconds: number };
   barman: BarmanSettings;
   /**
    * Every barman host: the one of [barman] first (named `default`), then each `[host:NAME]` in file
@@ -205,6 +205,7 @@ function toSettings(values: Map<SettingSpec, RawValue>, hostValues: Map<string, 
       corsOrigins: get('application', 'cors_origins') as string[],
       configBackupsKeep: num('application', 'config_backups_keep'),
       configBackupsDays: num('application', 'config_backups_days'),
+      fleetTimeoutSeconds: num('application', 'fleet_timeout'),
     },
     barman,
     hosts,

@@ -78,5 +78,6 @@ export const APPLY_LIVE: Readonly<Record<string, readonly [keyof Settings, strin
   'cache.refresh_live': ['cache', 'refreshLiveSeconds'],
   'application.config_backups_keep': ['application', 'configBackupsKeep'],
   'application.config_backups_days': ['application', 'configBackupsDays'],
+  'application.fleet_timeout': ['application', 'fleetTimeoutSeconds'],
   'user.min_password_length': ['user', 'minPasswordLength'],
 };

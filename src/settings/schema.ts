@@ -55,6 +55,7 @@ export const SETTINGS: SettingSpec[] = [
   { section: 'log', key: 'backupcount', aliases: ['backup_count'], type: 'int', default: 5, min: 0, max: 1000, description: 'Rotated log files kept.' },
   { section: 'log', key: 'maxbytes', aliases: ['max_bytes'], type: 'int', default: 20_000_000, min: 0, max: 1 << 30, description: 'Rotate general.log past this size (0 = never).' },
   { section: 'log', key: 'format', type: 'enum', default: 'plain', choices: ['plain', 'json'], description: 'Log line format.' },
+  { section: 'application', key: 'fleet_timeout', type: 'int', default: 10, min: 1, max: 600, description: 'Seconds /fleet waits for a barman host; one that takes longer is shown as unknown, with the reason and its last known servers.' },
   { section: 'jobs', key: 'max_running', type: 'int', default: 4, min: 1, max: 256, description: 'Async jobs running at once; more wait in the queue.' },
   { section: 'cache', key: 'enabled', type: 'bool', default: true, description: "Answer read-only barman commands from memory while barman's files are unchanged (see README: Read cache)." },
   { section: 'cache', key: 'live_max_age', type: 'int', default: 5, min: 0, max: 3600, description: 'Seconds a cached answer of a command that also shows live state (status, show-server, check, diagnose, …; list-backup under a recovery-window policy) may be served; 0 never serves them from the cache.' },

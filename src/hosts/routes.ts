@@ -1,0 +1,98 @@
+/**
+ * /fleet: every server of every barman host the user reaches, with its state from the state
+ * model, in one call. A host that does not answer within `[application] fleet_timeout` (down,
+ * stalled) is shown as unknown with the reason and its servers as last known, so one bad host
+ * never holds up the view of the others.
+ */
+import { Hono } from 'hono';
+import type { AppEnv, SettingsHolder } from '../context.js';
+import { ok } from '../http/envelope.js';
+import { readParams } from '../http/params.js';
+import { noParams, parseParams } from '../http/schema.js';
+import type { BackupState, ServerState } from '../state/model.js';
+import type { HostServices, HostSet } from './services.js';
+
+export interface FleetHost {
+  name: string;
+  description: string;
+  /** true: answered now; false: failed now; null: did not answer in time. */
+  reachable: boolean | null;
+  /** Why it is not reachable, or why it has no servers as data (no -f json). */
+  reason: string | null;
+  /** When the servers shown were read (now, or the last round that read them). */
+  as_of: string | null;
+}
+
+export function fleetRoutes(hosts: HostSet, settings: SettingsHolder, now: () => Date): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  r.all('/', async (c) => {
+    await parseParams(noParams, await readParams(c));
+    const boundMs = settings.current().application.fleetTimeoutSeconds * 1000;
+    const rows = await Promise.all(hosts.reachable(c.get('user')).map((h) => readHost(h, boundMs, now)));
+    return c.json(ok(rows.flatMap((row) => row.servers), { hosts: rows.map((row) => row.host) }));
+  });
+  return r;
+}
+
+/** One host's servers within the bound; on failure or timeout, the last known ones. */
+async function readHost(h: HostServices, boundMs: number, now: () => Date): Promise<{ host: FleetHost; servers: Array<ReturnType<typeof fleetServer>> }> {
+  const base = { name: h.name, description: h.deps.host.description };
+  const stop = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), boundMs)));
+  try {
+    const answer = await Promise.race([h.state.servers({ signal: stop.signal }), late]);
+    if (answer === 'late') {
+      stop.abort(new Error('the fleet view stopped waiting'));
+      return lastKnown(h, base, null, `no answer within ${Math.round(boundMs / 1000)} s ([application] fleet_timeout)`);
+    }
+    const at = now().toISOString();
+    if (answer.model === null) return { host: { ...base, reachable: true, reason: answer.reason, as_of: at }, servers: [] };
+    return { host: { ...base, reachable: true, reason: null, as_of: at }, servers: answer.model.map((s) => fleetServer(h.name, s, false)) };
+  } catch (e) {
+    return lastKnown(h, base, false, e instanceof Error ? e.message : String(e));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function lastKnown(h: HostServices, base: { name: string; description: string }, reachable: boolean | null, reason: string) {
+  const last = h.refresher.current;
+  return {
+    host: { ...base, reachable, reason, as_of: last?.at ?? null },
+    servers: (last?.servers ?? []).map((s) => fleetServer(h.name, s, true)),
+  };
+}
+
+function backupRow(b: BackupState | null) {
+  if (!b) return null;
+  return { id: b.id, status: b.status, begin_time: b.beginTime, end_time: b.endTime, size_bytes: b.sizeBytes, wal_size_bytes: b.walSizeBytes };
+}
+
+/** One server as the fleet view shows it; `stale`: from the last round, the host not answering now. */
+function fleetServer(host: string, s: ServerState, stale: boolean) {
+  return {
+    host,
+    name: s.name,
+    description: s.description,
+    active: s.active,
+    disabled: s.disabled,
+    backup_method: s.backupMethod,
+    retention_policy: s.retentionPolicy,
+    last_backup: backupRow(s.lastBackup),
+    last_backup_age_seconds: s.lastBackupAgeSeconds,
+    backups: s.backups?.length ?? null,
+    failed_backups: s.failedBackups,
+    wal: {
+      current: s.currentWal,
+      archiver_enabled: s.archiver.enabled,
+      last_archived: s.archiver.lastArchivedWal,
+      last_archived_time: s.archiver.lastArchivedTime,
+      failed_count: s.archiver.failedCount,
+      last_failed: s.archiver.lastFailedWal,
+      streaming: s.streamingArchiver,
+    },
+    errors: s.errors,
+    stale,
+  };
+}
