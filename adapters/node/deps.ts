@@ -10,6 +10,7 @@ import { createFileLogger } from './logger.js';
 import { createLocalHost } from './local-host.js';
 import { prepareStore } from './settings-file.js';
 import { getClientAddress } from './client-address.js';
+import { withSshConfig } from './ssh/ssh-config.js';
 import { createDetachedJobRunner, isCompiledBinary } from './job-runner.js';
 
 /** The Node wiring of every port, from loaded settings. */
@@ -56,7 +57,8 @@ export function createBarmanHost(barman: BarmanSettings): BarmanHost {
   if (!barman.remote) return createLocalHost({ defaultTimeoutMs: timeout, defaultMaxOutputBytes: maxOutput });
   // Parsed now, so a bad remotessh stops start-up; ssh2 itself is loaded on first use only,
   // which keeps it out of the start-up of every local installation.
-  const target = parseRemoteSsh(barman.remoteSsh);
+  // ssh2 reads no ~/.ssh/config: a Host name of it is resolved as ssh would (ssh -G).
+  const target = withSshConfig(barman.remoteSsh, parseRemoteSsh(barman.remoteSsh));
   let host: Promise<BarmanHost> | undefined;
   const get = () =>
     (host ??= import('./ssh-host.js').then(({ createSshHost }) =>
