@@ -37,15 +37,15 @@ export function fleetRoutes(hosts: HostSet, settings: SettingsHolder, now: () =>
 /** One host's servers within the bound; on failure or timeout, the last known ones. */
 async function readHost(h: HostServices, boundMs: number, now: () => Date): Promise<{ host: FleetHost; servers: Array<ReturnType<typeof fleetServer>> }> {
   const base = { name: h.name, description: h.deps.host.description };
-  const stop = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), boundMs)));
+  // Not stopped when late: a slow host's answer still lands in its cache for the next call (its
+  // barman runs are bounded by the host's own timeouts, and identical ones are shared).
+  const reading = h.state.servers();
+  reading.catch(() => undefined);
   try {
-    const answer = await Promise.race([h.state.servers({ signal: stop.signal }), late]);
-    if (answer === 'late') {
-      stop.abort(new Error('the fleet view stopped waiting'));
-      return lastKnown(h, base, null, `no answer within ${Math.round(boundMs / 1000)} s ([application] fleet_timeout)`);
-    }
+    const answer = await Promise.race([reading, late]);
+    if (answer === 'late') return lastKnown(h, base, null, `no answer within ${Math.round(boundMs / 1000)} s ([application] fleet_timeout)`);
     const at = now().toISOString();
     if (answer.model === null) return { host: { ...base, reachable: true, reason: answer.reason, as_of: at }, servers: [] };
     return { host: { ...base, reachable: true, reason: null, as_of: at }, servers: answer.model.map((s) => fleetServer(h.name, s, false)) };

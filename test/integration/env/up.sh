@@ -3,6 +3,9 @@
 #   - a PostgreSQL 15 cluster (initdb, 127.0.0.1 only) in $ROOT/pgdata
 #   - a barman configuration in $ROOT/barman with one server "pg"
 #     (backup_method = postgres, streaming archiver + replication slot)
+#   - a second barman configuration in $ROOT/barman-dc2 with its own server
+#     "pg2" (the same cluster, file archiver, nothing arrives): the second
+#     barman host of the tests, reached over SSH
 #   - an sshd on 127.0.0.1 that lets a generated client key log in as `barman`
 # and writes $ROOT/env.json describing it.  Idempotent: running it again on a
 # live environment only (re)starts what is not running and re-checks.
@@ -73,6 +76,10 @@ BCONFD="$BDIR/conf.d"
 BHOME="$BDIR/home"
 BLOG="$BDIR/barman.log"
 PASSFILE="$BDIR/pgpass"
+B2DIR="$ROOT/barman-dc2"
+B2CONF="$B2DIR/barman.conf"
+B2HOME="$B2DIR/home"
+SERVER2=pg2
 SSHDIR="$ROOT/ssh"
 SSHD_CONFIG="$SSHDIR/sshd_config"
 SSHD_PID="$SSHDIR/sshd.pid"
@@ -275,6 +282,30 @@ fi
 chown "$BARMAN_USER:$BARMAN_USER" "$BCONF" "$BCONFD"/*.conf
 chmod 0644 "$BCONF" "$BCONFD"/*.conf
 
+# The second barman host's configuration: its own home and server name.
+install -d -o "$BARMAN_USER" -g "$BARMAN_USER" -m 0755 "$B2DIR"
+install -d -o "$BARMAN_USER" -g "$BARMAN_USER" -m 0750 "$B2HOME"
+if [ ! -f "$B2CONF" ]; then
+  cat >"$B2CONF" <<EOF
+; Written by barmanapi test/integration/env/up.sh
+[barman]
+barman_user = $BARMAN_USER
+barman_home = $B2HOME
+log_file = $B2DIR/barman.log
+log_level = INFO
+minimum_redundancy = 0
+
+[$SERVER2]
+description = "Second barman host's server"
+conninfo = host=127.0.0.1 port=$PGPORT user=barman dbname=postgres passfile=$PASSFILE
+backup_method = postgres
+archiver = on
+path_prefix = $PGBIN
+EOF
+fi
+chown "$BARMAN_USER:$BARMAN_USER" "$B2CONF"
+chmod 0644 "$B2CONF"
+
 # --- 4. sshd (started before the barman wait: it is independent and quick) -------
 install -d -m 0755 "$SSHDIR" "$AUTHDIR"
 install -d -m 0755 /run/sshd
@@ -402,7 +433,7 @@ say "ssh barman@127.0.0.1:$SSHPORT list-server: $(echo "$out" | tr '\n' ' ')"
 # --- 5. env.json ------------------------------------------------------------------
 BARMAN_VERSION=$(/usr/bin/barman --version 2>&1 | awk 'NR==1{print $1}')
 export ROOT PGPORT SSHPORT PGBIN PGDATA PGRUN PGLOG PG_PASSWORD REPL_PASSWORD PASSFILE \
-  BCONF BCONFD BHOME BLOG SERVER BARMAN_VERSION BARMAN_USER PG_OS_USER \
+  BCONF BCONFD BHOME BLOG SERVER BARMAN_VERSION BARMAN_USER PG_OS_USER B2CONF B2HOME SERVER2 \
   SSHD_CONFIG SSHD_PID SSHD_LOG CLIENTKEY KNOWN_HOSTS HOSTKEY
 python3 - >"$ROOT/env.json.tmp" <<'PY'
 import json, os
@@ -443,6 +474,11 @@ env = {
         "command": ["runuser", "-u", e["BARMAN_USER"], "--", "/usr/bin/barman"],
         "server": e["SERVER"],
         "version": e["BARMAN_VERSION"],
+    },
+    "barman2": {
+        "config": e["B2CONF"],
+        "home": e["B2HOME"],
+        "server": e["SERVER2"],
     },
     "ssh": {
         "host": "127.0.0.1",
