@@ -16,35 +16,50 @@ export const SECRET_MASK = '***';
 
 export interface SettingChange {
   spec: SettingSpec;
+  /** `barman.timeout`, or `host:dc2.timeout` for a further host's key. */
   id: string;
+  /** A further barman host's section (`[host:NAME]`) the change is for; its spec is [barman]'s. */
+  host?: string;
   action: 'set' | 'remove';
   /** The text written to the file. */
   text?: string;
 }
 
 /** The settings a file sets, by spec, as written (the last spelling wins, as in the loader). */
-export function fileValues(text: string, path: string): { values: Map<SettingSpec, unknown>; warnings: string[] } {
+export function fileValues(text: string, path: string): { values: Map<SettingSpec, unknown>; hosts: Map<string, Map<SettingSpec, unknown>>; warnings: string[] } {
   const { entries, warnings } = readSettingsFile(text, path, { strict: false });
-  return { values: new Map(entries.filter((e) => !e.host).map((e) => [e.spec, e.value])), warnings };
+  const hosts = new Map<string, Map<SettingSpec, unknown>>();
+  for (const e of entries) if (e.host !== undefined) (hosts.get(e.host) ?? hosts.set(e.host, new Map()).get(e.host)!).set(e.spec, e.value);
+  return { values: new Map(entries.filter((e) => !e.host).map((e) => [e.spec, e.value])), hosts, warnings };
 }
 
-export function parseSettingChanges(params: Params): SettingChange[] {
+/**
+ * What a request asks to change: `section.key=value` pairs and `remove=section.key,…`. A further
+ * barman host's keys are `host:NAME.key`, for a host the file already has (`hosts`): hosts are
+ * added by hand, where a new place barman runs is a deliberate act.
+ */
+export function parseSettingChanges(params: Params, hosts: ReadonlySet<string> = new Set()): SettingChange[] {
   const changes: SettingChange[] = [];
-  const seen = new Set<SettingSpec>();
+  const seen = new Set<string>();
   const add = (name: string, action: 'set' | 'remove', raw?: unknown) => {
     const dot = name.lastIndexOf('.');
     if (dot < 0) throw badRequest(`${JSON.stringify(name)} has no section: write section.key, e.g. barman.timeout=600`, { parameter: name });
     const section = name.slice(0, dot);
     const key = name.slice(dot + 1);
-    const spec = findSetting(section, key);
-    if (!spec) {
-      throw badRequest(`unknown setting ${JSON.stringify(name)}; settings: ${SETTINGS.map((s) => `${s.section}.${s.key}`).join(', ')}`, { parameter: name });
+    const host = /^host:(.+)$/i.exec(section)?.[1];
+    if (host !== undefined && !hosts.has(host)) {
+      throw badRequest(`no barman host ${JSON.stringify(host.slice(0, 64))} among those the server runs with; further barman hosts are added to the settings file by hand (and need a restart)`, { parameter: name });
     }
-    const id = `${spec.section}.${spec.key}`;
-    if (seen.has(spec)) throw badRequest(`${id} is changed twice in one request`, { parameter: name });
-    seen.add(spec);
+    const spec = host === undefined ? findSetting(section, key) : findSetting('barman', key);
+    if (!spec) {
+      throw badRequest(`unknown setting ${JSON.stringify(name)}; settings: ${SETTINGS.map((s) => `${s.section}.${s.key}`).join(', ')}${hosts.size > 0 ? ', and the [barman] keys of host:NAME' : ''}`, { parameter: name });
+    }
+    const id = host === undefined ? `${spec.section}.${spec.key}` : `host:${host}.${spec.key}`;
+    if (seen.has(id)) throw badRequest(`${id} is changed twice in one request`, { parameter: name });
+    seen.add(id);
+    const where = host === undefined ? {} : { host };
     if (action === 'remove') {
-      changes.push({ spec, id, action });
+      changes.push({ spec, id, action, ...where });
       return;
     }
     if (Array.isArray(raw)) throw badRequest(`${name} given more than once; give each setting one value`, { parameter: name });
@@ -60,7 +75,7 @@ export function parseSettingChanges(params: Params): SettingChange[] {
     if (spec.section === 'authtoken' && spec.key === 'secret' && value !== '' && String(value).length < MIN_TOKEN_SECRET_LENGTH) {
       throw badRequest(`authtoken.secret must be at least ${MIN_TOKEN_SECRET_LENGTH} characters (or empty, to use a generated one)`, { parameter: name });
     }
-    changes.push({ spec, id, action, text: formatSetting(value) });
+    changes.push({ spec, id, action, text: formatSetting(value), ...where });
   };
   for (const [name, raw] of Object.entries(params)) {
     if (name === 'dry_run' || name === 'remove') continue;
@@ -77,17 +92,21 @@ function formatSetting(value: RawValue): string {
   return Array.isArray(value) ? formatList(value) : String(value);
 }
 
-/** Every place the file sets this spec, under any spelling of its section or key, in file order. */
-function entriesOf(doc: IniDocument, spec: SettingSpec) {
+/**
+ * Every place the file sets this spec, under any spelling of its section or key, in file order:
+ * in its own section, or in the further host's section `[host:NAME]`.
+ */
+function entriesOf(doc: IniDocument, spec: SettingSpec, host?: string) {
+  const inSection = (name: string) => (host === undefined ? canonicalSection(name) === spec.section : name.toLowerCase() === `host:${host}`);
   return doc.sections
-    .filter((s) => s.header >= 0 && canonicalSection(s.name) === spec.section)
-    .flatMap((s) => s.entries.filter((e) => findSetting(s.name, e.key) === spec))
+    .filter((s) => s.header >= 0 && inSection(s.name))
+    .flatMap((s) => s.entries.filter((e) => findSetting(host === undefined ? s.name : 'barman', e.key) === spec))
     .sort((a, b) => a.first - b.first);
 }
 
 export function applySetting(doc: IniDocument, ch: SettingChange, previousRaw: unknown) {
   const previous = previousRaw === undefined ? null : (previousRaw as RawValue);
-  const entries = entriesOf(doc, ch.spec);
+  const entries = entriesOf(doc, ch.spec, ch.host);
   if (ch.action === 'remove') {
     for (const e of entries.reverse()) doc.remove(e.section, e.key);
     return { spec: ch.spec, id: ch.id, action: ch.action, previous, value: null, changed: entries.length > 0 };
@@ -96,6 +115,10 @@ export function applySetting(doc: IniDocument, ch: SettingChange, previousRaw: u
   const last = entries[entries.length - 1];
   if (last) {
     if (last.value !== text) doc.set(last.section, last.key, text);
+  } else if (ch.host !== undefined) {
+    // The section exists (parseSettingChanges checked): the key goes at its end.
+    const section = doc.sectionNames().filter((n) => n.toLowerCase() === `host:${ch.host}`).pop()!;
+    doc.set(section, ch.spec.key, text);
   } else {
     const section = doc.sectionNames().filter((n) => canonicalSection(n) === ch.spec.section).pop();
     if (section === undefined) doc.addSection(ch.spec.section);
@@ -106,17 +129,19 @@ export function applySetting(doc: IniDocument, ch: SettingChange, previousRaw: u
 
 /** The edited file sets exactly what was asked, and every other setting as before. */
 export function verifySettings(before: string, after: string, path: string, changes: SettingChange[]): void {
-  const old = fileValues(before, path).values;
-  const now = fileValues(after, path).values;
-  const touched = new Set(changes.map((ch) => ch.spec));
-  for (const spec of SETTINGS) {
-    const o = old.get(spec);
-    const n = now.get(spec);
-    const ch = changes.find((x) => x.spec === spec);
-    const expected = !touched.has(spec) ? o : ch?.action === 'remove' ? undefined : ch?.text;
+  const old = fileValues(before, path);
+  const now = fileValues(after, path);
+  const check = (spec: SettingSpec, host: string | undefined, o: unknown, n: unknown) => {
+    const ch = changes.find((x) => x.spec === spec && x.host === host);
+    const expected = !ch ? o : ch.action === 'remove' ? undefined : ch.text;
     if (n !== expected) {
-      throw new ApiError(500, 'ConfigEditFailed', `refusing to write ${path}: ${spec.section}.${spec.key} does not read back as intended; nothing was changed`, { file: path });
+      const id = host === undefined ? `${spec.section}.${spec.key}` : `host:${host}.${spec.key}`;
+      throw new ApiError(500, 'ConfigEditFailed', `refusing to write ${path}: ${id} does not read back as intended; nothing was changed`, { file: path });
     }
+  };
+  for (const spec of SETTINGS) check(spec, undefined, old.values.get(spec), now.values.get(spec));
+  for (const host of new Set([...old.hosts.keys(), ...now.hosts.keys()])) {
+    for (const spec of SETTINGS.filter((s) => s.section === 'barman')) check(spec, host, old.hosts.get(host)?.get(spec), now.hosts.get(host)?.get(spec));
   }
 }
 

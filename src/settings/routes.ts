@@ -48,8 +48,8 @@ function shown(spec: SettingSpec, value: RawValue | unknown): unknown {
 /** Every setting with the file's value (or the default), where it came from and how it may change. */
 async function listSettings(file: TextFile | undefined) {
   const text = file ? await file.read().catch((err: unknown) => Promise.reject(describeFileError(err, 'read', file.path, LOCAL))) : null;
-  const { values, warnings } = text !== null && file ? readValues(text, file.path) : { values: new Map<SettingSpec, unknown>(), warnings: [] };
-  const list = SETTINGS.map((spec) => {
+  const { values, hosts, warnings } = text !== null && file ? readValues(text, file.path) : { values: new Map<SettingSpec, unknown>(), hosts: new Map<string, Map<SettingSpec, unknown>>(), warnings: [] };
+  const row = (spec: SettingSpec, values: Map<SettingSpec, unknown>, host?: string) => {
     const found = values.has(spec);
     let value: unknown = spec.default;
     if (found) {
@@ -61,7 +61,8 @@ async function listSettings(file: TextFile | undefined) {
       }
     }
     return {
-      section: spec.section,
+      section: host === undefined ? spec.section : `host:${host}`,
+      ...(host === undefined ? {} : { host }),
       key: spec.key,
       value: shown(spec, value),
       default: shown(spec, spec.default),
@@ -71,11 +72,17 @@ async function listSettings(file: TextFile | undefined) {
       ...(spec.min !== undefined ? { min: spec.min } : {}),
       ...(spec.max !== undefined ? { max: spec.max } : {}),
       secret: spec.secret === true,
-      live: APPLY_LIVE[`${spec.section}.${spec.key}`] !== undefined,
+      // A further host's settings are read at start only.
+      live: host === undefined && APPLY_LIVE[`${spec.section}.${spec.key}`] !== undefined,
       privileged: isPrivilegedSetting(spec),
       description: spec.description,
     };
-  });
+  };
+  const list = [
+    ...SETTINGS.map((spec) => row(spec, values)),
+    // Each further barman host ([host:NAME]): the keys of [barman], as its section sets them.
+    ...[...hosts].flatMap(([name, own]) => SETTINGS.filter((spec) => spec.section === 'barman').map((spec) => row(spec, own, name))),
+  ];
   return ok(list, {
     file: file?.path ?? null,
     format: file ? (isToml(file.path) ? 'toml' : 'ini') : null,
@@ -97,9 +104,9 @@ function readValues(text: string, path: string) {
 async function changeSettings(deps: Deps, mutex: KeyedMutex, c: Context<AppEnv>) {
   const params = await readParams(c);
   const { dry_run: dryRun } = await parseParams(settingsChangeParams, params);
-  const changes = parseSettingChanges(params);
   const file = deps.settingsFile;
   if (!file) throw conflict('barmanapi was started without a settings file, so there is none to change; start it with --config FILE');
+  const changes = parseSettingChanges(params, new Set(deps.settings.current().hosts.slice(1).map((h) => h.name)));
   if (isToml(file.path)) {
     throw conflict(`${file.path} is TOML: the API edits only INI settings files, where it can keep every comment and line as it is; edit the TOML file by hand, or switch to the INI format`, { file: file.path });
   }
@@ -115,8 +122,8 @@ async function changeSettings(deps: Deps, mutex: KeyedMutex, c: Context<AppEnv>)
     if (doc.problems.length > 0) {
       throw conflict(`${file.path} has lines the settings loader cannot read (${redact(doc.problems.map((p) => p.message).join('; '))}); fix it by hand first`, { file: file.path });
     }
-    const previous = fileValues(before, file.path).values;
-    const results = changes.map((ch) => applySetting(doc, ch, previous.get(ch.spec)));
+    const previous = fileValues(before, file.path);
+    const results = changes.map((ch) => applySetting(doc, ch, (ch.host === undefined ? previous.values : previous.hosts.get(ch.host))?.get(ch.spec)));
     const after = doc.toString();
     let next: Settings;
     try {
@@ -136,6 +143,7 @@ async function changeSettings(deps: Deps, mutex: KeyedMutex, c: Context<AppEnv>)
 
   const { results, diff, next } = outcome.value;
   const changed = results.filter((x) => x.changed).map((x) => x.id);
+  // A further host's keys are read at start only (`host:NAME.key` is in no live table).
   const live = outcome.written ? changed.filter((id) => APPLY_LIVE[id] !== undefined) : [];
   deps.settings.update(next, live);
   const restart = changed.filter((id) => APPLY_LIVE[id] === undefined);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMemoryTextFile } from '../../adapters/memory/index.js';
+import { createMemoryTextFile, createScriptedHost } from '../../adapters/memory/index.js';
 import { loadSettings } from '../../src/settings/load.js';
 import type { TextFile } from '../../src/ports.js';
 import { loginToken, testApp } from '../support/app.js';
@@ -279,5 +279,59 @@ describe('/config/barmanapi/change', () => {
     for (const r of results) expect(r.res.status).toBe(200);
     const s = loadSettings({ text: memory.text, path: '/etc/barmanapi.conf' });
     expect([s.barman.timeoutSeconds, s.jobs.maxRunning, s.log.backupCount, s.jobs.keepMonths, s.barman.maxOutputBytes, s.authToken.tokenLife]).toEqual([11, 12, 13, 14, 150000, 16]);
+  });
+});
+
+describe('/config/barmanapi and further barman hosts', () => {
+  const WITH_HOST = `${CONF}
+# the second data centre
+[host:dc2]
+configfile = /etc/barman-dc2.conf
+remote = true
+remotessh = ssh barman@dc2
+`;
+  function hostSetup() {
+    const memory = createMemoryTextFile('/etc/barmanapi.conf', WITH_HOST);
+    const settings = loadSettings({ text: WITH_HOST, path: '/etc/barmanapi.conf' });
+    const t = testApp({ settings, settingsFile: memory, clientConf: USERS, hosts: { dc2: createScriptedHost() } });
+    const call = async (p: string, user = 'memin') => {
+      const res = await t.app.request(`${p}${p.includes('?') ? '&' : '?'}token=${await loginToken(t.app, user)}`);
+      return { res, body: (await res.json()) as Body };
+    };
+    return { memory, call };
+  }
+
+  it('shows each host section with the keys of [barman], as the file sets them', async () => {
+    const { call } = hostSetup();
+    const { body } = await call('/config/barmanapi');
+    const dc2 = body.list.filter((x: { host?: string }) => x.host === 'dc2');
+    expect(dc2.length).toBeGreaterThan(5);
+    expect(dc2.find((x: { key: string }) => x.key === 'remotessh')).toMatchObject({ section: 'host:dc2', value: 'ssh barman@dc2', from: 'file', live: false, privileged: true });
+    expect(dc2.find((x: { key: string }) => x.key === 'timeout')).toMatchObject({ value: 300, from: 'default' });
+    // [barman]'s own rows are still [barman]'s.
+    expect(body.list.find((x: { section: string; key: string }) => x.section === 'barman' && x.key === 'configfile').value).toBe('/etc/barman.conf');
+  });
+
+  it('changes a host\'s key in its own section only, with the same privilege rules, a restart to apply', async () => {
+    const { call, memory } = hostSetup();
+    // Every key of a barman host is privileged, as [barman]'s are.
+    for (const change of ['host:dc2.remotessh=ssh%20evil@elsewhere', 'host:dc2.max_queued=5']) {
+      expect((await call(`/config/barmanapi/change?${change}`, 'broad')).res.status).toBe(403);
+    }
+    expect(memory.text).toBe(WITH_HOST);
+    const ok = await call('/config/barmanapi/change?host:dc2.max_queued=5', 'admin');
+    expect(ok.res.status).toBe(200);
+    expect(ok.body.restart_required).toEqual(['host:dc2.max_queued']);
+    expect(memory.text).toBe(`${WITH_HOST}max_queued = 5\n`);
+    const s = loadSettings({ text: memory.text, path: '/etc/barmanapi.conf' });
+    expect([s.barman.maxQueued, s.hosts[1]!.barman.maxQueued]).toEqual([16, 5]);
+    const removed = await call('/config/barmanapi/change?remove=host:dc2.max_queued', 'admin');
+    expect(removed.res.status).toBe(200);
+    expect(memory.text).toBe(WITH_HOST);
+    // No host sections are made through the API.
+    const made = await call('/config/barmanapi/change?host:dc3.timeout=10', 'admin');
+    expect(made.res.status).toBe(400);
+    expect(made.body.message).toMatch(/no barman host "dc3"/);
+    expect(memory.text).toBe(WITH_HOST);
   });
 });
