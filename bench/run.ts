@@ -1,11 +1,12 @@
 /**
  * Benchmark entry: `npm run bench` runs every bench and prints one table of figures;
- * `node dist/bench/run.js auth|barman|history|jobs|load|reads|startup …` runs only those named. `--markdown` prints
+ * `node dist/bench/run.js auth|barman|history|hosts|jobs|load|reads|startup …` runs only those named. `--markdown` prints
  * the table as Markdown (for bench/RESULTS.md). Progress goes to stderr, figures to stdout.
  */
 import { benchAuth } from './auth.js';
 import { benchBarman } from './barman.js';
 import { benchHistory } from './history.js';
+import { benchHosts } from './hosts.js';
 import { benchJobs } from './jobs.js';
 import { benchLoad } from './load.js';
 import { benchReads } from './reads.js';
@@ -17,6 +18,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   auth: benchAuth,
   barman: benchBarman,
   history: benchHistory,
+  hosts: benchHosts,
   jobs: benchJobs,
   load: benchLoad,
   reads: benchReads,

@@ -50,6 +50,11 @@ export interface ReadRequest {
   liveMaxAgeMs?: number;
   /** Background work (it waits for a barman slot behind requests): never shared with a request's run. */
   background?: boolean;
+  /**
+   * A fingerprint taken after the caller's operation began (`fingerprint()`), shared by the reads of
+   * that one operation (the state model's four commands) instead of one take each.
+   */
+  fingerprint?: Promise<Fingerprint>;
 }
 
 interface Entry {
@@ -95,6 +100,14 @@ export class ReadCache {
     this.bytes = 0;
   }
 
+  /** A fingerprint taken after this call, for reads that belong together (ReadRequest.fingerprint); null where there is none to take. */
+  fingerprint(): Promise<Fingerprint> | null {
+    if (!this.deps.settings().enabled || !this.deps.fingerprints.supported) return null;
+    const fp = this.deps.fingerprints.take();
+    fp.catch(() => undefined); // each read that uses it says why it failed
+    return fp;
+  }
+
   async read(req: ReadRequest): Promise<{ result: RunResult; cache?: CacheNote }> {
     const settings = this.deps.settings();
     const generation = this.generation;
@@ -103,7 +116,7 @@ export class ReadCache {
     if (!settings.enabled || !this.deps.fingerprints.supported) return this.share(base, req);
     let fp: Fingerprint;
     try {
-      fp = await abortable(this.deps.fingerprints.take(), req.signal);
+      fp = await abortable(req.fingerprint ?? this.deps.fingerprints.take(), req.signal);
     } catch (err) {
       this.counts.uncacheable += 1;
       // Said once a minute: a lasting cause (a link loop, a folder it may not read) turns the cache off.

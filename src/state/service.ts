@@ -5,10 +5,12 @@
  * `-f json` have no model: the answer says so.
  */
 import type { Deps } from '../context.js';
+import type { RunResult } from '../ports.js';
 import { parseJsonOutput } from '../barman/output.js';
 import type { Catalogue } from '../barman/catalogue.js';
 import type { ReadCache } from './read-cache.js';
 import { readKey } from './read-cache.js';
+import type { Fingerprint } from './fingerprint.js';
 import { checkFrom, serverFrom, serverNames, type CheckState, type ServerOutputs, type ServerState } from './model.js';
 
 export type StateAnswer<T> = { model: T; reason?: undefined } | { model: null; reason: string };
@@ -26,6 +28,8 @@ export interface ReadMode {
   liveMaxAgeMs?: number;
   /** Stops the barman runs of this read (its waiters, where a run is shared). */
   signal?: AbortSignal;
+  /** One fingerprint for every barman read of this operation (ReadCache.fingerprint). */
+  fingerprint?: Promise<Fingerprint> | null;
 }
 
 export class StateService {
@@ -35,9 +39,11 @@ export class StateService {
   async servers(mode: ReadMode = {}): Promise<StateAnswer<ServerState[]>> {
     const unsupported = await this.unsupported();
     if (unsupported) return { model: null, reason: unsupported };
-    const listServer = await this.json('list-server', [], mode, true);
+    // One fingerprint, taken now, for all of it: a change before this call is seen by each read.
+    const shared = { ...mode, fingerprint: mode.fingerprint ?? this.d.reads.fingerprint() };
+    const listServer = await this.json('list-server', [], shared, true);
     const names = serverNames(listServer);
-    const servers = await Promise.all(names.map((name) => this.build(name, listServer, mode)));
+    const servers = await Promise.all(names.map((name) => this.build(name, listServer, shared)));
     return { model: servers };
   }
 
@@ -95,9 +101,15 @@ export class StateService {
       liveMaxAgeMs: mode.liveMaxAgeMs,
       background: mode.background,
       signal: mode.signal,
+      ...(mode.fingerprint ? { fingerprint: mode.fingerprint } : {}),
       run: (signal) => deps.host.run(argv, { timeoutMs, maxOutputBytes: settings.maxOutputBytes, signal, background: mode.background }),
     });
-    const doc = parseJsonOutput(result.stdout);
+    // A cached answer is the same result each time: its document is parsed once (and only read).
+    let doc = parsedDocs.get(result);
+    if (doc === undefined) {
+      doc = parseJsonOutput(result.stdout);
+      parsedDocs.set(result, doc);
+    }
     if (doc === null && required) {
       const why = result.timedOut ? 'timed out' : result.exitCode === null ? 'was killed' : `exited ${result.exitCode}`;
       throw new BarmanStateError(`barman ${command} on ${deps.host.description} ${why}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
@@ -105,6 +117,9 @@ export class StateService {
     return doc;
   }
 }
+
+/** barman's JSON documents by the run result they came from. */
+const parsedDocs = new WeakMap<RunResult, unknown>();
 
 /** barman gave no answer to build the state from. */
 export class BarmanStateError extends Error {

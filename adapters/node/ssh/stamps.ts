@@ -19,7 +19,8 @@ import type { Pool } from './pool.js';
 const LOOP = [
   'while IFS= read -r n; do',
   '  set --',
-  '  printf "T\\0%s\\0" "$(date +%s%N)"',
+  // bash gives the clock without starting a process (microseconds); sh asks date (nanoseconds).
+  '  printf "T\\0%s\\0" "${EPOCHREALTIME:-$(date +%s.%N)}"',
   '  while [ "$n" -gt 0 ]; do IFS= read -r a || exit 0; if [ -e "$a" ]; then set -- "$@" "$a"; else printf "M\\0%s\\0" "$a"; fi; n=$((n-1)); done',
   '  roots=$#',
   '  IFS= read -r m || exit 0',
@@ -44,7 +45,8 @@ export function createStamper(pool: Pool, description: string): Stamper {
   let session: Promise<ClientChannel> | null = null;
   let queue: Promise<unknown> = Promise.resolve();
   const open = (): Promise<ClientChannel> => {
-    const opening = pool.openChannel(`exec ${shellJoin(['sh', '-c', LOOP])}`);
+    // bash where there is one (each take then starts only find), else sh.
+    const opening = pool.openChannel(`if command -v bash >/dev/null 2>&1; then exec ${shellJoin(['bash', '--norc', '--noprofile', '-c', LOOP])}; else exec ${shellJoin(['sh', '-c', LOOP])}; fi`);
     opening.then(
       (ch) => ch.on('close', () => {
         if (session === opening) session = null;
@@ -129,7 +131,8 @@ export function parseAnswer(answer: string, roots: readonly string[], descriptio
   for (let i = 0; i < fields.length; ) {
     const kind = fields[i]!;
     if (kind === 'T') {
-      takenMs = /^\d{10,}$/.test(fields[i + 1] ?? '') ? Number(BigInt(fields[i + 1]!) / 1_000_000n) : NaN;
+      // Seconds since the epoch with a fraction (`1764755000.123456`, or nanoseconds from date).
+      takenMs = /^\d{10,}[.,]\d{1,9}$/.test(fields[i + 1] ?? '') ? Number((fields[i + 1] ?? '').replace(',', '.')) * 1000 : NaN;
       i += 2;
     } else if (kind === 'M') {
       entries.set(fields[i + 1]!, { stamp: '-', changedMs: 0 });
