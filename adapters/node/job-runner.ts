@@ -40,6 +40,8 @@ interface WarmRunner {
   assigned: boolean;
 }
 
+type SpawnRunner = (id: string, logPath: string, stdin: 'ignore' | 'pipe') => { child: ChildProcess; exited: Promise<void> };
+
 /**
  * Starts each job as `barmanapi execute <id>` in its own session and process group, detached
  * from the server: the job keeps running if the server stops, restarts or is killed. With
@@ -49,12 +51,9 @@ interface WarmRunner {
 export function createDetachedJobRunner(opts: DetachedRunnerOptions): JobRunner {
   const command = opts.command ?? selfCommand();
   const configArgs = opts.configFile ? ['--config', opts.configFile] : [];
-  let warm: WarmRunner | null = null;
-  let warmFailures = 0;
-  let closed = false;
 
   /** Spawn a runner writing to the file `logPath`, detached, with the given stdin. */
-  const spawnRunner = (id: string, logPath: string, stdin: 'ignore' | 'pipe') => {
+  const spawnRunner: SpawnRunner = (id, logPath, stdin) => {
     const log = openSync(logPath, 'a', 0o600);
     try {
       const child = spawn(command[0]!, [...command.slice(1), 'execute', id, ...configArgs], { detached: true, stdio: [stdin, log, log], cwd: '/' });
@@ -69,117 +68,21 @@ export function createDetachedJobRunner(opts: DetachedRunnerOptions): JobRunner 
       closeSync(log);
     }
   };
-
-  const startWarm = (): void => {
-    if (!opts.warm || closed || warm || warmFailures >= MAX_WARM_FAILURES) return;
-    // Beside the job folders (one filesystem, whatever logs/ links to), so it can become a job's runner.log.
-    const logPath = join(opts.storeDirectory, 'active', `${WARM_LOG_PREFIX}${randomBytes(6).toString('hex')}.log`);
-    let started: ReturnType<typeof spawnRunner>;
-    try {
-      started = spawnRunner(JOB_ID_FROM_STDIN, logPath, 'pipe');
-    } catch (e) {
-      warmFailures += 1;
-      opts.logger?.log('warn', `could not start a warm job runner: ${(e as Error).message}`);
-      return;
-    }
-    const runner: WarmRunner = { ...started, logPath, assigned: false };
-    // A write to a runner that has just died must not become an unhandled 'error' event.
-    runner.child.stdin?.on('error', () => undefined);
-    (runner.child.stdin as { unref?: () => void } | null)?.unref?.();
-    warm = runner;
-    void runner.exited.then(() => {
-      if (runner.assigned) return;
-      if (warm === runner) warm = null;
-      if (closed) return removeQuietly(runner.logPath);
-      // It ended with no job: bad settings, a missing program, killed. Say what it said.
-      warmFailures += 1;
-      const said = readTail(runner.logPath, 2000);
-      removeQuietly(runner.logPath);
-      opts.logger?.log('warn', `a warm job runner ended before it was given a job${said ? `: ${said}` : ''}${warmFailures >= MAX_WARM_FAILURES ? '; jobs start cold from now on' : ''}`);
-    });
-  };
-
-  /** Hand the job to the warm runner, or null when there is none that can take it. */
-  const assignWarm = (job: JobStart): JobHandle | null => {
-    const runner = warm;
-    if (!runner || !runner.child.stdin?.writable || !processLives(runner.child)) return null;
-    warm = null;
-    try {
-      // Its output file becomes the job's runner.log, where a cold runner's output goes (moved, so
-      // its fd 2 names it: isAlive). Never in place of one: a runner started for this job before,
-      // by a server killed meanwhile, may be writing it; a cold runner appends to it instead.
-      // Only a server makes a runner.log, and it makes them one job start at a time.
-      const target = join(opts.storeDirectory, job.dir, 'runner.log');
-      if (existsSync(target)) throw Object.assign(new Error(`${target} exists`), { code: 'EEXIST' });
-      renameSync(runner.logPath, target);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        warmFailures += 1;
-        opts.logger?.log('warn', `a warm job runner could not be given job ${job.id}: ${(e as Error).message}`);
-      }
-      runner.assigned = true; // ended on purpose, not a failure of its own
-      runner.child.stdin.end();
-      removeQuietly(runner.logPath);
-      return null;
-    }
-    runner.assigned = true;
-    warmFailures = 0;
-    runner.child.stdin.end(`${job.id}\n`);
-    return { pid: runner.child.pid ?? null, exited: runner.exited };
-  };
+  const warm = opts.warm ? new WarmRunnerSlot(opts.storeDirectory, spawnRunner, opts.logger) : null;
 
   return {
     async start(job) {
-      let handle = assignWarm(job);
+      let handle = warm?.assign(job) ?? null;
       if (!handle) {
         const { child, exited } = spawnRunner(job.id, join(opts.storeDirectory, job.dir, 'runner.log'), 'ignore');
         handle = { pid: child.pid ?? null, exited };
       }
-      startWarm();
+      warm?.fill();
       return handle;
     },
-    prepare() {
-      startWarm();
-    },
-    async close() {
-      closed = true;
-      const runner = warm;
-      warm = null;
-      if (!runner) return;
-      // Standard input closed without a job id: the runner ends by itself, soon.
-      runner.child.stdin?.end();
-      removeQuietly(runner.logPath);
-    },
-    async isAlive(pid, jobId) {
-      try {
-        process.kill(pid, 0);
-      } catch (e) {
-        return (e as NodeJS.ErrnoException).code === 'EPERM';
-      }
-      // Guard against a reused pid: the process must be this job's runner, and not a zombie.
-      const proc = `/proc/${pid}`;
-      if (!existsSync(proc)) return true;
-      try {
-        const stat = readFileSync(`${proc}/stat`, 'utf8');
-        if (/\) Z /.test(stat)) return false;
-        const argv = readFileSync(`${proc}/cmdline`, 'utf8').split('\0');
-        if (argv.includes(jobId)) return true;
-        // A warm runner was given its job on stdin: its output (fd 2) is that job's runner.log.
-        if (!argv.includes('execute') || !argv.includes(JOB_ID_FROM_STDIN)) return false;
-        let output: string;
-        try {
-          output = readlinkSync(`${proc}/fd/2`);
-        } catch (e) {
-          // A process this one may not look into (a runner made non-dumpable): as with EPERM above,
-          // it cannot be told apart, so it counts as alive rather than a running job as lost.
-          if (['EACCES', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '')) return true;
-          throw e;
-        }
-        return output === realpathSync(join(opts.storeDirectory, jobDir(jobId), 'runner.log'));
-      } catch {
-        return false;
-      }
-    },
+    prepare: () => warm?.fill(),
+    close: async () => warm?.close(),
+    isAlive: async (pid, jobId) => isRunnerOf(opts.storeDirectory, pid, jobId),
     async cancel(pid) {
       try {
         process.kill(-pid, 'SIGTERM');
@@ -188,6 +91,123 @@ export function createDetachedJobRunner(opts: DetachedRunnerOptions): JobRunner 
       }
     },
   };
+}
+
+/** The one runner started ahead, waiting for a job id on its standard input. */
+class WarmRunnerSlot {
+  private warm: WarmRunner | null = null;
+  private failures = 0;
+  private closed = false;
+
+  constructor(
+    private readonly storeDirectory: string,
+    private readonly spawnRunner: SpawnRunner,
+    private readonly logger: Logger | undefined,
+  ) {}
+
+  /** Start one ahead, unless one waits, the slot is closed, or they keep failing. */
+  fill(): void {
+    if (this.closed || this.warm || this.failures >= MAX_WARM_FAILURES) return;
+    // Beside the job folders (one filesystem, whatever logs/ links to), so it can become a job's runner.log.
+    const logPath = join(this.storeDirectory, 'active', `${WARM_LOG_PREFIX}${randomBytes(6).toString('hex')}.log`);
+    let started: ReturnType<SpawnRunner>;
+    try {
+      started = this.spawnRunner(JOB_ID_FROM_STDIN, logPath, 'pipe');
+    } catch (e) {
+      this.failures += 1;
+      this.logger?.log('warn', `could not start a warm job runner: ${(e as Error).message}`);
+      return;
+    }
+    const runner: WarmRunner = { ...started, logPath, assigned: false };
+    // A write to a runner that has just died must not become an unhandled 'error' event.
+    runner.child.stdin?.on('error', () => undefined);
+    (runner.child.stdin as { unref?: () => void } | null)?.unref?.();
+    this.warm = runner;
+    void runner.exited.then(() => this.ended(runner));
+  }
+
+  /** A runner that ended: one given no job says what it said. */
+  private ended(runner: WarmRunner): void {
+    if (runner.assigned) return;
+    if (this.warm === runner) this.warm = null;
+    if (this.closed) return removeQuietly(runner.logPath);
+    // It ended with no job: bad settings, a missing program, killed.
+    this.failures += 1;
+    const said = readTail(runner.logPath, 2000);
+    removeQuietly(runner.logPath);
+    this.logger?.log('warn', `a warm job runner ended before it was given a job${said ? `: ${said}` : ''}${this.failures >= MAX_WARM_FAILURES ? '; jobs start cold from now on' : ''}`);
+  }
+
+  /** Hand the job to the waiting runner, or null when there is none that can take it. */
+  assign(job: JobStart): JobHandle | null {
+    const runner = this.warm;
+    if (!runner || !runner.child.stdin?.writable || !processLives(runner.child)) return null;
+    this.warm = null;
+    try {
+      // Its output file becomes the job's runner.log, where a cold runner's output goes (moved, so
+      // its fd 2 names it: isAlive). Never in place of one: a runner started for this job before,
+      // by a server killed meanwhile, may be writing it; a cold runner appends to it instead.
+      // Only a server makes a runner.log, and it makes them one job start at a time.
+      const target = join(this.storeDirectory, job.dir, 'runner.log');
+      if (existsSync(target)) throw Object.assign(new Error(`${target} exists`), { code: 'EEXIST' });
+      renameSync(runner.logPath, target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        this.failures += 1;
+        this.logger?.log('warn', `a warm job runner could not be given job ${job.id}: ${(e as Error).message}`);
+      }
+      runner.assigned = true; // ended on purpose, not a failure of its own
+      runner.child.stdin.end();
+      removeQuietly(runner.logPath);
+      return null;
+    }
+    runner.assigned = true;
+    this.failures = 0;
+    runner.child.stdin.end(`${job.id}\n`);
+    return { pid: runner.child.pid ?? null, exited: runner.exited };
+  }
+
+  close(): void {
+    this.closed = true;
+    const runner = this.warm;
+    this.warm = null;
+    if (!runner) return;
+    // Standard input closed without a job id: the runner ends by itself, soon.
+    runner.child.stdin?.end();
+    removeQuietly(runner.logPath);
+  }
+}
+
+/** Whether process `pid` is alive and job `jobId`'s runner (a reused pid does not count). */
+function isRunnerOf(storeDirectory: string, pid: number, jobId: string): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // Guard against a reused pid: the process must be this job's runner, and not a zombie.
+  const proc = `/proc/${pid}`;
+  if (!existsSync(proc)) return true;
+  try {
+    const stat = readFileSync(`${proc}/stat`, 'utf8');
+    if (/\) Z /.test(stat)) return false;
+    const argv = readFileSync(`${proc}/cmdline`, 'utf8').split('\0');
+    if (argv.includes(jobId)) return true;
+    // A warm runner was given its job on stdin: its output (fd 2) is that job's runner.log.
+    if (!argv.includes('execute') || !argv.includes(JOB_ID_FROM_STDIN)) return false;
+    let output: string;
+    try {
+      output = readlinkSync(`${proc}/fd/2`);
+    } catch (e) {
+      // A process this one may not look into (a runner made non-dumpable): as with EPERM above,
+      // it cannot be told apart, so it counts as alive rather than a running job as lost.
+      if (['EACCES', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '')) return true;
+      throw e;
+    }
+    return output === realpathSync(join(storeDirectory, jobDir(jobId), 'runner.log'));
+  } catch {
+    return false;
+  }
 }
 
 /**
