@@ -21,6 +21,9 @@ export interface FleetHost {
   reason: string | null;
   /** When the servers shown were read (now, or the last round that read them). */
   as_of: string | null;
+  /** With several hosts, one known down: since when, and when it is tried again. */
+  down_since?: string;
+  next_try?: string;
 }
 
 export function fleetRoutes(hosts: HostSet, settings: SettingsHolder, now: () => Date): Hono<AppEnv> {
@@ -58,8 +61,10 @@ async function readHost(h: HostServices, boundMs: number, now: () => Date): Prom
 
 function lastKnown(h: HostServices, base: { name: string; description: string }, reachable: boolean | null, reason: string) {
   const last = h.refresher.current;
+  const health = h.breaker.health();
+  const down = health.up === false && health.since && health.retryAt ? { down_since: health.since, next_try: health.retryAt } : {};
   return {
-    host: { ...base, reachable, reason, as_of: last?.at ?? null },
+    host: { ...base, reachable, reason, as_of: last?.at ?? null, ...down },
     servers: (last?.servers ?? []).map((s) => fleetServer(h.name, s, true)),
   };
 }

@@ -82,6 +82,8 @@ describe('the fleet view', () => {
     dc2Mode.value = 'unreachable';
     const { body } = await as('memin', '/fleet');
     expect(body.hosts[1]).toMatchObject({ name: 'dc2', reachable: false, reason: expect.stringMatching(/ECONNREFUSED/) });
+    const again = await as('memin', '/fleet');
+    expect(again.body.hosts[1]).toMatchObject({ name: 'dc2', reachable: false, reason: expect.stringMatching(/is down since/), down_since: expect.any(String), next_try: expect.any(String) });
     const runs = dc2.runs();
     const fast = await as('memin', '/barman/list-server?host=dc2&fresh=1');
     expect(fast.res.status).toBe(503);
