@@ -80,10 +80,13 @@ export function createApi(given: AppDeps): Api {
   app.route('/auth', authRoutes(deps, auth));
   app.route('/barman', barmanRoutes(hosts, jobs));
   app.route('/history', historyRoutes(deps, jobs, {
-    commandNames: async (command) => {
-      const spec = CatalogueStore.find(await catalogue.get(), command);
+    // Asked of the job's own host: its barman (and version) named the command.
+    commandNames: async (command, host) => {
+      const on = hosts.find(host);
+      const spec = on ? CatalogueStore.find(await on.catalogue.get(), command) : undefined;
       return spec ? [spec.name, ...spec.aliases] : [command];
     },
+    describeHost: (host) => hosts.find(host)?.deps.host.description ?? host,
   }));
   app.route('/config', configRoutes(hosts, { onChange: (host) => host.reads.invalidate() }));
   app.route('/config/barmanapi', settingsRoutes(deps));

@@ -105,7 +105,7 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
     given === null
       ? undefined
       : (given ??
-        (!opts.storage && !opts.host && settings.file
+        (!opts.storage && !opts.host && !opts.hosts && settings.file
           ? createDetachedJobRunner({ storeDirectory, configFile: settings.file })
           : createInProcessJobRunner({
               storage,

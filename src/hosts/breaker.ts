@@ -8,6 +8,7 @@
 import type { BarmanHost, Clock, HostErrorKind, Logger, StampOptions } from '../ports.js';
 import { HostError } from '../ports.js';
 import { ApiError } from '../http/errors.js';
+import { redact } from '../util/redact.js';
 
 /** Failures that say the host itself cannot be reached or trusted, not that one command went wrong. */
 const DOWN_KINDS: ReadonlySet<HostErrorKind> = new Set(['unreachable', 'connection-lost', 'auth', 'host-key']);
@@ -50,7 +51,8 @@ export class HostBreaker {
 
   /** `host` with every call failing at once while it is known down. */
   wrap(host: BarmanHost): BarmanHost {
-    this.inner = host;
+    // The probe goes to the adapter itself, past every guard (the first one wrapped).
+    this.inner ??= host;
     const guard = async <T>(call: () => Promise<T>): Promise<T> => {
       this.refuseWhileDown();
       return this.watch(call);
@@ -108,8 +110,8 @@ export class HostBreaker {
     const now = this.opts.clock.now().getTime();
     if (this.down) return; // calls in flight when it went down: one verdict is enough
     const first = this.opts.firstRetryMs ?? FIRST_RETRY_MS;
-    this.down = { kind: e.kind, reason: e.message, since: now, retryMs: first, retryAt: now + first };
-    this.opts.logger.log('warn', `barman host ${this.opts.name} is down: ${e.message}`);
+    this.down = { kind: e.kind, reason: redact(e.message), since: now, retryMs: first, retryAt: now + first };
+    this.opts.logger.log('warn', `barman host ${this.opts.name} is down: ${redact(e.message)}`);
     this.schedule(first);
   }
 
@@ -135,7 +137,7 @@ export class HostBreaker {
         return;
       }
       const retryMs = Math.min(MAX_RETRY_MS, d.retryMs * 2);
-      const reason = e instanceof Error ? e.message : String(e);
+      const reason = redact(e instanceof Error ? e.message : String(e));
       this.down = { ...d, reason, retryMs, retryAt: this.opts.clock.now().getTime() + retryMs };
       this.schedule(retryMs);
     }

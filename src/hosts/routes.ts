@@ -9,6 +9,9 @@ import type { AppEnv, SettingsHolder } from '../context.js';
 import { ok } from '../http/envelope.js';
 import { readParams } from '../http/params.js';
 import { noParams, parseParams } from '../http/schema.js';
+import { forbidden } from '../http/errors.js';
+import { isDenied } from '../auth/policy.js';
+import { redact } from '../util/redact.js';
 import type { BackupState, ServerState } from '../state/model.js';
 import type { HostServices, HostSet } from './services.js';
 
@@ -26,10 +29,18 @@ export interface FleetHost {
   next_try?: string;
 }
 
+/** The barman commands whose answers the fleet view is made of, with their other names. */
+const FLEET_COMMANDS = ['list-server', 'list-servers', 'show-server', 'show-servers', 'status', 'list-backup', 'list-backups'];
+
 export function fleetRoutes(hosts: HostSet, settings: SettingsHolder, now: () => Date): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   r.all('/', async (c) => {
     await parseParams(noParams, await readParams(c));
+    const user = c.get('user');
+    // The view shows what these commands show: a deny of any of them (the seed's prefix reach:
+    // `barman` denies all) keeps the user out here too, so /fleet widens no one.
+    const denied = FLEET_COMMANDS.filter((name) => isDenied(user, `barman/${name}`));
+    if (denied.length > 0) throw forbidden(`/fleet shows what barman ${FLEET_COMMANDS.join(', ')} show, and user ${user.username} is denied ${denied.map((d) => `barman/${d}`).join(', ')}`);
     const boundMs = settings.current().application.fleetTimeoutSeconds * 1000;
     const rows = await Promise.all(hosts.reachable(c.get('user')).map((h) => readHost(h, boundMs, now)));
     return c.json(ok(rows.flatMap((row) => row.servers), { hosts: rows.map((row) => row.host) }));
@@ -53,7 +64,7 @@ async function readHost(h: HostServices, boundMs: number, now: () => Date): Prom
     if (answer.model === null) return { host: { ...base, reachable: true, reason: answer.reason, as_of: at }, servers: [] };
     return { host: { ...base, reachable: true, reason: null, as_of: at }, servers: answer.model.map((s) => fleetServer(h.name, s, false)) };
   } catch (e) {
-    return lastKnown(h, base, false, e instanceof Error ? e.message : String(e));
+    return lastKnown(h, base, false, redact(e instanceof Error ? e.message : String(e)));
   } finally {
     clearTimeout(timer);
   }

@@ -67,8 +67,9 @@ export function serveHost(name: string, host: BarmanHost, app: Deps, cpuCount: n
     description: host.description,
   });
   const breaker = new HostBreaker({ name, clock: app.clock, logger: app.logger, probe: (h) => h.stat(settings.current().barman.configFile) });
-  // The breaker first: a host known down fails at once, without waiting for a slot.
-  const deps: Deps = { ...app, settings, host: isolate ? breaker.wrap(withRunSlots(host, slots)) : withRunSlots(host, slots) };
+  // The breaker before the slot (a host known down fails at once, without waiting for one) and
+  // after it (a request that waited while the host went down fails at once too).
+  const deps: Deps = { ...app, settings, host: isolate ? breaker.wrap(withRunSlots(breaker.wrap(host), slots)) : withRunSlots(host, slots) };
   const catalogue = new CatalogueStore(deps);
   const flights = new SingleFlight();
   const fingerprints = new FingerprintSource({ host: deps.host, configFile: () => settings.current().barman.configFile, readConfig: readBarmanConfig });

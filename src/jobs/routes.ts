@@ -12,8 +12,10 @@ import { HISTORY_ALL_GRANT, holdsGrant, hostReach, isAllowedAny, reachesHost } f
 import { forbidden, notFound } from '../http/errors.js';
 
 export interface HistoryRoutesOptions {
-  /** Every name of a barman command (its aliases too), for the access check on cancel. */
-  commandNames?: (command: string) => Promise<string[]>;
+  /** Every name of a barman command (its aliases too) on the named host, for the access check on cancel. */
+  commandNames?: (command: string, host: string) => Promise<string[]>;
+  /** How the named barman host is described (errors of a cancel name it). */
+  describeHost?: (host: string) => string;
 }
 
 /** A followed job is looked at soon after it starts (most commands are quick), then less often. */
@@ -92,7 +94,9 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
     const user = c.get('user');
     const view = await jobs.view(id);
     checkOwner(user, view, 'cancel');
-    const names = await (opts.commandNames?.(view.job.command) ?? Promise.resolve([view.job.command])).catch(() => [view.job.command]);
+    const host = jobHost(view.job);
+    c.set('barmanHost', opts.describeHost?.(host) ?? host);
+    const names = await (opts.commandNames?.(view.job.command, host) ?? Promise.resolve([view.job.command])).catch(() => [view.job.command]);
     if (!isAllowedAny(user, [...new Set([view.job.command, ...names])].map((n) => `barman/${n}`))) {
       throw forbidden(`cancelling job ${id} needs access to barman/${view.job.command}, which user ${user.username} does not have`);
     }

@@ -3,7 +3,7 @@
  * INI document under any spelling of section and key, checked to read back as intended, and a
  * diff with every secret masked.
  */
-import { ApiError, badRequest } from '../http/errors.js';
+import { ApiError, badRequest, conflict } from '../http/errors.js';
 import type { Params } from '../http/params.js';
 import { formatList, IniDocument } from '../ini/document.js';
 import { refuseControlCharacters } from '../util/control-chars.js';
@@ -117,7 +117,8 @@ export function applySetting(doc: IniDocument, ch: SettingChange, previousRaw: u
     if (last.value !== text) doc.set(last.section, last.key, text);
   } else if (ch.host !== undefined) {
     // The section exists (parseSettingChanges checked): the key goes at its end.
-    const section = doc.sectionNames().filter((n) => n.toLowerCase() === `host:${ch.host}`).pop()!;
+    const section = doc.sectionNames().filter((n) => n.toLowerCase() === `host:${ch.host}`).pop();
+    if (section === undefined) throw conflict(`the settings file no longer has a [host:${ch.host}] section (removed by hand since the server started); nothing was changed`);
     doc.set(section, ch.spec.key, text);
   } else {
     const section = doc.sectionNames().filter((n) => canonicalSection(n) === ch.spec.section).pop();

@@ -5,7 +5,7 @@
  */
 import { Hono, type Context } from 'hono';
 import type { AppEnv, Deps } from '../context.js';
-import { holdsGrant, SETTINGS_EXEC_GRANT } from '../auth/policy.js';
+import { holdsGrant, reachesHost, SETTINGS_EXEC_GRANT } from '../auth/policy.js';
 import { unifiedDiff } from '../barman-config/diff.js';
 import { backupRetention } from '../files/backups.js';
 import { changeFile, textFileTarget } from '../files/change.js';
@@ -29,14 +29,29 @@ const LOCAL = { description: 'local' };
 /** /config/barmanapi/change: section.key=value pairs (and remove=…), dry_run to see the diff only. */
 export const settingsChangeParams = lazySchema((z) => z.object({ dry_run: flag() }).catchall(openValues()));
 
+/**
+ * The settings hold every barman host's ([barman] and each [host:NAME]) and the whole API's: they
+ * are seen and changed only by users who reach every host the server runs with (with one host,
+ * anyone who reaches it), so a user limited to some hosts learns nothing of the others.
+ */
+function checkReachesAll(deps: Deps, c: Context<AppEnv>): void {
+  const user = c.get('user');
+  if (deps.settings.current().hosts.every((h) => reachesHost(user, h.name))) return;
+  throw forbidden(`the settings cover every barman host and the whole API: user ${user.username} does not reach every host`);
+}
+
 export function settingsRoutes(deps: Deps): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
   const mutex = new KeyedMutex();
   r.all('/', async (c) => {
+    checkReachesAll(deps, c);
     await parseParams(noParams, await readParams(c));
     return c.json(await listSettings(deps.settingsFile));
   });
-  r.all('/change', (c) => changeSettings(deps, mutex, c));
+  r.all('/change', (c) => {
+    checkReachesAll(deps, c);
+    return changeSettings(deps, mutex, c);
+  });
   return r;
 }
 

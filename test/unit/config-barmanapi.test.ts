@@ -293,7 +293,10 @@ remotessh = ssh barman@dc2
   function hostSetup() {
     const memory = createMemoryTextFile('/etc/barmanapi.conf', WITH_HOST);
     const settings = loadSettings({ text: WITH_HOST, path: '/etc/barmanapi.conf' });
-    const t = testApp({ settings, settingsFile: memory, clientConf: USERS, hosts: { dc2: createScriptedHost() } });
+    // With two hosts, the settings are for users who reach both.
+    const users = USERS.replace(/^(\[(?:admin|broad)\]\n(?:.+\n)*?deny = \[\]\n)/gm, "$1hosts = ['*']\n") +
+      "\n[dc2admin]\npassword = 26588e932c7ccfa1df309280702fe1b5\naccess = []\ndeny = []\nhosts = ['dc2']\n";
+    const t = testApp({ settings, settingsFile: memory, clientConf: users, hosts: { dc2: createScriptedHost() } });
     const call = async (p: string, user = 'memin') => {
       const res = await t.app.request(`${p}${p.includes('?') ? '&' : '?'}token=${await loginToken(t.app, user)}`);
       return { res, body: (await res.json()) as Body };
@@ -310,6 +313,17 @@ remotessh = ssh barman@dc2
     expect(dc2.find((x: { key: string }) => x.key === 'timeout')).toMatchObject({ value: 300, from: 'default' });
     // [barman]'s own rows are still [barman]'s.
     expect(body.list.find((x: { section: string; key: string }) => x.section === 'barman' && x.key === 'configfile').value).toBe('/etc/barman.conf');
+  });
+
+  it('shows and changes nothing to a user who does not reach every host, whatever their rules', async () => {
+    const { call, memory } = hostSetup();
+    const seen = await call('/config/barmanapi', 'dc2admin');
+    expect(seen.res.status).toBe(403);
+    expect(JSON.stringify(seen.body)).not.toContain('barman@dc2');
+    for (const change of ['host:dc2.timeout=10', 'barman.timeout=10', 'host:dc9.timeout=10', 'log.format=json']) {
+      expect((await call(`/config/barmanapi/change?${change}`, 'dc2admin')).res.status, change).toBe(403);
+    }
+    expect(memory.text).toBe(WITH_HOST);
   });
 
   it('changes a host\'s key in its own section only, with the same privilege rules, a restart to apply', async () => {

@@ -66,6 +66,21 @@ describe('the fleet view', () => {
     expect(limited.body.hosts.map((h: { name: string }) => h.name)).toEqual(['dc2']);
   });
 
+  it('keeps out a user denied any barman command whose answers it shows: no one is widened by it', async () => {
+    const users = `[memin]\npassword = ${MD5_1258}\naccess = []\ndeny = []\n`;
+    for (const deny of [['barman'], ['barman/list-backup'], ['barman/status'], ['barman/show']]) {
+      const t = testApp({
+        host: barman({ value: 'up' }),
+        hosts: { dc2: barman({ value: 'up' }) },
+        settings: loadSettings({ text: '[host:dc2]\nremote=false\n[authtoken]\nsecret=test-secret-of-enough-length\n', path: '/etc/barmanapi.conf' }),
+        clientConf: `${users}\n[admin]\npassword = ${MD5_1258}\naccess = []\ndeny = ${JSON.stringify(deny).replace(/"/g, "'")}\n`,
+      });
+      const token = await loginToken(t.app, 'admin');
+      const res = await t.app.request(`/fleet?token=${token}`);
+      expect(res.status, deny.join()).toBe(403);
+    }
+  });
+
   it('answers within [application] fleet_timeout when a host stalls, marking it unknown with the reason', async () => {
     const { as, dc2Mode } = setup();
     dc2Mode.value = 'stalled';

@@ -36,6 +36,12 @@ describe('remotessh names from ssh_config', () => {
     expect(resolve('ssh backup')).toMatchObject({ host: 'barman-dc2.example.net', port: 2222, user: 'barmanuser', identityFiles: ['/etc/barmanapi/dc2_key'] });
   });
 
+  it('reads an ssh:// address the same way', () => {
+    expect(resolve('ssh://other@backup:2022')).toMatchObject({ host: 'barman-dc2.example.net', port: 2022, user: 'other' });
+    // ssh itself, not the address, is the program (none given here: the one on PATH).
+    expect(withSshConfig('ssh://barman@10.0.0.5', parseRemoteSsh('ssh://barman@10.0.0.5'))).toMatchObject({ host: '10.0.0.5', user: 'barman' });
+  });
+
   it('lets the setting\'s own options win over the file', () => {
     expect(resolve('ssh -p 22 -i /root/key other@backup')).toMatchObject({ host: 'barman-dc2.example.net', port: 22, user: 'other', identityFiles: ['/root/key'] });
   });

@@ -26,8 +26,9 @@ export interface SshConfigOptions {
 /** The target with what ~/.ssh/config says of its host name, port, user and keys. */
 export function withSshConfig(setting: string, target: RemoteSsh, opts: SshConfigOptions = {}): RemoteSsh {
   const words = splitShellWords(setting);
-  const program = opts.program ?? (words[0]?.includes('/') ? words[0] : 'ssh');
-  const args = ['-G', ...(words[0]?.startsWith('ssh://') ? words : words.slice(1))];
+  const uri = words[0]?.startsWith('ssh://') === true;
+  const program = opts.program ?? (!uri && words[0]?.includes('/') ? words[0] : 'ssh');
+  const args = ['-G', ...(uri ? words : words.slice(1))];
   const run = spawnSync(program!, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
   if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
     const file = opts.configFile ?? join(homedir(), '.ssh', 'config');
