@@ -439,6 +439,13 @@ export function barmanHostContract(name: string, capabilities: HostCapabilities,
         expect(result.durationMs).toBeGreaterThanOrEqual(0);
       });
 
+      it.runIf(processes)('gives each of many quick commands started at once on a new host its own exit code and output', async () => {
+        // Over SSH, a quick command's end may arrive with its channel, before anyone listens.
+        const h = host();
+        const results = await Promise.all(Array.from({ length: 12 }, (_, i) => h.run(['/bin/sh', '-c', 'printf "%s" "$0"; exit "$1"', `run ${i}`, String(i % 4)])));
+        expect(results.map((r) => [r.stdout, r.exitCode])).toEqual(Array.from({ length: 12 }, (_, i) => [`run ${i}`, i % 4]));
+      });
+
       it.runIf(processes)("gives commands none of this process's BARMANAPI_* variables", async () => {
         const dir = await files.folder('env');
         await files.put(join(dir, 'print-env.sh'), '#!/bin/sh\nexec env\n', 0o755);

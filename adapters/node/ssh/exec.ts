@@ -8,7 +8,7 @@ import type { RunOptions, RunResult } from '../../../src/ports.js';
 import { shellJoin, shellQuote } from '../../../src/util/shell-quote.js';
 import { assertArgv, assertNoPrivateEnv, createOutputBuffer, createOutputTap, DEFAULT_MAX_OUTPUT_BYTES } from '../command-io.js';
 import { SshHostError } from './errors.js';
-import type { Pool } from './pool.js';
+import { channelEnd, type Pool } from './pool.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -149,7 +149,8 @@ function collect(
 
     channel.on('data', onStdout);
     channel.stderr.on('data', onStderr);
-    channel.on('exit', (code: number | null, signal?: string) => {
+    const onExit = (code: number | null, signal?: string): void => {
+      if (exit) return;
       exit =
         typeof code === 'number'
           ? { code, signal: null, stopped }
@@ -160,12 +161,20 @@ function collect(
           channel.close();
         }, exitDrainMs),
       );
-    });
-    channel.on('close', () => {
+    };
+    const onClose = (): void => {
       if (exit) return finish(exit);
       if (stopped) return finish({ code: null, signal: null, stopped });
       finish(new SshHostError('connection-lost', `the connection to ${description} ended before the command reported its exit status`));
-    });
+    };
+    channel.on('exit', onExit);
+    channel.on('close', onClose);
+    // A quick command may have ended before these listeners were there (pool.ts keeps what it said).
+    // Its output is still in the channel's buffer, given to the listeners above on a later tick:
+    // the end is taken after it (onExit waits exitDrainMs; a close alone, one turn of the loop).
+    const early = channelEnd(channel);
+    if (early.exit) onExit(early.exit.code, early.exit.signal);
+    else if (early.closed) timers.push(setTimeout(onClose, 0));
     if (stop.aborted) onStop();
     else stop.addEventListener('abort', onStop, { once: true });
   });

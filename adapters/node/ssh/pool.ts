@@ -12,6 +12,19 @@ export interface Pool {
   close(): Promise<void>;
 }
 
+/** What a channel said of its end before anyone listened: its exit status, and whether it closed. */
+export interface ChannelEnd {
+  exit?: { code: number | null; signal?: string };
+  closed?: boolean;
+}
+
+const ends = new WeakMap<ClientChannel, ChannelEnd>();
+
+/** The end a channel of openChannel has reported so far (events fired before the caller listened). */
+export function channelEnd(channel: ClientChannel): ChannelEnd {
+  return ends.get(channel) ?? {};
+}
+
 export function createPool(connector: Connector): Pool {
   const description = connector.description;
   let current: Promise<Session> | null = null;
@@ -37,7 +50,16 @@ export function createPool(connector: Connector): Pool {
       const s = await session();
       try {
         return await new Promise<ClientChannel>((resolve, reject) => {
-          s.client.exec(command, (err, channel) => (err ? reject(err) : resolve(channel)));
+          s.client.exec(command, (err, channel) => {
+            if (err) return reject(err);
+            // A quick command's exit and close may arrive in the same read as the channel itself,
+            // before the caller's await resumes: they are kept for it (channelEnd).
+            const end: ChannelEnd = {};
+            channel.once('exit', (code: number | null, signal?: string) => (end.exit = { code, signal }));
+            channel.once('close', () => (end.closed = true));
+            ends.set(channel, end);
+            resolve(channel);
+          });
         });
       } catch (err) {
         if (attempt === 1 && s.closed) continue;
