@@ -10,10 +10,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createNodeDeps } from '../adapters/node/deps.js';
-import { startServer } from '../adapters/node/serve.js';
-import { readSettings } from '../adapters/node/settings-file.js';
-import { HOST, REPO_ROOT, fetchJson, freePort, log, loginToken, median, round, tempDir, timed, writeConfig, type BenchOutcome, type Figure } from './lib.js';
+import { HOST, REPO_ROOT, fetchJson, freePort, log, loginToken, median, round, tempDir, timed, withServedConfig, writeConfig, type BenchOutcome, type Figure } from './lib.js';
 
 const HOSTS = 20;
 const DELAY_S = 0.3;
@@ -79,15 +76,7 @@ function hostSections(dir: string, script: string, env: ItEnv | null, extra: Rec
 async function withServer<T>(name: string, dir: string, sections: Record<string, Record<string, string>>, fn: (base: string, token: string) => Promise<T>): Promise<T> {
   const own = join(dir, name);
   mkdirSync(own);
-  const config = writeConfig(own, { cache: { refresh_interval: '0' }, application: { fleet_timeout: String(FLEET_TIMEOUT_S) }, ...sections });
-  const deps = createNodeDeps(readSettings({ config }), { logToStderr: false });
-  const server = await startServer(deps, { host: HOST, port: 0 });
-  try {
-    const base = `http://${HOST}:${server.port}`;
-    return await fn(base, await loginToken(base));
-  } finally {
-    await server.close().catch(() => undefined);
-  }
+  return withServedConfig(writeConfig(own, { cache: { refresh_interval: '0' }, application: { fleet_timeout: String(FLEET_TIMEOUT_S) }, ...sections }), fn);
 }
 
 async function fleet(base: string, token: string): Promise<{ ms: number; servers: number; hosts: Array<{ name: string; reachable: boolean | null }> }> {

@@ -7,10 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createNodeDeps } from '../adapters/node/deps.js';
-import { startServer } from '../adapters/node/serve.js';
-import { readSettings } from '../adapters/node/settings-file.js';
-import { HOST, REPO_ROOT, fetchJson, freePort, log, loginToken, median, round, runCommand, tempDir, timed, writeConfig, type BenchOutcome, type Figure } from './lib.js';
+import { HOST, REPO_ROOT, fetchJson, freePort, log, loginToken, median, round, runCommand, tempDir, timed, withServedConfig, writeConfig, type BenchOutcome, type Figure } from './lib.js';
 
 const JOB_RUNS = 7;
 const FIRST_CALL_RUNS = 3;
@@ -22,16 +19,7 @@ interface ItEnv {
 async function withServer<T>(name: string, barman: Record<string, string>, fn: (base: string, token: string) => Promise<T>): Promise<T> {
   const dir = tempDir(`jobs-${name}`);
   try {
-    const config = writeConfig(dir.path, { barman: { ...barman, timeout: '120' } });
-    const deps = createNodeDeps(readSettings({ config }), { logToStderr: false });
-    const server = await startServer(deps, { host: HOST, port: 0 });
-    try {
-      const base = `http://${HOST}:${server.port}`;
-      return await fn(base, await loginToken(base));
-    } finally {
-      await server.close().catch(() => undefined);
-      await deps.host.close().catch(() => undefined);
-    }
+    return await withServedConfig(writeConfig(dir.path, { barman: { ...barman, timeout: '120' } }), fn);
   } finally {
     dir.remove();
   }

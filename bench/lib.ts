@@ -4,6 +4,9 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createNodeDeps } from '../adapters/node/deps.js';
+import { startServer } from '../adapters/node/serve.js';
+import { readSettings } from '../adapters/node/settings-file.js';
 
 /** One printed figure; `target` and `met` only where the issue sets a target for it. */
 export interface Figure {
@@ -162,4 +165,16 @@ export async function onPath(name: string): Promise<string | null> {
   const r = await runCommand('/bin/sh', ['-c', 'command -v "$0"', name]).catch(() => null);
   const found = r?.code === 0 ? r.stdout.trim() : '';
   return found || null;
+}
+
+/** The API served in this process from the settings file `config` while `fn` runs, with a token of the seed's user; then closed (its hosts too). */
+export async function withServedConfig<T>(config: string, fn: (base: string, token: string) => Promise<T>): Promise<T> {
+  const deps = createNodeDeps(readSettings({ config }), { logToStderr: false });
+  const server = await startServer(deps, { host: HOST, port: 0 });
+  try {
+    const base = `http://${HOST}:${server.port}`;
+    return await fn(base, await loginToken(base));
+  } finally {
+    await server.close().catch(() => undefined);
+  }
 }

@@ -45,7 +45,10 @@ export interface BarmanApiOptions {
   storage?: Storage;
   /** Where barman runs; default: local or SSH as the settings say. */
   host?: BarmanHost;
-  /** The further barman hosts of the settings (`[host:NAME]`), by name; default: made from the settings unless `host` is given. */
+  /**
+   * The further barman hosts of the settings (`[host:NAME]`), by name; default: made from the settings unless `host` is given.
+   * Given adapters mean jobs run in this process: a detached runner could only make its own from the settings.
+   */
   hosts?: Readonly<Record<string, BarmanHost>>;
   /**
    * Starts async commands. Default: detached `barmanapi execute` processes (as runserver does)

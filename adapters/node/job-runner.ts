@@ -25,7 +25,7 @@ export interface DetachedRunnerOptions {
 /** The job id argument that makes `barmanapi execute` read its job id from standard input. */
 export const JOB_ID_FROM_STDIN = '-';
 
-/** A warm runner's output file, in the store's active/ folder, until it has a job. */
+/** A warm runner's output file, in the store's folder, until it has a job. */
 export const WARM_LOG_PREFIX = '.runner-warm-';
 
 /** Warm runners that end without a job, in a row, before no more are started. */
@@ -108,8 +108,9 @@ class WarmRunnerSlot {
   /** Start one ahead, unless one waits, the slot is closed, or they keep failing. */
   fill(): void {
     if (this.closed || this.warm || this.failures >= MAX_WARM_FAILURES) return;
-    // Beside the job folders (one filesystem, whatever logs/ links to), so it can become a job's runner.log.
-    const logPath = join(this.storeDirectory, 'active', `${WARM_LOG_PREFIX}${randomBytes(6).toString('hex')}.log`);
+    // In the store's own folder: on the job folders' filesystem (whatever logs/ links to), so it can
+    // become a job's runner.log, and out of active/, which holds month folders only.
+    const logPath = join(this.storeDirectory, `${WARM_LOG_PREFIX}${randomBytes(6).toString('hex')}.log`);
     let started: ReturnType<SpawnRunner>;
     try {
       started = this.spawnRunner(JOB_ID_FROM_STDIN, logPath, 'pipe');
