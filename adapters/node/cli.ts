@@ -199,7 +199,7 @@ async function executeCommand(args: string[], values: { config?: string }): Prom
   const host = createHost(settings);
   const further: BarmanHost[] = [];
   const hostFor = (name: string) => {
-    const found = settings.hosts.find((h) => h.name === name && h.barman !== settings.barman);
+    const found = settings.hosts.find((h) => h.name === name); // never the default host: executeJob runs that one on `host`
     if (!found) return null;
     const adapter = createBarmanHost(found.barman);
     further.push(adapter);

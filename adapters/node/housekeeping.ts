@@ -1,5 +1,6 @@
 import type { Api } from '../../src/app.js';
 import type { AppDeps } from '../../src/context.js';
+import { hostField } from '../../src/hosts/names.js';
 
 const PUMP_MS = 2000;
 const ARCHIVE_MS = 24 * 3600_000;
@@ -18,7 +19,7 @@ export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => 
   // waits); a /barman/<command> request before then asks only for its own command's help.
   const discover = setTimeout(() => {
     for (const h of hosts.list) {
-      void h.catalogue.get().catch((e) => deps.logger.log('warn', `barman command discovery failed${h.name === 'default' ? '' : ` on host ${h.name}`}: ${(e as Error).message}`));
+      void h.catalogue.get().catch((e) => deps.logger.log('warn', `barman command discovery failed${hostField(h.name).host ? ` on host ${h.name}` : ''}: ${(e as Error).message}`));
     }
   }, DISCOVERY_DELAY_MS);
   discover.unref();

@@ -190,8 +190,7 @@ function isRunnerOf(storeDirectory: string, pid: number, jobId: string): boolean
   const proc = `/proc/${pid}`;
   if (!existsSync(proc)) return true;
   try {
-    const stat = readFileSync(`${proc}/stat`, 'utf8');
-    if (/\) Z /.test(stat)) return false;
+    if (isZombie(pid)) return false;
     const argv = readFileSync(`${proc}/cmdline`, 'utf8').split('\0');
     if (argv.includes(jobId)) return true;
     // A warm runner was given its job on stdin: its output (fd 2) is that job's runner.log.
@@ -223,10 +222,15 @@ function processLives(child: ChildProcess): boolean {
     return false;
   }
   try {
-    return !/\) Z /.test(readFileSync(`/proc/${child.pid}/stat`, 'utf8'));
+    return !isZombie(child.pid);
   } catch {
     return true; // no /proc here: the signal said it is there
   }
+}
+
+/** Whether process `pid` has ended and waits to be reaped (its /proc stat says Z); throws without /proc. */
+function isZombie(pid: number): boolean {
+  return /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
 function readTail(path: string, max: number): string {

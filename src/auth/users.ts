@@ -3,6 +3,7 @@ import { IniDocument, formatList, listProblem, parseList } from '../ini/document
 import { badRequest, conflict, notFound, ApiError } from '../http/errors.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { editLocked } from '../files/locked-edit.js';
+import { EVERY_HOST, HOST_NAME_RE } from '../hosts/names.js';
 import { b64url, burnPasswordCheck, hashPassword, needsUpgrade, verifyPassword, DEFAULT_ITERATIONS } from './password.js';
 
 /** A user as the API shows it: never the password or its hash. */
@@ -59,7 +60,6 @@ export function validateUsername(name: unknown, parameter = 'username'): string 
   return name;
 }
 
-const HOST_RE = /^(\*|[a-z0-9][a-z0-9_-]{0,62})$/;
 
 /** A `hosts` list: host names (as settings name them) or `*`; empty means the key is removed. */
 export function validateHosts(value: unknown): string[] {
@@ -68,7 +68,7 @@ export function validateHosts(value: unknown): string[] {
   const list = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? parseList(value) : null;
   if (list === null) throw badRequest(`hosts must be a list such as ['default','dc2'] or a comma list`, { parameter: 'hosts' });
   for (const host of list) {
-    if (!HOST_RE.test(host)) throw badRequest(`hosts: ${JSON.stringify(host.slice(0, 80))} is not a host name (lowercase letters, digits, _ and -) nor * (every host)`, { parameter: 'hosts' });
+    if (host !== EVERY_HOST && !HOST_NAME_RE.test(host)) throw badRequest(`hosts: ${JSON.stringify(host.slice(0, 80))} is not a host name (lowercase letters, digits, _ and -) nor * (every host)`, { parameter: 'hosts' });
   }
   return [...new Set(list)];
 }

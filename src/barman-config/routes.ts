@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { AppEnv } from '../context.js';
 import type { HostServices, HostSet } from '../hosts/services.js';
-import { DEFAULT_HOST } from '../hosts/names.js';
+import { hostField } from '../hosts/names.js';
 import { hostParam } from '../hosts/params.js';
 import { ok } from '../http/envelope.js';
 import { badRequest } from '../http/errors.js';
@@ -54,7 +54,7 @@ export function configRoutes(hosts: HostSet, opts: ConfigRoutesOptions = {}): Ho
       files: view.files,
       sections: Object.fromEntries(view.sections.map((s) => [s.name, s])),
       warnings: view.warnings,
-      ...(host.name === DEFAULT_HOST ? {} : { host: host.name }),
+      ...hostField(host.name),
     }));
   });
 

@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { AppEnv } from '../context.js';
-import type { HostServices, HostSet } from '../hosts/services.js';
-import { DEFAULT_HOST } from '../hosts/names.js';
+import type { HostSet } from '../hosts/services.js';
+import { hostField } from '../hosts/names.js';
 import { hostParam } from '../hosts/params.js';
 import type { JobService } from '../jobs/service.js';
 import { ok } from '../http/envelope.js';
@@ -31,13 +31,13 @@ export function barmanRoutes(hosts: HostSet, jobs: JobService): Hono<AppEnv> {
   r.all('/help', async (c) => {
     const { host } = await target(c);
     const cat = await host.catalogue.get();
-    return c.json(ok(cat.commands.map(describeCommand), { version: cat.version, ...hostField(host) }));
+    return c.json(ok(cat.commands.map(describeCommand), { version: cat.version, ...hostField(host.name) }));
   });
 
   r.all('/reload', async (c) => {
     const { host } = await target(c);
     const cat = await host.catalogue.reload();
-    return c.json(ok(cat.commands.map((x) => x.name), { version: cat.version, commands: cat.commands.length, ...hostField(host) }));
+    return c.json(ok(cat.commands.map((x) => x.name), { version: cat.version, commands: cat.commands.length, ...hostField(host.name) }));
   });
 
   r.all('/:command/help', async (c) => {
@@ -45,7 +45,7 @@ export function barmanRoutes(hosts: HostSet, jobs: JobService): Hono<AppEnv> {
     const cat = await host.catalogue.forCommand(c.req.param('command'));
     const spec = findCommand(cat, c.req.param('command'));
     checkEveryName(c.get('user'), spec, '/help');
-    return c.json(ok(describeCommand(spec), { version: cat.version, ...hostField(host) }));
+    return c.json(ok(describeCommand(spec), { version: cat.version, ...hostField(host.name) }));
   });
 
   r.all('/:command', async (c) => {
@@ -56,7 +56,7 @@ export function barmanRoutes(hosts: HostSet, jobs: JobService): Hono<AppEnv> {
     if (run.background) {
       const submitted = await jobs.submit({ command: run.spec.name, argv: run.argv, json: run.json, user: user.username, userId: user.id, servers: run.servers, hostName: host.name });
       const hint = `/history/result?ticket=${submitted.ticket}`;
-      return c.json(ok({ ticket: submitted.ticket, status: submitted.status, result: hint }, { ticket: submitted.ticket, ...hostField(host) }, `Command started as a background job; see ${hint}`), 202);
+      return c.json(ok({ ticket: submitted.ticket, status: submitted.status, result: hint }, { ticket: submitted.ticket, ...hostField(host.name) }, `Command started as a background job; see ${hint}`), 202);
     }
     const bounds = { timeoutMs: run.timeoutMs, maxOutputBytes: run.maxOutputBytes };
     const { result, cache } = run.readOnly
@@ -71,8 +71,8 @@ export function barmanRoutes(hosts: HostSet, jobs: JobService): Hono<AppEnv> {
       : { result: await changing(reads, () => deps.host.run(run.argv, { ...bounds, signal: c.req.raw.signal })), cache: undefined };
     const { body, status } = toCommandResult(result, { json: run.json });
     if (cache) body.cache = cache;
-    if (host.name !== DEFAULT_HOST) body.host = host.name;
-    if (status !== 200) deps.logger.log('warn', `barman ${run.spec.name} failed`, { exit: result.exitCode, status, user: user.username, ...hostField(host) });
+    Object.assign(body, hostField(host.name));
+    if (status !== 200) deps.logger.log('warn', `barman ${run.spec.name} failed`, { exit: result.exitCode, status, user: user.username, ...hostField(host.name) });
     return c.json(body, status);
   });
 
@@ -86,11 +86,6 @@ async function changing<T>(reads: ReadCache, run: () => Promise<T>): Promise<T> 
   } finally {
     reads.invalidate();
   }
-}
-
-/** `host` in the answer, for any host but the default one (whose answers keep the seed's shape). */
-function hostField(host: HostServices): { host?: string } {
-  return host.name === DEFAULT_HOST ? {} : { host: host.name };
 }
 
 function describeCommand(spec: CommandSpec) {

@@ -19,7 +19,6 @@ import { HostBreaker } from './breaker.js';
 import { reachesHost, type Rules } from '../auth/policy.js';
 import { DEFAULT_HOST } from './names.js';
 
-
 /** What one barman host is served with. */
 export interface HostServices {
   name: string;

@@ -4,7 +4,7 @@
  * end, result.json. The folder name is the job id; the month is its first six digits, so a ticket
  * still finds its job after the month has been packed into archive/YYYYmm.tar.gz.
  */
-import { DEFAULT_HOST } from '../hosts/names.js';
+import { DEFAULT_HOST, hostField } from '../hosts/names.js';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'lost' | 'cancelled';
 
@@ -124,6 +124,6 @@ export function summarise(job: JobRecord, status: JobStatus, result: JobResult |
     user: job.user,
     ...(job.user_id ? { user_id: job.user_id } : {}),
     server: job.servers.join(','),
-    ...(job.host_name && job.host_name !== DEFAULT_HOST ? { host: job.host_name } : {}),
+    ...hostField(job.host_name),
   };
 }

@@ -7,7 +7,7 @@ import { flag, lazySchema, matching, parseParams, text, wholeNumber } from '../h
 import { MONTH_RE, jobHost, monthOf } from './model.js';
 import { ownedBy, type JobService, type JobView } from './service.js';
 import type { AuthedUser } from '../context.js';
-import { DEFAULT_HOST } from '../hosts/names.js';
+import { hostField } from '../hosts/names.js';
 import { HISTORY_ALL_GRANT, holdsGrant, hostReach, isAllowedAny, reachesHost } from '../auth/policy.js';
 import { forbidden, notFound } from '../http/errors.js';
 
@@ -49,7 +49,8 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
     const reach = hostReach(user);
     const { total, items } = await jobs.list(month, limit, offset, {
       ...(everyone ? {} : { owner: { user: user.username, id: user.id } }),
-      // Jobs on hosts the user does not reach (any more) are not theirs to see.
+      // Jobs on hosts the user does not reach (those since removed from the settings included) are
+      // not theirs to see. It reads each job's record once; finished ones stay in memory.
       ...(reach === 'every' ? {} : { onHost: (host: string) => reach.has(host) }),
     });
     return c.json(ok(items, { month, total, limit, offset, scope: everyone ? 'all' : 'own' }));
@@ -125,7 +126,7 @@ function resultBody(v: JobView): Record<string, unknown> {
     status: v.status,
     command: v.job.command,
     server: v.job.servers.join(','),
-    ...(v.job.host_name && v.job.host_name !== DEFAULT_HOST ? { host: v.job.host_name } : {}),
+    ...hostField(v.job.host_name),
     user: v.job.user,
     created_at: v.job.created_at,
     started_at: v.result?.started_at ?? v.claim?.started_at ?? null,

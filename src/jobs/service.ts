@@ -2,7 +2,7 @@ import type { Clock, JobRunner, Logger, Storage } from '../ports.js';
 import type { TokenSigner } from '../auth/tokens.js';
 import { ApiError, conflict, notFound } from '../http/errors.js';
 import { archiveMonth, pruneArchives, readArchiveIndex, readArchivedJob } from './archive.js';
-import { DEFAULT_HOST } from '../hosts/names.js';
+import { DEFAULT_HOST, hostField } from '../hosts/names.js';
 import { failure, isJobId, jobHost, jobDir, jobMonth, jobResult, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
 import { JobFiles } from './files.js';
 import { KeyedMutex } from '../util/mutex.js';
@@ -87,7 +87,7 @@ export class JobService {
     }
     const now = this.deps.clock.now();
     const id = newJobId(req.command, now);
-    const job: JobRecord = { id, command: req.command, argv: req.argv, json: req.json, user: req.user, ...(req.userId ? { user_id: req.userId } : {}), servers: req.servers, host: this.deps.describeHost(req.hostName ?? DEFAULT_HOST), ...(req.hostName && req.hostName !== DEFAULT_HOST ? { host_name: req.hostName } : {}), created_at: now.toISOString() };
+    const job: JobRecord = { id, command: req.command, argv: req.argv, json: req.json, user: req.user, ...(req.userId ? { user_id: req.userId } : {}), servers: req.servers, host: this.deps.describeHost(req.hostName ?? DEFAULT_HOST), ...(hostField(req.hostName).host ? { host_name: req.hostName } : {}), created_at: now.toISOString() };
     await this.files.writeRecord(job);
     this.queue.push(id);
     this.deps.logger.log('info', `job ${id} queued`, { command: req.command, user: req.user, servers: req.servers });
