@@ -43,3 +43,21 @@ export async function loginToken(app: { request: (p: string, i?: RequestInit) =>
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { token: string }).token;
 }
+
+/** A client.conf section whose password is the seed's (1258, plain MD5), with the given rules. */
+export function clientConfUser(name: string, access: string[], opts: { deny?: string[]; hosts?: string[] } = {}): string {
+  const list = (items: string[]) => JSON.stringify(items).replace(/"/g, "'");
+  return `[${name}]\npassword = 26588e932c7ccfa1df309280702fe1b5\naccess = ${list(access)}\ndeny = ${list(opts.deny ?? [])}\n${opts.hosts ? `hosts = ${list(opts.hosts)}\n` : ''}\n`;
+}
+
+/** Calls of `app` as a user of client.conf (password 1258): a query string, or a JSON body by POST. */
+export function caller(app: { request: (p: string, i?: RequestInit) => Response | Promise<Response> }) {
+  const tokens = new Map<string, string>();
+  return async (who: string, path: string, body?: Record<string, unknown>) => {
+    if (!tokens.has(who)) tokens.set(who, await loginToken(app, who));
+    const auth = { authorization: `Bearer ${tokens.get(who)}` };
+    const res = await app.request(path, body ? { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify(body) } : { headers: auth });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    return { res, body: (await res.json()) as { status_code: number; message: string; list: any; type?: string; [k: string]: any } };
+  };
+}

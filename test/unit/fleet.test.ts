@@ -6,17 +6,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixtureBarmanHost } from '../support/fake-barman.js';
-import { loginToken, testApp } from '../support/app.js';
+import { caller, clientConfUser, loginToken, testApp } from '../support/app.js';
 import { loadSettings } from '../../src/settings/load.js';
 import { HostError, type BarmanHost } from '../../src/ports.js';
 import { HostBreaker } from '../../src/hosts/breaker.js';
 import { createMemoryLogger } from '../../adapters/memory/index.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Body = { status_code: number; message: string; list: any; hosts?: any; type?: string; host?: string };
-
 const OUTPUT = join(import.meta.dirname, '..', 'fixtures', 'barman-output', '3.4');
-const MD5_1258 = '26588e932c7ccfa1df309280702fe1b5';
 const json = (name: string) => readFileSync(join(OUTPUT, `${name}.json`), 'utf8');
 
 /** A barman host answering the state commands from barman 3.4's real output, or not at all. */
@@ -43,14 +39,9 @@ function setup() {
     text: '[barman]\nconfigfile=/etc/barman.conf\n[host:dc2]\nconfigfile=/etc/barman.conf\n[application]\nfleet_timeout=1\n[authtoken]\nsecret=test-secret-of-enough-length\n',
     path: '/etc/barmanapi.conf',
   });
-  const users = `[memin]\npassword = ${MD5_1258}\naccess = []\ndeny = []\n\n[dc2ops]\npassword = ${MD5_1258}\naccess = ['fleet', 'barman']\ndeny = []\nhosts = ['dc2']\n`;
+  const users = clientConfUser('memin', []) + clientConfUser('dc2ops', ['fleet', 'barman'], { hosts: ['dc2'] });
   const t = testApp({ host: main, hosts: { dc2 }, settings, clientConf: users });
-  const as = async (who: string, path: string) => {
-    const token = await loginToken(t.app, who);
-    const res = await t.app.request(`${path}${path.includes('?') ? '&' : '?'}token=${token}`);
-    return { res, body: (await res.json()) as Body };
-  };
-  return { ...t, as, dc2Mode, main, dc2 };
+  return { ...t, as: caller(t.app), dc2Mode, main, dc2 };
 }
 
 describe('the fleet view', () => {
@@ -67,13 +58,12 @@ describe('the fleet view', () => {
   });
 
   it('keeps out a user denied any barman command whose answers it shows: no one is widened by it', async () => {
-    const users = `[memin]\npassword = ${MD5_1258}\naccess = []\ndeny = []\n`;
     for (const deny of [['barman'], ['barman/list-backup'], ['barman/status'], ['barman/show']]) {
       const t = testApp({
         host: barman({ value: 'up' }),
         hosts: { dc2: barman({ value: 'up' }) },
         settings: loadSettings({ text: '[host:dc2]\nremote=false\n[authtoken]\nsecret=test-secret-of-enough-length\n', path: '/etc/barmanapi.conf' }),
-        clientConf: `${users}\n[admin]\npassword = ${MD5_1258}\naccess = []\ndeny = ${JSON.stringify(deny).replace(/"/g, "'")}\n`,
+        clientConf: clientConfUser('memin', []) + clientConfUser('admin', [], { deny }),
       });
       const token = await loginToken(t.app, 'admin');
       const res = await t.app.request(`/fleet?token=${token}`);

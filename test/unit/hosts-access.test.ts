@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { hostReach, reachesHost, whyNotWithin } from '../../src/auth/policy.js';
-import { loginToken, testApp } from '../support/app.js';
+import { caller, clientConfUser, loginToken, testApp } from '../support/app.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Body = { status_code: number; message: string; list: any; type?: string };
-
-const MD5_1258 = '26588e932c7ccfa1df309280702fe1b5';
 const list = (items: string[]) => JSON.stringify(items).replace(/"/g, "'");
 /** The lines of one user's section in client.conf. */
 const section = (text: string, name: string) => text.split(/^(?=\[[^\]\n]+\]$)/m).find((s) => s.startsWith(`[${name}]`)) ?? '';
-const user = (name: string, access: string[], hosts?: string[]) =>
-  `[${name}]\npassword = ${MD5_1258}\naccess = ${list(access)}\ndeny = []\n${hosts ? `hosts = ${list(hosts)}\n` : ''}\n`;
+const user = (name: string, access: string[], hosts?: string[]) => clientConfUser(name, access, { hosts });
 
 describe('which barman hosts a user reaches', () => {
   it('is the default host only without a hosts list, every host for an empty access list', () => {
@@ -45,15 +40,7 @@ describe('hosts lists through /auth/user/*', () => {
 
   function setup() {
     const t = testApp({ clientConf: USERS });
-    const as = async (who: string, path: string, body?: Record<string, unknown>) => {
-      const token = await loginToken(t.app, who);
-      const init: RequestInit = body
-        ? { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) }
-        : { headers: { authorization: `Bearer ${token}` } };
-      const res = await t.app.request(path, init);
-      return { res, body: (await res.json()) as Body };
-    };
-    return { ...t, as };
+    return { ...t, as: caller(t.app) };
   }
 
   it('shows a user its hosts, and adds users with hosts within the manager\'s', async () => {

@@ -4,18 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fixtureBarmanHost } from '../support/fake-barman.js';
-import { basic, loginToken, testApp } from '../support/app.js';
+import { basic, caller, clientConfUser, testApp } from '../support/app.js';
 import { loadSettings } from '../../src/settings/load.js';
 import { createInProcessJobRunner } from '../../adapters/memory/index.js';
 import type { AppDeps } from '../../src/context.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Body = { status_code: number; message: string; list: any; host?: string; ticket?: string; type?: string; [k: string]: unknown };
-
-const MD5_1258 = '26588e932c7ccfa1df309280702fe1b5';
-const list = (items: string[]) => JSON.stringify(items).replace(/"/g, "'");
-const user = (name: string, access: string[], hosts?: string[]) =>
-  `[${name}]\npassword = ${MD5_1258}\naccess = ${list(access)}\ndeny = []\n${hosts ? `hosts = ${list(hosts)}\n` : ''}\n`;
+const user = (name: string, access: string[], hosts?: string[]) => clientConfUser(name, access, { hosts });
 
 const SETTINGS = `[barman]
 configfile=/etc/barman.conf
@@ -63,13 +57,7 @@ async function setup() {
   } as never);
   const t = testApp({ host: main, hosts: { dc2 }, settings, runner, clientConf: USERS });
   holder.deps = t.deps;
-  const tokens = new Map<string, string>();
-  const as = async (who: string, path: string) => {
-    if (!tokens.has(who)) tokens.set(who, await loginToken(t.app, who));
-    const res = await t.app.request(`${path}${path.includes('?') ? '&' : '?'}token=${tokens.get(who)}`);
-    return { res, body: (await res.json()) as Body };
-  };
-  return { ...t, ran, as, runner, release, main, dc2 };
+  return { ...t, ran, as: caller(t.app), runner, release, main, dc2 };
 }
 
 describe('several barman hosts', () => {
