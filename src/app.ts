@@ -24,6 +24,7 @@ import { notFound } from './http/errors.js';
 import { errorBody } from './http/envelope.js';
 import { requestLog } from './http/request-log.js';
 import { errorHandler } from './http/on-error.js';
+import { v1Api, v1Dispatch, v1Gate, type V1 } from './api/v1/index.js';
 
 export interface Api {
   app: Hono<AppEnv>;
@@ -44,6 +45,8 @@ export interface Api {
   state: StateService;
   /** The default host's background rounds that keep the state current (started by a server). */
   refresher: Refresher;
+  /** The v1 routes and their OpenAPI document. */
+  v1: V1;
 }
 
 /** The one composition point: every route module, wired to the given ports. */
@@ -73,8 +76,12 @@ export function createApi(given: AppDeps): Api {
     orphans: jobOrphans(hosts),
   });
 
+  const v1 = v1Api(deps, auth, hosts, jobs, settings);
+
   app.use('*', requestLog(deps));
   app.use('*', methodGate(deps));
+  // v1's 404 and 405 come before authentication, as the legacy routes' 405 does.
+  app.use('*', v1Gate(v1.routes));
   app.use('*', authenticate(deps, auth));
 
   app.route('/auth', authRoutes(deps, auth));
@@ -91,6 +98,7 @@ export function createApi(given: AppDeps): Api {
   app.route('/config', configRoutes(hosts, { onChange: (host) => host.reads.invalidate() }));
   app.route('/config/barmanapi', settingsRoutes(deps));
   app.route('/fleet', fleetRoutes(hosts, settings, () => deps.clock.now()));
+  app.all('/api/v1/*', v1Dispatch);
 
   const noRoute = (c: Context) => c.json(errorBody(notFound(`no such route: ${c.req.method} ${c.req.path}`)), 404);
   // A sub-app's notFound is not consulted once it is mounted with route(): the catch-all keeps
@@ -98,7 +106,7 @@ export function createApi(given: AppDeps): Api {
   app.all('*', noRoute);
   app.notFound(noRoute);
   app.onError(errorHandler(deps));
-  return { app, hosts, jobs, catalogue, slots, settings, flights, reads, state, refresher };
+  return { app, hosts, jobs, catalogue, slots, settings, flights, reads, state, refresher, v1 };
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {

@@ -1,7 +1,8 @@
 import type { Context } from 'hono';
-import type { BarmanHost, Clock, JobRunner, Logger, Storage, TextFile } from './ports.js';
+import type { BarmanHost, Clock, DocsAssets, JobRunner, Logger, Storage, TextFile } from './ports.js';
 import type { Settings } from './settings/load.js';
 import type { PublicUser } from './auth/users.js';
+import type { V1Route } from './api/v1/route.js';
 
 /** Everything a handler may reach; adapters build it. */
 export interface AppDeps {
@@ -30,6 +31,8 @@ export interface AppDeps {
   externalAuth?: (c: Context) => PublicUser | null | Promise<PublicUser | null>;
   /** Cores of the API machine: `[barman] max_concurrent = 0` means twice this (2 when unknown). */
   cpuCount?: number;
+  /** The docs page's files (/api/v1/docs); without them the page says they are missing. */
+  docsAssets?: DocsAssets;
   /** PBKDF2 iterations for new password hashes (tests lower it). */
   passwordIterations?: number;
 }
@@ -60,5 +63,7 @@ export type AppEnv = {
     routePath: string;
     /** The barman host the request works on, described (`local`, `ssh barman@dc2`), once chosen. */
     barmanHost?: string;
+    /** The v1 route a request matched (api/v1/gate.ts), with its path parameters. */
+    v1Route?: { route: V1Route; params: Record<string, string> };
   };
 };

@@ -239,3 +239,9 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface Logger {
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
 }
+
+/**
+ * Files of the API's docs page (Swagger UI's script, style sheet, icon), by name: read from the
+ * installed package on Node, embedded in the single binary. null: no such file here.
+ */
+export type DocsAssets = (name: string) => Promise<Uint8Array | null>;

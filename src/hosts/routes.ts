@@ -5,7 +5,7 @@
  * never holds up the view of the others.
  */
 import { Hono } from 'hono';
-import type { AppEnv, SettingsHolder } from '../context.js';
+import type { AppEnv, AuthedUser, SettingsHolder } from '../context.js';
 import { ok } from '../http/envelope.js';
 import { readParams } from '../http/params.js';
 import { noParams, parseParams } from '../http/schema.js';
@@ -29,8 +29,15 @@ export interface FleetHost {
   next_try?: string;
 }
 
+/** One host in the fleet view: how it answered, and its servers (`stale`: the last known ones). */
+export interface FleetRow {
+  host: FleetHost;
+  servers: ServerState[];
+  stale: boolean;
+}
+
 /** The barman commands whose answers the fleet view is made of, with their other names. */
-const FLEET_COMMANDS = ['list-server', 'list-servers', 'show-server', 'show-servers', 'status', 'list-backup', 'list-backups'];
+export const FLEET_COMMANDS = ['list-server', 'list-servers', 'show-server', 'show-servers', 'status', 'list-backup', 'list-backups'];
 
 export function fleetRoutes(hosts: HostSet, settings: SettingsHolder, now: () => Date): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
@@ -39,17 +46,26 @@ export function fleetRoutes(hosts: HostSet, settings: SettingsHolder, now: () =>
     const user = c.get('user');
     // The view shows what these commands show: a deny of any of them (the seed's prefix reach:
     // `barman` denies all) keeps the user out here too, so /fleet widens no one.
-    const denied = FLEET_COMMANDS.filter((name) => isDenied(user, `barman/${name}`));
-    if (denied.length > 0) throw forbidden(`/fleet shows what barman ${FLEET_COMMANDS.join(', ')} show, and user ${user.username} is denied ${denied.map((d) => `barman/${d}`).join(', ')}`);
+    checkFleetRules(user, '/fleet');
     const boundMs = settings.current().application.fleetTimeoutSeconds * 1000;
     const rows = await Promise.all(hosts.reachable(c.get('user')).map((h) => readHost(h, boundMs, now)));
-    return c.json(ok(rows.flatMap((row) => row.servers), { hosts: rows.map((row) => row.host) }));
+    const servers = rows.flatMap((row) => row.servers.map((s) => fleetServer(row.host.name, s, row.stale)));
+    return c.json(ok(servers, { hosts: rows.map((row) => row.host) }));
   });
   return r;
 }
 
+/**
+ * The fleet view shows what these commands show: a deny of any of them (the seed's prefix reach:
+ * `barman` denies all) keeps the user out of it, so no view of it widens anyone.
+ */
+export function checkFleetRules(user: AuthedUser, route: string): void {
+  const denied = FLEET_COMMANDS.filter((name) => isDenied(user, `barman/${name}`));
+  if (denied.length > 0) throw forbidden(`${route} shows what barman ${FLEET_COMMANDS.join(', ')} show, and user ${user.username} is denied ${denied.map((d) => `barman/${d}`).join(', ')}`);
+}
+
 /** One host's servers within the bound; on failure or timeout, the last known ones. */
-async function readHost(h: HostServices, boundMs: number, now: () => Date): Promise<{ host: FleetHost; servers: Array<ReturnType<typeof fleetServer>> }> {
+export async function readHost(h: HostServices, boundMs: number, now: () => Date): Promise<FleetRow> {
   const base = { name: h.name, description: h.deps.host.description };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), boundMs)));
@@ -61,8 +77,8 @@ async function readHost(h: HostServices, boundMs: number, now: () => Date): Prom
     const answer = await Promise.race([reading, late]);
     if (answer === 'late') return lastKnown(h, base, null, `no answer within ${Math.round(boundMs / 1000)} s ([application] fleet_timeout)`);
     const at = now().toISOString();
-    if (answer.model === null) return { host: { ...base, reachable: true, reason: answer.reason, as_of: at }, servers: [] };
-    return { host: { ...base, reachable: true, reason: null, as_of: at }, servers: answer.model.map((s) => fleetServer(h.name, s, false)) };
+    if (answer.model === null) return { host: { ...base, reachable: true, reason: answer.reason, as_of: at }, servers: [], stale: false };
+    return { host: { ...base, reachable: true, reason: null, as_of: at }, servers: answer.model, stale: false };
   } catch (e) {
     return lastKnown(h, base, false, redact(e instanceof Error ? e.message : String(e)));
   } finally {
@@ -70,13 +86,14 @@ async function readHost(h: HostServices, boundMs: number, now: () => Date): Prom
   }
 }
 
-function lastKnown(h: HostServices, base: { name: string; description: string }, reachable: boolean | null, reason: string) {
+function lastKnown(h: HostServices, base: { name: string; description: string }, reachable: boolean | null, reason: string): FleetRow {
   const last = h.refresher.current;
   const health = h.breaker.health();
   const down = health.up === false && health.since && health.retryAt ? { down_since: health.since, next_try: health.retryAt } : {};
   return {
     host: { ...base, reachable, reason, as_of: last?.at ?? null, ...down },
-    servers: (last?.servers ?? []).map((s) => fleetServer(h.name, s, true)),
+    servers: last?.servers ?? [],
+    stale: true,
   };
 }
 

@@ -3,7 +3,7 @@ import type { Deps, AppEnv, AuthedUser } from '../context.js';
 import type { AuthService } from '../auth/service.js';
 import type { LoginClaims } from '../auth/tokens.js';
 import type { UserRecord } from '../auth/users.js';
-import { isAllowed } from '../auth/policy.js';
+import { isAllowed, isDenied } from '../auth/policy.js';
 import { ApiError, forbidden, unauthorized } from './errors.js';
 import { relativePath } from './route-path.js';
 
@@ -14,12 +14,18 @@ import { relativePath } from './route-path.js';
 export function authenticate(deps: Deps, auth: AuthService): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     // The method gate set it for the seed's routes; other paths (unknown ones) are worked out here.
-    const path = c.get('routePath') ?? relativePath(c);
-    c.set('routePath', path);
-    const found = deps.externalAuth ? externalUser(deps, c) : builtinUser(deps, auth, c, path);
+    const routePath = c.get('routePath') ?? relativePath(c);
+    c.set('routePath', routePath);
+    // A v1 route follows the rules of the legacy path it maps to; public ones and the login take no token.
+    const v1 = c.get('v1Route')?.route;
+    if (v1 && (v1.rule === null || v1.login)) return next();
+    const path = v1 ? v1.rule! : routePath;
+    const found = deps.externalAuth ? externalUser(deps, c) : builtinUser(deps, auth, c, path, v1 !== undefined);
     // A token seen before needs no waiting: no await, so no extra turn of the microtask queue.
     const user = found instanceof Promise ? await found : found;
-    if (!isAllowed(user, path)) throw forbidden(`access to ${path || '/'} is denied for user ${user.username}`);
+    // As on the legacy route: access must cover the path itself, and no deny may reach any name of it.
+    const allowed = isAllowed(user, path) && !(v1?.ruleAliases ?? []).some((alias) => isDenied(user, alias));
+    if (!allowed) throw forbidden(`access to ${path || '/'} is denied for user ${user.username}`);
     c.set('user', user);
     await next();
   };
@@ -31,10 +37,16 @@ async function externalUser(deps: Deps, c: Context): Promise<AuthedUser> {
   return { ...u, fingerprint: '', id: '' };
 }
 
-function builtinUser(deps: Deps, auth: AuthService, c: Context, path: string): AuthedUser | Promise<AuthedUser> {
+function builtinUser(deps: Deps, auth: AuthService, c: Context, path: string, v1: boolean): AuthedUser | Promise<AuthedUser> {
   const header = requestHeader(c, 'authorization') ?? '';
   const space = header.indexOf(' ');
   const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+  if (v1) {
+    // v1 takes a token in the Authorization header only: one in the URL ends up in logs and histories.
+    const token = scheme === 'bearer' ? header.slice(6).trim() : '';
+    if (!token) throw unauthorized('missing token: send the header "Authorization: Bearer …" (get one from POST /api/v1/auth/token)');
+    return tokenUserLater(deps, auth, token, auth.readySigner()?.knownLogin(token, deps.clock.now().getTime()));
+  }
   if (path.startsWith('auth/') || path === 'auth') {
     if (scheme === 'basic') return basicUser(deps, auth, c, header);
     if (path === 'auth/token') throw unauthorized('Basic authentication required: send the username and password');
@@ -69,6 +81,12 @@ function tokenFrom(c: Context, header: string, scheme: string): string | undefin
 }
 
 async function basicUser(deps: Deps, auth: AuthService, c: Context, header: string): Promise<AuthedUser> {
+  const { username, password } = basicCredentials(header);
+  return logIn(deps, auth, c, username, password);
+}
+
+/** The username and password of an `Authorization: Basic …` header. */
+export function basicCredentials(header: string): { username: string; password: string } {
   const encoded = header.slice(6).trim();
   let decoded: string;
   try {
@@ -79,8 +97,11 @@ async function basicUser(deps: Deps, auth: AuthService, c: Context, header: stri
   }
   const colon = decoded.indexOf(':');
   if (colon <= 0) throw unauthorized('malformed Basic authorization header: expected base64 of "username:password"');
-  const username = decoded.slice(0, colon);
-  const password = decoded.slice(colon + 1);
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/** A password login, throttled per user and per client address (429 + Retry-After beyond it). */
+export async function logIn(deps: Deps, auth: AuthService, c: Context, username: string, password: string): Promise<AuthedUser> {
   const now = deps.clock.now().getTime();
   const keys = [`user:${username}`, `addr:${deps.clientAddress?.(c) ?? 'unknown'}`];
   const wait = auth.throttle.waitMs(keys, now);

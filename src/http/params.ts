@@ -64,6 +64,12 @@ async function readJsonBody(c: Context): Promise<Params> {
  * `a=1&b=2&a=3` → {a: ['1','3'], b: '2'}. Percent escapes must spell UTF-8: anything else is a
  * 400, never a value silently changed on its way to barman.
  */
+/** The query string's parameters alone (repeated names become arrays): what the v1 reads take. */
+export function queryParams(c: Context): Params {
+  const q = c.req.url.indexOf('?');
+  return q >= 0 ? decodeForm(c.req.url.slice(q + 1).replace(/#.*$/, '')) : {};
+}
+
 function decodeForm(text: string): Params {
   const out: Params = {};
   for (const part of text.split('&')) {

@@ -113,7 +113,7 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
  * Jobs belong to their users: another user's job needs the `history/all` grant. A job on a barman
  * host the user does not reach is answered as one that does not exist.
  */
-function checkOwner(user: AuthedUser, view: JobView, verb: 'see' | 'cancel'): void {
+export function checkOwner(user: AuthedUser, view: JobView, verb: 'see' | 'cancel'): void {
   if (!reachesHost(user, jobHost(view.job))) throw notFound(`no job ${view.job.id}`);
   if (ownedBy(view.job, { user: user.username, id: user.id }) || holdsGrant(user, HISTORY_ALL_GRANT)) return;
   throw forbidden(`job ${view.job.id} was started by another user; to ${verb} other users' jobs, an access rule must name history/all`);

@@ -3,7 +3,7 @@ import type { TokenSigner } from '../auth/tokens.js';
 import { ApiError, conflict, notFound } from '../http/errors.js';
 import { archiveMonth, pruneArchives, readArchiveIndex, readArchivedJob } from './archive.js';
 import { DEFAULT_HOST, hostField } from '../hosts/names.js';
-import { failure, isJobId, jobHost, jobDir, jobMonth, jobResult, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
+import { MONTH_RE, failure, isJobId, jobHost, jobDir, jobMonth, jobResult, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
 import { JobFiles } from './files.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { mapBounded } from '../util/concurrency.js';
@@ -12,6 +12,8 @@ import { OrphanVerdicts, type OrphanedJobs } from './orphans.js';
 
 /** Summaries of finished jobs kept in memory: a few months of a busy server's history. */
 const FINISHED_CACHE_SIZE = 50_000;
+/** Summaries read at a time while a page of jobs is gathered. */
+const PAGE_CHUNK = 64;
 
 export interface JobServiceDeps {
   storage: Storage;
@@ -187,13 +189,7 @@ export class JobService {
    */
   async list(month: string, limit: number, offset: number, scope: { owner?: JobOwner; onHost?: (host: string) => boolean } = {}): Promise<{ total: number; items: Array<JobSummary & { ticket: string }> }> {
     const { owner, onHost } = scope;
-    const activeIds = (await this.deps.storage.list(`active/${month}`)).filter(isJobId);
-    let rows: Array<{ id: string; summary?: JobSummary }> = activeIds.map((id) => ({ id }));
-    // Usually only past months have an archive, but a clock set back must not hide one.
-    const archived = (await readArchiveIndex(this.deps.storage, month)) ?? [];
-    const inActive = new Set(activeIds);
-    rows = rows.concat(archived.filter((s) => !inActive.has(s.id)).map((s) => ({ id: s.id, summary: s })));
-    rows.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    let rows = await this.monthRows(month);
     if (owner !== undefined || onHost !== undefined) {
       // Owner and host are in each job's record, not its id: read the summaries (cached once finished).
       const summaries = await mapBounded(rows, 16, async (row) => row.summary ?? (await this.summaryOf(row.id)));
@@ -209,6 +205,45 @@ export class JobService {
       }),
     );
     return { total: rows.length, items };
+  }
+
+  /** The months that hold jobs, in active/ or archived, newest first. */
+  async months(): Promise<string[]> {
+    const active = (await this.deps.storage.list('active')).filter((m) => MONTH_RE.test(m));
+    const archived = (await this.deps.storage.list('archive')).map((f) => /^(\d{6})\.tar\.gz$/.exec(f)?.[1]).filter((m): m is string => m !== undefined && MONTH_RE.test(m));
+    return [...new Set([...active, ...archived])].sort().reverse();
+  }
+
+  /**
+   * Jobs newest first across `months` (newest first), those `keep` accepts, older than the job
+   * `before` when given: at most `limit`, and whether more follow. Summaries are read a chunk at a
+   * time, so a page near the top of a large month reads little more than the page.
+   */
+  async page(months: readonly string[], opts: { before?: string; limit: number; keep: (s: JobSummary) => boolean }): Promise<{ items: Array<JobSummary & { ticket: string }>; more: boolean }> {
+    const found: JobSummary[] = [];
+    const beforeMonth = opts.before === undefined ? undefined : jobMonth(opts.before);
+    for (const month of months) {
+      if (beforeMonth !== undefined && month > beforeMonth) continue;
+      const rows = (await this.monthRows(month)).filter((r) => opts.before === undefined || r.id < opts.before);
+      for (let i = 0; i < rows.length && found.length <= opts.limit; i += PAGE_CHUNK) {
+        const chunk = await mapBounded(rows.slice(i, i + PAGE_CHUNK), 16, async (row) => row.summary ?? (await this.summaryOf(row.id)));
+        found.push(...chunk.filter(opts.keep));
+      }
+      if (found.length > opts.limit) break;
+    }
+    const items = await Promise.all(found.slice(0, opts.limit).map(async (s) => ({ ...s, ticket: await this.ticket(s.id) })));
+    return { items, more: found.length > opts.limit };
+  }
+
+  /** A month's jobs, newest first: those in active/ and those of its archive (with their summaries). */
+  private async monthRows(month: string): Promise<Array<{ id: string; summary?: JobSummary }>> {
+    const activeIds = (await this.deps.storage.list(`active/${month}`)).filter(isJobId);
+    // Usually only past months have an archive, but a clock set back must not hide one.
+    const archived = (await readArchiveIndex(this.deps.storage, month)) ?? [];
+    const inActive = new Set(activeIds);
+    const rows: Array<{ id: string; summary?: JobSummary }> = activeIds.map((id) => ({ id }));
+    rows.push(...archived.filter((s) => !inActive.has(s.id)).map((s) => ({ id: s.id, summary: s })));
+    return rows.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   }
 
   /** A job's output from byte `offset` on, from its folder or from its month's archive. */

@@ -130,6 +130,46 @@ export function backupFrom(entry: unknown): BackupState | null {
   };
 }
 
+/** One backup as show-backup details it, beyond what list-backup gives. */
+export interface BackupDetails extends BackupState {
+  timeline: number | null;
+  beginWal: string | null;
+  endWal: string | null;
+  beginLsn: string | null;
+  endLsn: string | null;
+  copyTimeSeconds: number | null;
+  /** PostgreSQL's version number as barman records it (150018). */
+  pgVersion: string | null;
+  previousBackup: string | null;
+  nextBackup: string | null;
+}
+
+/** A backup id of catalog_information: barman writes '- (this is the oldest base backup)' for none. */
+function backupRef(v: unknown): string | null {
+  const t = text(v);
+  return t === null || t.startsWith('-') ? null : t;
+}
+
+/** One backup from its show-backup document (the server's part of it). */
+export function backupDetailsFrom(entry: unknown): BackupDetails | null {
+  const backup = backupFrom(entry);
+  if (!backup || !isDoc(entry)) return null;
+  const base = isDoc(entry.base_backup_information) ? entry.base_backup_information : {};
+  const catalog = isDoc(entry.catalog_information) ? entry.catalog_information : {};
+  return {
+    ...backup,
+    timeline: count(base.timeline ?? entry.timeline),
+    beginWal: text(base.begin_wal ?? entry.begin_wal),
+    endWal: text(base.end_wal ?? entry.end_wal),
+    beginLsn: text(base.begin_lsn ?? entry.begin_xlog),
+    endLsn: text(base.end_lsn ?? entry.end_xlog),
+    copyTimeSeconds: count(base.copy_time_seconds ?? entry.copy_time),
+    pgVersion: text(entry.postgresql_version ?? base.postgresql_version),
+    previousBackup: backupRef(catalog.previous_backup),
+    nextBackup: backupRef(catalog.next_backup),
+  };
+}
+
 /** A server's state from barman's outputs; `at` is the time its ages are counted to. */
 export function serverFrom(name: string, outputs: ServerOutputs, at: Date): ServerState {
   const show = part(outputs.showServer, name);

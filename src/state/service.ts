@@ -11,9 +11,10 @@ import type { Catalogue } from '../barman/catalogue.js';
 import type { ReadCache } from './read-cache.js';
 import { readKey } from './read-cache.js';
 import type { Fingerprint } from './fingerprint.js';
-import { checkFrom, serverFrom, serverNames, type CheckState, type ServerOutputs, type ServerState } from './model.js';
+import { backupDetailsFrom, checkFrom, errorsOf, serverFrom, serverNames, type BackupDetails, type CheckState, type ServerOutputs, type ServerState } from './model.js';
 
-export type StateAnswer<T> = { model: T; reason?: undefined } | { model: null; reason: string };
+/** `missing`: the server (or backup) asked for does not exist; otherwise barman gave no model. */
+export type StateAnswer<T> = { model: T; reason?: undefined } | { model: null; reason: string; missing?: boolean };
 
 export interface StateServiceDeps {
   deps: Pick<Deps, 'host' | 'settings' | 'clock'>;
@@ -52,8 +53,23 @@ export class StateService {
     const unsupported = await this.unsupported();
     if (unsupported) return { model: null, reason: unsupported };
     const listServer = await this.json('list-server', [], {}, true);
-    if (!serverNames(listServer).includes(name)) return { model: null, reason: `barman on ${this.d.deps.host.description} has no server ${JSON.stringify(name)}` };
+    if (!serverNames(listServer).includes(name)) return { model: null, reason: `barman on ${this.d.deps.host.description} has no server ${JSON.stringify(name)}`, missing: true };
     return { model: await this.build(name, listServer) };
+  }
+
+  /**
+   * One backup of a server, as show-backup details it. Only an id list-backup lists is run, so no
+   * shortcut (latest, oldest) or other word reaches barman from here.
+   */
+  async backup(server: string, id: string): Promise<StateAnswer<BackupDetails>> {
+    const found = await this.server(server);
+    if (found.model === null) return found;
+    if (found.model.backups === null) return { model: null, reason: `barman could not list the backups of ${server}: ${found.model.errors.join('; ')}` };
+    if (!found.model.backups.some((b) => b.id === id)) return { model: null, reason: `server ${server} has no backup ${JSON.stringify(id)}`, missing: true };
+    const doc = await this.json('show-backup', [server, id], {}, true);
+    const details = backupDetailsFrom(isRecord(doc) ? doc[server] : undefined);
+    if (!details) return { model: null, reason: `barman show-backup ${server} ${id} gave no details: ${errorsOf(doc).join('; ') || 'no document'}` };
+    return { model: details };
   }
 
   /**
@@ -117,6 +133,8 @@ export class StateService {
     return doc;
   }
 }
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** barman's JSON documents by the run result they came from. */
 const parsedDocs = new WeakMap<RunResult, unknown>();

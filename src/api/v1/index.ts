@@ -1,0 +1,35 @@
+/**
+ * API v1 below /api/v1: typed resources described by an OpenAPI 3.1 document (document.ts),
+ * errors as problem+json, reads with ETags. Each route follows the access rules of one legacy
+ * route (its `rule`), through the same gate as the legacy routes (http/authenticate.ts).
+ */
+import type { Deps, SettingsHolder } from '../../context.js';
+import type { AuthService } from '../../auth/service.js';
+import type { HostSet } from '../../hosts/services.js';
+import type { JobService } from '../../jobs/service.js';
+import { authRoutes } from './auth.js';
+import { docsRoutes } from './docs.js';
+import { openApiDocument } from './document.js';
+import { jobRoutes } from './jobs.js';
+import { readRoutes } from './reads.js';
+import type { V1Route } from './route.js';
+
+export interface V1 {
+  routes: V1Route[];
+  /** The OpenAPI document (built on first use). */
+  document: () => Promise<Record<string, unknown>>;
+}
+
+export function v1Api(deps: Deps, auth: AuthService, hosts: HostSet, jobs: JobService, settings: SettingsHolder): V1 {
+  const routes: V1Route[] = [];
+  const document = openApiDocument(routes);
+  routes.push(
+    ...authRoutes(deps, auth, hosts),
+    ...readRoutes(hosts, settings, () => deps.clock.now()),
+    ...jobRoutes(deps, jobs),
+    ...docsRoutes(document, deps.docsAssets),
+  );
+  return { routes, document };
+}
+
+export { v1Dispatch, v1Gate } from './gate.js';

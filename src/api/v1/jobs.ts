@@ -1,0 +1,113 @@
+/**
+ * Jobs as resources: a list across months with filters and cursor pagination, and one job. The
+ * same rules as /history: one's own jobs unless `history/all` is held, and only on hosts one
+ * reaches (a job elsewhere is answered as one that does not exist).
+ */
+import type { Deps } from '../../context.js';
+import { badRequest } from '../../http/errors.js';
+import { queryParams } from '../../http/params.js';
+import { lazySchema, matching, noParams, oneOf, parseParams, text, wholeNumber } from '../../http/schema.js';
+import { HISTORY_ALL_GRANT, holdsGrant, reachesHost } from '../../auth/policy.js';
+import { DEFAULT_HOST } from '../../hosts/names.js';
+import { MONTH_RE, isJobId, type JobStatus, type JobSummary } from '../../jobs/model.js';
+import { ownedBy, type JobService, type JobView } from '../../jobs/service.js';
+import { checkOwner } from '../../jobs/routes.js';
+import type { V1Route } from './route.js';
+
+const STATUSES: readonly JobStatus[] = ['queued', 'running', 'done', 'failed', 'lost', 'cancelled'];
+const ANY = 'any';
+
+export const jobListQuery = lazySchema((z) =>
+  z.strictObject({
+    host: text('must be a host name').optional(),
+    server: text('must be a server name').optional(),
+    command: text('must be a barman command').optional(),
+    status: oneOf([ANY, ...STATUSES], ANY),
+    user: text('must be a username').optional(),
+    month: matching(MONTH_RE, 'must be a month as YYYYmm, e.g. 202612', ['YYYYmm']).optional(),
+    limit: wholeNumber(1, 1000, 50),
+    cursor: text('must be the next_cursor of the previous page').optional(),
+  }),
+);
+
+/** A cursor names the last job of a page: opaque to clients, checked like any job id here. */
+const encodeCursor = (id: string) => btoa(`job:${id}`).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+
+function decodeCursor(cursor: string): string {
+  let decoded = '';
+  try {
+    decoded = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
+  } catch {
+    // refused below
+  }
+  const id = decoded.startsWith('job:') ? decoded.slice(4) : '';
+  if (!isJobId(id)) throw badRequest('parameter cursor must be the next_cursor of the previous page', { parameter: 'cursor' });
+  return id;
+}
+
+export function jobRoutes(deps: Pick<Deps, 'clock'>, jobs: JobService): V1Route[] {
+  return [
+    {
+      method: 'GET', path: '/jobs', operationId: 'listJobs', tag: 'jobs', rule: 'history/list', conditional: true, query: jobListQuery,
+      summary: 'Jobs (async barman commands), newest first, a page at a time',
+      description: 'Your own jobs, or everyone\'s with the `history/all` grant, on the hosts you reach, across months (or one `month`). Follow `next_cursor` for the next page.',
+      responses: { 200: { description: 'A page of jobs', schema: 'JobPage', headers: ['ETag'] } },
+      handle: async (c) => {
+        const q = await parseParams(jobListQuery, queryParams(c));
+        const user = c.get('user');
+        const everyone = holdsGrant(user, HISTORY_ALL_GRANT);
+        const before = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+        const keep = (s: JobSummary) =>
+          (everyone || ownedBy(s, { user: user.username, id: user.id })) &&
+          reachesHost(user, s.host ?? DEFAULT_HOST) &&
+          (q.host === undefined || (s.host ?? DEFAULT_HOST) === q.host) &&
+          (q.server === undefined || s.server.split(',').includes(q.server)) &&
+          (q.command === undefined || s.command === q.command) &&
+          (q.status === ANY || s.status === q.status) &&
+          (q.user === undefined || s.user === q.user);
+        const months = q.month ? [q.month] : await jobs.months();
+        const { items, more } = await jobs.page(months, { before, limit: q.limit, keep });
+        return {
+          items: items.map((s) => ({
+            id: s.id, host: s.host ?? DEFAULT_HOST, server: s.server, command: s.command, status: s.status,
+            user: s.user, created_at: s.date, status_code: s.result, ticket: s.ticket,
+          })),
+          next_cursor: more && items.length > 0 ? encodeCursor(items[items.length - 1]!.id) : null,
+        };
+      },
+    },
+    {
+      method: 'GET', path: '/jobs/{job}', operationId: 'getJob', tag: 'jobs', rule: 'history/result', conditional: true,
+      pathParams: { job: 'The job id (from the list, or the answer of an async command)' },
+      summary: 'One job: its state and, once ended, barman\'s result',
+      responses: { 200: { description: 'The job', schema: 'JobDetail', headers: ['ETag'] } },
+      handle: async (c, p) => {
+        await parseParams(noParams, queryParams(c));
+        const view = await jobs.view(p.job!);
+        checkOwner(c.get('user'), view, 'see');
+        return jobDetail(view, await jobs.ticket(view.job.id));
+      },
+    },
+  ];
+}
+
+function jobDetail(v: JobView, ticket: string) {
+  const r = v.result;
+  return {
+    id: v.job.id,
+    host: v.job.host_name ?? DEFAULT_HOST,
+    server: v.job.servers.join(','),
+    command: v.job.command,
+    status: v.status,
+    user: v.job.user,
+    created_at: v.job.created_at,
+    status_code: r ? r.result.status_code : null,
+    ticket,
+    started_at: r?.started_at ?? v.claim?.started_at ?? null,
+    ended_at: r?.ended_at ?? null,
+    duration_ms: r?.duration_ms ?? null,
+    exit_code: r?.exit_code ?? null,
+    archived: v.archived,
+    result: r ? { status_code: r.result.status_code, message: r.result.message, list: r.result.list, ...(r.result.truncated ? { truncated: true } : {}) } : null,
+  };
+}

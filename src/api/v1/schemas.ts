@@ -1,0 +1,150 @@
+/**
+ * The v1 answers as zod schemas: the document's components (document.ts turns them into JSON
+ * Schema 2020-12, OpenAPI 3.1's dialect). Built once zod is loaded, on the first request for the
+ * document, so a server that never serves it never loads zod for it.
+ */
+type Zod = typeof import('zod');
+
+export function v1Schemas(z: Zod) {
+  const time = () => z.string().describe('ISO 8601, UTC').nullable();
+  const count = () => z.number().int().min(0).nullable();
+
+  const Problem = z.looseObject({
+    type: z.string().describe('A URN naming the kind of problem: urn:barmanapi:problem:<Type>'),
+    title: z.string(),
+    status: z.number().int().min(100).max(599),
+    detail: z.string(),
+    instance: z.string().optional().describe('The request path, relative to where the API is served'),
+    parameter: z.string().optional().describe('The parameter at fault'),
+    allowed: z.array(z.string()).optional().describe('What the parameter takes'),
+    retry_after: z.number().int().optional().describe('Seconds to wait before trying again (also in Retry-After)'),
+  }).describe('An error, as RFC 9457 describes it; further members give details');
+
+  const Host = z.strictObject({
+    name: z.string().describe('As the settings name it: `default` is [barman], others [host:NAME]'),
+    description: z.string().describe('Where barman runs: `local`, or `ssh user@host`'),
+    down: z.strictObject({ reason: z.string().nullable(), since: time(), next_try: time() })
+      .nullable()
+      .describe('Set while the host is known down (with several hosts, a host that failed is tried again in the background)'),
+  });
+  const HostList = z.strictObject({ items: z.array(Host) });
+
+  const Backup = z.strictObject({
+    host: z.string(),
+    server: z.string(),
+    id: z.string(),
+    status: z.string().nullable().describe('As barman says: DONE, FAILED, WAITING_FOR_WALS, STARTED, …'),
+    begin_time: time(),
+    end_time: time(),
+    size_bytes: count(),
+    wal_size_bytes: count(),
+    retention_status: z.string().nullable().describe('VALID, OBSOLETE, KEEP:FULL, … when a retention policy applies'),
+  });
+  const BackupList = z.strictObject({ items: z.array(Backup) });
+  const BackupDetail = z.strictObject({
+    ...Backup.shape,
+    timeline: count(),
+    begin_wal: z.string().nullable(),
+    end_wal: z.string().nullable(),
+    begin_lsn: z.string().nullable(),
+    end_lsn: z.string().nullable(),
+    copy_time_seconds: z.number().min(0).nullable(),
+    postgresql_version: z.string().nullable(),
+    previous_backup: z.string().nullable(),
+    next_backup: z.string().nullable(),
+  });
+
+  const Wal = z.strictObject({
+    current: z.string().nullable().describe('The segment PostgreSQL writes now'),
+    archiver_enabled: z.boolean().nullable(),
+    last_archived: z.string().nullable(),
+    last_archived_time: time(),
+    failed_count: count(),
+    last_failed: z.string().nullable(),
+    streaming: z.boolean().nullable(),
+  });
+  const Server = z.strictObject({
+    host: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    active: z.boolean().nullable(),
+    disabled: z.boolean().nullable(),
+    backup_method: z.string().nullable(),
+    postgresql_version: z.string().nullable(),
+    retention_policy: z.string().nullable(),
+    last_backup: Backup.nullable().describe('The newest DONE backup'),
+    backups: count().describe('How many backups barman lists'),
+    failed_backups: count(),
+    wal: Wal,
+    errors: z.array(z.string()).describe('What barman reported as errors while answering'),
+    stale: z.boolean().describe('true: the last known state, the host not answering now'),
+  });
+  const HostAnswer = z.strictObject({
+    name: z.string(),
+    description: z.string(),
+    reachable: z.boolean().nullable().describe('true: answered; false: failed; null: no answer in time ([application] fleet_timeout)'),
+    reason: z.string().nullable(),
+    as_of: time().describe('When the servers shown were read: null when read for this answer'),
+  });
+  const ServerList = z.strictObject({ hosts: z.array(HostAnswer), items: z.array(Server) });
+
+  const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'lost', 'cancelled']);
+  const Job = z.strictObject({
+    id: z.string(),
+    host: z.string(),
+    server: z.string().describe('The servers it runs on, comma-separated'),
+    command: z.string(),
+    status: JobStatus,
+    user: z.string(),
+    created_at: z.string(),
+    status_code: z.number().int().nullable().describe("barman's exit code once ended"),
+    ticket: z.string().describe('The legacy ticket of this job (/history/result?ticket=…)'),
+  });
+  const JobDetail = z.strictObject({
+    ...Job.shape,
+    started_at: time(),
+    ended_at: time(),
+    duration_ms: z.number().int().min(0).nullable(),
+    exit_code: z.number().int().nullable(),
+    archived: z.boolean().describe("true: read from its month's archive"),
+    result: z.strictObject({
+      status_code: z.number().int(),
+      message: z.string().describe("barman's standard error"),
+      list: z.array(z.string()).describe("barman's standard output, line by line"),
+      truncated: z.boolean().optional(),
+    }).nullable().describe('null until the job ends'),
+  });
+  const JobPage = z.strictObject({
+    items: z.array(Job),
+    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
+  });
+
+  const Me = z.strictObject({
+    username: z.string(),
+    access: z.array(z.string()),
+    deny: z.array(z.string()),
+    hosts: z.array(z.string()).describe('The barman hosts this user reaches'),
+  });
+  const Token = z.strictObject({
+    token: z.string(),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int().describe('Seconds'),
+    expires_at: z.string(),
+  });
+  const Credentials = z.strictObject({ username: z.string().min(1), password: z.string() });
+
+  const LegacyResult = z.looseObject({
+    status_code: z.number().int().describe("200, or barman's exit code"),
+    message: z.string(),
+    list: z.unknown(),
+  }).describe('The seed\'s envelope: further members are added, never changed');
+  const LegacyError = z.looseObject({ status_code: z.number().int(), type: z.string(), message: z.string() });
+  const LegacyToken = z.looseObject({ token: z.string(), expires_in: z.number().int() });
+
+  return {
+    Problem, Host, HostList, Backup, BackupList, BackupDetail, Wal, Server, HostAnswer, ServerList,
+    JobStatus, Job, JobDetail, JobPage, Me, Token, Credentials, LegacyResult, LegacyError, LegacyToken,
+  };
+}
+
+export type SchemaName = keyof ReturnType<typeof v1Schemas>;

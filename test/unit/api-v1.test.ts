@@ -1,0 +1,256 @@
+/**
+ * API v1's read resources on memory adapters and barman 3.4's real outputs: tokens, the caller,
+ * hosts, servers, backups, jobs; problem+json errors naming the parameter, 405 with Allow,
+ * ETags of the answer and of the caller's scope, and the same rules as the legacy routes.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fixtureBarmanHost } from '../support/fake-barman.js';
+import { basic, caller, clientConfUser, testApp } from '../support/app.js';
+import { loadSettings } from '../../src/settings/load.js';
+import { createInProcessJobRunner } from '../../adapters/memory/index.js';
+import type { AppDeps } from '../../src/context.js';
+
+const OUTPUT = join(import.meta.dirname, '..', 'fixtures', 'barman-output', '3.4');
+const json = (name: string) => readFileSync(join(OUTPUT, `${name}.json`), 'utf8');
+const STATE = ['list-server', 'show-server', 'status', 'list-backup', 'show-backup'];
+
+function barman() {
+  const runs: string[][] = [];
+  const host = fixtureBarmanHost('3.4', (argv) => {
+    runs.push(argv);
+    // barman 3.4 names them list-backups, show-servers, …: the legacy routes run those names.
+    const command = STATE.find((c) => argv.includes(c) || argv.includes(`${c}s`));
+    if (command) return { stdout: json(command) };
+    if (argv.includes('backup')) return { stdout: 'Starting backup\n' };
+    return { exitCode: 1, stderr: `unexpected ${argv.join(' ')}` };
+  });
+  return Object.assign(host, { runs });
+}
+
+const USERS =
+  clientConfUser('memin', []) +
+  clientConfUser('reader', ['fleet', 'barman/list-backup', 'history']) +
+  clientConfUser('plural', ['barman'], { deny: ['barman/list-backups'] }) +
+  clientConfUser('nolist', ['fleet', 'barman'], { deny: ['barman/list-backup'] }) +
+  clientConfUser('dc2only', ['fleet', 'barman', 'history'], { hosts: ['dc2'] });
+
+function setup() {
+  const main = barman();
+  const dc2 = barman();
+  const settings = loadSettings({
+    text: "[barman]\nconfigfile=/etc/barman.conf\nasynccommand=['backup']\n[host:dc2]\nconfigfile=/etc/barman.conf\nasync_command=['backup']\n[authtoken]\nsecret=test-secret-of-enough-length\n",
+    path: '/etc/barmanapi.conf',
+  });
+  const holder: { deps?: AppDeps } = {};
+  const runner = createInProcessJobRunner({
+    get storage() {
+      return holder.deps!.storage;
+    },
+    host: main,
+    hostFor: (name: string) => (name === 'dc2' ? { host: dc2, maxOutputBytes: 1 << 20 } : null),
+    clock: { now: () => new Date() },
+    maxOutputBytes: 1 << 20,
+  } as never);
+  const t = testApp({ host: main, hosts: { dc2 }, settings, clientConf: USERS, jobs: runner });
+  holder.deps = t.deps;
+  const tokens = new Map<string, string>();
+  const v1 = async (who: string | null, path: string, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    if (who) {
+      if (!tokens.has(who)) {
+        const res = await t.app.request('/api/v1/auth/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: who, password: '1258' }) });
+        expect(res.status).toBe(200);
+        tokens.set(who, ((await res.json()) as { token: string }).token);
+      }
+      headers.set('authorization', `Bearer ${tokens.get(who)}`);
+    }
+    const res = await t.app.request(`/api/v1${path}`, { ...init, headers });
+    const text = await res.text();
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    return { res, status: res.status, body: (text ? JSON.parse(text) : null) as any };
+  };
+  return { ...t, v1, legacy: caller(t.app), main, dc2, runner };
+}
+
+describe('v1 tokens and the caller', () => {
+  it('gives a token for a JSON body or Basic, never for credentials in the URL', async () => {
+    const { app } = setup();
+    const byJson = await app.request('/api/v1/auth/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"memin","password":"1258"}' });
+    expect(byJson.status).toBe(200);
+    const token = (await byJson.json()) as Record<string, unknown>;
+    expect(token).toMatchObject({ token_type: 'Bearer', expires_in: 6000 });
+    expect(Date.parse(String(token.expires_at))).toBeGreaterThan(Date.parse('2026-11-15T10:00:00Z'));
+    const byBasic = await app.request('/api/v1/auth/token', { method: 'POST', headers: basic('memin', '1258') });
+    expect(byBasic.status).toBe(200);
+    const inUrl = await app.request('/api/v1/auth/token?username=memin&password=1258', { method: 'POST' });
+    expect(inUrl.status).toBe(400);
+    expect(inUrl.headers.get('content-type')).toBe('application/problem+json');
+    expect(await inUrl.json()).toMatchObject({ type: 'urn:barmanapi:problem:BadRequest', status: 400, parameter: 'username' });
+  });
+
+  it('refuses wrong credentials as a problem, with a Basic challenge', async () => {
+    const { app } = setup();
+    const res = await app.request('/api/v1/auth/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"memin","password":"nope"}' });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Basic/);
+    expect(await res.json()).toMatchObject({ type: 'urn:barmanapi:problem:Unauthorized', title: 'Unauthorized', status: 401, detail: 'wrong username or password', instance: '/api/v1/auth/token' });
+  });
+
+  it('takes a token only as a Bearer header on v1', async () => {
+    const { app, v1 } = setup();
+    const { body } = await v1('memin', '/me');
+    expect(body).toEqual({ username: 'memin', access: [], deny: [], hosts: ['default', 'dc2'] });
+    const token = ((await (await app.request('/api/v1/auth/token', { method: 'POST', headers: basic('memin', '1258') })).json()) as { token: string }).token;
+    const res = await app.request(`/api/v1/me?token=${token}`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect((await v1('dc2only', '/me')).body.hosts).toEqual(['dc2']);
+  });
+});
+
+describe('v1 reads', () => {
+  it('lists hosts, servers, a server, its backups and one backup from barman -f json', async () => {
+    const { v1 } = setup();
+    expect((await v1('memin', '/hosts')).body).toEqual({ items: [{ name: 'default', description: 'memory', down: null }, { name: 'dc2', description: 'memory', down: null }] });
+    const servers = await v1('memin', '/servers');
+    expect(servers.status).toBe(200);
+    expect(servers.body.hosts.map((h: { name: string }) => h.name)).toEqual(['default', 'dc2']);
+    expect(servers.body.items[0]).toMatchObject({ host: 'default', name: 'pg', stale: false, last_backup: { id: '20261127T233548', status: 'DONE' } });
+    const server = await v1('memin', '/hosts/dc2/servers/pg');
+    expect(server.body).toMatchObject({ host: 'dc2', name: 'pg', backups: 2, failed_backups: 0 });
+    const backups = await v1('memin', '/hosts/default/servers/pg/backups');
+    expect(backups.body.items.map((b: { id: string }) => b.id)).toEqual(['20261127T233548', '20261127T233545']);
+    const backup = await v1('memin', '/hosts/default/servers/pg/backups/20261127T233548');
+    expect(backup.body).toMatchObject({ id: '20261127T233548', timeline: 1, begin_wal: '000000010000000000000006', begin_lsn: '0/6000050', postgresql_version: '150018', previous_backup: '20261127T233545', next_backup: null });
+  });
+
+  it('answers what does not exist with a 404 problem, and runs barman only on a listed backup id', async () => {
+    const { v1, main } = setup();
+    expect((await v1('memin', '/hosts/nowhere/servers')).body).toMatchObject({ status: 404, parameter: 'host' });
+    expect((await v1('memin', '/hosts/default/servers/nope')).body).toMatchObject({ status: 404, parameter: 'server' });
+    const before = main.runs.length;
+    for (const id of ['latest', '--help', '20261127T000000']) {
+      expect((await v1('memin', `/hosts/default/servers/pg/backups/${encodeURIComponent(id)}`)).body).toMatchObject({ status: 404, parameter: 'backup' });
+    }
+    expect(main.runs.slice(before).filter((argv) => argv.includes('show-backup'))).toEqual([]);
+  });
+
+  it('names an unknown or wrong parameter in a 400 problem', async () => {
+    const { v1 } = setup();
+    const unknown = await v1('memin', '/servers?fresh=1');
+    expect(unknown.status).toBe(400);
+    expect(unknown.res.headers.get('content-type')).toBe('application/problem+json');
+    expect(unknown.body).toMatchObject({ type: 'urn:barmanapi:problem:BadRequest', parameter: 'fresh' });
+    expect((await v1('memin', '/jobs?limit=0')).body).toMatchObject({ status: 400, parameter: 'limit' });
+    expect((await v1('memin', '/jobs?status=gone')).body).toMatchObject({ status: 400, parameter: 'status', allowed: ['any', 'queued', 'running', 'done', 'failed', 'lost', 'cancelled'] });
+    expect((await v1('memin', '/jobs?cursor=bm9wZQ')).body).toMatchObject({ status: 400, parameter: 'cursor' });
+  });
+
+  it('answers a method a path does not serve with 405 and Allow, before asking for a token', async () => {
+    const { v1 } = setup();
+    const del = await v1(null, '/hosts', { method: 'DELETE' });
+    expect(del.status).toBe(405);
+    expect(del.res.headers.get('allow')).toBe('GET, HEAD');
+    expect(del.body).toMatchObject({ type: 'urn:barmanapi:problem:MethodNotAllowed', allowed: ['GET', 'HEAD'] });
+    expect((await v1(null, '/auth/token')).res.headers.get('allow')).toBe('POST');
+    const none = await v1(null, '/nothing/here');
+    expect(none.status).toBe(404);
+    expect(none.res.headers.get('content-type')).toBe('application/problem+json');
+  });
+});
+
+describe('v1 conditional reads', () => {
+  it('sends an ETag and Cache-Control private, and 304 for If-None-Match of the current state', async () => {
+    const { v1 } = setup();
+    const first = await v1('memin', '/hosts/default/servers/pg/backups');
+    const etag = first.res.headers.get('etag')!;
+    expect(etag).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(first.res.headers.get('cache-control')).toMatch(/\bprivate\b/);
+    const again = await v1('memin', '/hosts/default/servers/pg/backups', { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+    expect(again.body).toBeNull();
+    expect(again.res.headers.get('etag')).toBe(etag);
+    expect((await v1('memin', '/hosts/default/servers/pg/backups', { headers: { 'if-none-match': '"other"' } })).status).toBe(200);
+  });
+
+  it('never gives two users with different rules the same ETag, even for the same answer', async () => {
+    const { v1 } = setup();
+    const a = await v1('memin', '/hosts/default/servers/pg/backups');
+    const b = await v1('reader', '/hosts/default/servers/pg/backups');
+    expect(b.body).toEqual(a.body);
+    expect(b.res.headers.get('etag')).not.toBe(a.res.headers.get('etag'));
+    expect((await v1('reader', '/hosts/default/servers/pg/backups', { headers: { 'if-none-match': a.res.headers.get('etag')! } })).status).toBe(200);
+  });
+});
+
+describe('v1 and legacy give the same answer for the same rules', () => {
+  it('a user denied barman/list-backup lists no backups through either', async () => {
+    const { v1, legacy } = setup();
+    expect((await legacy('nolist', '/barman/list-backup?server_name=pg')).res.status).toBe(403);
+    expect((await v1('nolist', '/hosts/default/servers/pg/backups')).status).toBe(403);
+    // /fleet and the server resources show what list-backup shows.
+    expect((await legacy('nolist', '/fleet')).res.status).toBe(403);
+    expect((await v1('nolist', '/servers')).status).toBe(403);
+    expect((await v1('nolist', '/hosts/default/servers/pg')).status).toBe(403);
+    // A user allowed both gets both.
+    expect((await legacy('reader', '/barman/list-backup?server_name=pg')).res.status).toBe(200);
+    expect((await v1('reader', '/hosts/default/servers/pg/backups')).status).toBe(200);
+  });
+
+  it('a deny of the other spelling of a command (list-backups) refuses on both surfaces', async () => {
+    const { v1, legacy } = setup();
+    expect((await legacy('plural', '/barman/list-backup?server_name=pg')).res.status).toBe(403);
+    expect((await v1('plural', '/hosts/default/servers/pg/backups')).status).toBe(403);
+  });
+
+  it('a user without barman/show-backup sees no backup through either', async () => {
+    const { v1, legacy } = setup();
+    expect((await legacy('reader', '/barman/show-backup?server_name=pg&backup_id=20261127T233548')).res.status).toBe(403);
+    expect((await v1('reader', '/hosts/default/servers/pg/backups/20261127T233548')).status).toBe(403);
+  });
+
+  it('a host-limited user reaches only their host, through either', async () => {
+    const { v1, legacy } = setup();
+    expect((await legacy('dc2only', '/barman/list-backup?server_name=pg')).res.status).toBe(404);
+    expect((await v1('dc2only', '/hosts/default/servers/pg/backups')).status).toBe(404);
+    expect((await legacy('dc2only', '/barman/list-backup?server_name=pg&host=dc2')).res.status).toBe(200);
+    expect((await v1('dc2only', '/hosts/dc2/servers/pg/backups')).status).toBe(200);
+    expect((await v1('dc2only', '/hosts')).body.items.map((h: { name: string }) => h.name)).toEqual(['dc2']);
+    const fleet = await legacy('dc2only', '/fleet');
+    const servers = await v1('dc2only', '/servers');
+    expect(servers.body.hosts.map((h: { name: string }) => h.name)).toEqual(fleet.body.hosts.map((h: { name: string }) => h.name));
+  });
+});
+
+describe('v1 jobs', () => {
+  it('pages through jobs newest first with a cursor, filtered, only those the user may see', async () => {
+    const { v1, legacy, runner } = setup();
+    for (let i = 0; i < 5; i++) expect((await legacy('memin', '/barman/backup?server_name=pg')).res.status).toBe(202);
+    expect((await legacy('dc2only', '/barman/backup?server_name=pg&host=dc2')).res.status).toBe(202);
+    await runner.settled();
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { items: Array<{ id: string; host: string; user: string }>; next_cursor: string | null } } = await v1('memin', `/jobs?host=default&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.body.items.length).toBeLessThanOrEqual(2);
+      for (const j of page.body.items) expect(j).toMatchObject({ host: 'default', user: 'memin' });
+      seen.push(...page.body.items.map((j) => j.id));
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    expect(seen).toHaveLength(5);
+    expect([...seen].sort().reverse()).toEqual(seen);
+    // memin holds history/all (empty access): dc2only's job too; dc2only sees only their own.
+    expect((await v1('memin', '/jobs')).body.items).toHaveLength(6);
+    const own = await v1('dc2only', '/jobs');
+    expect(own.body.items.map((j: { user: string; host: string }) => [j.user, j.host])).toEqual([['dc2only', 'dc2']]);
+    const job = await v1('dc2only', `/jobs/${own.body.items[0].id}`);
+    expect(job.body).toMatchObject({ id: own.body.items[0].id, status: 'done', command: 'backup', host: 'dc2', result: { status_code: 200 } });
+    // Someone else's job: the same 403 as /history/result; a job on a host not reached: 404 as there.
+    expect((await v1('reader', `/jobs/${own.body.items[0].id}`)).status).toBe(404);
+    expect((await v1('dc2only', `/jobs/${seen[0]}`)).status).toBe(404);
+    const ticket = (await v1('memin', `/jobs/${seen[0]}`)).body.ticket;
+    expect((await legacy('dc2only', `/history/result?ticket=${ticket}`)).res.status).toBe(404);
+  });
+});

@@ -1,0 +1,43 @@
+/**
+ * The OpenAPI document: every v1 route and every legacy route in it, and what the app answers
+ * checked against it for a sample of requests (the black-box suite runs the whole API through a
+ * validating proxy; test/blackbox/openapi-tools.test.ts lints the document).
+ */
+import { describe, expect, it } from 'vitest';
+import { testApp } from '../support/app.js';
+import { LEGACY_ROUTES } from '../../src/api/v1/legacy.js';
+
+describe('the OpenAPI document', () => {
+  it('is served without a token at /api/v1/openapi.json, as OpenAPI 3.1', async () => {
+    const { app } = testApp();
+    const res = await app.request('/api/v1/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toBe('3.1.0');
+  });
+
+  it('describes every v1 route with its method, and every legacy route with GET and POST', async () => {
+    const { app, api } = testApp();
+    const doc = (await (await app.request('/api/v1/openapi.json')).json()) as { paths: Record<string, Record<string, { operationId: string; tags: string[]; 'x-barmanapi-rule'?: string | null }>> };
+    for (const r of api.v1.routes) {
+      const op = doc.paths[`/api/v1${r.path}`]?.[r.method.toLowerCase()];
+      expect(op, `${r.method} /api/v1${r.path}`).toBeDefined();
+      expect(op!['x-barmanapi-rule']).toBe(r.rule);
+    }
+    for (const l of LEGACY_ROUTES) {
+      expect(doc.paths[l.path]?.get?.tags).toEqual(['legacy']);
+      expect(doc.paths[l.path]?.post?.tags).toEqual(['legacy']);
+    }
+    const ids = Object.values(doc.paths).flatMap((p) => Object.values(p).map((op) => op.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('types the v1 answers: a backup has its fields, required, and no others', async () => {
+    const { app } = testApp();
+    const doc = (await (await app.request('/api/v1/openapi.json')).json()) as { components: { schemas: Record<string, { required: string[]; additionalProperties: boolean }> } };
+    const backup = doc.components.schemas.Backup!;
+    expect(backup.required).toEqual(expect.arrayContaining(['id', 'status', 'begin_time', 'end_time', 'size_bytes']));
+    expect(backup.additionalProperties).toBe(false);
+  });
+});
