@@ -10,6 +10,7 @@ import { createFileLogger } from './logger.js';
 import { createLocalHost } from './local-host.js';
 import { prepareStore } from './settings-file.js';
 import { getClientAddress } from './client-address.js';
+import { nodeDocsAssets } from './docs-assets.js';
 import { withSshConfig } from './ssh/ssh-config.js';
 import { createDetachedJobRunner, isCompiledBinary } from './job-runner.js';
 
@@ -36,6 +37,7 @@ export function createNodeDeps(settings: Settings, opts: { logToStderr?: boolean
     settingsFile: settings.file ? createFsTextFile(settings.file) : undefined,
     clientAddress: getClientAddress,
     cpuCount: availableParallelism(),
+    docsAssets: nodeDocsAssets(),
     runner: createDetachedJobRunner({ storeDirectory: settings.application.storeDirectory, configFile: settings.file, warm: settings.jobs.warmRunner && !isCompiledBinary(), logger }),
   };
 }

@@ -12,6 +12,7 @@ import type { PublicUser } from '../../src/auth/users.js';
 import { createApi, type Api } from '../../src/app.js';
 import { createInProcessJobRunner } from '../memory/job-runner.js';
 import { getClientAddress } from './client-address.js';
+import { nodeDocsAssets } from './docs-assets.js';
 import { createFurtherHosts, createHost } from './deps.js';
 import { createFsStorage, createFsTextFile } from './fs-storage.js';
 import { createDetachedJobRunner } from './job-runner.js';
@@ -135,6 +136,7 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
     settingsFile: settings.file ? createFsTextFile(settings.file) : undefined,
     clientAddress: getClientAddress,
     cpuCount: availableParallelism(),
+    docsAssets: nodeDocsAssets(),
     runner,
     hosts,
     externalAuth: external,

@@ -2,15 +2,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimsOf, runCli, USERS } from './support.js';
+import { startValidatingProxy, type ValidatingProxy } from './prism.js';
+import { defineV1Cases } from './v1.js';
 
 /** Where one API answers: requests go to `prefix + path`. */
 export interface Endpoint {
   prefix: string;
+  /** Where the API's root is: `http://127.0.0.1:PORT` + prefix. */
+  url: string;
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
 export function endpoint(baseUrl: string, prefix = ''): Endpoint {
-  return { prefix, fetch: (path, init) => fetch(`${baseUrl}${prefix}${path}`, init) };
+  return { prefix, url: `${baseUrl}${prefix}`, fetch: (path, init) => fetch(`${baseUrl}${prefix}${path}`, init) };
 }
 
 export interface BlackboxTarget {
@@ -85,16 +89,26 @@ async function submit(api: Endpoint, token: string, path: string): Promise<strin
 export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxTarget>, opts: { serverProcess: boolean }): void {
   describe(name, () => {
     let t: BlackboxTarget;
+    /**
+     * Well-formed requests go through a validating proxy (Prism) holding the document the API
+     * serves: a request or an answer that does not fit it fails. Requests meant to be refused
+     * (no credentials, unknown routes) go directly: the proxy would answer those itself.
+     */
+    let proxy: ValidatingProxy;
+    let checked: Endpoint;
     beforeAll(async () => {
       t = await start();
+      proxy = await startValidatingProxy(t.local.url);
+      checked = endpoint(proxy.baseUrl);
     }, 120_000);
     afterAll(async () => {
+      await proxy?.stop();
       await t?.stop();
     });
 
     describe('/auth', () => {
       it('issues a token for Basic credentials', async () => {
-        const res = await t.local.fetch('/auth/token', { headers: basic('admin', USERS.admin.password) });
+        const res = await checked.fetch('/auth/token', { headers: basic('admin', USERS.admin.password) });
         expect(res.status).toBe(200);
         const body = await json(res);
         expect(body).toEqual({ token: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/), expires_in: 600 });
@@ -113,12 +127,12 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
       });
 
       it('names the caller on /auth/user, with the token as Bearer header or ?token=', async () => {
-        const token = await login(t.local, 'limited');
+        const token = await login(checked, 'limited');
         const expected = { status_code: 200, message: '', list: { username: 'limited', access: ['auth', 'barman'], deny: ['barman/check'] } };
-        const viaHeader = await t.local.fetch('/auth/user', { headers: bearer(token) });
+        const viaHeader = await checked.fetch('/auth/user', { headers: bearer(token) });
         expect(viaHeader.status).toBe(200);
         expect(await json(viaHeader)).toEqual(expected);
-        const viaQuery = await t.local.fetch(`/auth/user?token=${token}`);
+        const viaQuery = await checked.fetch(`/auth/user?token=${token}`);
         expect(viaQuery.status).toBe(200);
         expect(await json(viaQuery)).toEqual(expected);
       });
@@ -142,19 +156,19 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
       });
 
       it('matches access and deny rules against paths relative to where the API is mounted', async () => {
-        const token = await login(t.local, 'limited');
+        const token = await login(checked, 'limited');
         // access "barman" covers barman/list-server ...
-        const allowed = await t.local.fetch('/barman/list-server', { headers: bearer(token) });
+        const allowed = await checked.fetch('/barman/list-server', { headers: bearer(token) });
         expect(allowed.status, await allowed.clone().text()).toBe(200);
         // ... deny "barman/check" wins over it ...
-        const denied = await t.local.fetch('/barman/check?server_name=pg', { headers: bearer(token) });
+        const denied = await checked.fetch('/barman/check?server_name=pg', { headers: bearer(token) });
         expect(denied.status).toBe(403);
         const body = await json(denied);
         expectError(body, 403, 'Forbidden');
         expect(body.message).toContain('barman/check');
         if (t.local.prefix) expect(body.message).not.toContain(t.local.prefix.replace(/^\//, ''));
         // ... and history is in neither list.
-        const outside = await t.local.fetch('/history/list', { headers: bearer(token) });
+        const outside = await checked.fetch('/history/list', { headers: bearer(token) });
         expect(outside.status).toBe(403);
         expectError(await json(outside), 403, 'Forbidden');
       }, BARMAN_TIMEOUT);
@@ -162,17 +176,17 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
 
     describe('/barman with the real barman', () => {
       it('runs list-server locally and returns its parsed JSON', async () => {
-        const token = await login(t.local, 'admin');
-        const res = await t.local.fetch('/barman/list-server', { headers: bearer(token) });
+        const token = await login(checked, 'admin');
+        const res = await checked.fetch('/barman/list-server', { headers: bearer(token) });
         const body = await json(res);
         expect(res.status, JSON.stringify(body)).toBe(200);
         expect(body).toMatchObject({ status_code: 200, list: expect.any(Array), data: { pg: { description: expect.any(String) } } });
       }, BARMAN_TIMEOUT);
 
       it('runs an async command through a detached `execute` runner and reports its result', async () => {
-        const token = await login(t.local, 'admin');
-        const ticket = await submit(t.local, token, '/barman/list-backups?server_name=pg');
-        const result = await waitForResult(t.local, token, ticket);
+        const token = await login(checked, 'admin');
+        const ticket = await submit(checked, token, '/barman/list-backups?server_name=pg');
+        const result = await waitForResult(checked, token, ticket);
         expect(result).toMatchObject({ status: 'done', exit_code: 0, status_code: 200, command: 'list-backups', server: 'pg', user: 'admin' });
         expect(result.data).toHaveProperty('pg');
         // The runner was a separate process: it claimed the job with its own pid.
@@ -180,7 +194,7 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
         const claim = JSON.parse(readFileSync(join(t.localStore, 'active', id.slice(0, 6), id, 'run.json'), 'utf8')) as { pid: number };
         expect(claim.pid).toBeGreaterThan(0);
         expect(claim.pid).not.toBe(process.pid);
-        const listed = await json(await t.local.fetch('/history/list', { headers: bearer(token) }));
+        const listed = await json(await checked.fetch('/history/list', { headers: bearer(token) }));
         expect(listed.list.map((j: Json) => j.id)).toContain(id);
       }, BARMAN_TIMEOUT);
 
@@ -191,6 +205,10 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
         expect(res.status, JSON.stringify(body)).toBe(200);
         expect(body).toMatchObject({ status_code: 200, data: { pg: { description: expect.any(String) } } });
       }, BARMAN_TIMEOUT);
+    });
+
+    describe('API v1', () => {
+      defineV1Cases(() => ({ direct: t.local, checked, proxy }));
     });
 
     describe('CLI', () => {
@@ -228,6 +246,11 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
         expect(['done', 'failed']).toContain(result!.status);
         expect(Date.parse(result!.ended_at)).toBeGreaterThan(ended.at);
       }, BARMAN_TIMEOUT);
+    });
+
+    it('found no request or answer outside the document, of all those sent through the validating proxy', () => {
+      expect(proxy.requests()).toBeGreaterThan(20);
+      expect(proxy.mismatches()).toEqual([]);
     });
   });
 }

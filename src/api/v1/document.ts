@@ -77,7 +77,10 @@ async function schemaOf(lazy: LazySchema<ParamsSchema> | 'open' | undefined): Pr
 }
 
 /** Whether a params schema takes names beyond its shape (a catchall). */
-const isOpen = (schema: ParamsSchema | null) => schema !== null && (schema._zod.def as { catchall?: unknown }).catchall !== undefined;
+function isOpen(schema: ParamsSchema | null): boolean {
+  const rest = (schema?._zod.def as { catchall?: { _zod: { def: { type: string } } } } | undefined)?.catchall;
+  return rest !== undefined && rest._zod.def.type !== 'never'; // a strict object's catchall is never
+}
 
 async function v1Operation(z: Zod, r: V1Route): Promise<Json> {
   const query = await schemaOf(r.query);

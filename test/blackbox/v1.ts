@@ -1,0 +1,207 @@
+import { expect, it } from 'vitest';
+import fc from 'fast-check';
+import puppeteer from 'puppeteer-core';
+import type { Endpoint } from './suite.js';
+import type { ValidatingProxy } from './prism.js';
+import { DocumentCheck } from './document-check.js';
+import { USERS } from './support.js';
+
+type Json = Record<string, any>;
+
+export interface V1Context {
+  /** The API, directly. */
+  direct: Endpoint;
+  /** The API through the validating proxy. */
+  checked: Endpoint;
+  proxy: ValidatingProxy;
+}
+
+const CHROMIUM = process.env.BARMANAPI_CHROMIUM ?? '/usr/bin/chromium';
+const BARMAN_TIMEOUT = 120_000;
+
+async function v1Token(api: Endpoint, user: keyof typeof USERS): Promise<string> {
+  const res = await api.fetch('/api/v1/auth/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: user, password: USERS[user].password }) });
+  const body = (await res.json()) as Json;
+  if (res.status !== 200) throw new Error(`v1 login as ${user}: ${res.status} ${JSON.stringify(body)}`);
+  return body.token as string;
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+async function getJson(api: Endpoint, path: string, token: string, headers: Record<string, string> = {}): Promise<{ res: Response; body: Json }> {
+  const res = await api.fetch(path, { headers: { ...bearer(token), ...headers } });
+  const text = await res.text();
+  return { res, body: text ? (JSON.parse(text) as Json) : {} };
+}
+
+/** A backup of pg to read: one barman lists, or one taken now (an async job, followed through /api/v1/jobs). */
+async function someBackup(api: Endpoint, token: string): Promise<string> {
+  const listed = await getJson(api, '/api/v1/hosts/default/servers/pg/backups', token);
+  expect(listed.res.status).toBe(200);
+  const done = (listed.body.items as Json[]).find((b) => b.status === 'DONE');
+  if (done) return done.id as string;
+  const started = await api.fetch('/barman/backup?server_name=pg&wait=true', { headers: bearer(token) });
+  expect(started.status, await started.clone().text()).toBe(202);
+  const until = Date.now() + 90_000;
+  for (;;) {
+    const jobs = await getJson(api, '/api/v1/jobs?command=backup&limit=1', token);
+    const job = jobs.body.items[0] as Json | undefined;
+    if (job && job.status !== 'running' && job.status !== 'queued') {
+      expect(job.status).toBe('done');
+      break;
+    }
+    if (Date.now() > until) throw new Error(`backup still ${job?.status} after 90 s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return someBackup(api, token);
+}
+
+/** The v1 cases of the black-box suite: well-formed requests through the validating proxy. */
+export function defineV1Cases(ctx: () => V1Context): void {
+  it('v1: a token from a JSON body, then the caller, hosts, servers, a server, its backups and one backup', async () => {
+    const { checked } = ctx();
+    const token = await v1Token(checked, 'admin');
+    expect((await getJson(checked, '/api/v1/me', token)).body).toEqual({ username: 'admin', access: [], deny: [], hosts: ['default'] });
+    expect((await getJson(checked, '/api/v1/hosts', token)).body.items).toEqual([{ name: 'default', description: 'local', down: null }]);
+    const servers = await getJson(checked, '/api/v1/servers', token);
+    expect(servers.body.items.map((s: Json) => s.name)).toContain('pg');
+    const server = await getJson(checked, '/api/v1/hosts/default/servers/pg', token);
+    expect(server.body).toMatchObject({ host: 'default', name: 'pg', active: true, stale: false });
+    const id = await someBackup(checked, token);
+    const backup = await getJson(checked, `/api/v1/hosts/default/servers/pg/backups/${id}`, token);
+    expect(backup.res.status).toBe(200);
+    expect(backup.body).toMatchObject({ id, status: 'DONE', server: 'pg', timeline: expect.any(Number), begin_wal: expect.stringMatching(/^[0-9A-F]{24}$/) });
+    const jobs = await getJson(checked, '/api/v1/jobs?limit=5', token);
+    expect(jobs.res.status).toBe(200);
+    for (const job of jobs.body.items as Json[]) expect((await getJson(checked, `/api/v1/jobs/${job.id}`, token)).body).toMatchObject({ id: job.id, user: job.user });
+  }, BARMAN_TIMEOUT);
+
+  it('v1: an unchanged read is a 304 for its ETag; errors are problem+json naming the parameter', async () => {
+    const { checked } = ctx();
+    const token = await v1Token(checked, 'admin');
+    const first = await getJson(checked, '/api/v1/hosts/default/servers/pg/backups', token);
+    const etag = first.res.headers.get('etag')!;
+    expect(first.res.headers.get('cache-control')).toContain('private');
+    expect((await checked.fetch('/api/v1/hosts/default/servers/pg/backups', { headers: { ...bearer(token), 'if-none-match': etag } })).status).toBe(304);
+    const missing = await getJson(checked, '/api/v1/hosts/default/servers/nope', token);
+    expect(missing.res.status).toBe(404);
+    expect(missing.res.headers.get('content-type')).toBe('application/problem+json');
+    expect(missing.body).toMatchObject({ type: 'urn:barmanapi:problem:NotFound', status: 404, parameter: 'server' });
+  }, BARMAN_TIMEOUT);
+
+  it('v1: a user limited by rules gets the same refusals as on the legacy routes', async () => {
+    const { checked } = ctx();
+    const token = await v1Token(checked, 'limited');
+    // limited: access auth, barman; deny barman/check. /fleet is not theirs, list-backup is.
+    expect((await checked.fetch('/fleet', { headers: bearer(token) })).status).toBe(403);
+    expect((await getJson(checked, '/api/v1/servers', token)).res.status).toBe(403);
+    // Allowed: run (list-backups is an async command in this suite's settings, so 202).
+    expect((await checked.fetch('/barman/list-backup?server_name=pg', { headers: bearer(token) })).status).toBeLessThan(300);
+    expect((await getJson(checked, '/api/v1/hosts/default/servers/pg/backups', token)).res.status).toBe(200);
+    expect((await checked.fetch('/history/list', { headers: bearer(token) })).status).toBe(403);
+    expect((await getJson(checked, '/api/v1/jobs', token)).res.status).toBe(403);
+  }, BARMAN_TIMEOUT);
+
+  it('v1: 405 with Allow and 401 without a token, as the document says (sent directly: the proxy answers those itself)', async () => {
+    const { direct, proxy } = ctx();
+    const doc = new DocumentCheck((await (await direct.fetch('/api/v1/openapi.json')).json()) as Json);
+    const del = await direct.fetch('/api/v1/jobs', { method: 'DELETE' });
+    expect(del.status).toBe(405);
+    expect(del.headers.get('allow')).toBe('GET, HEAD');
+    expect(await doc.mismatch('/api/v1/jobs', 'GET', del)).toBeNull();
+    const none = await direct.fetch('/api/v1/jobs');
+    expect(none.status).toBe(401);
+    expect(await doc.mismatch('/api/v1/jobs', 'GET', none)).toBeNull();
+    expect(proxy.requests()).toBeGreaterThan(0);
+  });
+
+  it('v1: the docs page renders in a browser with every file from the API, nothing from elsewhere', async () => {
+    const { direct } = ctx();
+    const url = new URL(`${direct.url}/api/v1/docs`);
+    const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+    try {
+      const page = await browser.newPage();
+      const elsewhere: string[] = [];
+      const problems: string[] = [];
+      await page.setRequestInterception(true);
+      page.on('request', (req) => {
+        if (new URL(req.url()).origin === url.origin || req.url().startsWith('data:')) void req.continue();
+        else {
+          elsewhere.push(req.url());
+          void req.abort();
+        }
+      });
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(m.text());
+      });
+      page.on('pageerror', (e) => problems.push(String(e)));
+      await page.goto(url.href, { waitUntil: 'networkidle0' });
+      await page.waitForSelector('.opblock-summary-path', { timeout: 20_000 });
+      const paths = await page.$$eval('.opblock-summary-path', (els) => els.map((e) => e.textContent?.replace(/\u200b/g, '')));
+      expect(paths).toContain('/api/v1/hosts/{host}/servers/{server}/backups');
+      expect(paths).toContain('/barman/{command}');
+      expect(await page.$eval('.info .title', (e) => e.textContent)).toContain('barmanapi');
+      expect(elsewhere).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
+  it('v1 property pass: generated requests to every read route never get a 500 or an answer outside the document', async () => {
+    const { direct, checked, proxy } = ctx();
+    const doc = new DocumentCheck((await (await direct.fetch('/api/v1/openapi.json')).json()) as Json);
+    const token = await v1Token(direct, 'admin');
+    const backup = await someBackup(direct, token);
+    const jobs = await getJson(direct, '/api/v1/jobs?limit=2', token);
+    const segment = fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.constantFrom('default', 'pg', 'DEFAULT', '%', '\u00e9', ' ', backup, 'latest', jobs.body.items[0]?.id ?? 'x')).filter((s) => s !== '.' && s !== '..');
+    const valid: Record<string, fc.Arbitrary<string>> = {
+      limit: fc.integer({ min: 1, max: 1000 }).map(String),
+      status: fc.constantFrom('any', 'queued', 'running', 'done', 'failed', 'lost', 'cancelled'),
+      month: fc.tuple(fc.integer({ min: 2000, max: 2099 }), fc.integer({ min: 1, max: 12 })).map(([y, m]) => `${y}${String(m).padStart(2, '0')}`),
+      host: segment,
+      server: segment,
+      command: fc.constantFrom('backup', 'check', 'cron'),
+      user: fc.constantFrom('admin', 'limited', 'nobody'),
+      cursor: fc.constantFrom(jobs.body.next_cursor ?? 'am9iOjE', 'am9iOjE'),
+    };
+    const junk = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('-1', '0', '1e3', '99999', 'true', '\u0000', 'a'.repeat(300)));
+    const templates = Object.entries((doc as unknown as { doc: Json }).doc.paths as Json)
+      .filter(([p, ops]) => p.startsWith('/api/v1/') && ops.get && !p.includes('docs'))
+      .map(([p, ops]) => ({ template: p, query: ((ops.get.parameters ?? []) as Json[]).filter((q) => q.in === 'query').map((q) => q.name as string) }));
+    expect(templates.length).toBeGreaterThanOrEqual(10);
+    const wrong: string[] = [];
+    let sent = 0;
+    for (const { template, query } of templates) {
+      const names = template.match(/\{(\w+)\}/g) ?? [];
+      const request = fc.record({
+        path: fc.tuple(...names.map(() => segment), fc.constant('')),
+        good: fc.subarray(query).chain((picked) => fc.tuple(...picked.map((n) => valid[n]!.map((v) => [n, v] as const)), fc.constant(['', ''] as const))),
+        bad: fc.array(fc.tuple(fc.oneof(fc.constantFrom(...query, 'token', 'fresh'), fc.string({ minLength: 1, maxLength: 10 })), junk), { minLength: 1, maxLength: 3 }),
+      });
+      await fc.assert(
+        fc.asyncProperty(request, async ({ path, good, bad }) => {
+          let i = 0;
+          const url = template.replace(/\{\w+\}/g, () => encodeURIComponent(path[i++]!));
+          const goodQuery = new URLSearchParams(good.filter(([n]) => n !== '') as Array<[string, string]>).toString();
+          // Well-formed: through the proxy, which checks request and answer.
+          const viaProxy = await checked.fetch(`${url}${goodQuery ? `?${goodQuery}` : ''}`, { headers: bearer(token) });
+          sent += 1;
+          if (viaProxy.status >= 500) wrong.push(`${url}?${goodQuery} via the proxy: ${viaProxy.status} ${(await viaProxy.text()).slice(0, 300)}`);
+          else await viaProxy.body?.cancel();
+          // Anything: directly, the answer checked against the document here.
+          const badQuery = new URLSearchParams(bad as Array<[string, string]>).toString();
+          const res = await direct.fetch(`${url}?${badQuery}`, { headers: bearer(token) });
+          sent += 1;
+          if (res.status >= 500) wrong.push(`${url}?${badQuery}: ${res.status}`);
+          const why = await doc.mismatch(template, 'GET', res);
+          if (why) wrong.push(`${url}?${badQuery}: ${why}`);
+        }),
+        { numRuns: 25, seed: Number(process.env.BARMANAPI_FC_SEED ?? Date.now() % 2 ** 31) },
+      );
+    }
+    expect(wrong).toEqual([]);
+    expect(sent).toBeGreaterThanOrEqual(templates.length * 50);
+    expect(proxy.mismatches()).toEqual([]);
+  }, 300_000);
+}
