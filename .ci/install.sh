@@ -7,7 +7,7 @@
 # Set BARMANAPI_INSTALL_FORCE=1 to run apt-get update/install anyway.
 set -euo pipefail
 
-PACKAGES=(barman barman-cli postgresql-15 openssh-server openssh-client rsync man-db procps e2fsprogs)
+PACKAGES=(barman barman-cli postgresql-15 openssh-server openssh-client rsync man-db procps e2fsprogs chromium)
 LOG="${BARMANAPI_INSTALL_LOG:-/tmp/barmanapi-ci-install.log}"
 
 if [ "$(id -u)" -ne 0 ]; then

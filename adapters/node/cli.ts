@@ -29,6 +29,7 @@ const COMMANDS: CommandDef[] = [
   { words: ['user', 'change'], args: ['USERNAME'], options: ['access', 'deny', 'hosts', 'config'], help: "change a user's access and deny rules or barman hosts" },
   { words: ['user', 'remove'], args: ['USERNAME'], options: ['config'], help: 'remove a user' },
   { words: ['execute'], args: ['JOB_ID'], options: ['config'], help: 'run one async job (started by the server); - reads the job id from standard input' },
+  { words: ['openapi'], args: [], options: [], help: "print the API's OpenAPI 3.1 document (as served at /api/v1/openapi.json)" },
 ];
 
 const OPTIONS = {
@@ -138,9 +139,26 @@ async function run(argv: string[]): Promise<number> {
       const code = await executeCommand(args, values);
       process.exit(code);
     }
+    case 'openapi':
+      return printDocument();
     default:
       return userCommand(def.words[1]!, args[0], values);
   }
+}
+
+/** The document as the API serves it, from an app on memory adapters: it depends on no settings. */
+async function printDocument(): Promise<number> {
+  const [{ createApi }, memory, { loadSettings }] = await Promise.all([import('../../src/app.js'), import('../memory/index.js'), import('../../src/settings/load.js')]);
+  const api = createApi({
+    settings: loadSettings({ text: '', path: null }),
+    storage: memory.createMemoryStorage(),
+    host: memory.createScriptedHost(),
+    clock: { now: () => new Date() },
+    logger: memory.createMemoryLogger(),
+    usersFile: memory.createMemoryTextFile('client.conf', ''),
+  });
+  process.stdout.write(`${JSON.stringify(await api.v1.document(), null, 2)}\n`);
+  return 0;
 }
 
 async function runserver(values: { config?: string; host?: string; port?: string }): Promise<number> {

@@ -69,6 +69,22 @@ function withAllowed<S extends z.ZodType>(schema: S, allowed: string[]): S {
   return schema;
 }
 
+/**
+ * How the API document describes a parameter whose text stands for something typed (a number,
+ * one word of a list): what a client sends, though it travels as text. Looked up by the
+ * document (api/v1/document.ts); other parameters are described from their schema.
+ */
+const documented = new WeakMap<z.ZodType, Record<string, unknown>>();
+
+export function documentedParam(schema: z.ZodType): Record<string, unknown> | undefined {
+  return documented.get(schema);
+}
+
+function withDocument<S extends z.ZodType>(schema: S, doc: Record<string, unknown>): S {
+  documented.set(schema, doc);
+  return schema;
+}
+
 /** One value of text; `what` ends "parameter NAME …" when it is missing or wrong. */
 export function text(what = 'must be text'): z.ZodString {
   return zod().string({ error: what });
@@ -90,27 +106,25 @@ export function flag() {
 /** A whole number written in digits, from min to max; `dflt` when the parameter is not given. */
 export function wholeNumber(min: number, max: number, dflt: number) {
   const what = `must be a whole number from ${min} to ${max}`;
-  return zod()
+  return withDocument(zod()
     .string({ error: what })
     .regex(/^\d+$/, { error: what })
     .transform(Number)
     .pipe(zod().number({ error: what }).int({ error: what }).min(min, { error: what }).max(max, { error: what }))
     .optional()
-    .transform((v) => v ?? dflt);
+    .transform((v) => v ?? dflt), { type: 'integer', minimum: min, maximum: max, default: dflt });
 }
 
 /** One word of a fixed list, any case (answered in lower case). */
 export function oneOf<const W extends string>(words: readonly W[], dflt: W) {
   const what = `must be ${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
-  return withAllowed(
-    zod()
-      .string({ error: what })
-      .transform((v) => v.toLowerCase())
-      .pipe(zod().enum(words as unknown as [W, ...W[]], { error: what }))
-      .optional()
-      .transform((v) => v ?? dflt),
-    [...words],
-  );
+  const schema = zod()
+    .string({ error: what })
+    .transform((v) => v.toLowerCase())
+    .pipe(zod().enum(words as unknown as [W, ...W[]], { error: what }))
+    .optional()
+    .transform((v) => v ?? dflt);
+  return withDocument(withAllowed(schema, [...words]), { type: 'string', enum: [...words], default: dflt, description: 'Any case' });
 }
 
 /** Text matching `pattern`; `allowed` (e.g. ['YYYYmm']) goes into the error's details. */

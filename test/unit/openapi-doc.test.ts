@@ -1,8 +1,12 @@
 /**
  * The OpenAPI document: every v1 route and every legacy route in it, and what the app answers
  * checked against it for a sample of requests (the black-box suite runs the whole API through a
- * validating proxy; test/blackbox/openapi-tools.test.ts lints the document).
+ * validating proxy and a generated-request pass against the document).
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testApp } from '../support/app.js';
 import { LEGACY_ROUTES } from '../../src/api/v1/legacy.js';
@@ -40,4 +44,23 @@ describe('the OpenAPI document', () => {
     expect(backup.required).toEqual(expect.arrayContaining(['id', 'status', 'begin_time', 'end_time', 'size_bytes']));
     expect(backup.additionalProperties).toBe(false);
   });
+
+  it('passes Redocly\'s linter (its recommended rules) with no error and no warning', async () => {
+    const { app } = testApp();
+    const dir = mkdtempSync(join(tmpdir(), 'barmanapi-lint-'));
+    try {
+      writeFileSync(join(dir, 'openapi.json'), await (await app.request('/api/v1/openapi.json')).text());
+      const bin = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'redocly');
+      const r = spawnSync(bin, ['lint', join(dir, 'openapi.json'), '--format=json'], {
+        encoding: 'utf8',
+        env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+      });
+      const report = JSON.parse(r.stdout) as { totals: { errors: number; warnings: number }; problems: Array<{ ruleId: string; message: string }> };
+      expect(report.problems.map((p) => `${p.ruleId}: ${p.message}`)).toEqual([]);
+      expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -5,7 +5,7 @@
  * for it, then kept: the routes do not change while the app runs.
  */
 import type * as Z from 'zod';
-import type { LazySchema, ParamsSchema } from '../../http/schema.js';
+import { documentedParam, type LazySchema, type ParamsSchema } from '../../http/schema.js';
 import { LEGACY_ROUTES, type LegacyRoute } from './legacy.js';
 import { v1Schemas } from './schemas.js';
 import type { ResponseSpec, V1Route } from './route.js';
@@ -60,7 +60,7 @@ function queryParameters(z: Zod, schema: ParamsSchema | null, open: boolean): Js
   const out: Json[] = [];
   for (const [name, field] of Object.entries(schema?.shape ?? {})) {
     const optional = (field as Z.ZodType)._zod.optin === 'optional';
-    out.push({ name, in: 'query', required: !optional, schema: jsonSchema(z, field as Z.ZodType, 'input') });
+    out.push({ name, in: 'query', required: !optional, schema: documentedParam(field as Z.ZodType) ?? jsonSchema(z, field as Z.ZodType, 'input') });
   }
   if (open) {
     out.push({
