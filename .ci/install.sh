@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages needed by the real integration environment
 # (test/integration/env/up.sh): barman, barman-cli, PostgreSQL 15, openssh-server, rsync, man-db,
-# and e2fsprogs (chattr, for the read-only store test).
+# e2fsprogs (chattr, for the read-only store test) and chromium (the docs page, opened in a real
+# browser by the black-box suite).
 # Idempotent: when every package is already installed it does nothing.
 # Quiet: apt output goes to a log that is printed only on failure.
 # Set BARMANAPI_INSTALL_FORCE=1 to run apt-get update/install anyway.

@@ -175,6 +175,15 @@ describe('v1 conditional reads', () => {
     expect((await v1('memin', '/hosts/default/servers/pg/backups', { headers: { 'if-none-match': '"other"' } })).status).toBe(200);
   });
 
+  it('answers HEAD as GET without the body, ETag included', async () => {
+    const { v1 } = setup();
+    const get = await v1('memin', '/hosts');
+    const head = await v1('memin', '/hosts', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.body).toBeNull();
+    expect(head.res.headers.get('etag')).toBe(get.res.headers.get('etag'));
+  });
+
   it('never gives two users with different rules the same ETag, even for the same answer', async () => {
     const { v1 } = setup();
     const a = await v1('memin', '/hosts/default/servers/pg/backups');
