@@ -140,25 +140,10 @@ async function run(argv: string[]): Promise<number> {
       process.exit(code);
     }
     case 'openapi':
-      return printDocument();
+      return (await import('./openapi-command.js')).printOpenApiDocument();
     default:
       return userCommand(def.words[1]!, args[0], values);
   }
-}
-
-/** The document as the API serves it, from an app on memory adapters: it depends on no settings. */
-async function printDocument(): Promise<number> {
-  const [{ createApi }, memory, { loadSettings }] = await Promise.all([import('../../src/app.js'), import('../memory/index.js'), import('../../src/settings/load.js')]);
-  const api = createApi({
-    settings: loadSettings({ text: '', path: null }),
-    storage: memory.createMemoryStorage(),
-    host: memory.createScriptedHost(),
-    clock: { now: () => new Date() },
-    logger: memory.createMemoryLogger(),
-    usersFile: memory.createMemoryTextFile('client.conf', ''),
-  });
-  process.stdout.write(`${JSON.stringify(await api.v1.document(), null, 2)}\n`);
-  return 0;
 }
 
 async function runserver(values: { config?: string; host?: string; port?: string }): Promise<number> {

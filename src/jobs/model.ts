@@ -127,3 +127,13 @@ export function summarise(job: JobRecord, status: JobStatus, result: JobResult |
     ...hostField(job.host_name),
   };
 }
+
+export interface JobOwner {
+  user: string;
+  id: string;
+}
+
+/** A job belongs to the account that started it: the same name and the same account id. */
+export function ownedBy(job: { user: string; user_id?: string }, owner: JobOwner): boolean {
+  return job.user === owner.user && (job.user_id ?? '') === owner.id;
+}

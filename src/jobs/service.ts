@@ -1,10 +1,14 @@
 import type { Clock, JobRunner, Logger, Storage } from '../ports.js';
 import type { TokenSigner } from '../auth/tokens.js';
 import { ApiError, conflict, notFound } from '../http/errors.js';
-import { archiveMonth, pruneArchives, readArchiveIndex, readArchivedJob } from './archive.js';
+import { archiveMonth, pruneArchives, readArchivedJob } from './archive.js';
 import { DEFAULT_HOST, hostField } from '../hosts/names.js';
-import { MONTH_RE, failure, isJobId, jobHost, jobDir, jobMonth, jobResult, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
+import { failure, isJobId, jobHost, jobDir, jobMonth, jobResult, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
 import { JobFiles } from './files.js';
+import { jobMonths, listMonth, pageJobs, type Listing, type PageOptions } from './listing.js';
+import { ownedBy, type JobOwner } from './model.js';
+
+export { ownedBy, type JobOwner };
 import { KeyedMutex } from '../util/mutex.js';
 import { mapBounded } from '../util/concurrency.js';
 import { readAllBytes } from '../util/bytes.js';
@@ -12,8 +16,6 @@ import { OrphanVerdicts, type OrphanedJobs } from './orphans.js';
 
 /** Summaries of finished jobs kept in memory: a few months of a busy server's history. */
 const FINISHED_CACHE_SIZE = 50_000;
-/** Summaries read at a time while a page of jobs is gathered. */
-const PAGE_CHUNK = 64;
 
 export interface JobServiceDeps {
   storage: Storage;
@@ -66,9 +68,11 @@ export class JobService {
   private readonly orphanVerdicts: OrphanVerdicts | null;
   /** Ends of the runners this server started. */
   private readonly exits = new Map<string, Promise<void>>();
+  private readonly listing: Listing;
 
   constructor(private readonly deps: JobServiceDeps) {
     this.files = new JobFiles(deps.storage);
+    this.listing = { storage: deps.storage, summaryOf: (id) => this.summaryOf(id), ticket: (id) => this.ticket(id) };
     this.orphanVerdicts = deps.orphans ? new OrphanVerdicts({ ...deps, orphans: deps.orphans, files: this.files }) : null;
   }
 
@@ -182,68 +186,22 @@ export class JobService {
     return { job: archived.job, status: archived.result?.status ?? 'lost', result: archived.result, claim: archived.claim, archived: true, };
   }
 
-  /** A month's jobs, newest first; with `user`, only the jobs that user started. */
   /**
    * A month's jobs, newest first, a page at a time: only `owner`'s when given, and only those on a
    * barman host `onHost` accepts when given.
    */
-  async list(month: string, limit: number, offset: number, scope: { owner?: JobOwner; onHost?: (host: string) => boolean } = {}): Promise<{ total: number; items: Array<JobSummary & { ticket: string }> }> {
-    const { owner, onHost } = scope;
-    let rows = await this.monthRows(month);
-    if (owner !== undefined || onHost !== undefined) {
-      // Owner and host are in each job's record, not its id: read the summaries (cached once finished).
-      const summaries = await mapBounded(rows, 16, async (row) => row.summary ?? (await this.summaryOf(row.id)));
-      rows = rows
-        .map((row, i) => ({ id: row.id, summary: summaries[i]! }))
-        .filter((row) => (owner === undefined || ownedBy(row.summary, owner)) && (onHost === undefined || onHost(row.summary.host ?? DEFAULT_HOST)));
-    }
-    const page = rows.slice(offset, offset + limit);
-    const items = await Promise.all(
-      page.map(async (row) => {
-        const summary = row.summary ?? (await this.summaryOf(row.id));
-        return { ...summary, ticket: await this.ticket(row.id) };
-      }),
-    );
-    return { total: rows.length, items };
+  list(month: string, limit: number, offset: number, scope: { owner?: JobOwner; onHost?: (host: string) => boolean } = {}): Promise<{ total: number; items: Array<JobSummary & { ticket: string }> }> {
+    return listMonth(this.listing, month, limit, offset, scope);
   }
 
   /** The months that hold jobs, in active/ or archived, newest first. */
-  async months(): Promise<string[]> {
-    const active = (await this.deps.storage.list('active')).filter((m) => MONTH_RE.test(m));
-    const archived = (await this.deps.storage.list('archive')).map((f) => /^(\d{6})\.tar\.gz$/.exec(f)?.[1]).filter((m): m is string => m !== undefined && MONTH_RE.test(m));
-    return [...new Set([...active, ...archived])].sort().reverse();
+  months(): Promise<string[]> {
+    return jobMonths(this.deps.storage);
   }
 
-  /**
-   * Jobs newest first across `months` (newest first), those `keep` accepts, older than the job
-   * `before` when given: at most `limit`, and whether more follow. Summaries are read a chunk at a
-   * time, so a page near the top of a large month reads little more than the page.
-   */
-  async page(months: readonly string[], opts: { before?: string; limit: number; keep: (s: JobSummary) => boolean }): Promise<{ items: Array<JobSummary & { ticket: string }>; more: boolean }> {
-    const found: JobSummary[] = [];
-    const beforeMonth = opts.before === undefined ? undefined : jobMonth(opts.before);
-    for (const month of months) {
-      if (beforeMonth !== undefined && month > beforeMonth) continue;
-      const rows = (await this.monthRows(month)).filter((r) => opts.before === undefined || r.id < opts.before);
-      for (let i = 0; i < rows.length && found.length <= opts.limit; i += PAGE_CHUNK) {
-        const chunk = await mapBounded(rows.slice(i, i + PAGE_CHUNK), 16, async (row) => row.summary ?? (await this.summaryOf(row.id)));
-        found.push(...chunk.filter(opts.keep));
-      }
-      if (found.length > opts.limit) break;
-    }
-    const items = await Promise.all(found.slice(0, opts.limit).map(async (s) => ({ ...s, ticket: await this.ticket(s.id) })));
-    return { items, more: found.length > opts.limit };
-  }
-
-  /** A month's jobs, newest first: those in active/ and those of its archive (with their summaries). */
-  private async monthRows(month: string): Promise<Array<{ id: string; summary?: JobSummary }>> {
-    const activeIds = (await this.deps.storage.list(`active/${month}`)).filter(isJobId);
-    // Usually only past months have an archive, but a clock set back must not hide one.
-    const archived = (await readArchiveIndex(this.deps.storage, month)) ?? [];
-    const inActive = new Set(activeIds);
-    const rows: Array<{ id: string; summary?: JobSummary }> = activeIds.map((id) => ({ id }));
-    rows.push(...archived.filter((s) => !inActive.has(s.id)).map((s) => ({ id: s.id, summary: s })));
-    return rows.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  /** Jobs newest first across months, a page at a time (listing.ts). */
+  page(months: readonly string[], opts: PageOptions): Promise<{ items: Array<JobSummary & { ticket: string }>; more: boolean }> {
+    return pageJobs(this.listing, months, opts);
   }
 
   /** A job's output from byte `offset` on, from its folder or from its month's archive. */
@@ -367,16 +325,6 @@ export class JobService {
 }
 
 /** Who a job belongs to: a user name and the id of that account. */
-export interface JobOwner {
-  user: string;
-  id: string;
-}
-
-/** A job belongs to the account that started it: the same name and the same account id. */
-export function ownedBy(job: { user: string; user_id?: string }, owner: JobOwner): boolean {
-  return job.user === owner.user && (job.user_id ?? '') === owner.id;
-}
-
 /** No servers, or `all`, means every server. */
 function serversOverlap(a: string[], b: string[]): boolean {
   const every = (list: string[]) => list.length === 0 || list.includes('all');

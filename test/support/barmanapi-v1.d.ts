@@ -657,6 +657,25 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        Me: {
+            username: string;
+            access: string[];
+            deny: string[];
+            /** @description The barman hosts this user reaches */
+            hosts: string[];
+        };
+        Token: {
+            token: string;
+            /** @constant */
+            token_type: "Bearer";
+            /** @description Seconds */
+            expires_in: number;
+            expires_at: string;
+        };
+        Credentials: {
+            username: string;
+            password: string;
+        };
         Host: {
             /** @description As the settings name it: `default` is [barman], others [host:NAME] */
             name: string;
@@ -802,25 +821,6 @@ export interface components {
             items: components["schemas"]["Job"][];
             /** @description Pass as `cursor` for the next page; null on the last page */
             next_cursor: string | null;
-        };
-        Me: {
-            username: string;
-            access: string[];
-            deny: string[];
-            /** @description The barman hosts this user reaches */
-            hosts: string[];
-        };
-        Token: {
-            token: string;
-            /** @constant */
-            token_type: "Bearer";
-            /** @description Seconds */
-            expires_in: number;
-            expires_at: string;
-        };
-        Credentials: {
-            username: string;
-            password: string;
         };
         /** @description The seed's envelope: further members are added, never changed */
         LegacyResult: {

@@ -18,14 +18,20 @@ import type { V1Route } from './route.js';
 const HOST = { host: 'The barman host, as the settings name it (`default` for [barman])' };
 const SERVER = { ...HOST, server: 'The server, as barman names it' };
 
+/** The host named in the path, if the caller reaches it; no query parameters taken. */
+type HostOf = (c: Context<AppEnv>, name: string) => Promise<HostServices>;
+
 export function readRoutes(hosts: HostSet, settings: SettingsHolder, now: () => Date): V1Route[] {
-  /** The host named in the path, if the caller reaches it; no query parameters taken. */
-  const hostOf = async (c: Context<AppEnv>, name: string): Promise<HostServices> => {
+  const hostOf: HostOf = async (c, name) => {
     await parseParams(noParams, queryParams(c));
     const host = hosts.forUser(c.get('user'), name);
     c.set('barmanHost', host.deps.host.description);
     return host;
   };
+  return [...serverRoutes(hosts, settings, now, hostOf), ...backupRoutes(hostOf)];
+}
+
+function serverRoutes(hosts: HostSet, settings: SettingsHolder, now: () => Date, hostOf: HostOf): V1Route[] {
   const fleet = async (c: Context<AppEnv>, list: HostServices[]) => {
     const boundMs = settings.current().application.fleetTimeoutSeconds * 1000;
     return serverList(await Promise.all(list.map((h) => readHost(h, boundMs, now))));
@@ -77,6 +83,11 @@ export function readRoutes(hosts: HostSet, settings: SettingsHolder, now: () => 
         return serverResource(host.name, modelOf(await host.state.server(p.server!), 'server'), false);
       },
     },
+  ];
+}
+
+function backupRoutes(hostOf: HostOf): V1Route[] {
+  return [
     {
       method: 'GET', path: '/hosts/{host}/servers/{server}/backups', operationId: 'listBackups', tag: 'backups', rule: 'barman/list-backup', ruleAliases: ['barman/list-backups'], conditional: true, pathParams: SERVER,
       summary: "A server's backups, newest first",

@@ -5,10 +5,14 @@
  */
 type Zod = typeof import('zod');
 
-export function v1Schemas(z: Zod) {
-  const time = () => z.string().describe('ISO 8601, UTC').nullable();
-  const count = () => z.number().int().min(0).nullable();
+const time = (z: Zod) => z.string().describe('ISO 8601, UTC').nullable();
+const count = (z: Zod) => z.number().int().min(0).nullable();
 
+export function v1Schemas(z: Zod) {
+  return { ...commonSchemas(z), ...stateSchemas(z), ...jobSchemas(z), ...legacySchemas(z) };
+}
+
+function commonSchemas(z: Zod) {
   const Problem = z.looseObject({
     type: z.string().describe('A URN naming the kind of problem: urn:barmanapi:problem:<Type>'),
     title: z.string(),
@@ -20,10 +24,28 @@ export function v1Schemas(z: Zod) {
     retry_after: z.number().int().optional().describe('Seconds to wait before trying again (also in Retry-After)'),
   }).describe('An error, as RFC 9457 describes it; further members give details');
 
+  const Me = z.strictObject({
+    username: z.string(),
+    access: z.array(z.string()),
+    deny: z.array(z.string()),
+    hosts: z.array(z.string()).describe('The barman hosts this user reaches'),
+  });
+  const Token = z.strictObject({
+    token: z.string(),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int().describe('Seconds'),
+    expires_at: z.string(),
+  });
+  const Credentials = z.strictObject({ username: z.string().min(1), password: z.string() });
+  return { Problem, Me, Token, Credentials };
+}
+
+/** Hosts, servers and backups: the state model as the v1 reads show it. */
+function stateSchemas(z: Zod) {
   const Host = z.strictObject({
     name: z.string().describe('As the settings name it: `default` is [barman], others [host:NAME]'),
     description: z.string().describe('Where barman runs: `local`, or `ssh user@host`'),
-    down: z.strictObject({ reason: z.string().nullable(), since: time(), next_try: time() })
+    down: z.strictObject({ reason: z.string().nullable(), since: time(z), next_try: time(z) })
       .nullable()
       .describe('Set while the host is known down (with several hosts, a host that failed is tried again in the background)'),
   });
@@ -34,16 +56,16 @@ export function v1Schemas(z: Zod) {
     server: z.string(),
     id: z.string(),
     status: z.string().nullable().describe('As barman says: DONE, FAILED, WAITING_FOR_WALS, STARTED, …'),
-    begin_time: time(),
-    end_time: time(),
-    size_bytes: count(),
-    wal_size_bytes: count(),
+    begin_time: time(z),
+    end_time: time(z),
+    size_bytes: count(z),
+    wal_size_bytes: count(z),
     retention_status: z.string().nullable().describe('VALID, OBSOLETE, KEEP:FULL, … when a retention policy applies'),
   });
   const BackupList = z.strictObject({ items: z.array(Backup) });
   const BackupDetail = z.strictObject({
     ...Backup.shape,
-    timeline: count(),
+    timeline: count(z),
     begin_wal: z.string().nullable(),
     end_wal: z.string().nullable(),
     begin_lsn: z.string().nullable(),
@@ -58,8 +80,8 @@ export function v1Schemas(z: Zod) {
     current: z.string().nullable().describe('The segment PostgreSQL writes now'),
     archiver_enabled: z.boolean().nullable(),
     last_archived: z.string().nullable(),
-    last_archived_time: time(),
-    failed_count: count(),
+    last_archived_time: time(z),
+    failed_count: count(z),
     last_failed: z.string().nullable(),
     streaming: z.boolean().nullable(),
   });
@@ -73,8 +95,8 @@ export function v1Schemas(z: Zod) {
     postgresql_version: z.string().nullable(),
     retention_policy: z.string().nullable(),
     last_backup: Backup.nullable().describe('The newest DONE backup'),
-    backups: count().describe('How many backups barman lists'),
-    failed_backups: count(),
+    backups: count(z).describe('How many backups barman lists'),
+    failed_backups: count(z),
     wal: Wal,
     errors: z.array(z.string()).describe('What barman reported as errors while answering'),
     stale: z.boolean().describe('true: the last known state, the host not answering now'),
@@ -84,10 +106,13 @@ export function v1Schemas(z: Zod) {
     description: z.string(),
     reachable: z.boolean().nullable().describe('true: answered; false: failed; null: no answer in time ([application] fleet_timeout)'),
     reason: z.string().nullable(),
-    as_of: time().describe('When the servers shown were read: null when read for this answer'),
+    as_of: time(z).describe('When the servers shown were read: null when read for this answer'),
   });
   const ServerList = z.strictObject({ hosts: z.array(HostAnswer), items: z.array(Server) });
+  return { Host, HostList, Backup, BackupList, BackupDetail, Wal, Server, HostAnswer, ServerList };
+}
 
+function jobSchemas(z: Zod) {
   const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'lost', 'cancelled']);
   const Job = z.strictObject({
     id: z.string(),
@@ -102,8 +127,8 @@ export function v1Schemas(z: Zod) {
   });
   const JobDetail = z.strictObject({
     ...Job.shape,
-    started_at: time(),
-    ended_at: time(),
+    started_at: time(z),
+    ended_at: time(z),
     duration_ms: z.number().int().min(0).nullable(),
     exit_code: z.number().int().nullable(),
     archived: z.boolean().describe("true: read from its month's archive"),
@@ -119,20 +144,11 @@ export function v1Schemas(z: Zod) {
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
   });
 
-  const Me = z.strictObject({
-    username: z.string(),
-    access: z.array(z.string()),
-    deny: z.array(z.string()),
-    hosts: z.array(z.string()).describe('The barman hosts this user reaches'),
-  });
-  const Token = z.strictObject({
-    token: z.string(),
-    token_type: z.literal('Bearer'),
-    expires_in: z.number().int().describe('Seconds'),
-    expires_at: z.string(),
-  });
-  const Credentials = z.strictObject({ username: z.string().min(1), password: z.string() });
+  return { JobStatus, Job, JobDetail, JobPage };
+}
 
+/** The seed's envelopes, as loosely as they are kept: fields are added to them, never changed. */
+function legacySchemas(z: Zod) {
   const LegacyResult = z.looseObject({
     status_code: z.number().int().describe("200, or barman's exit code"),
     message: z.string(),
@@ -141,10 +157,7 @@ export function v1Schemas(z: Zod) {
   const LegacyError = z.looseObject({ status_code: z.number().int(), type: z.string(), message: z.string() });
   const LegacyToken = z.looseObject({ token: z.string(), expires_in: z.number().int() });
 
-  return {
-    Problem, Host, HostList, Backup, BackupList, BackupDetail, Wal, Server, HostAnswer, ServerList,
-    JobStatus, Job, JobDetail, JobPage, Me, Token, Credentials, LegacyResult, LegacyError, LegacyToken,
-  };
+  return { LegacyResult, LegacyError, LegacyToken };
 }
 
 export type SchemaName = keyof ReturnType<typeof v1Schemas>;
