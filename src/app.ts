@@ -21,7 +21,6 @@ import { authenticate } from './http/authenticate.js';
 import { methodGate } from './http/methods.js';
 import { CachingRouter } from './http/route-path.js';
 import { notFound } from './http/errors.js';
-import { errorBody } from './http/envelope.js';
 import { requestLog } from './http/request-log.js';
 import { errorHandler } from './http/on-error.js';
 import { v1Api, v1Dispatch, v1Gate, type V1 } from './api/v1/index.js';
@@ -100,7 +99,10 @@ export function createApi(given: AppDeps): Api {
   app.route('/fleet', fleetRoutes(hosts, settings, () => deps.clock.now()));
   app.all('/api/v1/*', v1Dispatch);
 
-  const noRoute = (c: Context) => c.json(errorBody(notFound(`no such route: ${c.req.method} ${c.req.path}`)), 404);
+  // Rendered by the error handler: the envelope, or problem+json below api/v1.
+  const noRoute = (c: Context): Response => {
+    throw notFound(`no such route: ${c.req.method} ${c.req.path}`);
+  };
   // A sub-app's notFound is not consulted once it is mounted with route(): the catch-all keeps
   // the JSON 404 for embedders; notFound covers the app served on its own.
   app.all('*', noRoute);

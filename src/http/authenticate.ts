@@ -3,7 +3,7 @@ import type { Deps, AppEnv, AuthedUser } from '../context.js';
 import type { AuthService } from '../auth/service.js';
 import type { LoginClaims } from '../auth/tokens.js';
 import type { UserRecord } from '../auth/users.js';
-import { isAllowed, isDenied } from '../auth/policy.js';
+import { isAllowed, isAllowedAny } from '../auth/policy.js';
 import { ApiError, forbidden, unauthorized } from './errors.js';
 import { relativePath } from './route-path.js';
 
@@ -23,8 +23,8 @@ export function authenticate(deps: Deps, auth: AuthService): MiddlewareHandler<A
     const found = deps.externalAuth ? externalUser(deps, c) : builtinUser(deps, auth, c, path, v1 !== undefined);
     // A token seen before needs no waiting: no await, so no extra turn of the microtask queue.
     const user = found instanceof Promise ? await found : found;
-    // As on the legacy route: access must cover the path itself, and no deny may reach any name of it.
-    const allowed = isAllowed(user, path) && !(v1?.ruleAliases ?? []).some((alias) => isDenied(user, alias));
+    // As on the legacy routes of a barman command: no deny may reach any of its names, access must cover one.
+    const allowed = v1?.ruleAliases ? isAllowedAny(user, [path, ...v1.ruleAliases]) : isAllowed(user, path);
     if (!allowed) throw forbidden(`access to ${path || '/'} is denied for user ${user.username}`);
     c.set('user', user);
     await next();
@@ -108,7 +108,7 @@ export async function logIn(deps: Deps, auth: AuthService, c: Context, username:
   if (wait > 0 || !auth.throttle.begin(keys)) {
     const seconds = Math.max(1, Math.ceil(wait / 1000));
     c.header('Retry-After', String(seconds));
-    throw new ApiError(429, 'TooManyRequests', wait > 0 ? `too many failed logins: try again in ${seconds} s` : 'too many logins at once for this user or address: try again in a second');
+    throw new ApiError(429, 'TooManyRequests', wait > 0 ? `too many failed logins: try again in ${seconds} s` : 'too many logins at once for this user or address: try again in a second', { retry_after: seconds });
   }
   let user: Awaited<ReturnType<typeof auth.users.authenticate>>;
   try {

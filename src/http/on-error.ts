@@ -3,7 +3,7 @@ import type { AppEnv, Deps } from '../context.js';
 import { ApiError, unavailable } from './errors.js';
 import { errorBody, internalErrorBody } from './envelope.js';
 import { redact } from '../util/redact.js';
-import { internalProblem, isV1Path, problemBody, PROBLEM_TYPE, type Problem } from '../api/v1/problem.js';
+import { internalProblem, isV1Path, problemBody, PROBLEM_TYPE, urlPath, type Problem } from '../api/v1/problem.js';
 import { HostError, HostFileError, type HostErrorKind } from '../ports.js';
 
 /**
@@ -16,7 +16,7 @@ export function errorHandler(deps: Pick<Deps, 'logger' | 'host'>): ErrorHandler<
     // The v1 routes answer errors as problem+json, the seed's routes with their envelope.
     const path = c.get('routePath');
     const v1 = isV1Path(path);
-    const render = (err: ApiError) => (v1 ? problem(c, problemBody(err, `/${path}`), err.status) : c.json(errorBody(err), err.status));
+    const render = (err: ApiError) => (v1 ? problem(c, problemBody(err, urlPath(c.req.url)), err.status) : c.json(errorBody(err), err.status));
     // A file on the barman host that a route did not describe itself: busy is worth a retry.
     const err = thrown instanceof HostFileError
       ? thrown.kind === 'busy'
@@ -40,7 +40,7 @@ export function errorHandler(deps: Pick<Deps, 'logger' | 'host'>): ErrorHandler<
       return render(new ApiError(502, HOST_ERROR_TYPE[err.kind], redact(err.message), { host }));
     }
     deps.logger.log('error', 'unhandled error', { path: c.req.path, error: redact(String((err as Error).stack ?? err)) });
-    return v1 ? problem(c, internalProblem(`/${path}`), 500) : c.json(internalErrorBody(), 500);
+    return v1 ? problem(c, internalProblem(urlPath(c.req.url)), 500) : c.json(internalErrorBody(), 500);
   };
 }
 

@@ -127,6 +127,16 @@ export function oneOf<const W extends string>(words: readonly W[], dflt: W) {
   return withDocument(withAllowed(schema, [...words]), { type: 'string', enum: [...words], default: dflt, description: 'Any case' });
 }
 
+/** One word of a fixed list, exactly as written (the v1 routes: no other spelling). */
+export function word<const W extends string>(words: readonly W[], dflt: W) {
+  const what = `must be ${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+  const schema = zod()
+    .enum(words as unknown as [W, ...W[]], { error: what })
+    .optional()
+    .transform((v) => v ?? dflt);
+  return withDocument(withAllowed(schema, [...words]), { type: 'string', enum: [...words], default: dflt });
+}
+
 /** Text matching `pattern`; `allowed` (e.g. ['YYYYmm']) goes into the error's details. */
 export function matching(pattern: RegExp, what: string, allowed?: string[]) {
   const schema = zod().string({ error: what }).regex(pattern, { error: what });

@@ -25,6 +25,11 @@ export interface PageOptions {
 
 /** Summaries read at a time while a page of jobs is gathered. */
 const PAGE_CHUNK = 64;
+/**
+ * Jobs looked at for one page at most: a filter that matches little ends the page early (with a
+ * cursor where it stopped) instead of reading every month's jobs and archives on each request.
+ */
+export const PAGE_SCAN_LIMIT = 2000;
 
 type Row = { id: string; summary?: JobSummary };
 
@@ -59,23 +64,33 @@ export async function jobMonths(storage: Storage): Promise<string[]> {
 
 /**
  * Jobs newest first across `months` (newest first), those `keep` accepts, older than the job
- * `before` when given: at most `limit`, and whether more follow. Summaries are read a chunk at a
- * time, so a page near the top of a large month reads little more than the page.
+ * `before` when given: at most `limit`. `next`: the job the next page starts before (null: no
+ * more), the last one given, or the last one looked at when PAGE_SCAN_LIMIT ended the page early.
+ * Summaries are read a chunk at a time, so a page near the top of a month reads little more.
  */
-export async function pageJobs(d: Listing, months: readonly string[], opts: PageOptions): Promise<{ items: Array<JobSummary & { ticket: string }>; more: boolean }> {
+export async function pageJobs(d: Listing, months: readonly string[], opts: PageOptions, scanLimit = PAGE_SCAN_LIMIT): Promise<{ items: Array<JobSummary & { ticket: string }>; next: string | null }> {
   const found: JobSummary[] = [];
   const beforeMonth = opts.before === undefined ? undefined : jobMonth(opts.before);
+  let scanned = 0;
+  let lastSeen: string | null = null;
   for (const month of months) {
     if (beforeMonth !== undefined && month > beforeMonth) continue;
     const rows = (await monthRows(d.storage, month)).filter((r) => opts.before === undefined || r.id < opts.before);
-    for (let i = 0; i < rows.length && found.length <= opts.limit; i += PAGE_CHUNK) {
-      const chunk = await mapBounded(rows.slice(i, i + PAGE_CHUNK), 16, async (row) => row.summary ?? (await d.summaryOf(row.id)));
-      found.push(...chunk.filter(opts.keep));
+    for (let i = 0; i < rows.length && found.length <= opts.limit && scanned < scanLimit; i += PAGE_CHUNK) {
+      const slice = rows.slice(i, Math.min(i + PAGE_CHUNK, i + scanLimit - scanned));
+      const chunk = await mapBounded(slice, 16, async (row) => row.summary ?? (await d.summaryOf(row.id)));
+      for (const s of chunk) {
+        lastSeen = s.id;
+        if (opts.keep(s)) found.push(s);
+        if (found.length > opts.limit) break;
+      }
+      scanned += slice.length;
     }
-    if (found.length > opts.limit) break;
+    if (found.length > opts.limit || scanned >= scanLimit) break;
   }
   const items = await Promise.all(found.slice(0, opts.limit).map(async (s) => ({ ...s, ticket: await d.ticket(s.id) })));
-  return { items, more: found.length > opts.limit };
+  const next = found.length > opts.limit ? items[items.length - 1]!.id : scanned >= scanLimit ? lastSeen : null;
+  return { items, next };
 }
 
 /** A month's jobs, newest first: those in active/ and those of its archive (with their summaries). */

@@ -200,8 +200,8 @@ export class JobService {
   }
 
   /** Jobs newest first across months, a page at a time (listing.ts). */
-  page(months: readonly string[], opts: PageOptions): Promise<{ items: Array<JobSummary & { ticket: string }>; more: boolean }> {
-    return pageJobs(this.listing, months, opts);
+  page(months: readonly string[], opts: PageOptions, scanLimit?: number): Promise<{ items: Array<JobSummary & { ticket: string }>; next: string | null }> {
+    return pageJobs(this.listing, months, opts, scanLimit);
   }
 
   /** A job's output from byte `offset` on, from its folder or from its month's archive. */

@@ -98,7 +98,8 @@ function statusValue(status: unknown, key: string): unknown {
 /** A unix timestamp in seconds (barman prints them as strings) as ISO 8601. */
 function isoFromTimestamp(v: unknown): string | null {
   const n = count(v);
-  return n === null ? null : new Date(n * 1000).toISOString();
+  const d = n === null ? null : new Date(n * 1000);
+  return d === null || Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
 /** barman's "2026-11-27 23:35:48.921178+00:00" or "Fri Nov 27 23:35:49 2026" as ISO, where unambiguous. */

@@ -11,7 +11,7 @@ import type { Catalogue } from '../barman/catalogue.js';
 import type { ReadCache } from './read-cache.js';
 import { readKey } from './read-cache.js';
 import type { Fingerprint } from './fingerprint.js';
-import { backupDetailsFrom, checkFrom, errorsOf, serverFrom, serverNames, type BackupDetails, type CheckState, type ServerOutputs, type ServerState } from './model.js';
+import { backupDetailsFrom, backupFrom, checkFrom, errorsOf, serverFrom, serverNames, type BackupDetails, type BackupState, type CheckState, type ServerOutputs, type ServerState } from './model.js';
 
 /** `missing`: the server (or backup) asked for does not exist; otherwise barman gave no model. */
 export type StateAnswer<T> = { model: T; reason?: undefined } | { model: null; reason: string; missing?: boolean };
@@ -57,18 +57,30 @@ export class StateService {
     return { model: await this.build(name, listServer) };
   }
 
+  /** A server's backups as list-backup gives them (list-server and list-backup only: nothing live). */
+  async backups(server: string): Promise<StateAnswer<BackupState[]>> {
+    const unsupported = await this.unsupported();
+    if (unsupported) return { model: null, reason: unsupported };
+    const listServer = await this.json('list-server', [], {}, true);
+    if (!serverNames(listServer).includes(server)) return { model: null, reason: `barman on ${this.d.deps.host.description} has no server ${JSON.stringify(server)}`, missing: true };
+    const doc = await this.json('list-backup', [server], {}, true);
+    const listed = isRecord(doc) ? doc[server] : undefined;
+    const errors = errorsOf(doc);
+    if (!Array.isArray(listed) || errors.length > 0) throw new BarmanStateError(`barman list-backup ${server} on ${this.d.deps.host.description} gave no list: ${errors.join('; ') || 'no document'}`);
+    return { model: listed.map(backupFrom).filter((b): b is BackupState => b !== null) };
+  }
+
   /**
    * One backup of a server, as show-backup details it. Only an id list-backup lists is run, so no
    * shortcut (latest, oldest) or other word reaches barman from here.
    */
   async backup(server: string, id: string): Promise<StateAnswer<BackupDetails>> {
-    const found = await this.server(server);
+    const found = await this.backups(server);
     if (found.model === null) return found;
-    if (found.model.backups === null) return { model: null, reason: `barman could not list the backups of ${server}: ${found.model.errors.join('; ')}` };
-    if (!found.model.backups.some((b) => b.id === id)) return { model: null, reason: `server ${server} has no backup ${JSON.stringify(id)}`, missing: true };
+    if (!found.model.some((b) => b.id === id)) return { model: null, reason: `server ${server} has no backup ${JSON.stringify(id)}`, missing: true };
     const doc = await this.json('show-backup', [server, id], {}, true);
     const details = backupDetailsFrom(isRecord(doc) ? doc[server] : undefined);
-    if (!details) return { model: null, reason: `barman show-backup ${server} ${id} gave no details: ${errorsOf(doc).join('; ') || 'no document'}` };
+    if (!details) throw new BarmanStateError(`barman show-backup ${server} ${id} on ${this.d.deps.host.description} gave no details: ${errorsOf(doc).join('; ') || 'no document'}`);
     return { model: details };
   }
 

@@ -33,6 +33,8 @@ const USERS =
   clientConfUser('memin', []) +
   clientConfUser('reader', ['fleet', 'barman/list-backup', 'history']) +
   clientConfUser('plural', ['barman'], { deny: ['barman/list-backups'] }) +
+  clientConfUser('pluralok', ['barman/list-backups']) +
+  clientConfUser('fleetonly', ['fleet'], { deny: ['barman'] }) +
   clientConfUser('nolist', ['fleet', 'barman'], { deny: ['barman/list-backup'] }) +
   clientConfUser('dc2only', ['fleet', 'barman', 'history'], { hosts: ['dc2'] });
 
@@ -88,6 +90,25 @@ describe('v1 tokens and the caller', () => {
     expect(inUrl.status).toBe(400);
     expect(inUrl.headers.get('content-type')).toBe('application/problem+json');
     expect(await inUrl.json()).toMatchObject({ type: 'urn:barmanapi:problem:BadRequest', status: 400, parameter: 'username' });
+  });
+
+  it('says what is wrong with a login request, and keeps the token out of caches', async () => {
+    const { app } = setup();
+    const json = (body: string) => app.request('/api/v1/auth/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(await (await json('{}')).json()).toMatchObject({ status: 400, parameter: 'username' });
+    expect(await (await json('{"username":"memin","password":"1258","extra":1}')).json()).toMatchObject({ status: 400, parameter: 'extra' });
+    const form = await app.request('/api/v1/auth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=memin&password=1258' });
+    expect(form.status).toBe(415);
+    expect((await app.request('/api/v1/auth/token', { method: 'POST' })).status).toBe(401);
+    const ok = await json('{"username":"memin","password":"1258"}');
+    expect(ok.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('issues no token when the embedding service authenticates users itself', async () => {
+    const { app } = testApp({ externalAuth: () => ({ username: 'ops', access: [], deny: [] }) });
+    const res = await app.request('/api/v1/auth/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"memin","password":"1258"}' });
+    expect(res.status).toBe(404);
+    expect((await app.request('/api/v1/me')).status).toBe(200);
   });
 
   it('refuses wrong credentials as a problem, with a Basic challenge', async () => {
@@ -158,6 +179,13 @@ describe('v1 reads', () => {
     const none = await v1(null, '/nothing/here');
     expect(none.status).toBe(404);
     expect(none.res.headers.get('content-type')).toBe('application/problem+json');
+    // An empty segment is no route: it would shift the others (hosts//servers is not /hosts/{host}).
+    for (const path of ['/hosts//servers', '/hosts/', '/docs/']) expect((await v1('memin', path)).body).toMatchObject({ status: 404, type: 'urn:barmanapi:problem:NotFound' });
+  });
+
+  it('names the request as sent, percent-encoded, in a problem\'s instance', async () => {
+    const { v1 } = setup();
+    expect((await v1('memin', '/hosts/n%C3%A9%20x/servers')).body.instance).toBe('/api/v1/hosts/n%C3%A9%20x/servers');
   });
 });
 
@@ -208,10 +236,23 @@ describe('v1 and legacy give the same answer for the same rules', () => {
     expect((await v1('reader', '/hosts/default/servers/pg/backups')).status).toBe(200);
   });
 
-  it('a deny of the other spelling of a command (list-backups) refuses on both surfaces', async () => {
+  it('either spelling of a command (list-backup, list-backups) grants and denies on both surfaces', async () => {
     const { v1, legacy } = setup();
+    // Denied one spelling: refused at both legacy URLs and on v1.
     expect((await legacy('plural', '/barman/list-backup?server_name=pg')).res.status).toBe(403);
+    expect((await legacy('plural', '/barman/list-backups?server_name=pg')).res.status).toBe(403);
     expect((await v1('plural', '/hosts/default/servers/pg/backups')).status).toBe(403);
+    // Granted only the other spelling: legacy serves it at that URL, and v1 serves it too.
+    expect((await legacy('pluralok', '/barman/list-backups?server_name=pg')).res.status).toBe(200);
+    expect((await v1('pluralok', '/hosts/default/servers/pg/backups')).status).toBe(200);
+    expect((await v1('pluralok', '/hosts/default/servers/pg/backups/20261127T233548')).status).toBe(403);
+  });
+
+  it('a user denied what the fleet view shows sees no hosts through v1 either', async () => {
+    const { v1, legacy } = setup();
+    expect((await legacy('fleetonly', '/fleet')).res.status).toBe(403);
+    expect((await v1('fleetonly', '/hosts')).status).toBe(403);
+    expect((await v1('fleetonly', '/hosts/default')).status).toBe(403);
   });
 
   it('a user without barman/show-backup sees no backup through either', async () => {
@@ -256,10 +297,35 @@ describe('v1 jobs', () => {
     expect(own.body.items.map((j: { user: string; host: string }) => [j.user, j.host])).toEqual([['dc2only', 'dc2']]);
     const job = await v1('dc2only', `/jobs/${own.body.items[0].id}`);
     expect(job.body).toMatchObject({ id: own.body.items[0].id, status: 'done', command: 'backup', host: 'dc2', result: { status_code: 200 } });
-    // Someone else's job: the same 403 as /history/result; a job on a host not reached: 404 as there.
-    expect((await v1('reader', `/jobs/${own.body.items[0].id}`)).status).toBe(404);
+    // A job on a host the user does not reach: 404, as on /history/result, naming the parameter.
+    expect((await v1('reader', `/jobs/${own.body.items[0].id}`)).body).toMatchObject({ status: 404, parameter: 'job' });
     expect((await v1('dc2only', `/jobs/${seen[0]}`)).status).toBe(404);
+    // Another user's job on a host one reaches: 403 without history/all, as there.
+    expect((await v1('reader', `/jobs/${seen[0]}`)).status).toBe(403);
+    expect((await v1('memin', '/jobs/20261115100000_backup_zzzzzzzz')).body).toMatchObject({ status: 404, parameter: 'job' });
     const ticket = (await v1('memin', `/jobs/${seen[0]}`)).body.ticket;
     expect((await legacy('dc2only', `/history/result?ticket=${ticket}`)).res.status).toBe(404);
+    expect((await legacy('reader', `/history/result?ticket=${ticket}`)).res.status).toBe(403);
+  });
+
+  it('ends a page early, with a cursor, once it has looked at as many jobs as it may', async () => {
+    const { legacy, runner, api } = setup();
+    for (let i = 0; i < 4; i++) expect((await legacy('memin', '/barman/backup?server_name=pg')).res.status).toBe(202);
+    expect((await legacy('dc2only', '/barman/backup?server_name=pg&host=dc2')).res.status).toBe(202);
+    await runner.settled();
+    const months = await api.jobs.months();
+    const theirs = (s: { user: string }) => s.user === 'dc2only';
+    const found: string[] = [];
+    let before: string | undefined;
+    let pages = 0;
+    for (;;) {
+      const { items, next } = await api.jobs.page(months, { before, limit: 10, keep: theirs }, 2);
+      found.push(...items.map((j) => j.id));
+      pages += 1;
+      if (next === null) break;
+      before = next;
+    }
+    expect(found).toHaveLength(1);
+    expect(pages).toBeGreaterThanOrEqual(3);
   });
 });

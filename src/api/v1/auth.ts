@@ -5,7 +5,7 @@
 import type { Deps } from '../../context.js';
 import type { AuthService } from '../../auth/service.js';
 import { basicCredentials, logIn, requestHeader } from '../../http/authenticate.js';
-import { badRequest, unauthorized } from '../../http/errors.js';
+import { ApiError, badRequest, notFound, unauthorized } from '../../http/errors.js';
 import { queryParams, readParams } from '../../http/params.js';
 import { lazySchema, noParams, parseParams, text } from '../../http/schema.js';
 import type { HostSet } from '../../hosts/services.js';
@@ -24,22 +24,30 @@ export function authRoutes(deps: Deps, auth: AuthService, hosts: HostSet): V1Rou
       body: { schema: 'Credentials', required: false, also: 'or Basic authentication and no body' },
       responses: { 200: { description: 'The token', schema: 'Token' } },
       handle: async (c) => {
+        // Embedded with the host service's own authentication, this API checks no password.
+        if (deps.externalAuth) throw notFound('no tokens here: the service this API is part of authenticates its users');
         await parseParams(noParams, queryParams(c));
         const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-        if (type !== '' && type !== 'application/json') throw badRequest('send the credentials as application/json, or as Basic authentication with no body', { parameter: 'Content-Type' });
-        const body = await readParams(c);
         const header = requestHeader(c, 'authorization') ?? '';
         const basic = /^basic\s/i.test(header);
-        if (Object.keys(body).length > 0 && basic) throw badRequest('send the credentials once: in the JSON body or as Basic authentication, not both');
         let creds: { username: string; password: string };
-        if (basic) creds = basicCredentials(header);
-        else if (Object.keys(body).length > 0) creds = await parseParams(credentialsBody, body);
-        else throw unauthorized('send {"username": …, "password": …} as JSON, or Basic authentication');
+        if (type === 'application/json') {
+          if (basic) throw badRequest('send the credentials once: in the JSON body or as Basic authentication, not both');
+          creds = await parseParams(credentialsBody, await readParams(c));
+        } else if (type !== '') {
+          throw new ApiError(415, 'UnsupportedMediaType', `send the credentials as application/json (not ${type.slice(0, 64)}), or as Basic authentication with no body`, { parameter: 'Content-Type', allowed: ['application/json'] });
+        } else if (basic) {
+          creds = basicCredentials(header);
+        } else {
+          throw unauthorized('send {"username": …, "password": …} as application/json, or Basic authentication');
+        }
         const user = await logIn(deps, auth, c, creds.username, creds.password);
         c.set('user', user);
         const life = deps.settings.current().authToken.tokenLife;
         const now = deps.clock.now().getTime();
         const token = await (await auth.signer()).issueLogin({ sub: user.username, fpr: user.fingerprint }, now, life);
+        // A token is a credential: no cache keeps it (RFC 6749 §5.1).
+        c.header('Cache-Control', 'no-store');
         return { token, token_type: 'Bearer', expires_in: life, expires_at: new Date((Math.floor(now / 1000) + life) * 1000).toISOString() };
       },
     },

@@ -67,6 +67,7 @@ export function docsRoutes(document: () => Promise<unknown>, assets: DocsAssets 
       ...meta, method: 'GET', path: '/docs', operationId: 'getDocsPage',
       summary: 'The docs page: this document, readable (all its files come from this API)',
       responses: { 200: { description: 'The page', contentType: 'text/html' } },
+      errors: [501],
       handle: async (c) => {
         await parseParams(noParams, queryParams(c));
         if (!assets) throw new ApiError(501, 'DocsUnavailable', 'the docs page\'s files are not part of this installation; the document is at openapi.json');
@@ -77,7 +78,7 @@ export function docsRoutes(document: () => Promise<unknown>, assets: DocsAssets 
       ...meta, method: 'GET', path: '/docs/{asset}', operationId: 'getDocsAsset',
       pathParams: { asset: `One of the page's files: init.js, ${Object.keys(DOCS_FILES).join(', ')}` },
       summary: "A file of the docs page",
-      responses: { 200: { description: 'The file', contentType: 'application/octet-stream' } },
+      responses: { 200: { description: 'The file', contentType: ['text/javascript', 'text/css', 'image/png'] } },
       handle: async (c, p) => asset(c, p.asset!, assets),
     },
   ];

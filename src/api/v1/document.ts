@@ -30,8 +30,12 @@ const PROBLEMS: Record<string, { status: number; description: string; headers?: 
   Forbidden: { status: 403, description: 'Your rules do not allow this' },
   NotFound: { status: 404, description: 'No such thing, or none you may reach' },
   MethodNotAllowed: { status: 405, description: 'This path does not serve that method: Allow lists those it does', headers: ['Allow'] },
+  ContentTooLarge: { status: 413, description: 'The body is larger than 1 MiB' },
+  UnsupportedMediaType: { status: 415, description: 'A body that is not application/json' },
   TooManyRequests: { status: 429, description: 'Too many failed logins: wait as Retry-After says', headers: ['Retry-After'] },
-  BadGateway: { status: 502, description: 'The barman host failed or could not be reached' },
+  InternalError: { status: 500, description: 'The API failed (a file it could not read or write): the log says more' },
+  NotImplemented: { status: 501, description: 'Not available here: a barman without -f json output (no state model), or an installation without the docs page\'s files' },
+  BadGateway: { status: 502, description: 'The barman host failed, could not be reached, or gave no answer to read' },
   ServiceUnavailable: { status: 503, description: 'Busy (barman processes at their cap, a file locked): retry after Retry-After', headers: ['Retry-After'] },
 };
 
@@ -47,11 +51,11 @@ function headersOf(names: string[] | undefined): Json | undefined {
 
 function response(spec: ResponseSpec): Json {
   const headers = headersOf(spec.headers);
-  const type = spec.contentType ?? 'application/json';
+  const types = [spec.contentType ?? 'application/json'].flat();
   return {
     description: spec.description,
     ...(headers ? { headers } : {}),
-    ...(spec.schema ? { content: { [type]: { schema: ref('schemas', spec.schema) } } } : spec.contentType ? { content: { [type]: {} } } : {}),
+    ...(spec.schema ? { content: { [types[0]!]: { schema: ref('schemas', spec.schema) } } } : spec.contentType ? { content: Object.fromEntries(types.map((t) => [t, {}])) } : {}),
   };
 }
 
@@ -90,9 +94,12 @@ async function v1Operation(z: Zod, r: V1Route): Promise<Json> {
   ];
   const responses: Json = Object.fromEntries(Object.entries(r.responses).map(([status, spec]) => [status, response(spec)]));
   if (r.conditional) responses['304'] = { description: 'Not modified: your If-None-Match names the current ETag', headers: headersOf(['ETag']) };
-  const problems = ['BadRequest', ...(r.rule === null ? [] : ['Unauthorized', 'Forbidden']), 'NotFound', 'MethodNotAllowed', ...(r.login ? ['TooManyRequests'] : []), ...(r.tag === 'meta' || r.login ? [] : ['BadGateway']), 'ServiceUnavailable'];
+  const problems = [
+    'BadRequest', ...(r.rule === null ? [] : ['Unauthorized', 'Forbidden']), 'NotFound', 'MethodNotAllowed',
+    ...(r.login ? ['ContentTooLarge', 'UnsupportedMediaType', 'TooManyRequests'] : []),
+    'InternalError', ...(r.errors?.includes(501) ? ['NotImplemented'] : []), ...(r.errors?.includes(502) ? ['BadGateway'] : []), 'ServiceUnavailable',
+  ];
   for (const p of problems) responses[String(PROBLEMS[p]!.status)] = ref('responses', p);
-  responses.default = ref('responses', 'Problem');
   return {
     operationId: r.operationId,
     summary: r.summary,
@@ -104,6 +111,17 @@ async function v1Operation(z: Zod, r: V1Route): Promise<Json> {
     responses,
     'x-barmanapi-rule': r.rule,
   };
+}
+
+/** HEAD of a GET: the same answers, without their bodies (RFC 9110 §9.3.2). */
+function headOperation(get: Json): Json {
+  const bodiless = (r: Json): Json => {
+    if ('$ref' in r) return { description: `As GET answers it (${String(r.$ref).split('/').pop()}), without the body` };
+    const { content: _c, ...rest } = r;
+    return rest;
+  };
+  const responses = Object.fromEntries(Object.entries(get.responses as Record<string, Json>).map(([status, r]) => [status, bodiless(r)]));
+  return { ...get, operationId: `${String(get.operationId)}Head`, summary: `${String(get.summary)} (headers only)`, responses };
 }
 
 /** A legacy JSON or form body: a JSON number or boolean is taken as its text. */
@@ -152,11 +170,11 @@ async function build(routes: readonly V1Route[]): Promise<Json> {
   const paths: Record<string, Json> = {};
   for (const r of routes) {
     const key = `/api/v1${r.path}`;
-    paths[key] = { ...paths[key], [r.method.toLowerCase()]: await v1Operation(z, r) };
+    const op = await v1Operation(z, r);
+    paths[key] = { ...paths[key], [r.method.toLowerCase()]: op, ...(r.method === 'GET' ? { head: headOperation(op) } : {}) };
   }
   for (const l of LEGACY_ROUTES) paths[l.path] = await legacyPath(z, l);
   const responses: Json = Object.fromEntries(Object.entries(PROBLEMS).map(([name, p]) => [name, { description: p.description, ...(p.headers ? { headers: headersOf(p.headers) } : {}), content: { [PROBLEM_TYPE]: { schema: ref('schemas', 'Problem') } } }]));
-  responses.Problem = { description: 'Any other error', content: { [PROBLEM_TYPE]: { schema: ref('schemas', 'Problem') } } };
   return {
     openapi: '3.1.0',
     info: {

@@ -28,9 +28,10 @@ export function matchesEtag(header: string | undefined, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }
 
-export function conditionalJson(c: Context<AppEnv>, answer: unknown): Response {
+export function conditionalJson(c: Context<AppEnv>, answer: unknown, without: readonly string[] = []): Response {
   const body = JSON.stringify(answer);
-  const etag = etagOf(scopeOf(c), body);
+  const basis = without.length === 0 ? body : JSON.stringify(answer, (key, value: unknown) => (without.includes(key) ? undefined : value));
+  const etag = etagOf(scopeOf(c), basis);
   const headers = { ETag: etag, 'Cache-Control': 'private, no-cache', Vary: 'Authorization' };
   if (matchesEtag(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
   return c.body(body, 200, { ...headers, 'Content-Type': 'application/json' });

@@ -6,7 +6,7 @@
 import type { Handler, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { ApiError, badRequest, notFound } from '../../http/errors.js';
-import { isV1Path } from './problem.js';
+import { isV1Path, urlPath } from './problem.js';
 import { compile, matchSegments, type CompiledRoute, type V1Route } from './route.js';
 import { conditionalJson } from './etag.js';
 
@@ -36,7 +36,7 @@ export const v1Dispatch: Handler<AppEnv> = async (c) => {
   if (!matched) throw notFound(`no such route: ${c.req.method} ${c.req.path}`);
   const answer = await matched.route.handle(c, matched.params);
   if (answer instanceof Response) return answer;
-  return matched.route.conditional ? conditionalJson(c, answer) : c.json(answer as object);
+  return matched.route.conditional ? conditionalJson(c, answer, matched.route.etagWithout) : c.json(answer as object);
 };
 
 /**
@@ -44,9 +44,10 @@ export const v1Dispatch: Handler<AppEnv> = async (c) => {
  * has been decoded already, but keeps %2F, so the raw segments line up with it one for one.
  */
 function v1Segments(url: string, relative: string): string[] {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
-  const end = url.search(/[?#]/);
-  const raw = url.slice(start, end < 0 ? undefined : end).split('/').filter((s) => s !== '');
+  const path = urlPath(url);
+  // An empty segment (`hosts//servers`, `docs/`) would shift the others: no route has one.
+  if (path.includes('//') || path.endsWith('/')) throw notFound(`no such route: ${path.slice(0, 200)} (an empty path segment)`);
+  const raw = path.split('/').filter((s) => s !== '');
   const count = relative.split('/').filter((s) => s !== '').length;
   return raw.slice(raw.length - count + 2).map((s) => {
     try {

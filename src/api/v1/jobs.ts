@@ -4,9 +4,9 @@
  * reaches (a job elsewhere is answered as one that does not exist).
  */
 import type { Deps } from '../../context.js';
-import { badRequest } from '../../http/errors.js';
+import { ApiError, badRequest, notFound } from '../../http/errors.js';
 import { queryParams } from '../../http/params.js';
-import { lazySchema, matching, noParams, oneOf, parseParams, text, wholeNumber } from '../../http/schema.js';
+import { lazySchema, matching, noParams, parseParams, text, wholeNumber, word } from '../../http/schema.js';
 import { HISTORY_ALL_GRANT, holdsGrant, reachesHost } from '../../auth/policy.js';
 import { DEFAULT_HOST } from '../../hosts/names.js';
 import { MONTH_RE, isJobId, type JobStatus, type JobSummary } from '../../jobs/model.js';
@@ -22,7 +22,7 @@ export const jobListQuery = lazySchema((z) =>
     host: text('must be a host name').optional(),
     server: text('must be a server name').optional(),
     command: text('must be a barman command').optional(),
-    status: oneOf([ANY, ...STATUSES], ANY),
+    status: word([ANY, ...STATUSES], ANY),
     user: text('must be a username').optional(),
     month: matching(MONTH_RE, 'must be a month as YYYYmm, e.g. 202612', ['YYYYmm']).optional(),
     limit: wholeNumber(1, 1000, 50),
@@ -48,7 +48,7 @@ function decodeCursor(cursor: string): string {
 export function jobRoutes(deps: Pick<Deps, 'clock'>, jobs: JobService): V1Route[] {
   return [
     {
-      method: 'GET', path: '/jobs', operationId: 'listJobs', tag: 'jobs', rule: 'history/list', conditional: true, query: jobListQuery,
+      method: 'GET', path: '/jobs', operationId: 'listJobs', tag: 'jobs', rule: 'history/list', conditional: true, etagWithout: ['ticket'], query: jobListQuery,
       summary: 'Jobs (async barman commands), newest first, a page at a time',
       description: 'Your own jobs, or everyone\'s with the `history/all` grant, on the hosts you reach, across months (or one `month`). Follow `next_cursor` for the next page.',
       responses: { 200: { description: 'A page of jobs', schema: 'JobPage', headers: ['ETag'] } },
@@ -66,29 +66,40 @@ export function jobRoutes(deps: Pick<Deps, 'clock'>, jobs: JobService): V1Route[
           (q.status === ANY || s.status === q.status) &&
           (q.user === undefined || s.user === q.user);
         const months = q.month ? [q.month] : await jobs.months();
-        const { items, more } = await jobs.page(months, { before, limit: q.limit, keep });
+        const { items, next } = await jobs.page(months, { before, limit: q.limit, keep });
         return {
           items: items.map((s) => ({
             id: s.id, host: s.host ?? DEFAULT_HOST, server: s.server, command: s.command, status: s.status,
             user: s.user, created_at: s.date, status_code: s.result, ticket: s.ticket,
           })),
-          next_cursor: more && items.length > 0 ? encodeCursor(items[items.length - 1]!.id) : null,
+          // A page may be short and still have a cursor: the scan stops after PAGE_SCAN_LIMIT jobs.
+          next_cursor: next === null ? null : encodeCursor(next),
         };
       },
     },
     {
-      method: 'GET', path: '/jobs/{job}', operationId: 'getJob', tag: 'jobs', rule: 'history/result', conditional: true,
+      method: 'GET', path: '/jobs/{job}', operationId: 'getJob', tag: 'jobs', rule: 'history/result', conditional: true, etagWithout: ['ticket'],
       pathParams: { job: 'The job id (from the list, or the answer of an async command)' },
       summary: 'One job: its state and, once ended, barman\'s result',
       responses: { 200: { description: 'The job', schema: 'JobDetail', headers: ['ETag'] } },
       handle: async (c, p) => {
         await parseParams(noParams, queryParams(c));
-        const view = await jobs.view(p.job!);
-        checkOwner(c.get('user'), view, 'see');
+        const view = await namingJob(() => jobs.view(p.job!));
+        await namingJob(async () => checkOwner(c.get('user'), view, 'see'));
         return jobDetail(view, await jobs.ticket(view.job.id));
       },
     },
   ];
+}
+
+/** A job that does not exist (or is not the caller's to know of) names the parameter. */
+async function namingJob<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) throw notFound(e.message, { parameter: 'job' });
+    throw e;
+  }
 }
 
 function jobDetail(v: JobView, ticket: string) {
@@ -108,6 +119,8 @@ function jobDetail(v: JobView, ticket: string) {
     duration_ms: r?.duration_ms ?? null,
     exit_code: r?.exit_code ?? null,
     archived: v.archived,
-    result: r ? { status_code: r.result.status_code, message: r.result.message, list: r.result.list, ...(r.result.truncated ? { truncated: true } : {}) } : null,
+    result: r
+      ? { status_code: r.result.status_code, message: r.result.message, list: r.result.list, ...(r.result.data !== undefined ? { data: r.result.data } : {}), ...(r.result.truncated ? { truncated: true } : {}) }
+      : null,
   };
 }

@@ -47,6 +47,14 @@ export function internalProblem(instance?: string): Problem {
   return problemBody({ status: 500, type: 'InternalError', message: 'Internal server error; see the server log.' }, instance);
 }
 
+/** The path of a request URL as sent: percent-encoded, the mount point included (a problem's `instance`). */
+export function urlPath(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start < 0) return '/';
+  const end = url.slice(start).search(/[?#]/);
+  return end < 0 ? url.slice(start) : url.slice(start, start + end);
+}
+
 /** Whether a request path (relative to the mount point) belongs to the v1 API. */
 export function isV1Path(path: string | undefined): boolean {
   return path !== undefined && (path === 'api/v1' || path.startsWith('api/v1/'));

@@ -12,7 +12,7 @@ import { queryParams } from '../../http/params.js';
 import type { HostServices, HostSet } from '../../hosts/services.js';
 import { checkFleetRules, readHost, type FleetRow } from '../../hosts/routes.js';
 import type { BackupDetails, BackupState, ServerState } from '../../state/model.js';
-import type { StateAnswer } from '../../state/service.js';
+import { BarmanStateError, type StateAnswer } from '../../state/service.js';
 import type { V1Route } from './route.js';
 
 const HOST = { host: 'The barman host, as the settings name it (`default` for [barman])' };
@@ -43,6 +43,7 @@ function serverRoutes(hosts: HostSet, settings: SettingsHolder, now: () => Date,
       responses: { 200: { description: 'The hosts, in settings order', schema: 'HostList', headers: ['ETag'] } },
       handle: async (c) => {
         await parseParams(noParams, queryParams(c));
+        checkFleetRules(c.get('user'), '/api/v1/hosts');
         return { items: hosts.reachable(c.get('user')).map(hostResource) };
       },
     },
@@ -50,11 +51,16 @@ function serverRoutes(hosts: HostSet, settings: SettingsHolder, now: () => Date,
       method: 'GET', path: '/hosts/{host}', operationId: 'getHost', tag: 'hosts', rule: 'fleet', conditional: true, pathParams: HOST,
       summary: 'One barman host',
       responses: { 200: { description: 'The host', schema: 'Host', headers: ['ETag'] } },
-      handle: async (c, p) => hostResource(await hostOf(c, p.host!)),
+      handle: async (c, p) => {
+        const host = await hostOf(c, p.host!);
+        checkFleetRules(c.get('user'), '/api/v1/hosts/{host}');
+        return hostResource(host);
+      },
     },
     {
       method: 'GET', path: '/servers', operationId: 'listServers', tag: 'servers', rule: 'fleet', conditional: true,
       summary: 'Every server of every host you reach (the fleet view)',
+      errors: [502],
       description: 'A host that does not answer within [application] fleet_timeout is shown with `reachable: null` and its servers as last known (`stale: true`). Needs what /fleet needs: access to `fleet` and no deny of the barman commands it is made of.',
       responses: { 200: { description: 'Hosts and their servers', schema: 'ServerList', headers: ['ETag'] } },
       handle: async (c) => {
@@ -66,6 +72,7 @@ function serverRoutes(hosts: HostSet, settings: SettingsHolder, now: () => Date,
     {
       method: 'GET', path: '/hosts/{host}/servers', operationId: 'listHostServers', tag: 'servers', rule: 'fleet', conditional: true, pathParams: HOST,
       summary: "One host's servers",
+      errors: [502],
       responses: { 200: { description: 'The host and its servers', schema: 'ServerList', headers: ['ETag'] } },
       handle: async (c, p) => {
         const host = await hostOf(c, p.host!);
@@ -76,11 +83,12 @@ function serverRoutes(hosts: HostSet, settings: SettingsHolder, now: () => Date,
     {
       method: 'GET', path: '/hosts/{host}/servers/{server}', operationId: 'getServer', tag: 'servers', rule: 'fleet', conditional: true, pathParams: SERVER,
       summary: 'One server: its state, last backup and WAL archiving',
+      errors: [501, 502],
       responses: { 200: { description: 'The server', schema: 'Server', headers: ['ETag'] } },
       handle: async (c, p) => {
         const host = await hostOf(c, p.host!);
         checkFleetRules(c.get('user'), '/api/v1/hosts/{host}/servers/{server}');
-        return serverResource(host.name, modelOf(await host.state.server(p.server!), 'server'), false);
+        return serverResource(host.name, modelOf(await stateRead(host, () => host.state.server(p.server!)), 'server'), false);
       },
     },
   ];
@@ -91,25 +99,36 @@ function backupRoutes(hostOf: HostOf): V1Route[] {
     {
       method: 'GET', path: '/hosts/{host}/servers/{server}/backups', operationId: 'listBackups', tag: 'backups', rule: 'barman/list-backup', ruleAliases: ['barman/list-backups'], conditional: true, pathParams: SERVER,
       summary: "A server's backups, newest first",
+      errors: [501, 502],
       responses: { 200: { description: 'The backups barman lists', schema: 'BackupList', headers: ['ETag'] } },
       handle: async (c, p) => {
         const host = await hostOf(c, p.host!);
-        const server = modelOf(await host.state.server(p.server!), 'server');
-        if (server.backups === null) throw new ApiError(502, 'BarmanAnswerUnreadable', `barman could not list the backups of ${server.name}: ${server.errors.join('; ') || 'no answer'}`, { host: host.name });
-        return { items: server.backups.map((b) => backupResource(host.name, server.name, b)) };
+        const backups = modelOf(await stateRead(host, () => host.state.backups(p.server!)), 'server');
+        return { items: backups.map((b) => backupResource(host.name, p.server!, b)) };
       },
     },
     {
       method: 'GET', path: '/hosts/{host}/servers/{server}/backups/{backup}', operationId: 'getBackup', tag: 'backups', rule: 'barman/show-backup', ruleAliases: ['barman/show-backups'], conditional: true,
       pathParams: { ...SERVER, backup: 'The backup id as barman lists it (20261127T233548); no shortcuts such as latest' },
       summary: 'One backup, as show-backup details it',
+      errors: [501, 502],
       responses: { 200: { description: 'The backup', schema: 'BackupDetail', headers: ['ETag'] } },
       handle: async (c, p) => {
         const host = await hostOf(c, p.host!);
-        return backupDetail(host.name, p.server!, modelOf(await host.state.backup(p.server!, p.backup!), 'backup'));
+        return backupDetail(host.name, p.server!, modelOf(await stateRead(host, () => host.state.backup(p.server!, p.backup!)), 'backup'));
       },
     },
   ];
+}
+
+/** A read of the state model; barman giving no answer to read it from is the barman host failing (502). */
+async function stateRead<T>(host: HostServices, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    if (e instanceof BarmanStateError) throw new ApiError(502, 'BarmanAnswerUnreadable', e.message, { host: host.name });
+    throw e;
+  }
 }
 
 /** The model, or the error its absence means: 404 for what does not exist, 501 for a barman without -f json. */

@@ -14,8 +14,8 @@ export interface ResponseSpec {
   description: string;
   /** A component of schemas.ts; none: no JSON body. */
   schema?: SchemaName;
-  /** Default application/json. */
-  contentType?: string;
+  /** Default application/json; several: one of them (no schema). */
+  contentType?: string | string[];
   /** Response headers worth naming (ETag, Location, Retry-After, Allow). */
   headers?: string[];
 }
@@ -33,7 +33,10 @@ export interface V1Route {
    * surfaces; null: public (no token needed: the document and its docs page).
    */
   rule: string | null;
-  /** Other names of the rule's path (a barman command's other spelling): as on the legacy route, a deny of any of them refuses. */
+  /**
+   * Other names of the rule's path (a barman command's other spelling, which legacy serves at its
+   * own URL): a deny of any name refuses, access to any name grants.
+   */
   ruleAliases?: string[];
   /** Takes credentials itself (Basic or a JSON body) instead of a token. */
   login?: boolean;
@@ -45,8 +48,12 @@ export interface V1Route {
   body?: { schema: SchemaName; required: boolean; also?: string };
   /** Answers of success; the errors every route may give are added by the document. */
   responses: Record<number, ResponseSpec>;
+  /** Errors beyond those every route may give: 501 (barman without -f json, a build without the docs page's files), 502 (a barman host). */
+  errors?: Array<501 | 502>;
   /** A read whose answer carries an ETag (the caller's scope included) and may be a 304. */
   conditional?: boolean;
+  /** Members left out of the ETag: values that change while the resource does not (a ticket, signed anew). */
+  etagWithout?: string[];
   /** The answer: a JSON value (rendered with status 200 unless it is a Response), or a Response. */
   handle(c: Context<AppEnv>, path: Record<string, string>): Promise<unknown>;
 }

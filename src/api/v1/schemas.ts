@@ -6,7 +6,8 @@
 type Zod = typeof import('zod');
 
 const time = (z: Zod) => z.string().describe('ISO 8601, UTC').nullable();
-const count = (z: Zod) => z.number().int().min(0).nullable();
+/** A count or size as barman gives it (barman's own numbers are not checked further). */
+const count = (z: Zod) => z.number().nullable();
 
 export function v1Schemas(z: Zod) {
   return { ...commonSchemas(z), ...stateSchemas(z), ...jobSchemas(z), ...legacySchemas(z) };
@@ -136,12 +137,13 @@ function jobSchemas(z: Zod) {
       status_code: z.number().int(),
       message: z.string().describe("barman's standard error"),
       list: z.array(z.string()).describe("barman's standard output, line by line"),
+      data: z.unknown().optional().describe("barman's JSON document, for a command run with -f json"),
       truncated: z.boolean().optional(),
     }).nullable().describe('null until the job ends'),
   });
   const JobPage = z.strictObject({
     items: z.array(Job),
-    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
+    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page. A page may hold fewer than `limit` jobs and still have one: each request looks at 2000 jobs at most'),
   });
 
   return { JobStatus, Job, JobDetail, JobPage };
