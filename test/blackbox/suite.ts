@@ -249,6 +249,7 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
     });
 
     it('found no request or answer outside the document, of all those sent through the validating proxy', () => {
+      console.info(`${name}: ${proxy.requests()} requests through the validating proxy, ${proxy.mismatches().length} mismatches`);
       expect(proxy.requests()).toBeGreaterThan(20);
       expect(proxy.mismatches()).toEqual([]);
     });
