@@ -4,7 +4,7 @@ import { createAuthService } from './auth/service.js';
 import { authRoutes } from './auth/routes.js';
 import { CatalogueStore } from './barman/catalogue.js';
 import { barmanRoutes } from './barman/routes.js';
-import { historyRoutes } from './jobs/routes.js';
+import { historyRoutes, type HistoryRoutesOptions } from './jobs/routes.js';
 import { jobOrphans } from './hosts/jobs.js';
 import type { RunSlots } from './barman/run-slots.js';
 import type { SingleFlight } from './barman/single-flight.js';
@@ -75,7 +75,16 @@ export function createApi(given: AppDeps): Api {
     orphans: jobOrphans(hosts),
   });
 
-  const v1 = v1Api(deps, auth, hosts, jobs, settings);
+  const historyOptions: HistoryRoutesOptions = {
+    // Asked of the job's own host: its barman (and version) named the command.
+    commandNames: async (command, host) => {
+      const on = hosts.find(host);
+      const spec = on ? CatalogueStore.find(await on.catalogue.get(), command) : undefined;
+      return spec ? [spec.name, ...spec.aliases] : [command];
+    },
+    describeHost: (host) => hosts.find(host)?.deps.host.description ?? host,
+  };
+  const v1 = v1Api(deps, auth, hosts, jobs, settings, historyOptions);
 
   app.use('*', requestLog(deps));
   app.use('*', methodGate(deps));
@@ -85,15 +94,7 @@ export function createApi(given: AppDeps): Api {
 
   app.route('/auth', authRoutes(deps, auth));
   app.route('/barman', barmanRoutes(hosts, jobs));
-  app.route('/history', historyRoutes(deps, jobs, {
-    // Asked of the job's own host: its barman (and version) named the command.
-    commandNames: async (command, host) => {
-      const on = hosts.find(host);
-      const spec = on ? CatalogueStore.find(await on.catalogue.get(), command) : undefined;
-      return spec ? [spec.name, ...spec.aliases] : [command];
-    },
-    describeHost: (host) => hosts.find(host)?.deps.host.description ?? host,
-  }));
+  app.route('/history', historyRoutes(deps, jobs, historyOptions));
   app.route('/config', configRoutes(hosts, { onChange: (host) => host.reads.invalidate() }));
   app.route('/config/barmanapi', settingsRoutes(deps));
   app.route('/fleet', fleetRoutes(hosts, settings, () => deps.clock.now()));

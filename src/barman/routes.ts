@@ -8,9 +8,8 @@ import type { JobService } from '../jobs/service.js';
 import { ok } from '../http/envelope.js';
 import { readParams } from '../http/params.js';
 import type { CommandSpec } from './help-parser.js';
-import { checkEveryName, findCommand, planInvocation } from './invocation.js';
-import { readKey, type ReadCache } from '../state/read-cache.js';
-import { toCommandResult } from './output.js';
+import { checkEveryName, findCommand } from './invocation.js';
+import { runCommand } from './run.js';
 import { describeParams } from './params.js';
 
 /**
@@ -49,43 +48,17 @@ export function barmanRoutes(hosts: HostSet, jobs: JobService): Hono<AppEnv> {
   });
 
   r.all('/:command', async (c) => {
-    const user = c.get('user');
     const { host, params } = await target(c);
-    const { deps, reads } = host;
-    const run = await planInvocation(deps, await host.catalogue.forCommand(c.req.param('command')), c.req.param('command'), user, params);
-    if (run.background) {
-      const submitted = await jobs.submit({ command: run.spec.name, argv: run.argv, json: run.json, user: user.username, userId: user.id, servers: run.servers, hostName: host.name });
-      const hint = `/history/result?ticket=${submitted.ticket}`;
-      return c.json(ok({ ticket: submitted.ticket, status: submitted.status, result: hint }, { ticket: submitted.ticket, ...hostField(host.name) }, `Command started as a background job; see ${hint}`), 202);
+    const outcome = await runCommand(host, jobs, c.get('user'), c.req.param('command'), params, c.req.raw.signal);
+    if ('job' in outcome) {
+      const { ticket, status } = outcome.job;
+      const hint = `/history/result?ticket=${ticket}`;
+      return c.json(ok({ ticket, status, result: hint }, { ticket, ...hostField(host.name) }, `Command started as a background job; see ${hint}`), 202);
     }
-    const bounds = { timeoutMs: run.timeoutMs, maxOutputBytes: run.maxOutputBytes };
-    const { result, cache } = run.readOnly
-      ? await reads.read({
-          command: run.spec.name,
-          key: readKey(deps.host.description, run.argv, run.timeoutMs, run.maxOutputBytes),
-          servers: run.servers,
-          fresh: run.fresh,
-          run: (signal) => deps.host.run(run.argv, { ...bounds, signal }),
-          signal: c.req.raw.signal,
-        })
-      : { result: await changing(reads, () => deps.host.run(run.argv, { ...bounds, signal: c.req.raw.signal })), cache: undefined };
-    const { body, status } = toCommandResult(result, { json: run.json });
-    if (cache) body.cache = cache;
-    Object.assign(body, hostField(host.name));
-    if (status !== 200) deps.logger.log('warn', `barman ${run.spec.name} failed`, { exit: result.exitCode, status, user: user.username, ...hostField(host.name) });
-    return c.json(body, status);
+    return c.json(outcome.result, outcome.status);
   });
 
   return r;
-}
-
-/** A command that may change barman's state: nothing cached before its end is served after it. */
-async function changing<T>(reads: ReadCache, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } finally {
-    reads.invalidate();
-  }
 }
 
 function describeCommand(spec: CommandSpec) {

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import type { Context } from 'hono';
 import type { Deps, AppEnv } from '../context.js';
 import { ok } from '../http/envelope.js';
 import { readParams } from '../http/params.js';
@@ -92,21 +93,30 @@ export function historyRoutes(deps: Deps, jobs: JobService, opts: HistoryRoutesO
   r.all('/cancel', async (c) => {
     const p = await parseParams(historyCancelParams, await readParams(c));
     const id = await jobs.jobFromTicket(p.ticket);
-    const user = c.get('user');
-    const view = await jobs.view(id);
-    checkOwner(user, view, 'cancel');
-    const host = jobHost(view.job);
-    c.set('barmanHost', opts.describeHost?.(host) ?? host);
-    const names = await (opts.commandNames?.(view.job.command, host) ?? Promise.resolve([view.job.command])).catch(() => [view.job.command]);
-    if (!isAllowedAny(user, [...new Set([view.job.command, ...names])].map((n) => `barman/${n}`))) {
-      throw forbidden(`cancelling job ${id} needs access to barman/${view.job.command}, which user ${user.username} does not have`);
-    }
-    const status = await jobs.cancel(id);
-    deps.logger.log('info', `job ${id} cancel requested`, { by: c.get('user').username });
-    return c.json(ok({ id, status: status === 'cancelled' ? 'cancelled' : 'cancelling' }), status === 'cancelled' ? 200 : 202);
+    const status = await cancelJob(c, deps, jobs, opts, id);
+    return c.json(ok({ id, status }), status === 'cancelled' ? 200 : 202);
   });
 
   return r;
+}
+
+/**
+ * Cancel a job for the caller: theirs (or anyone's with history/all), on a host they reach, and
+ * only with access to its barman command under every name it has there.
+ */
+export async function cancelJob(c: Context<AppEnv>, deps: Pick<Deps, 'logger'>, jobs: JobService, opts: HistoryRoutesOptions, id: string): Promise<'cancelled' | 'cancelling'> {
+  const user = c.get('user');
+  const view = await jobs.view(id);
+  checkOwner(user, view, 'cancel');
+  const host = jobHost(view.job);
+  c.set('barmanHost', opts.describeHost?.(host) ?? host);
+  const names = await (opts.commandNames?.(view.job.command, host) ?? Promise.resolve([view.job.command])).catch(() => [view.job.command]);
+  if (!isAllowedAny(user, [...new Set([view.job.command, ...names])].map((n) => `barman/${n}`))) {
+    throw forbidden(`cancelling job ${id} needs access to barman/${view.job.command}, which user ${user.username} does not have`);
+  }
+  const status = await jobs.cancel(id);
+  deps.logger.log('info', `job ${id} cancel requested`, { by: user.username });
+  return status === 'cancelled' ? 'cancelled' : 'cancelling';
 }
 
 /**

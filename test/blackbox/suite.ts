@@ -208,7 +208,7 @@ export function defineBlackboxSuite(name: string, start: () => Promise<BlackboxT
     });
 
     describe('API v1', () => {
-      defineV1Cases(() => ({ direct: t.local, checked, proxy }));
+      defineV1Cases(() => ({ direct: t.local, checked, proxy, store: t.localStore }));
     });
 
     describe('CLI', () => {

@@ -5,6 +5,8 @@ import type { Endpoint } from './suite.js';
 import type { ValidatingProxy } from './prism.js';
 import { DocumentCheck } from './document-check.js';
 import { USERS } from './support.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 type Json = Record<string, any>;
 
@@ -14,6 +16,42 @@ export interface V1Context {
   /** The API through the validating proxy. */
   checked: Endpoint;
   proxy: ValidatingProxy;
+  /** The direct endpoint's store (job files). */
+  store: string;
+}
+
+type SseEvent = { event: string; id: string; data: string };
+
+/** The events of a Server-Sent Events answer, until `stop` says so (then the connection is dropped) or the end. */
+async function readEvents(res: Response, stop: (e: SseEvent) => boolean = () => false): Promise<SseEvent[]> {
+  const out: SseEvent[] = [];
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return out;
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const e: SseEvent = { event: 'message', id: '', data: '' };
+      const data: string[] = [];
+      for (const line of buffer.slice(0, end).split('\n')) {
+        const colon = line.indexOf(': ');
+        const [k, v] = colon < 0 ? [line, ''] : [line.slice(0, colon), line.slice(colon + 2)];
+        if (k === 'event') e.event = v;
+        else if (k === 'id') e.id = v;
+        else if (k === 'data') data.push(v);
+      }
+      buffer = buffer.slice(end + 2);
+      e.data = data.join('\n');
+      out.push(e);
+      if (stop(e)) {
+        await reader.cancel();
+        return out;
+      }
+    }
+  }
 }
 
 const CHROMIUM = process.env.BARMANAPI_CHROMIUM ?? '/usr/bin/chromium';
@@ -100,6 +138,43 @@ export function defineV1Cases(ctx: () => V1Context): void {
     expect((await getJson(checked, '/api/v1/hosts/default/servers/pg/backups', token)).res.status).toBe(200);
     expect((await checked.fetch('/history/list', { headers: bearer(token) })).status).toBe(403);
     expect((await getJson(checked, '/api/v1/jobs', token)).res.status).toBe(403);
+  }, BARMAN_TIMEOUT);
+
+  it('v1 actions: start a backup (202, Location), follow its log, drop it and resume with Last-Event-ID: the stream is output.log byte for byte', async () => {
+    const { checked, direct, store } = ctx();
+    const token = await v1Token(checked, 'admin');
+    const doc = new DocumentCheck((await (await direct.fetch('/api/v1/openapi.json')).json()) as Json);
+    const started = await checked.fetch('/api/v1/hosts/default/servers/pg/backups', { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ immediate_checkpoint: true }) });
+    expect(started.status, await started.clone().text()).toBe(202);
+    const job = (await started.json()) as Json;
+    expect(started.headers.get('location')).toBe(`${direct.prefix}/api/v1/jobs/${job.id}`);
+    // The first part of the stream, dropped after its first event; then the rest from its id.
+    const first = await readEvents(await direct.fetch(`/api/v1/jobs/${job.id}/log`, { headers: bearer(token) }), () => true);
+    const rest = await readEvents(await direct.fetch(`/api/v1/jobs/${job.id}/log`, { headers: { ...bearer(token), 'last-event-id': first[0]!.id } }));
+    const end = rest[rest.length - 1]!;
+    expect(end.event).toBe('end');
+    expect(JSON.parse(end.data)).toMatchObject({ id: job.id, status: 'done' });
+    const text = [...first, ...rest].filter((e) => e.event === 'log').map((e) => JSON.parse(e.data) as string).join('');
+    const file = readFileSync(join(store, 'active', String(job.id).slice(0, 6), String(job.id), 'output.log'));
+    expect(Buffer.from(text, 'utf8').equals(file)).toBe(true);
+    expect(text.length).toBeGreaterThan(0);
+    // The stream's answer fits the document too (checked here: the proxy is for whole answers).
+    expect(await doc.mismatch('/api/v1/jobs/{job}/log', 'GET', await direct.fetch(`/api/v1/jobs/${job.id}/log`, { headers: bearer(token) }))).toBeNull();
+    // The new backup is in the list.
+    const backups = await getJson(checked, '/api/v1/hosts/default/servers/pg/backups', token);
+    expect(backups.body.items.length).toBeGreaterThan(0);
+  }, BARMAN_TIMEOUT);
+
+  it('v1 actions: a check now, and a user denied barman/check refused as on /barman/check', async () => {
+    const { checked } = ctx();
+    const admin = await v1Token(checked, 'admin');
+    const check = await checked.fetch('/api/v1/hosts/default/servers/pg/check', { method: 'POST', headers: bearer(admin) });
+    // check is an async command in this suite's settings: a job.
+    expect([200, 202]).toContain(check.status);
+    const limited = await v1Token(checked, 'limited');
+    expect((await checked.fetch('/barman/check?server_name=pg', { headers: bearer(limited) })).status).toBe(403);
+    expect((await checked.fetch('/api/v1/hosts/default/servers/pg/check', { method: 'POST', headers: bearer(limited) })).status).toBe(403);
+    expect((await checked.fetch('/api/v1/hosts/default/commands/check', { method: 'POST', headers: { ...bearer(limited), 'content-type': 'application/json' }, body: '{"server_name":"pg"}' })).status).toBe(403);
   }, BARMAN_TIMEOUT);
 
   it('v1: 405 with Allow and 401 without a token, as the document says (sent directly: the proxy answers those itself)', async () => {

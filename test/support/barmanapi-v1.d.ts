@@ -148,7 +148,8 @@ export interface paths {
         /** A server's backups, newest first */
         get: operations["listBackups"];
         put?: never;
-        post?: never;
+        /** Start a backup */
+        post: operations["startBackup"];
         delete?: never;
         options?: never;
         /** A server's backups, newest first (headers only) */
@@ -167,7 +168,8 @@ export interface paths {
         get: operations["getBackup"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Delete a backup */
+        delete: operations["deleteBackup"];
         options?: never;
         /** One backup, as show-backup details it (headers only) */
         head: operations["getBackupHead"];
@@ -209,10 +211,112 @@ export interface paths {
         get: operations["getJob"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Cancel a job (queued: at once; running: its barman process is stopped)
+         * @description Needs, as /history/cancel does, access to the job's barman command (barman/<command>) too. 409 once the job has ended.
+         */
+        delete: operations["cancelJob"];
         options?: never;
         /** One job: its state and, once ended, barman's result (headers only) */
         head: operations["getJobHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{job}/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A job's log as Server-Sent Events, live until the job ends, resumable
+         * @description Events: `status` (the job's status, when it changes), `log` (data: a JSON string of the log's next bytes), `end` (data: the job as GET /api/v1/jobs/{job} gives it). Every event's id is the byte offset of the log it reaches: after a dropped connection, send the last id as Last-Event-ID and the stream goes on from exactly there.
+         */
+        get: operations["followJobLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * A job's log as Server-Sent Events, live until the job ends, resumable (headers only)
+         * @description Events: `status` (the job's status, when it changes), `log` (data: a JSON string of the log's next bytes), `end` (data: the job as GET /api/v1/jobs/{job} gives it). Every event's id is the byte offset of the log it reaches: after a dropped connection, send the last id as Last-Event-ID and the stream goes on from exactly there.
+         */
+        head: operations["followJobLogHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host}/servers/{server}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run barman check now (it connects to PostgreSQL) */
+        post: operations["checkServer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host}/servers/{server}/wal/switch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Switch PostgreSQL to a new WAL segment (barman switch-wal) */
+        post: operations["switchWal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host}/servers/{server}/recoveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recover a backup into a directory, here or on a remote host over ssh
+         * @description remote_host (with remote_user, remote_port) recovers over ssh: the ssh command is built from them, never taken as text. tablespaces: NAME:LOCATION pairs. The paths are checked as on /barman/recover: barman's own folders and the API's store are refused.
+         */
+        post: operations["startRecovery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host}/commands/{command}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run any barman command of the host (its parameters as /barman/{command} takes them)
+         * @description The body names the parameters as the legacy route does: positional arguments by the names barman's help gives them, options by long name without dashes, flags as "true". What the host's barman does not take is refused by name.
+         */
+        post: operations["runCommand"];
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -843,6 +947,90 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null on the last page. A page may hold fewer than `limit` jobs and still have one: each request looks at 2000 jobs at most */
             next_cursor: string | null;
         };
+        JobCancel: {
+            id: string;
+            /** @enum {string} */
+            status: "cancelled" | "cancelling";
+        };
+        /** @description barman backup's options; one the host's barman lacks is refused by name */
+        BackupRequest: {
+            /** @description A name for the backup (barman 3.3 and later) */
+            name?: string;
+            immediate_checkpoint?: boolean;
+            /** @enum {string} */
+            reuse_backup?: "off" | "copy" | "link";
+            /** @description Wait for the WAL files the backup needs (the job ends after them) */
+            wait?: boolean;
+            /** @description Seconds */
+            wait_timeout?: number;
+            /** @description Parallel workers */
+            jobs?: number;
+            /** @description Retries of a failed copy */
+            retry_times?: number;
+            /** @description Seconds between retries */
+            retry_sleep?: number;
+            /** @description KB/s */
+            bwlimit?: number;
+        };
+        SwitchWalRequest: {
+            force?: boolean;
+            archive?: boolean;
+            /** @description Seconds */
+            archive_timeout?: number;
+        };
+        /** @description Parameters as /barman/{command} takes them */
+        CommandRequest: {
+            [key: string]: string | string[];
+        };
+        CommandResult: {
+            /** @description 200, or barman's exit code */
+            status_code: number;
+            /** @description barman's standard error */
+            message: string;
+            /** @description barman's standard output, line by line */
+            list: string[];
+            /** @description barman's JSON document (-f json) */
+            data?: unknown;
+            truncated?: boolean;
+            cache?: {
+                hit: boolean;
+                age_ms: number;
+            };
+            host?: string;
+        };
+        RecoveryRequest: {
+            /** @description A backup id as barman lists it */
+            backup: string;
+            /** @description Where PGDATA is recovered to (on remote_host when given) */
+            destination: string;
+            /** @description A timestamp PostgreSQL understands, e.g. 2026-12-01 10:00:00+00 */
+            target_time?: string;
+            target_xid?: string;
+            target_lsn?: string;
+            /** @description A restore point */
+            target_name?: string;
+            /** @description End as soon as the backup is consistent */
+            target_immediate?: boolean;
+            /** @description A timeline number, current or latest */
+            target_tli?: string;
+            /** @enum {string} */
+            target_action?: "pause" | "promote" | "shutdown";
+            exclusive?: boolean;
+            /** @description NAME:LOCATION pairs */
+            tablespaces?: string[];
+            /** @description Recover on this host, over ssh */
+            remote_host?: string;
+            remote_user?: string;
+            remote_port?: number;
+            get_wal?: boolean;
+            standby_mode?: boolean;
+            /** @description An absolute path */
+            recovery_staging_path?: string;
+            /** @description Parallel workers */
+            jobs?: number;
+            /** @description KB/s */
+            bwlimit?: number;
+        };
         /** @description The seed's envelope: further members are added, never changed */
         LegacyResult: {
             /** @description 200, or barman's exit code */
@@ -937,6 +1125,15 @@ export interface components {
             headers: {
                 /** @description Seconds to wait */
                 "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Not now: the job has ended, or another change came first */
+        Conflict: {
+            headers: {
                 [name: string]: unknown;
             };
             content: {
@@ -1819,6 +2016,55 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    startBackup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The barman host, as the settings name it (`default` for [barman]) */
+                host: string;
+                /** @description The server, as barman names it */
+                server: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["BackupRequest"];
+            };
+        };
+        responses: {
+            /** @description barman's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResult"];
+                };
+            };
+            /** @description Started as a background job ([barman] asynccommand): the job, also at Location */
+            202: {
+                headers: {
+                    /** @description The job: GET it, or follow its log at …/log */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listBackupsHead: {
         parameters: {
             query?: never;
@@ -1959,6 +2205,53 @@ export interface operations {
             405: components["responses"]["MethodNotAllowed"];
             500: components["responses"]["InternalError"];
             501: components["responses"]["NotImplemented"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteBackup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The barman host, as the settings name it (`default` for [barman]) */
+                host: string;
+                /** @description The server, as barman names it */
+                server: string;
+                /** @description The backup id as barman lists it; no shortcuts */
+                backup: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description barman's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResult"];
+                };
+            };
+            /** @description Started as a background job ([barman] asynccommand): the job, also at Location */
+            202: {
+                headers: {
+                    /** @description The job: GET it, or follow its log at …/log */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2237,6 +2530,46 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    cancelJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job id */
+                job: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobCancel"];
+                };
+            };
+            /** @description Being cancelled: its process is stopping */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobCancel"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     getJobHead: {
         parameters: {
             query?: never;
@@ -2316,6 +2649,304 @@ export interface operations {
                 };
                 content?: never;
             };
+        };
+    };
+    followJobLog: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The id of the last event received: the stream goes on from there (a byte offset of the log) */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description The job id */
+                job: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    followJobLogHead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The id of the last event received: the stream goes on from there (a byte offset of the log) */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description The job id */
+                job: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (BadRequest), without the body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (Unauthorized), without the body */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (Forbidden), without the body */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (NotFound), without the body */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (MethodNotAllowed), without the body */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (InternalError), without the body */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (ServiceUnavailable), without the body */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    checkServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The barman host, as the settings name it (`default` for [barman]) */
+                host: string;
+                /** @description The server, as barman names it */
+                server: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description barman's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResult"];
+                };
+            };
+            /** @description Started as a background job ([barman] asynccommand): the job, also at Location */
+            202: {
+                headers: {
+                    /** @description The job: GET it, or follow its log at …/log */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    switchWal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The barman host, as the settings name it (`default` for [barman]) */
+                host: string;
+                /** @description The server, as barman names it */
+                server: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SwitchWalRequest"];
+            };
+        };
+        responses: {
+            /** @description barman's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResult"];
+                };
+            };
+            /** @description Started as a background job ([barman] asynccommand): the job, also at Location */
+            202: {
+                headers: {
+                    /** @description The job: GET it, or follow its log at …/log */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    startRecovery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The barman host, as the settings name it (`default` for [barman]) */
+                host: string;
+                /** @description The server, as barman names it */
+                server: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecoveryRequest"];
+            };
+        };
+        responses: {
+            /** @description barman's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResult"];
+                };
+            };
+            /** @description Started as a background job ([barman] asynccommand): the job, also at Location */
+            202: {
+                headers: {
+                    /** @description The job: GET it, or follow its log at …/log */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    runCommand: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The barman host, as the settings name it (`default` for [barman]) */
+                host: string;
+                /** @description A barman command, as the host's barman names it (GET /barman/{command}/help?host=… lists its parameters) */
+                command: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CommandRequest"];
+            };
+        };
+        responses: {
+            /** @description barman's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResult"];
+                };
+            };
+            /** @description Started as a background job ([barman] asynccommand): the job, also at Location */
+            202: {
+                headers: {
+                    /** @description The job: GET it, or follow its log at …/log */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getOpenApiDocument: {

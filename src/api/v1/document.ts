@@ -33,6 +33,7 @@ const PROBLEMS: Record<string, { status: number; description: string; headers?: 
   ContentTooLarge: { status: 413, description: 'The body is larger than 1 MiB' },
   UnsupportedMediaType: { status: 415, description: 'A body that is not application/json' },
   TooManyRequests: { status: 429, description: 'Too many failed logins: wait as Retry-After says', headers: ['Retry-After'] },
+  Conflict: { status: 409, description: 'Not now: the job has ended, or another change came first' },
   InternalError: { status: 500, description: 'The API failed (a file it could not read or write): the log says more' },
   NotImplemented: { status: 501, description: 'Not available here: a barman without -f json output (no state model), or an installation without the docs page\'s files' },
   BadGateway: { status: 502, description: 'The barman host failed, could not be reached, or gave no answer to read' },
@@ -43,6 +44,7 @@ const HEADERS: Record<string, Json> = {
   ETag: { description: 'Of this answer and of your rules: send it back as If-None-Match', schema: { type: 'string' } },
   'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer', minimum: 0 } },
   Allow: { description: 'The methods this path serves', schema: { type: 'string' } },
+  Location: { description: 'The job: GET it, or follow its log at …/log', schema: { type: 'string' } },
 };
 
 function headersOf(names: string[] | undefined): Json | undefined {
@@ -90,6 +92,7 @@ async function v1Operation(z: Zod, r: V1Route): Promise<Json> {
   const query = await schemaOf(r.query);
   const parameters = [
     ...Object.entries(r.pathParams ?? {}).map(([name, description]) => ({ name, in: 'path', required: true, description, schema: { type: 'string', minLength: 1 } })),
+    ...Object.entries(r.headerParams ?? {}).map(([name, description]) => ({ name, in: 'header', required: false, description, schema: { type: 'string' } })),
     ...queryParameters(z, query, false),
   ];
   const responses: Json = Object.fromEntries(Object.entries(r.responses).map(([status, spec]) => [status, response(spec)]));
@@ -97,7 +100,7 @@ async function v1Operation(z: Zod, r: V1Route): Promise<Json> {
   const problems = [
     'BadRequest', ...(r.rule === null ? [] : ['Unauthorized', 'Forbidden']), 'NotFound', 'MethodNotAllowed',
     ...(r.login ? ['ContentTooLarge', 'UnsupportedMediaType', 'TooManyRequests'] : []),
-    'InternalError', ...(r.errors?.includes(501) ? ['NotImplemented'] : []), ...(r.errors?.includes(502) ? ['BadGateway'] : []), 'ServiceUnavailable',
+    ...(r.errors?.includes(409) ? ['Conflict'] : []), 'InternalError', ...(r.errors?.includes(501) ? ['NotImplemented'] : []), ...(r.errors?.includes(502) ? ['BadGateway'] : []), 'ServiceUnavailable',
   ];
   for (const p of problems) responses[String(PROBLEMS[p]!.status)] = ref('responses', p);
   return {
@@ -191,6 +194,7 @@ async function build(routes: readonly V1Route[]): Promise<Json> {
       { name: 'servers', description: 'PostgreSQL servers barman backs up, with their state' },
       { name: 'backups', description: "A server's backups" },
       { name: 'jobs', description: 'Async barman commands and their results' },
+      { name: 'commands', description: 'Any barman command of a host, by name' },
       { name: 'meta', description: 'This document and its docs page' },
       { name: 'legacy', description: 'The original API: each route answers GET (query) and POST (JSON or form)' },
     ],

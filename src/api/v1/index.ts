@@ -7,10 +7,12 @@ import type { Deps, SettingsHolder } from '../../context.js';
 import type { AuthService } from '../../auth/service.js';
 import type { HostSet } from '../../hosts/services.js';
 import type { JobService } from '../../jobs/service.js';
+import type { HistoryRoutesOptions } from '../../jobs/routes.js';
 import { authRoutes } from './auth.js';
 import { docsRoutes } from './docs.js';
 import { openApiDocument } from './document.js';
-import { jobRoutes } from './jobs.js';
+import { jobDetail, jobRoutes } from './jobs.js';
+import { actionRoutes } from './actions.js';
 import { readRoutes } from './reads.js';
 import type { V1Route } from './route.js';
 
@@ -20,13 +22,14 @@ export interface V1 {
   document: () => Promise<Record<string, unknown>>;
 }
 
-export function v1Api(deps: Deps, auth: AuthService, hosts: HostSet, jobs: JobService, settings: SettingsHolder): V1 {
+export function v1Api(deps: Deps, auth: AuthService, hosts: HostSet, jobs: JobService, settings: SettingsHolder, history: HistoryRoutesOptions): V1 {
   const routes: V1Route[] = [];
   const document = openApiDocument(routes);
   routes.push(
     ...authRoutes(deps, auth, hosts),
     ...readRoutes(hosts, settings, () => deps.clock.now()),
-    ...jobRoutes(deps, jobs),
+    ...jobRoutes(deps, jobs, history),
+    ...actionRoutes(hosts, jobs, (v) => jobDetail(v, jobs)),
     ...docsRoutes(document, deps.docsAssets),
   );
   return { routes, document };

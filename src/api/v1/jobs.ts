@@ -11,7 +11,8 @@ import { HISTORY_ALL_GRANT, holdsGrant, reachesHost } from '../../auth/policy.js
 import { DEFAULT_HOST } from '../../hosts/names.js';
 import { MONTH_RE, isJobId, type JobStatus, type JobSummary } from '../../jobs/model.js';
 import { ownedBy, type JobService, type JobView } from '../../jobs/service.js';
-import { checkOwner } from '../../jobs/routes.js';
+import { cancelJob, checkOwner, type HistoryRoutesOptions } from '../../jobs/routes.js';
+import { resumeOffset, streamJobLog } from './job-log.js';
 import type { V1Route } from './route.js';
 
 const STATUSES: readonly JobStatus[] = ['queued', 'running', 'done', 'failed', 'lost', 'cancelled'];
@@ -45,7 +46,8 @@ function decodeCursor(cursor: string): string {
   return id;
 }
 
-export function jobRoutes(deps: Pick<Deps, 'clock'>, jobs: JobService): V1Route[] {
+export function jobRoutes(deps: Pick<Deps, 'clock' | 'logger'>, jobs: JobService, history: HistoryRoutesOptions): V1Route[] {
+  const detail = (v: JobView) => jobDetail(v, jobs);
   return [
     {
       method: 'GET', path: '/jobs', operationId: 'listJobs', tag: 'jobs', rule: 'history/list', conditional: true, etagWithout: ['ticket'], query: jobListQuery,
@@ -86,7 +88,38 @@ export function jobRoutes(deps: Pick<Deps, 'clock'>, jobs: JobService): V1Route[
         await parseParams(noParams, queryParams(c));
         const view = await namingJob(() => jobs.view(p.job!));
         await namingJob(async () => checkOwner(c.get('user'), view, 'see'));
-        return jobDetail(view, await jobs.ticket(view.job.id));
+        return detail(view);
+      },
+    },
+    {
+      method: 'GET', path: '/jobs/{job}/log', operationId: 'followJobLog', tag: 'jobs', rule: 'history/result',
+      pathParams: { job: 'The job id' },
+      headerParams: { 'Last-Event-ID': 'The id of the last event received: the stream goes on from there (a byte offset of the log)' },
+      summary: "A job's log as Server-Sent Events, live until the job ends, resumable",
+      description: 'Events: `status` (the job\'s status, when it changes), `log` (data: a JSON string of the log\'s next bytes), `end` (data: the job as GET /api/v1/jobs/{job} gives it). Every event\'s id is the byte offset of the log it reaches: after a dropped connection, send the last id as Last-Event-ID and the stream goes on from exactly there.',
+      responses: { 200: { description: 'The event stream', contentType: 'text/event-stream' } },
+      handle: async (c, p) => {
+        await parseParams(noParams, queryParams(c));
+        const from = resumeOffset(c);
+        const view = await namingJob(() => jobs.view(p.job!));
+        await namingJob(async () => checkOwner(c.get('user'), view, 'see'));
+        return streamJobLog(c, jobs, view, from, detail);
+      },
+    },
+    {
+      method: 'DELETE', path: '/jobs/{job}', operationId: 'cancelJob', tag: 'jobs', rule: 'history/cancel',
+      pathParams: { job: 'The job id' },
+      summary: 'Cancel a job (queued: at once; running: its barman process is stopped)',
+      description: 'Needs, as /history/cancel does, access to the job\'s barman command (barman/<command>) too. 409 once the job has ended.',
+      responses: {
+        200: { description: 'Cancelled', schema: 'JobCancel' },
+        202: { description: 'Being cancelled: its process is stopping', schema: 'JobCancel' },
+      },
+      errors: [409],
+      handle: async (c, p) => {
+        await parseParams(noParams, queryParams(c));
+        const status = await namingJob(() => cancelJob(c, deps, jobs, history, p.job!));
+        return c.json({ id: p.job!, status }, status === 'cancelled' ? 200 : 202);
       },
     },
   ];
@@ -102,8 +135,10 @@ async function namingJob<T>(read: () => Promise<T>): Promise<T> {
   }
 }
 
-function jobDetail(v: JobView, ticket: string) {
+/** A job as GET /api/v1/jobs/{job} gives it. */
+export async function jobDetail(v: JobView, jobs: JobService) {
   const r = v.result;
+  const ticket = await jobs.ticket(v.job.id);
   return {
     id: v.job.id,
     host: v.job.host_name ?? DEFAULT_HOST,

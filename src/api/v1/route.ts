@@ -8,7 +8,7 @@ import type { AppEnv } from '../../context.js';
 import type { LazySchema, ParamsSchema } from '../../http/schema.js';
 import type { SchemaName } from './schemas.js';
 
-export type Method = 'GET' | 'POST';
+export type Method = 'GET' | 'POST' | 'DELETE';
 
 export interface ResponseSpec {
   description: string;
@@ -33,6 +33,8 @@ export interface V1Route {
    * surfaces; null: public (no token needed: the document and its docs page).
    */
   rule: string | null;
+  /** The rule's path from the path's parameters, where it depends on them (`barman/{command}`). */
+  ruleFrom?: (params: Record<string, string>) => string;
   /**
    * Other names of the rule's path (a barman command's other spelling, which legacy serves at its
    * own URL): a deny of any name refuses, access to any name grants.
@@ -42,6 +44,8 @@ export interface V1Route {
   login?: boolean;
   /** Descriptions of the path's parameters, by name. */
   pathParams?: Record<string, string>;
+  /** Request headers it reads, described (Last-Event-ID). */
+  headerParams?: Record<string, string>;
   /** The query parameters, strict (an unknown one is refused by name). */
   query?: LazySchema<ParamsSchema>;
   /** The JSON body, for the document (the handler reads and checks it). */
@@ -49,7 +53,7 @@ export interface V1Route {
   /** Answers of success; the errors every route may give are added by the document. */
   responses: Record<number, ResponseSpec>;
   /** Errors beyond those every route may give: 501 (barman without -f json, a build without the docs page's files), 502 (a barman host). */
-  errors?: Array<501 | 502>;
+  errors?: Array<409 | 501 | 502>;
   /** A read whose answer carries an ETag (the caller's scope included) and may be a 304. */
   conditional?: boolean;
   /** Members left out of the ETag: values that change while the resource does not (a ticket, signed anew). */

@@ -10,7 +10,57 @@ const time = (z: Zod) => z.string().describe('ISO 8601, UTC').nullable();
 const count = (z: Zod) => z.number().nullable();
 
 export function v1Schemas(z: Zod) {
-  return { ...commonSchemas(z), ...stateSchemas(z), ...jobSchemas(z), ...legacySchemas(z) };
+  return { ...commonSchemas(z), ...stateSchemas(z), ...jobSchemas(z), ...actionSchemas(z), ...legacySchemas(z) };
+}
+
+/** What the actions take (canonical JSON types; "true" and "5" are taken too) and what a run now answers. */
+function actionSchemas(z: Zod) {
+  const whole = (what: string) => z.number().int().min(0).max(999_999_999).optional().describe(what);
+  const BackupRequest = z.strictObject({
+    name: z.string().optional().describe('A name for the backup (barman 3.3 and later)'),
+    immediate_checkpoint: z.boolean().optional(),
+    reuse_backup: z.enum(['off', 'copy', 'link']).optional(),
+    wait: z.boolean().optional().describe('Wait for the WAL files the backup needs (the job ends after them)'),
+    wait_timeout: whole('Seconds'),
+    jobs: whole('Parallel workers'),
+    retry_times: whole('Retries of a failed copy'),
+    retry_sleep: whole('Seconds between retries'),
+    bwlimit: whole('KB/s'),
+  }).describe("barman backup's options; one the host's barman lacks is refused by name");
+  const SwitchWalRequest = z.strictObject({ force: z.boolean().optional(), archive: z.boolean().optional(), archive_timeout: whole('Seconds') });
+  const CommandRequest = z.record(z.string(), z.union([z.string(), z.array(z.string())])).describe('Parameters as /barman/{command} takes them');
+  const CommandResult = z.strictObject({
+    status_code: z.number().int().describe('200, or barman\'s exit code'),
+    message: z.string().describe("barman's standard error"),
+    list: z.array(z.string()).describe("barman's standard output, line by line"),
+    data: z.unknown().optional().describe("barman's JSON document (-f json)"),
+    truncated: z.boolean().optional(),
+    cache: z.strictObject({ hit: z.boolean(), age_ms: z.number().int() }).optional(),
+    host: z.string().optional(),
+  });
+  const path = () => z.string().regex(/^\//).describe('An absolute path');
+  const RecoveryRequest = z.strictObject({
+    backup: z.string().describe('A backup id as barman lists it'),
+    destination: path().describe('Where PGDATA is recovered to (on remote_host when given)'),
+    target_time: z.string().optional().describe('A timestamp PostgreSQL understands, e.g. 2026-12-01 10:00:00+00'),
+    target_xid: z.string().regex(/^\d+$/).optional(),
+    target_lsn: z.string().regex(/^[0-9A-Fa-f]+\/[0-9A-Fa-f]+$/).optional(),
+    target_name: z.string().optional().describe('A restore point'),
+    target_immediate: z.boolean().optional().describe('End as soon as the backup is consistent'),
+    target_tli: z.string().optional().describe('A timeline number, current or latest'),
+    target_action: z.enum(['pause', 'promote', 'shutdown']).optional(),
+    exclusive: z.boolean().optional(),
+    tablespaces: z.array(z.string()).optional().describe('NAME:LOCATION pairs'),
+    remote_host: z.string().optional().describe('Recover on this host, over ssh'),
+    remote_user: z.string().optional(),
+    remote_port: z.number().int().min(1).max(65535).optional(),
+    get_wal: z.boolean().optional(),
+    standby_mode: z.boolean().optional(),
+    recovery_staging_path: path().optional(),
+    jobs: whole('Parallel workers'),
+    bwlimit: whole('KB/s'),
+  });
+  return { BackupRequest, SwitchWalRequest, CommandRequest, CommandResult, RecoveryRequest };
 }
 
 function commonSchemas(z: Zod) {
@@ -146,7 +196,8 @@ function jobSchemas(z: Zod) {
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page. A page may hold fewer than `limit` jobs and still have one: each request looks at 2000 jobs at most'),
   });
 
-  return { JobStatus, Job, JobDetail, JobPage };
+  const JobCancel = z.strictObject({ id: z.string(), status: z.enum(['cancelled', 'cancelling']) });
+  return { JobStatus, Job, JobDetail, JobPage, JobCancel };
 }
 
 /** The seed's envelopes, as loosely as they are kept: fields are added to them, never changed. */
