@@ -246,6 +246,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hosts/{host}/servers/{server}/recoveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recover a backup into a directory, here or on a remote host over ssh
+         * @description remote_host (with remote_user, remote_port) recovers over ssh: the ssh command is built from them, never taken as text. tablespaces: NAME:LOCATION pairs. The paths are checked as on /barman/recover: barman's own folders and the API's store are refused.
+         */
+        post: operations["startRecovery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/hosts/{host}/servers/{server}/check": {
         parameters: {
             query?: never;
@@ -274,26 +294,6 @@ export interface paths {
         put?: never;
         /** Switch PostgreSQL to a new WAL segment (barman switch-wal) */
         post: operations["switchWal"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/hosts/{host}/servers/{server}/recoveries": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Recover a backup into a directory, here or on a remote host over ssh
-         * @description remote_host (with remote_user, remote_port) recovers over ssh: the ssh command is built from them, never taken as text. tablespaces: NAME:LOCATION pairs. The paths are checked as on /barman/recover: barman's own folders and the API's store are refused.
-         */
-        post: operations["startRecovery"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2757,6 +2757,55 @@ export interface operations {
             };
         };
     };
+    startRecovery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The barman host, as the settings name it (`default` for [barman]) */
+                host: string;
+                /** @description The server, as barman names it */
+                server: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecoveryRequest"];
+            };
+        };
+        responses: {
+            /** @description barman's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResult"];
+                };
+            };
+            /** @description Started as a background job ([barman] asynccommand): the job, also at Location */
+            202: {
+                headers: {
+                    /** @description The job: GET it, or follow its log at …/log */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     checkServer: {
         parameters: {
             query?: never;
@@ -2817,55 +2866,6 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["SwitchWalRequest"];
-            };
-        };
-        responses: {
-            /** @description barman's result */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CommandResult"];
-                };
-            };
-            /** @description Started as a background job ([barman] asynccommand): the job, also at Location */
-            202: {
-                headers: {
-                    /** @description The job: GET it, or follow its log at …/log */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["JobDetail"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            500: components["responses"]["InternalError"];
-            502: components["responses"]["BadGateway"];
-            503: components["responses"]["ServiceUnavailable"];
-        };
-    };
-    startRecovery: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The barman host, as the settings name it (`default` for [barman]) */
-                host: string;
-                /** @description The server, as barman names it */
-                server: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RecoveryRequest"];
             };
         };
         responses: {

@@ -86,8 +86,16 @@ export function actionRoutes(hosts: HostSet, jobs: JobService, detail: (v: JobVi
     }
     return c.json(result, 200);
   };
-  const started = { 202: { description: 'Started as a background job ([barman] asynccommand): the job, also at Location', schema: 'JobDetail' as const, headers: ['Location'] } };
-  const ran = { 200: { description: "barman's result", schema: 'CommandResult' as const } };
+  return [...backupActions(host, act), ...serverActions(host, act)];
+}
+
+type HostOf = (c: Context<AppEnv>, name: string) => HostServices;
+type Act = (c: Context<AppEnv>, h: HostServices, command: string, params: Params) => Promise<Response>;
+
+const started = { 202: { description: 'Started as a background job ([barman] asynccommand): the job, also at Location', schema: 'JobDetail' as const, headers: ['Location'] } };
+const ran = { 200: { description: "barman's result", schema: 'CommandResult' as const } };
+
+function backupActions(host: HostOf, act: Act): V1Route[] {
   return [
     {
       method: 'POST', path: '/hosts/{host}/servers/{server}/backups', operationId: 'startBackup', tag: 'backups', rule: 'barman/backup', pathParams: SERVER,
@@ -110,6 +118,24 @@ export function actionRoutes(hosts: HostSet, jobs: JobService, detail: (v: JobVi
       },
     },
     {
+      method: 'POST', path: '/hosts/{host}/servers/{server}/recoveries', operationId: 'startRecovery', tag: 'backups', rule: 'barman/recover', pathParams: SERVER,
+      summary: 'Recover a backup into a directory, here or on a remote host over ssh',
+      description: 'remote_host (with remote_user, remote_port) recovers over ssh: the ssh command is built from them, never taken as text. tablespaces: NAME:LOCATION pairs. The paths are checked as on /barman/recover: barman\'s own folders and the API\'s store are refused.',
+      body: { schema: 'RecoveryRequest', required: true },
+      responses: { ...started, ...ran }, errors: [409, 502],
+      handle: async (c, p) => {
+        const body = await typedBody(c, recoveryBody);
+        const h = host(c, p.host!);
+        await listedBackup(h, p.server!, String(body.backup));
+        return act(c, h, 'recover', { server_name: p.server!, ...recoverParams(body) });
+      },
+    },
+  ];
+}
+
+function serverActions(host: HostOf, act: Act): V1Route[] {
+  return [
+    {
       method: 'POST', path: '/hosts/{host}/servers/{server}/check', operationId: 'checkServer', tag: 'servers', rule: 'barman/check', pathParams: SERVER,
       summary: 'Run barman check now (it connects to PostgreSQL)', responses: { ...started, ...ran }, errors: [409, 502],
       handle: async (c, p) => {
@@ -124,19 +150,6 @@ export function actionRoutes(hosts: HostSet, jobs: JobService, detail: (v: JobVi
       handle: async (c, p) => {
         const body = await typedBody(c, switchWalBody);
         return act(c, host(c, p.host!), 'switch-wal', { server_name: p.server!, ...asParams(body) });
-      },
-    },
-    {
-      method: 'POST', path: '/hosts/{host}/servers/{server}/recoveries', operationId: 'startRecovery', tag: 'backups', rule: 'barman/recover', pathParams: SERVER,
-      summary: 'Recover a backup into a directory, here or on a remote host over ssh',
-      description: 'remote_host (with remote_user, remote_port) recovers over ssh: the ssh command is built from them, never taken as text. tablespaces: NAME:LOCATION pairs. The paths are checked as on /barman/recover: barman\'s own folders and the API\'s store are refused.',
-      body: { schema: 'RecoveryRequest', required: true },
-      responses: { ...started, ...ran }, errors: [409, 502],
-      handle: async (c, p) => {
-        const body = await typedBody(c, recoveryBody);
-        const h = host(c, p.host!);
-        await listedBackup(h, p.server!, String(body.backup));
-        return act(c, h, 'recover', { server_name: p.server!, ...recoverParams(body) });
       },
     },
     {
