@@ -47,44 +47,44 @@ export function authRoutes(deps: Deps, auth: AuthService): Hono<AppEnv> {
 
   r.all('/user/add', async (c) => {
     const p = await parseParams(userAddParams, await readParams(c));
-    const user = await auth.users.add(p, manages(c, 'add'));
+    const user = await auth.users.add(p, managesUsers(deps, c, 'add'));
     deps.logger.log('info', 'user added', { user: user.username, by: c.get('user').username });
     return c.json(ok(user));
   });
 
   r.all('/user/change', async (c) => {
     const p = await parseParams(userChangeParams, await readParams(c));
-    const user = await auth.users.change(p, manages(c, 'change'));
+    const user = await auth.users.change(p, managesUsers(deps, c, 'change'));
     deps.logger.log('info', 'user changed', { user: user.username, by: c.get('user').username, fields: Object.keys(p).filter((k) => k !== 'username') });
     return c.json(ok(user));
   });
 
   r.all('/user/remove', async (c) => {
     const p = await parseParams(userRemoveParams, await readParams(c));
-    await auth.users.remove(p.username, manages(c, 'remove'));
+    await auth.users.remove(p.username, managesUsers(deps, c, 'remove'));
     deps.logger.log('info', 'user removed', { user: String(p.username), by: c.get('user').username });
     return c.json(ok([]));
   });
 
-  /**
-   * Who may manage whom: the caller's rules as the users file holds them now (an embedding
-   * service's user as it named them) must cover the user before and after the edit, so no one
-   * can hand out, take over or grow into rights they lack. Their own rules only ever narrow.
-   */
-  function manages(c: Context<AppEnv>, verb: 'add' | 'change' | 'remove'): EditGuard {
-    const caller = c.get('user');
-    return (before, after, current) => {
-      const manager: PublicUser | null = deps.externalAuth ? caller : current(caller.username);
-      if (!manager) throw forbidden(`user ${caller.username} no longer exists`);
-      for (const [which, target] of [['the user as it is', before], ['the user as it would be', after]] as const) {
-        if (!target) continue;
-        const why = whyNotWithin(target, manager);
-        if (why) {
-          throw forbidden(`${caller.username} may not ${verb} user ${target.username}: ${which} has rights beyond yours (${why}); users can only manage users whose rights fit inside their own`);
-        }
-      }
-    };
-  }
-
   return r;
+}
+
+/**
+ * Who may manage whom: the caller's rules as the users file holds them now (an embedding
+ * service's user as it named them) must cover the user before and after the edit, so no one
+ * can hand out, take over or grow into rights they lack. Their own rules only ever narrow.
+ */
+export function managesUsers(deps: Pick<Deps, 'externalAuth'>, c: Context<AppEnv>, verb: 'add' | 'change' | 'remove'): EditGuard {
+  const caller = c.get('user');
+  return (before, after, current) => {
+    const manager: PublicUser | null = deps.externalAuth ? caller : current(caller.username);
+    if (!manager) throw forbidden(`user ${caller.username} no longer exists`);
+    for (const [which, target] of [['the user as it is', before], ['the user as it would be', after]] as const) {
+      if (!target) continue;
+      const why = whyNotWithin(target, manager);
+      if (why) {
+        throw forbidden(`${caller.username} may not ${verb} user ${target.username}: ${which} has rights beyond yours (${why}); users can only manage users whose rights fit inside their own`);
+      }
+    }
+  };
 }

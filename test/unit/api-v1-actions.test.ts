@@ -20,7 +20,8 @@ const USERS =
   clientConfUser('memin', []) +
   clientConfUser('ops', ['barman', 'history']) +
   clientConfUser('nobackup', ['barman', 'history'], { deny: ['barman/backup'] }) +
-  clientConfUser('dc2only', ['barman', 'history'], { hosts: ['dc2'] });
+  clientConfUser('dc2only', ['barman', 'history'], { hosts: ['dc2'] }) +
+  clientConfUser('useradmin', ['auth', 'barman/list-backup']);
 
 /** A barman whose backup prints `chunks` one by one, each when the test releases it. */
 function setup(chunks: Uint8Array[] = [new TextEncoder().encode('backup done\n')]) {
@@ -241,5 +242,39 @@ describe('v1 job logs', () => {
     const again = await events(await v1('ops', 'GET', `/jobs/${job.id}/log`, undefined, { 'last-event-id': '7' }));
     expect(again.filter((e) => e.event === 'log').map((e) => JSON.parse(e.data) as string).join('')).toBe(new TextDecoder().decode(file!.subarray(7)));
     expect((await v1('ops', 'GET', `/jobs/${job.id}/log`, undefined, { 'last-event-id': 'x' })).status).toBe(400);
+  });
+});
+
+describe('v1 users', () => {
+  const json = { 'content-type': 'application/json' };
+
+  it('adds, reads, changes and removes a user; a change ends their tokens', async () => {
+    const { v1, token, app } = setup();
+    const added = await v1('memin', 'POST', '/users', { username: 'ann', password: 'a-long-password-1', access: ['barman'], hosts: ['dc2'] });
+    expect(added.status).toBe(201);
+    expect(added.headers.get('location')).toBe('/api/v1/users/ann');
+    expect(await added.json()).toEqual({ username: 'ann', access: ['barman'], deny: [], hosts: ['dc2'] });
+    expect(await (await v1('memin', 'GET', '/users/ann')).json()).toMatchObject({ username: 'ann' });
+    const annToken = ((await (await app.request('/api/v1/auth/token', { method: 'POST', headers: json, body: '{"username":"ann","password":"a-long-password-1"}' })).json()) as { token: string }).token;
+    expect((await app.request('/api/v1/me', { headers: { authorization: `Bearer ${annToken}` } })).status).toBe(200);
+    const changed = await v1('memin', 'PATCH', '/users/ann', { deny: ['barman/delete'] });
+    expect(await changed.json()).toMatchObject({ username: 'ann', deny: ['barman/delete'] });
+    expect((await app.request('/api/v1/me', { headers: { authorization: `Bearer ${annToken}` } })).status).toBe(401);
+    expect((await v1('memin', 'DELETE', '/users/ann')).status).toBe(204);
+    expect((await v1('memin', 'GET', '/users/ann')).status).toBe(404);
+    expect(await token('memin')).toBeTruthy();
+  });
+
+  it('gives the same refusals as /auth/user/*: no list without the rule, no rights beyond one\'s own, no password in a URL', async () => {
+    const { v1, legacy } = setup();
+    expect((await legacy('ops', '/auth/user/list')).res.status).toBe(403);
+    expect((await v1('ops', 'GET', '/users')).status).toBe(403);
+    // opsadmin may add users, within their own rights only.
+    const wider = { username: 'bob', password: 'a-long-password-2', access: [] };
+    expect((await legacy('useradmin', '/auth/user/add', wider)).res.status).toBe(403);
+    expect((await v1('useradmin', 'POST', '/users', wider)).status).toBe(403);
+    expect((await v1('useradmin', 'POST', '/users', { ...wider, access: ['barman/list-backup'] })).status).toBe(201);
+    const inUrl = await v1('memin', 'POST', '/users?password=x', { username: 'carl', password: 'a-long-password-3' });
+    expect(await inUrl.json()).toMatchObject({ status: 400, parameter: 'password' });
   });
 });

@@ -13,6 +13,7 @@ import { docsRoutes } from './docs.js';
 import { openApiDocument } from './document.js';
 import { jobDetail, jobRoutes } from './jobs.js';
 import { actionRoutes } from './actions.js';
+import { userRoutes } from './users.js';
 import { readRoutes } from './reads.js';
 import type { V1Route } from './route.js';
 
@@ -30,6 +31,7 @@ export function v1Api(deps: Deps, auth: AuthService, hosts: HostSet, jobs: JobSe
     ...readRoutes(hosts, settings, () => deps.clock.now()),
     ...jobRoutes(deps, jobs, history),
     ...actionRoutes(hosts, jobs, (v) => jobDetail(v, jobs)),
+    ...userRoutes(deps, auth),
     ...docsRoutes(document, deps.docsAssets),
   );
   return { routes, document };

@@ -8,7 +8,7 @@ import type { AppEnv } from '../../context.js';
 import type { LazySchema, ParamsSchema } from '../../http/schema.js';
 import type { SchemaName } from './schemas.js';
 
-export type Method = 'GET' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface ResponseSpec {
   description: string;

@@ -88,7 +88,18 @@ function commonSchemas(z: Zod) {
     expires_at: z.string(),
   });
   const Credentials = z.strictObject({ username: z.string().min(1), password: z.string() });
-  return { Problem, Me, Token, Credentials };
+  const ruleList = (what: string) => z.array(z.string()).optional().describe(what);
+  const User = z.strictObject({ username: z.string(), access: z.array(z.string()), deny: z.array(z.string()), hosts: z.array(z.string()).optional() });
+  const UserList = z.strictObject({ items: z.array(User) });
+  const NewUser = z.strictObject({
+    username: z.string().min(1),
+    password: z.string(),
+    access: ruleList('Route paths (barman, auth/user/list, …); empty: everything'),
+    deny: ruleList('Route paths denied (prefix reach)'),
+    hosts: ruleList('Barman hosts reached; * for all'),
+  });
+  const UserChange = z.strictObject({ password: z.string().optional(), access: ruleList('As for a new user'), deny: ruleList('As for a new user'), hosts: ruleList('As for a new user') });
+  return { Problem, Me, Token, Credentials, User, UserList, NewUser, UserChange };
 }
 
 /** Hosts, servers and backups: the state model as the v1 reads show it. */

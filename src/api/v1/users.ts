@@ -1,0 +1,94 @@
+/**
+ * Users as a resource: list, one, add, change, remove. The same rules as the legacy /auth/user
+ * routes (each maps to one of them), the same user directory, the same "who may manage whom"
+ * guard; passwords only ever in a JSON body.
+ */
+import type { Context } from 'hono';
+import type { AppEnv, Deps } from '../../context.js';
+import type { AuthService } from '../../auth/service.js';
+import { managesUsers } from '../../auth/routes.js';
+import { ApiError, notFound } from '../../http/errors.js';
+import { queryParams, readParams, type Params } from '../../http/params.js';
+import { lazySchema, noParams, parseParams, text, textOrList, type LazySchema, type ParamsSchema } from '../../http/schema.js';
+import { urlPath } from './problem.js';
+import type { V1Route } from './route.js';
+
+const rules = () => ({ access: textOrList().optional(), deny: textOrList().optional(), hosts: textOrList().optional() });
+export const newUserBody = lazySchema((z) => z.strictObject({ username: text('is required').min(1, { error: 'is required' }), password: text('is required'), ...rules() }));
+export const userChangeBody = lazySchema((z) => z.strictObject({ password: text().optional(), ...rules() }));
+
+const USER = { username: 'The user, as client.conf names them' };
+
+export function userRoutes(deps: Deps, auth: AuthService): V1Route[] {
+  const one = async (username: string) => {
+    const user = (await auth.users.list()).find((u) => u.username === username);
+    if (!user) throw notFound(`user ${JSON.stringify(username.slice(0, 64))} does not exist`, { parameter: 'username' });
+    return user;
+  };
+  return [
+    {
+      method: 'GET', path: '/users', operationId: 'listUsers', tag: 'users', rule: 'auth/user/list', conditional: true,
+      summary: 'Every user and their rules (never a password or hash)',
+      responses: { 200: { description: 'The users', schema: 'UserList', headers: ['ETag'] } },
+      handle: async (c) => {
+        await parseParams(noParams, queryParams(c));
+        return { items: await auth.users.list() };
+      },
+    },
+    {
+      method: 'GET', path: '/users/{username}', operationId: 'getUser', tag: 'users', rule: 'auth/user/list', conditional: true, pathParams: USER,
+      summary: 'One user and their rules',
+      responses: { 200: { description: 'The user', schema: 'User', headers: ['ETag'] } },
+      handle: async (c, p) => {
+        await parseParams(noParams, queryParams(c));
+        return one(p.username!);
+      },
+    },
+    {
+      method: 'POST', path: '/users', operationId: 'addUser', tag: 'users', rule: 'auth/user/add',
+      summary: 'Add a user, with rights within your own', body: { schema: 'NewUser', required: true },
+      responses: { 201: { description: 'Added: the user, also at Location', schema: 'User', headers: ['Location'] } },
+      errors: [409],
+      handle: async (c) => {
+        const body = await jsonBody(c, newUserBody);
+        const user = await auth.users.add(body, managesUsers(deps, c, 'add'));
+        deps.logger.log('info', 'user added', { user: user.username, by: c.get('user').username });
+        return c.json(user, 201, { Location: `${urlPath(c.req.url)}/${encodeURIComponent(user.username)}` });
+      },
+    },
+    {
+      method: 'PATCH', path: '/users/{username}', operationId: 'changeUser', tag: 'users', rule: 'auth/user/change', pathParams: USER,
+      summary: "Change a user's password, rules or hosts (within your own rights); their tokens end", body: { schema: 'UserChange', required: true },
+      responses: { 200: { description: 'The user as changed', schema: 'User' } },
+      errors: [409],
+      handle: async (c, p) => {
+        const body = await jsonBody(c, userChangeBody);
+        const user = await auth.users.change({ ...body, username: p.username! }, managesUsers(deps, c, 'change'));
+        deps.logger.log('info', 'user changed', { user: user.username, by: c.get('user').username, fields: Object.keys(body) });
+        return user;
+      },
+    },
+    {
+      method: 'DELETE', path: '/users/{username}', operationId: 'removeUser', tag: 'users', rule: 'auth/user/remove', pathParams: USER,
+      summary: 'Remove a user (within your own rights)',
+      responses: { 204: { description: 'Removed' } },
+      errors: [409],
+      handle: async (c, p) => {
+        await parseParams(noParams, queryParams(c));
+        await auth.users.remove(p.username!, managesUsers(deps, c, 'remove'));
+        deps.logger.log('info', 'user removed', { user: p.username!.slice(0, 64), by: c.get('user').username });
+        return c.body(null, 204);
+      },
+    },
+  ];
+}
+
+/** A JSON object body checked against `schema`; nothing in the query (a password in a URL ends up in logs). */
+async function jsonBody<S extends ParamsSchema>(c: Context<AppEnv>, schema: LazySchema<S>): Promise<Params> {
+  await parseParams(noParams, queryParams(c));
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') throw new ApiError(415, 'UnsupportedMediaType', `send the body as application/json${type ? `, not ${type.slice(0, 64)}` : ''}`, { parameter: 'Content-Type', allowed: ['application/json'] });
+  const body = await readParams(c);
+  await parseParams(schema, body);
+  return body;
+}
