@@ -13,7 +13,7 @@ import type { StateService } from './state/service.js';
 import type { Refresher } from './state/refresher.js';
 import { HostSet, hostAdapters, serveHost } from './hosts/services.js';
 import { fleetRoutes } from './hosts/routes.js';
-import { configRoutes } from './barman-config/routes.js';
+import { configRoutes, configTargets } from './barman-config/routes.js';
 import { settingsRoutes } from './settings/routes.js';
 import { holdSettings } from './settings/holder.js';
 import { JobService } from './jobs/service.js';
@@ -84,7 +84,8 @@ export function createApi(given: AppDeps): Api {
     },
     describeHost: (host) => hosts.find(host)?.deps.host.description ?? host,
   };
-  const v1 = v1Api(deps, auth, hosts, jobs, settings, historyOptions);
+  const configs = configTargets(hosts, { onChange: (host) => host.reads.invalidate() });
+  const v1 = v1Api(deps, auth, hosts, jobs, settings, historyOptions, configs);
 
   app.use('*', requestLog(deps));
   app.use('*', methodGate(deps));
@@ -95,7 +96,7 @@ export function createApi(given: AppDeps): Api {
   app.route('/auth', authRoutes(deps, auth));
   app.route('/barman', barmanRoutes(hosts, jobs));
   app.route('/history', historyRoutes(deps, jobs, historyOptions));
-  app.route('/config', configRoutes(hosts, { onChange: (host) => host.reads.invalidate() }));
+  app.route('/config', configRoutes(configs));
   app.route('/config/barmanapi', settingsRoutes(deps));
   app.route('/fleet', fleetRoutes(hosts, settings, () => deps.clock.now()));
   app.all('/api/v1/*', v1Dispatch);

@@ -34,52 +34,79 @@ export interface ChangeTargetHost {
   params: Params;
 }
 
+/** Changes of barman's files made by this process, one at a time per file (the file lock covers other processes). */
+const mutex = new KeyedMutex();
+
 export function changeHandler(resolve: (c: Context<AppEnv>) => Promise<ChangeTargetHost>) {
-  const mutex = new KeyedMutex();
   return async (c: Context<AppEnv>) => {
-    const { deps, options, onChange, params } = await resolve(c);
-    const { create, force, dry_run } = await parseParams(configChangeParams, params);
-    const flags: Record<string, boolean> = { create, force, dry_run };
-    const req = parseChangeRequest(params, (name) => flags[name] ?? false);
-    const installed = await options.get();
-    const mayChangeExecutable = holdsGrant(c.get('user'), CONFIG_EXEC_GRANT);
-    for (let attempt = 1; ; attempt++) {
-      const view = await readBarmanConfig(deps.host, deps.settings.current().barman.configFile);
-      const plan = planChange(req, { view, options: knownOptions(installed.catalogue), mayChangeExecutable });
-      const ctx = { backups: { storage: deps.storage, clock: deps.clock, retention: backupRetention(deps.settings.current()) }, mutex };
-      const outcome = await changeFile(hostTarget(deps, plan.file), ctx, req.dryRun, async (before) => {
-        if (before === null && !plan.newFile) return 'retry'; // removed meanwhile: plan again
-        const { text: after, results } = applyChanges(before, plan);
-        return { after, value: results };
-      });
-      if (outcome === 'retry' || outcome === 'changed-meanwhile') {
-        if (attempt < MAX_WRITE_ATTEMPTS) continue;
-        throw conflict(`${plan.file} kept changing while this request tried to write it; nothing was changed, try again`, { file: plan.file });
-      }
-      const { before, after, value: results, written, backup } = outcome;
-      if (written) onChange?.();
-      const diff = redactValue(unifiedDiff(before ?? '', after, { fromFile: before === null ? '/dev/null' : plan.file, toFile: plan.file }));
-      if (written) {
-        deps.logger.log('info', 'barman configuration changed', {
-          user: c.get('user').username,
-          file: plan.file,
-          keys: results.filter((r) => r.changed).map((r) => `${r.section}.${r.key}`),
-          mode: outcome.mode,
-          backup,
-        });
-      }
-      return c.json(ok(results.map(publicResult), {
-        file: plan.file,
-        dry_run: req.dryRun,
-        diff,
-        written,
-        write_mode: written ? (before === null ? 'created' : outcome.mode) : null,
-        backup,
-        warnings: plan.warnings,
-        ...(written ? { note: 'barman reads its configuration on every run; processes already running (receive-wal) keep the old values until they restart.' } : {}),
-      }, message(req.dryRun, written, outcome.mode, plan, backup)));
-    }
+    const { results, message, ...rest } = await changeBarmanConfig(c, await resolve(c));
+    return c.json(ok(results, rest, message));
   };
+}
+
+/** What a change of barman's configuration did (or, dry run, would do). */
+export interface ConfigChangeOutcome {
+  results: Array<ReturnType<typeof publicResult>>;
+  file: string;
+  dry_run: boolean;
+  diff: string;
+  written: boolean;
+  write_mode: 'created' | 'replaced' | 'in-place' | null;
+  backup: string | null;
+  warnings: string[];
+  note?: string;
+  message: string;
+}
+
+/**
+ * Plan a change (section.key=value, remove=section.key, create, force, dry_run), then make it
+ * under the file's locks, again from a fresh read when another writer came first.
+ */
+export async function changeBarmanConfig(c: Context<AppEnv>, target: ChangeTargetHost): Promise<ConfigChangeOutcome> {
+  const { deps, options, onChange, params } = target;
+  const { create, force, dry_run } = await parseParams(configChangeParams, params);
+  const flags: Record<string, boolean> = { create, force, dry_run };
+  const req = parseChangeRequest(params, (name) => flags[name] ?? false);
+  const installed = await options.get();
+  const mayChangeExecutable = holdsGrant(c.get('user'), CONFIG_EXEC_GRANT);
+  for (let attempt = 1; ; attempt++) {
+    const view = await readBarmanConfig(deps.host, deps.settings.current().barman.configFile);
+    const plan = planChange(req, { view, options: knownOptions(installed.catalogue), mayChangeExecutable });
+    const ctx = { backups: { storage: deps.storage, clock: deps.clock, retention: backupRetention(deps.settings.current()) }, mutex };
+    const outcome = await changeFile(hostTarget(deps, plan.file), ctx, req.dryRun, async (before) => {
+      if (before === null && !plan.newFile) return 'retry'; // removed meanwhile: plan again
+      const { text: after, results } = applyChanges(before, plan);
+      return { after, value: results };
+    });
+    if (outcome === 'retry' || outcome === 'changed-meanwhile') {
+      if (attempt < MAX_WRITE_ATTEMPTS) continue;
+      throw conflict(`${plan.file} kept changing while this request tried to write it; nothing was changed, try again`, { file: plan.file });
+    }
+    const { before, after, value: results, written, backup } = outcome;
+    if (written) onChange?.();
+    const diff = redactValue(unifiedDiff(before ?? '', after, { fromFile: before === null ? '/dev/null' : plan.file, toFile: plan.file }));
+    if (written) {
+      deps.logger.log('info', 'barman configuration changed', {
+        user: c.get('user').username,
+        file: plan.file,
+        keys: results.filter((r) => r.changed).map((r) => `${r.section}.${r.key}`),
+        mode: outcome.mode,
+        backup,
+      });
+    }
+    return {
+      results: results.map(publicResult),
+      file: plan.file,
+      dry_run: req.dryRun,
+      diff,
+      written,
+      write_mode: written ? (before === null ? 'created' : outcome.mode) : null,
+      backup,
+      warnings: plan.warnings,
+      ...(written ? { note: 'barman reads its configuration on every run; processes already running (receive-wal) keep the old values until they restart.' } : {}),
+      message: message(req.dryRun, written, outcome.mode, plan, backup),
+    };
+  }
 }
 
 function message(dryRun: boolean, written: boolean, mode: 'replaced' | 'in-place' | null, plan: ChangePlan, backup: string | null): string {

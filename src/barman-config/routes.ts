@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import type { AppEnv } from '../context.js';
+import type { AppEnv, Deps } from '../context.js';
 import type { HostServices, HostSet } from '../hosts/services.js';
 import { hostField } from '../hosts/names.js';
 import { hostParam } from '../hosts/params.js';
@@ -31,17 +31,26 @@ export const templateParams = lazySchema((z) =>
  * /config/barman: barman's configuration, its options, and changes to it, on the barman host
  * `host=` names (the default host when absent), among those the user may reach.
  */
-export function configRoutes(hosts: HostSet, opts: ConfigRoutesOptions = {}): Hono<AppEnv> {
-  const r = new Hono<AppEnv>();
+/** A barman host's configuration as requests reach it: the host (if the caller reaches it) and its option catalogue. */
+export type ConfigTargets = (c: Context<AppEnv>, hostName: string | undefined) => { host: HostServices; deps: Deps; options: OptionCatalogueStore; onChange: () => void };
+
+export function configTargets(hosts: HostSet, opts: ConfigRoutesOptions = {}): ConfigTargets {
   const stores = new Map<string, OptionCatalogueStore>();
-  /** The host a request names, its option catalogue, and its other parameters. */
-  const target = async (c: Context<AppEnv>) => {
-    const params = await readParams(c);
-    const host = hosts.forUser(c.get('user'), hostParam(params));
+  return (c, hostName) => {
+    const host = hosts.forUser(c.get('user'), hostName);
     c.set('barmanHost', host.deps.host.description);
     let options = stores.get(host.name);
     if (!options) stores.set(host.name, (options = new OptionCatalogueStore(host.deps, () => host.catalogue.barmanVersion())));
-    return { host, deps: host.deps, options, params, onChange: () => opts.onChange?.(host) };
+    return { host, deps: host.deps, options, onChange: () => opts.onChange?.(host) };
+  };
+}
+
+export function configRoutes(targets: ConfigTargets): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+  /** The host a request names, its option catalogue, and its other parameters. */
+  const target = async (c: Context<AppEnv>) => {
+    const params = await readParams(c);
+    return { ...targets(c, hostParam(params)), params };
   };
 
   r.all('/barman', async (c) => {

@@ -19,7 +19,8 @@ export async function readParams(c: Context): Promise<Params> {
   return params;
 }
 
-async function readJsonBody(c: Context): Promise<Params> {
+/** The body as text: at most 1 MiB, valid UTF-8. */
+async function readBodyText(c: Context): Promise<string> {
   const tooLarge = () => new ApiError(413, 'PayloadTooLarge', `request body too large: at most ${MAX_BODY_BYTES} bytes`, { limit: MAX_BODY_BYTES });
   if (Number(c.req.header('content-length') ?? '0') > MAX_BODY_BYTES) throw tooLarge();
   // Read with a running count: a chunked body has no Content-Length to check up front.
@@ -33,12 +34,26 @@ async function readJsonBody(c: Context): Promise<Params> {
       chunks.push(chunk);
     }
   }
-  let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(concatBytes(chunks));
+    return new TextDecoder('utf-8', { fatal: true }).decode(concatBytes(chunks));
   } catch {
     throw badRequest('request body is not valid UTF-8');
   }
+}
+
+/** A JSON body as it is (nested objects included), within the same bounds; undefined when empty. */
+export async function readJsonValue(c: Context): Promise<unknown> {
+  const text = await readBodyText(c);
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw badRequest('request body is not valid JSON');
+  }
+}
+
+async function readJsonBody(c: Context): Promise<Params> {
+  const text = await readBodyText(c);
   if (text.trim() === '') return {};
   const type = c.req.header('content-type') ?? '';
   if (type.includes('application/x-www-form-urlencoded')) return decodeForm(text);

@@ -359,6 +359,28 @@ export interface paths {
         patch: operations["changeUser"];
         trace?: never;
     };
+    "/api/v1/hosts/{host}/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** barman's configuration: every section as barman reads it, and its files (secrets redacted) */
+        get: operations["getBarmanConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** barman's configuration: every section as barman reads it, and its files (secrets redacted) (headers only) */
+        head: operations["getBarmanConfigHead"];
+        /**
+         * Change barman's configuration; with dry_run, only the diff it would make
+         * @description Options barman runs as commands need the config/barman/exec grant, as on /config/barman/change. Comments, order and other keys stay as they are; a copy of the file as it was goes to the store.
+         */
+        patch: operations["changeBarmanConfig"];
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -1097,6 +1119,85 @@ export interface components {
             jobs?: number;
             /** @description KB/s */
             bwlimit?: number;
+        };
+        BarmanConfig: {
+            main_file: string;
+            configuration_files_directory: {
+                configured: string | null;
+                resolved: string | null;
+                usable: boolean;
+            };
+            sections: {
+                name: string;
+                /** @enum {string} */
+                kind: "global" | "server" | "model";
+                model: boolean;
+                /** @description Where a new key of this section goes */
+                file: string;
+                files: string[];
+                /** @description Effective values (secrets redacted) */
+                options: {
+                    [key: string]: string;
+                };
+                /** @description The file each value comes from */
+                origins: {
+                    [key: string]: string;
+                };
+            }[];
+            files: {
+                path: string;
+                /** @enum {string} */
+                role: "main" | "include";
+                sections: {
+                    name: string;
+                    /** @enum {string} */
+                    kind: "global" | "server" | "model";
+                    model: boolean;
+                    options: {
+                        [key: string]: string;
+                    };
+                }[];
+                problems: {
+                    line: number;
+                    message: string;
+                }[];
+            }[];
+            warnings: string[];
+        };
+        BarmanConfigChange: {
+            /** @description section.key → value */
+            set?: {
+                [key: string]: string;
+            };
+            /** @description section.key to remove */
+            remove?: string[];
+            /** @description Create the section (a new server) when it does not exist */
+            create?: boolean;
+            force?: boolean;
+            /** @description Answer the diff, change nothing */
+            dry_run?: boolean;
+        };
+        BarmanConfigChanged: {
+            changes: {
+                section: string;
+                key: string;
+                /** @enum {string} */
+                action: "set" | "remove";
+                previous: string | null;
+                value: string | null;
+                changed: boolean;
+            }[];
+            file: string;
+            dry_run: boolean;
+            /** @description Unified diff of the file (secrets redacted) */
+            diff: string;
+            written: boolean;
+            write_mode: ("created" | "replaced" | "in-place") | null;
+            /** @description Where the previous content was kept, in the store */
+            backup: string | null;
+            warnings: string[];
+            note?: string;
+            message: string;
         };
         /** @description The seed's envelope: further members are added, never changed */
         LegacyResult: {
@@ -3349,6 +3450,172 @@ export interface operations {
             405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getBarmanConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The barman host, as the settings name it (`default` for [barman]) */
+                host: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The configuration */
+            200: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BarmanConfig"];
+                };
+            };
+            /** @description Not modified: your If-None-Match names the current ETag */
+            304: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getBarmanConfigHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The barman host, as the settings name it (`default` for [barman]) */
+                host: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The configuration */
+            200: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: your If-None-Match names the current ETag */
+            304: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (BadRequest), without the body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (Unauthorized), without the body */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (Forbidden), without the body */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (NotFound), without the body */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (MethodNotAllowed), without the body */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (InternalError), without the body */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (BadGateway), without the body */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (ServiceUnavailable), without the body */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    changeBarmanConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The barman host, as the settings name it (`default` for [barman]) */
+                host: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BarmanConfigChange"];
+            };
+        };
+        responses: {
+            /** @description What changed (or would change): the diff, the file, the copy kept */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BarmanConfigChanged"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -21,7 +21,8 @@ const USERS =
   clientConfUser('ops', ['barman', 'history']) +
   clientConfUser('nobackup', ['barman', 'history'], { deny: ['barman/backup'] }) +
   clientConfUser('dc2only', ['barman', 'history'], { hosts: ['dc2'] }) +
-  clientConfUser('useradmin', ['auth', 'barman/list-backup']);
+  clientConfUser('useradmin', ['auth', 'barman/list-backup']) +
+  clientConfUser('configurer', ['config']);
 
 /** A barman whose backup prints `chunks` one by one, each when the test releases it. */
 function setup(chunks: Uint8Array[] = [new TextEncoder().encode('backup done\n')]) {
@@ -87,7 +88,7 @@ function setup(chunks: Uint8Array[] = [new TextEncoder().encode('backup done\n')
     });
     return res;
   };
-  return { ...t, v1, token, legacy: caller(t.app), runs, release, runner };
+  return { ...t, v1, token, legacy: caller(t.app), runs, release, runner, main };
 }
 
 /** The events of an SSE answer, read until `stop` says so or the stream ends; the reader is then let go. */
@@ -276,5 +277,35 @@ describe('v1 users', () => {
     expect((await v1('useradmin', 'POST', '/users', { ...wider, access: ['barman/list-backup'] })).status).toBe(201);
     const inUrl = await v1('memin', 'POST', '/users?password=x', { username: 'carl', password: 'a-long-password-3' });
     expect(await inUrl.json()).toMatchObject({ status: 400, parameter: 'password' });
+  });
+});
+
+describe('v1 barman configuration', () => {
+  it('reads it, shows a dry run\'s diff without changing anything, then changes it', async () => {
+    const { v1, main } = setup();
+    const read = await v1('memin', 'GET', '/hosts/default/config');
+    expect(read.status).toBe(200);
+    expect(await read.json()).toMatchObject({ main_file: '/etc/barman.conf', sections: [expect.objectContaining({ name: 'barman', kind: 'global' })] });
+    const before = await main.readFile('/etc/barman.conf');
+    const dry = await v1('configurer', 'PATCH', '/hosts/default/config', { set: { 'barman.log_level': 'DEBUG' }, dry_run: true });
+    expect(dry.status, await dry.clone().text()).toBe(200);
+    expect(await dry.json()).toMatchObject({ dry_run: true, written: false, diff: expect.stringContaining('+log_level = DEBUG'), changes: [{ section: 'barman', key: 'log_level', action: 'set', changed: true }] });
+    expect(await main.readFile('/etc/barman.conf')).toBe(before);
+    const done = await v1('configurer', 'PATCH', '/hosts/default/config', { set: { 'barman.log_level': 'DEBUG' } });
+    expect(await done.json()).toMatchObject({ written: true, backup: expect.any(String) });
+    expect(await main.readFile('/etc/barman.conf')).toContain('log_level = DEBUG');
+  });
+
+  it('needs config/barman/exec for an option barman runs, through v1 as through legacy', async () => {
+    const { v1, legacy, main } = setup();
+    const before = await main.readFile('/etc/barman.conf');
+    expect((await legacy('configurer', '/config/barman/change?barman.post_backup_script=/bin/true')).res.status).toBe(403);
+    expect((await v1('configurer', 'PATCH', '/hosts/default/config', { set: { 'barman.post_backup_script': '/bin/true' } })).status).toBe(403);
+    expect((await v1('ops', 'PATCH', '/hosts/default/config', { set: { 'barman.log_level': 'DEBUG' } })).status).toBe(403);
+    expect((await legacy('dc2only', '/config/barman')).res.status).toBe(403);
+    expect((await v1('dc2only', 'GET', '/hosts/default/config')).status).toBe(403);
+    const bad = await v1('configurer', 'PATCH', '/hosts/default/config', { set: { 'barman.log_level': 'A\nB' } });
+    expect(bad.status).toBe(400);
+    expect(await main.readFile('/etc/barman.conf')).toBe(before);
   });
 });

@@ -196,6 +196,7 @@ async function build(routes: readonly V1Route[]): Promise<Json> {
       { name: 'jobs', description: 'Async barman commands and their results' },
       { name: 'commands', description: 'Any barman command of a host, by name' },
       { name: 'users', description: 'Users of this API and their rules' },
+      { name: 'config', description: "barman's configuration on a host" },
       { name: 'meta', description: 'This document and its docs page' },
       { name: 'legacy', description: 'The original API: each route answers GET (query) and POST (JSON or form)' },
     ],

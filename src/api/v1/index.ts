@@ -14,6 +14,8 @@ import { openApiDocument } from './document.js';
 import { jobDetail, jobRoutes } from './jobs.js';
 import { actionRoutes } from './actions.js';
 import { userRoutes } from './users.js';
+import { configRoutes } from './config.js';
+import type { ConfigTargets } from '../../barman-config/routes.js';
 import { readRoutes } from './reads.js';
 import type { V1Route } from './route.js';
 
@@ -23,7 +25,7 @@ export interface V1 {
   document: () => Promise<Record<string, unknown>>;
 }
 
-export function v1Api(deps: Deps, auth: AuthService, hosts: HostSet, jobs: JobService, settings: SettingsHolder, history: HistoryRoutesOptions): V1 {
+export function v1Api(deps: Deps, auth: AuthService, hosts: HostSet, jobs: JobService, settings: SettingsHolder, history: HistoryRoutesOptions, configs: ConfigTargets): V1 {
   const routes: V1Route[] = [];
   const document = openApiDocument(routes);
   routes.push(
@@ -32,6 +34,7 @@ export function v1Api(deps: Deps, auth: AuthService, hosts: HostSet, jobs: JobSe
     ...jobRoutes(deps, jobs, history),
     ...actionRoutes(hosts, jobs, (v) => jobDetail(v, jobs)),
     ...userRoutes(deps, auth),
+    ...configRoutes(configs),
     ...docsRoutes(document, deps.docsAssets),
   );
   return { routes, document };

@@ -60,7 +60,47 @@ function actionSchemas(z: Zod) {
     jobs: whole('Parallel workers'),
     bwlimit: whole('KB/s'),
   });
-  return { BackupRequest, SwitchWalRequest, CommandRequest, CommandResult, RecoveryRequest };
+  return { BackupRequest, SwitchWalRequest, CommandRequest, CommandResult, RecoveryRequest, ...configSchemas(z) };
+}
+
+/** barman's configuration: as read (merged sections, files) and as changed. */
+function configSchemas(z: Zod) {
+  const kind = z.enum(['global', 'server', 'model']);
+  const options = () => z.record(z.string(), z.string());
+  const BarmanConfig = z.strictObject({
+    main_file: z.string(),
+    configuration_files_directory: z.strictObject({ configured: z.string().nullable(), resolved: z.string().nullable(), usable: z.boolean() }),
+    sections: z.array(z.strictObject({
+      name: z.string(), kind, model: z.boolean(), file: z.string().describe('Where a new key of this section goes'), files: z.array(z.string()),
+      options: options().describe('Effective values (secrets redacted)'), origins: options().describe('The file each value comes from'),
+    })),
+    files: z.array(z.strictObject({
+      path: z.string(), role: z.enum(['main', 'include']),
+      sections: z.array(z.strictObject({ name: z.string(), kind, model: z.boolean(), options: options() })),
+      problems: z.array(z.strictObject({ line: z.number().int(), message: z.string() })),
+    })),
+    warnings: z.array(z.string()),
+  });
+  const BarmanConfigChange = z.strictObject({
+    set: z.record(z.string(), z.string()).optional().describe('section.key → value'),
+    remove: z.array(z.string()).optional().describe('section.key to remove'),
+    create: z.boolean().optional().describe('Create the section (a new server) when it does not exist'),
+    force: z.boolean().optional(),
+    dry_run: z.boolean().optional().describe('Answer the diff, change nothing'),
+  });
+  const BarmanConfigChanged = z.strictObject({
+    changes: z.array(z.strictObject({ section: z.string(), key: z.string(), action: z.enum(['set', 'remove']), previous: z.string().nullable(), value: z.string().nullable(), changed: z.boolean() })),
+    file: z.string(),
+    dry_run: z.boolean(),
+    diff: z.string().describe('Unified diff of the file (secrets redacted)'),
+    written: z.boolean(),
+    write_mode: z.enum(['created', 'replaced', 'in-place']).nullable(),
+    backup: z.string().nullable().describe('Where the previous content was kept, in the store'),
+    warnings: z.array(z.string()),
+    note: z.string().optional(),
+    message: z.string(),
+  });
+  return { BarmanConfig, BarmanConfigChange, BarmanConfigChanged };
 }
 
 function commonSchemas(z: Zod) {
