@@ -15,7 +15,7 @@ import { checkFileNameArguments, checkPathArguments, isRemoteRecovery, pathArgum
 import { commandArgs, normaliseName } from './params.js';
 import { checkRemoteSshCommand, SHELL_EXECUTED_OPTIONS } from './remote-ssh-command.js';
 
-const COMMAND_NAME_RE = /^[a-z][a-z0-9-]{0,63}$/;
+export const COMMAND_NAME_RE = /^[a-z][a-z0-9-]{0,63}$/;
 /** Parameters the API itself consumes; never passed to barman (`token` never reaches here). */
 const RESERVED = new Set(['format', 'fresh']);
 /** barman ≥ 3.10 commands that change its configuration: the same grant as editing it directly. */

@@ -17,9 +17,10 @@ export function authenticate(deps: Deps, auth: AuthService): MiddlewareHandler<A
     const routePath = c.get('routePath') ?? relativePath(c);
     c.set('routePath', routePath);
     // A v1 route follows the rules of the legacy path it maps to; public ones and the login take no token.
-    const v1 = c.get('v1Route')?.route;
+    const matched = c.get('v1Route');
+    const v1 = matched?.route;
     if (v1 && (v1.rule === null || v1.login)) return next();
-    const path = v1 ? v1.rule! : routePath;
+    const path = v1 ? (v1.ruleFrom?.(matched!.params) ?? v1.rule!) : routePath;
     const found = deps.externalAuth ? externalUser(deps, c) : builtinUser(deps, auth, c, path, v1 !== undefined);
     // A token seen before needs no waiting: no await, so no extra turn of the microtask queue.
     const user = found instanceof Promise ? await found : found;

@@ -11,7 +11,7 @@ import { ownedBy, type JobOwner } from './model.js';
 export { ownedBy, type JobOwner };
 import { KeyedMutex } from '../util/mutex.js';
 import { mapBounded } from '../util/concurrency.js';
-import { readAllBytes } from '../util/bytes.js';
+import { concatBytes, readAllBytes } from '../util/bytes.js';
 import { OrphanVerdicts, type OrphanedJobs } from './orphans.js';
 
 /** Summaries of finished jobs kept in memory: a few months of a busy server's history. */
@@ -205,13 +205,29 @@ export class JobService {
   }
 
   /** A job's output from byte `offset` on, from its folder or from its month's archive. */
-  async readOutput(view: JobView, offset: number): Promise<Uint8Array> {
+  async readOutput(view: JobView, offset: number, maxBytes = Infinity): Promise<Uint8Array> {
     if (view.archived) {
       const archived = await readArchivedJob(this.deps.storage, jobMonth(view.job.id), view.job.id);
-      return archived?.log?.slice(offset) ?? new Uint8Array();
+      return archived?.log?.slice(offset, offset + maxBytes) ?? new Uint8Array();
     }
     const stream = await this.files.openOutput(view.job.id, offset);
-    return stream ? readAllBytes(stream) : new Uint8Array();
+    if (!stream) return new Uint8Array();
+    if (maxBytes === Infinity) return readAllBytes(stream);
+    // At most maxBytes: a follower of a large log holds one window of it, not the whole rest.
+    const reader = stream.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      while (size < maxBytes) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        size += value.length;
+      }
+    } finally {
+      await reader.cancel().catch(() => undefined);
+    }
+    return concatBytes(chunks).subarray(0, maxBytes);
   }
 
   async cancel(id: string): Promise<JobStatus> {

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Hono } from 'hono';
 import { fixtureBarmanHost, type CommandHandler } from '../support/fake-barman.js';
 import { caller, clientConfUser, testApp } from '../support/app.js';
 import { loadSettings } from '../../src/settings/load.js';
@@ -22,7 +23,9 @@ const USERS =
   clientConfUser('nobackup', ['barman', 'history'], { deny: ['barman/backup'] }) +
   clientConfUser('dc2only', ['barman', 'history'], { hosts: ['dc2'] }) +
   clientConfUser('useradmin', ['auth', 'barman/list-backup']) +
-  clientConfUser('configurer', ['config']);
+  clientConfUser('configurer', ['config']) +
+  clientConfUser('checker', ['barman/check']) +
+  clientConfUser('literal', ['barman/{command}']);
 
 /** A barman whose backup prints `chunks` one by one, each when the test releases it. */
 function setup(chunks: Uint8Array[] = [new TextEncoder().encode('backup done\n')]) {
@@ -203,6 +206,44 @@ describe('v1 actions', () => {
     expect((await v1('dc2only', 'POST', '/hosts/default/servers/pg/recoveries', body)).status).toBe(404);
   });
 
+  it('checks the command a URL names against the rules, as /barman/<command> does, in both directions', async () => {
+    const { v1, legacy } = setup();
+    const body = { server_name: 'pg' };
+    // Access to barman/check: check runs, on both surfaces; delete does not.
+    expect((await legacy('checker', '/barman/check?server_name=pg')).res.status).toBe(200);
+    expect((await v1('checker', 'POST', '/hosts/default/commands/check', body)).status).toBe(200);
+    expect((await legacy('checker', '/barman/delete?server_name=pg&backup_id=20261127T233545')).res.status).toBe(403);
+    expect((await v1('checker', 'POST', '/hosts/default/commands/delete', { ...body, backup_id: '20261127T233545' })).status).toBe(403);
+    // The route's template is no rule: a user granted the text barman/{command} runs nothing with it.
+    expect((await v1('literal', 'POST', '/hosts/default/commands/delete', { ...body, backup_id: '20261127T233545' })).status).toBe(403);
+    // A name that is no command's is no route.
+    for (const name of ['CHECK', 'check%2Fhelp', '..%2Fcheck', '-h']) {
+      expect((await (await v1('memin', 'POST', `/hosts/default/commands/${name}`, body)).json()).status, name).toBe(404);
+    }
+  });
+
+  it('keeps text values as given ("false" as a restore point), and refuses a port out of range', async () => {
+    const { v1, runs } = setup();
+    const body = { backup: '20261127T233548', destination: '/srv/restore', target_name: 'false' };
+    expect((await v1('ops', 'POST', '/hosts/default/servers/pg/recoveries', body)).status).toBe(200);
+    expect(runs.find((a) => a.includes('recover'))).toContain('--target-name=false');
+    expect(await (await v1('ops', 'POST', '/hosts/default/servers/pg/recoveries', { ...body, remote_host: 'db1', remote_port: 0 })).json()).toMatchObject({ status: 400, parameter: 'remote_port' });
+    expect(await (await v1('ops', 'POST', '/hosts/default/servers/pg/recoveries', { ...body, remote_port: 2222 })).json()).toMatchObject({ status: 400, parameter: 'remote_host' });
+  });
+
+  it('gives the job\'s Location below the mount point, whatever the mount point holds', async () => {
+    const t = setup();
+    t.release();
+    const host = new Hono();
+    host.route('/api/v1/barman', t.app);
+    const token = await t.token('ops');
+    const res = await host.request('/api/v1/barman/api/v1/hosts/default/servers/pg/backups', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBe(202);
+    const job = (await res.json()) as { id: string };
+    expect(res.headers.get('location')).toBe(`/api/v1/barman/api/v1/jobs/${job.id}`);
+    await t.runner.settled();
+  });
+
   it('cancels a running job (DELETE), with the same rules as /history/cancel', async () => {
     const { v1, runner } = setup([new TextEncoder().encode('one\n'), new TextEncoder().encode('two\n')]);
     const job = (await (await v1('ops', 'POST', '/hosts/default/servers/pg/backups', {})).json()) as { id: string };
@@ -243,6 +284,22 @@ describe('v1 job logs', () => {
     const again = await events(await v1('ops', 'GET', `/jobs/${job.id}/log`, undefined, { 'last-event-id': '7' }));
     expect(again.filter((e) => e.event === 'log').map((e) => JSON.parse(e.data) as string).join('')).toBe(new TextDecoder().decode(file!.subarray(7)));
     expect((await v1('ops', 'GET', `/jobs/${job.id}/log`, undefined, { 'last-event-id': 'x' })).status).toBe(400);
+  });
+
+  it('streams a log of megabytes a window at a time, whole characters in every event', async () => {
+    const enc = new TextEncoder();
+    const big = enc.encode(`${'é'.repeat(700_000)}\n${'x'.repeat(600_001)}\n`);
+    const { v1, release, runner, deps } = setup([big]);
+    const job = (await (await v1('ops', 'POST', '/hosts/default/servers/pg/backups', {})).json()) as { id: string };
+    release();
+    await runner.settled();
+    const all = await events(await v1('ops', 'GET', `/jobs/${job.id}/log`));
+    const logs = all.filter((e) => e.event === 'log');
+    expect(logs.length).toBeGreaterThan(30);
+    for (const e of logs) expect(JSON.parse(e.data) as string).not.toContain('\ufffd');
+    const file = await deps.storage.readBytes(`active/${job.id.slice(0, 6)}/${job.id}/output.log`);
+    expect(enc.encode(logs.map((e) => JSON.parse(e.data) as string).join(''))).toEqual(file);
+    expect(Number(logs[logs.length - 1]!.id)).toBe(file!.length);
   });
 });
 

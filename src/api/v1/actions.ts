@@ -14,7 +14,9 @@ import { flag, lazySchema, matching, noParams, oneOf, parseParams, text, type La
 import type { HostServices, HostSet } from '../../hosts/services.js';
 import type { JobService, JobView } from '../../jobs/service.js';
 import { runCommand } from '../../barman/run.js';
-import { urlPath } from './problem.js';
+import { COMMAND_NAME_RE } from '../../barman/invocation.js';
+import { mountPrefix } from './problem.js';
+import { stateRead } from './reads.js';
 import type { V1Route } from './route.js';
 
 const HOST = { host: 'The barman host, as the settings name it (`default` for [barman])' };
@@ -51,9 +53,13 @@ export const recoveryBody = lazySchema((z) =>
     target_action: oneOf(['pause', 'promote', 'shutdown'], 'pause').optional(),
     exclusive: flag(),
     tablespaces: z.union([z.string(), z.array(z.string())]).optional(),
-    remote_host: matching(/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$|^\[[0-9A-Fa-f:.]+\]$/, 'must be a host name or address').optional(),
+    remote_host: matching(/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$|^[0-9A-Fa-f]*:[0-9A-Fa-f:.]+$/, 'must be a host name, an IPv4 or an IPv6 address (no brackets)').optional(),
     remote_user: matching(/^[a-z_][a-z0-9_.-]{0,31}$/, 'must be a user name').optional(),
-    remote_port: matching(/^\d{1,5}$/, 'must be a port number').optional(),
+    remote_port: z
+      .string({ error: 'must be a port number from 1 to 65535' })
+      .regex(/^\d{1,5}$/, { error: 'must be a port number from 1 to 65535' })
+      .refine((v) => Number(v) >= 1 && Number(v) <= 65535, { error: 'must be a port number from 1 to 65535' })
+      .optional(),
     get_wal: flag(),
     standby_mode: flag(),
     recovery_staging_path: matching(/^\/[^\0]*$/, 'must be an absolute path').optional(),
@@ -75,9 +81,7 @@ export function actionRoutes(hosts: HostSet, jobs: JobService, detail: (v: JobVi
   const act = async (c: Context<AppEnv>, h: HostServices, command: string, params: Params): Promise<Response> => {
     const outcome = await runCommand(h, jobs, c.get('user'), command, params, c.req.raw.signal);
     if ('job' in outcome) {
-      const path = urlPath(c.req.url);
-      const location = `${path.slice(0, path.indexOf('/api/v1/') + 8)}jobs/${outcome.job.id}`;
-      return c.json(await detail(await jobs.view(outcome.job.id)), 202, { Location: location });
+      return c.json(await detail(await jobs.view(outcome.job.id)), 202, { Location: `${mountPrefix(c)}/api/v1/jobs/${outcome.job.id}` });
     }
     const { result, status } = outcome;
     if (status !== 200) {
@@ -153,45 +157,61 @@ function serverActions(host: HostOf, act: Act): V1Route[] {
       },
     },
     {
-      method: 'POST', path: '/hosts/{host}/commands/{command}', operationId: 'runCommand', tag: 'commands', rule: 'barman/{command}', ruleFrom: (p) => `barman/${p.command}`,
+      method: 'POST', path: '/hosts/{host}/commands/{command}', operationId: 'runCommand', tag: 'commands', rule: 'barman/{command}', ruleFrom: commandRule,
       pathParams: { ...HOST, command: "A barman command, as the host's barman names it (GET /barman/{command}/help?host=… lists its parameters)" },
       summary: 'Run any barman command of the host (its parameters as /barman/{command} takes them)',
       description: 'The body names the parameters as the legacy route does: positional arguments by the names barman\'s help gives them, options by long name without dashes, flags as "true". What the host\'s barman does not take is refused by name.',
       body: { schema: 'CommandRequest', required: false },
       responses: { ...started, ...ran }, errors: [409, 502],
-      handle: async (c, p) => act(c, host(c, p.host!), p.command!, await typedBody(c, commandBody)),
+      handle: async (c, p) => act(c, host(c, p.host!), p.command!, asParams(await typedBody(c, commandBody))),
     },
   ];
 }
 
-/** A JSON object body checked against `schema` (no query parameters: everything is in the body). */
-async function typedBody<S extends ParamsSchema>(c: Context<AppEnv>, schema: LazySchema<S>): Promise<Params> {
+/**
+ * The rule path of a command named in the URL: barman/<command>, as the legacy URL is. A name
+ * that is no command's (a slash, dots, upper case) is no route, before any rule is looked at.
+ */
+function commandRule(params: Record<string, string>): string {
+  const command = params.command ?? '';
+  if (!COMMAND_NAME_RE.test(command)) throw notFound(`no barman command ${JSON.stringify(command.slice(0, 64))}: commands are lower-case words`, { parameter: 'command' });
+  return `barman/${command}`;
+}
+
+/**
+ * A JSON object body checked against `schema` (no query parameters: everything is in the body),
+ * as the schema reads it: flags as booleans, words in their one spelling.
+ */
+async function typedBody<S extends ParamsSchema>(c: Context<AppEnv>, schema: LazySchema<S>): Promise<Record<string, unknown>> {
   await parseParams(noParams, queryParams(c));
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== '' && type !== 'application/json') throw new ApiError(415, 'UnsupportedMediaType', `send the body as application/json, not ${type.slice(0, 64)}`, { parameter: 'Content-Type', allowed: ['application/json'] });
-  const body = await readParams(c);
-  await parseParams(schema, body);
-  return body;
+  return (await parseParams(schema, await readParams(c))) as Record<string, unknown>;
 }
 
 /** A recovery body as recover's parameters: the ssh command built from its parts. */
-function recoverParams(body: Params): Params {
+function recoverParams(body: Record<string, unknown>): Params {
   const { backup, destination, tablespaces, remote_host: host, remote_user: user, remote_port: port, ...options } = body;
   if ((user !== undefined || port !== undefined) && host === undefined) throw badRequest('remote_user and remote_port go with remote_host', { parameter: 'remote_host' });
-  const params: Params = { backup_id: backup!, destination_directory: destination!, ...asParams(options) };
-  if (tablespaces !== undefined) params.tablespace = tablespaces;
+  const params: Params = { backup_id: String(backup), destination_directory: String(destination), ...asParams(options) };
+  if (tablespaces !== undefined) params.tablespace = [tablespaces as string | string[]].flat();
   if (host !== undefined) params.remote_ssh_command = ['ssh', ...(port === undefined ? [] : ['-p', String(port)]), `${user === undefined ? '' : `${String(user)}@`}${String(host)}`].join(' ');
   return params;
 }
 
-/** A typed body as the legacy parameters: flags that are off are left out. */
-function asParams(body: Params): Params {
-  return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== false && String(v).toLowerCase() !== 'false'));
+/** A checked body as the legacy parameters: a flag on is "true", a flag off or a value not given is left out. */
+function asParams(body: Record<string, unknown>): Params {
+  const out: Params = {};
+  for (const [name, value] of Object.entries(body)) {
+    if (value === undefined || value === false) continue;
+    out[name] = value === true ? 'true' : Array.isArray(value) ? value.map(String) : String(value);
+  }
+  return out;
 }
 
 /** Only an id list-backup lists: no shortcut (latest, oldest) or other word reaches barman. */
 async function listedBackup(h: HostServices, server: string, id: string): Promise<void> {
-  const found = await h.state.backups(server);
+  const found = await stateRead(h, () => h.state.backups(server));
   if (found.model === null) throw found.missing ? notFound(found.reason, { parameter: 'server' }) : new ApiError(501, 'NoStateModel', found.reason);
   if (!found.model.some((b) => b.id === id)) throw notFound(`server ${server} has no backup ${JSON.stringify(id.slice(0, 64))}`, { parameter: 'backup' });
 }

@@ -3,19 +3,25 @@
  * of output.log it reaches, so a client that lost the stream sends `Last-Event-ID` and gets the
  * rest, from where it left off, nothing twice and nothing skipped (from the live file or from the
  * month's archive alike). Log text travels as a JSON string per event: carriage returns, NULs and
- * line ends come back exactly as barman wrote them.
+ * line ends come back exactly as barman wrote them (bytes that are not UTF-8 come as U+FFFD; the
+ * offsets still count them, so resuming neither skips nor repeats). A follower holds one window
+ * of the log at a time, however large the log.
  */
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../../context.js';
 import { badRequest } from '../../http/errors.js';
 import type { JobService, JobView } from '../../jobs/service.js';
+import type { Logger } from '../../ports.js';
+import { redact } from '../../util/redact.js';
 
 /** A followed job is looked at soon after it starts (most commands are quick), then less often. */
 const FIRST_POLL_MS = 25;
 const MAX_POLL_MS = 250;
 /** Log bytes per event at most: a large backlog goes out as several events. */
 const EVENT_BYTES = 64 * 1024;
+/** Log bytes read at a time. */
+const WINDOW_BYTES = 16 * EVENT_BYTES;
 
 /** Where to start: Last-Event-ID (a byte offset, as the events give it), else 0. */
 export function resumeOffset(c: Context<AppEnv>): number {
@@ -41,13 +47,20 @@ export function wholeCharacters(bytes: Uint8Array): number {
   return end;
 }
 
-export function streamJobLog(c: Context<AppEnv>, jobs: JobService, first: JobView, from: number, detail: (v: JobView) => Promise<unknown>): Response {
+export function streamJobLog(c: Context<AppEnv>, jobs: JobService, logger: Logger, first: JobView, from: number, detail: (v: JobView) => Promise<unknown>): Response {
+  // Outside the stream's callback: an error event, too, carries the offset reached.
+  let offset = from;
   return streamSSE(c, async (stream) => {
-    let offset = from;
     let current = first;
     const decoder = new TextDecoder();
     const sendLog = async () => {
-      const bytes = await jobs.readOutput(current, offset);
+      for (;;) {
+        const bytes = await jobs.readOutput(current, offset, WINDOW_BYTES);
+        const sent = await sendWindow(bytes);
+        if (bytes.length < WINDOW_BYTES || sent === 0 || stream.aborted) return;
+      }
+    };
+    const sendWindow = async (bytes: Uint8Array) => {
       let at = 0;
       while (at < bytes.length) {
         const slice = bytes.subarray(at, Math.min(bytes.length, at + EVENT_BYTES));
@@ -59,6 +72,7 @@ export function streamJobLog(c: Context<AppEnv>, jobs: JobService, first: JobVie
         offset += whole;
         await stream.writeSSE({ event: 'log', id: String(offset), data: JSON.stringify(decoder.decode(slice.subarray(0, whole))) });
       }
+      return at;
     };
     await stream.writeSSE({ event: 'status', id: String(offset), data: current.status });
     let pollMs = FIRST_POLL_MS;
@@ -74,5 +88,9 @@ export function streamJobLog(c: Context<AppEnv>, jobs: JobService, first: JobVie
     if (stream.aborted) return;
     await sendLog();
     await stream.writeSSE({ event: 'end', id: String(offset), data: JSON.stringify(await detail(current)) });
+  }, async (err, stream) => {
+    // The stream has begun: the failure goes to the log (redacted), the client gets an error event and retries.
+    logger.log('error', `log stream of job ${first.job.id} failed`, { error: redact(String(err)) });
+    await stream.writeSSE({ event: 'error', id: String(offset), data: JSON.stringify('the log could not be read; reconnect with Last-Event-ID to go on') }).catch(() => undefined);
   });
 }

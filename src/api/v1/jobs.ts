@@ -103,7 +103,7 @@ export function jobRoutes(deps: Pick<Deps, 'clock' | 'logger'>, jobs: JobService
         const from = resumeOffset(c);
         const view = await namingJob(() => jobs.view(p.job!));
         await namingJob(async () => checkOwner(c.get('user'), view, 'see'));
-        return streamJobLog(c, jobs, view, from, detail);
+        return streamJobLog(c, jobs, deps.logger, view, from, detail);
       },
     },
     {

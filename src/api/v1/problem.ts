@@ -55,6 +55,13 @@ export function urlPath(url: string): string {
   return end < 0 ? url.slice(start) : url.slice(start, start + end);
 }
 
+/** Where the API is mounted, as the request URL spells it ('' at the root): the URL's path less the route's own segments. */
+export function mountPrefix(c: { req: { url: string }; get(key: 'routePath'): string | undefined }): string {
+  const raw = urlPath(c.req.url).split('/').filter((s) => s !== '');
+  const own = (c.get('routePath') ?? '').split('/').filter((s) => s !== '').length;
+  return raw.slice(0, Math.max(0, raw.length - own)).map((s) => `/${s}`).join('');
+}
+
 /** Whether a request path (relative to the mount point) belongs to the v1 API. */
 export function isV1Path(path: string | undefined): boolean {
   return path !== undefined && (path === 'api/v1' || path.startsWith('api/v1/'));

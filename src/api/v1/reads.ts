@@ -13,6 +13,7 @@ import type { HostServices, HostSet } from '../../hosts/services.js';
 import { checkFleetRules, readHost, type FleetRow } from '../../hosts/routes.js';
 import type { BackupDetails, BackupState, ServerState } from '../../state/model.js';
 import { BarmanStateError, type StateAnswer } from '../../state/service.js';
+import { redact } from '../../util/redact.js';
 import type { V1Route } from './route.js';
 
 const HOST = { host: 'The barman host, as the settings name it (`default` for [barman])' };
@@ -122,11 +123,11 @@ function backupRoutes(hostOf: HostOf): V1Route[] {
 }
 
 /** A read of the state model; barman giving no answer to read it from is the barman host failing (502). */
-async function stateRead<T>(host: HostServices, read: () => Promise<T>): Promise<T> {
+export async function stateRead<T>(host: HostServices, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (e) {
-    if (e instanceof BarmanStateError) throw new ApiError(502, 'BarmanAnswerUnreadable', e.message, { host: host.name });
+    if (e instanceof BarmanStateError) throw new ApiError(502, 'BarmanAnswerUnreadable', redact(e.message), { host: host.name });
     throw e;
   }
 }

@@ -10,7 +10,7 @@ import { managesUsers } from '../../auth/routes.js';
 import { ApiError, notFound } from '../../http/errors.js';
 import { queryParams, readParams, type Params } from '../../http/params.js';
 import { lazySchema, noParams, parseParams, text, textOrList, type LazySchema, type ParamsSchema } from '../../http/schema.js';
-import { urlPath } from './problem.js';
+import { mountPrefix } from './problem.js';
 import type { V1Route } from './route.js';
 
 const rules = () => ({ access: textOrList().optional(), deny: textOrList().optional(), hosts: textOrList().optional() });
@@ -53,7 +53,7 @@ export function userRoutes(deps: Deps, auth: AuthService): V1Route[] {
         const body = await jsonBody(c, newUserBody);
         const user = await auth.users.add(body, managesUsers(deps, c, 'add'));
         deps.logger.log('info', 'user added', { user: user.username, by: c.get('user').username });
-        return c.json(user, 201, { Location: `${urlPath(c.req.url)}/${encodeURIComponent(user.username)}` });
+        return c.json(user, 201, { Location: `${mountPrefix(c)}/api/v1/users/${encodeURIComponent(user.username)}` });
       },
     },
     {
