@@ -12,7 +12,7 @@ import { changeFile, textFileTarget } from '../files/change.js';
 import { describeFileError } from '../files/errors.js';
 import { ok } from '../http/envelope.js';
 import { ApiError, badRequest, conflict, forbidden } from '../http/errors.js';
-import { readParams } from '../http/params.js';
+import { readParams, type Params } from '../http/params.js';
 import { flag, lazySchema, noParams, openValues, parseParams } from '../http/schema.js';
 import { IniDocument } from '../ini/document.js';
 import type { TextFile } from '../ports.js';
@@ -34,23 +34,27 @@ export const settingsChangeParams = lazySchema((z) => z.object({ dry_run: flag()
  * are seen and changed only by users who reach every host the server runs with (with one host,
  * anyone who reaches it), so a user limited to some hosts learns nothing of the others.
  */
-function checkReachesAll(deps: Deps, c: Context<AppEnv>): void {
+export function checkReachesAll(deps: Deps, c: Context<AppEnv>): void {
   const user = c.get('user');
   if (deps.settings.current().hosts.every((h) => reachesHost(user, h.name))) return;
   throw forbidden(`the settings cover every barman host and the whole API: user ${user.username} does not reach every host`);
 }
 
+/** Changes of the settings file made by this process, one at a time (its lock covers other processes). */
+const mutex = new KeyedMutex();
+
 export function settingsRoutes(deps: Deps): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
-  const mutex = new KeyedMutex();
   r.all('/', async (c) => {
     checkReachesAll(deps, c);
     await parseParams(noParams, await readParams(c));
-    return c.json(await listSettings(deps.settingsFile));
+    const { settings, ...rest } = await settingsView(deps.settingsFile);
+    return c.json(ok(settings, rest));
   });
-  r.all('/change', (c) => {
+  r.all('/change', async (c) => {
     checkReachesAll(deps, c);
-    return changeSettings(deps, mutex, c);
+    const { changes, message, ...rest } = await changeSettings(deps, c, await readParams(c));
+    return c.json(ok(changes, rest, message));
   });
   return r;
 }
@@ -61,7 +65,7 @@ function shown(spec: SettingSpec, value: RawValue | unknown): unknown {
 }
 
 /** Every setting with the file's value (or the default), where it came from and how it may change. */
-async function listSettings(file: TextFile | undefined) {
+export async function settingsView(file: TextFile | undefined) {
   const text = file ? await file.read().catch((err: unknown) => Promise.reject(describeFileError(err, 'read', file.path, LOCAL))) : null;
   const { values, hosts, warnings } = text !== null && file ? readValues(text, file.path) : { values: new Map<SettingSpec, unknown>(), hosts: new Map<string, Map<SettingSpec, unknown>>(), warnings: [] };
   const row = (spec: SettingSpec, values: Map<SettingSpec, unknown>, host?: string) => {
@@ -98,12 +102,13 @@ async function listSettings(file: TextFile | undefined) {
     // Each further barman host ([host:NAME]): the keys of [barman], as its section sets them.
     ...[...hosts].flatMap(([name, own]) => SETTINGS.filter((spec) => spec.section === 'barman').map((spec) => row(spec, own, name))),
   ];
-  return ok(list, {
+  return {
+    settings: list,
     file: file?.path ?? null,
     format: file ? (isToml(file.path) ? 'toml' : 'ini') : null,
     warnings: warnings.map(redact),
     note: 'BARMANAPI_<SECTION>_<KEY> variables and command-line flags override the file; values shown are the file\'s (or the defaults).',
-  });
+  };
 }
 
 /** fileValues, with a file that cannot be parsed as a 500 that says why. */
@@ -116,8 +121,11 @@ function readValues(text: string, path: string) {
   }
 }
 
-async function changeSettings(deps: Deps, mutex: KeyedMutex, c: Context<AppEnv>) {
-  const params = await readParams(c);
+/**
+ * Change settings (section.key=value, host:NAME.key=value, dry_run) in the settings file, under
+ * its locks; what applies live is applied, the rest waits for a restart.
+ */
+export async function changeSettings(deps: Deps, c: Context<AppEnv>, params: Params) {
   const { dry_run: dryRun } = await parseParams(settingsChangeParams, params);
   const file = deps.settingsFile;
   if (!file) throw conflict('barmanapi was started without a settings file, so there is none to change; start it with --config FILE');
@@ -166,12 +174,13 @@ async function changeSettings(deps: Deps, mutex: KeyedMutex, c: Context<AppEnv>)
     deps.logger.log('info', 'barmanapi settings changed', { user: c.get('user').username, file: file.path, keys: changed, backup: outcome.backup });
   }
   const message = dryRun ? 'dry run: nothing was changed' : restart.length > 0 ? `Restart barmanapi to apply ${restart.join(', ')}.` : '';
-  return c.json(ok(results.map(({ spec, ...rest }) => ({
-    ...rest,
-    previous: shown(spec, rest.previous),
-    value: shown(spec, rest.value),
-    live: APPLY_LIVE[rest.id] !== undefined,
-  })), {
+  return {
+    changes: results.map(({ spec, ...rest }) => ({
+      ...rest,
+      previous: shown(spec, rest.previous),
+      value: shown(spec, rest.value),
+      live: APPLY_LIVE[rest.id] !== undefined,
+    })),
     file: file.path,
     dry_run: dryRun,
     written: outcome.written,
@@ -179,5 +188,6 @@ async function changeSettings(deps: Deps, mutex: KeyedMutex, c: Context<AppEnv>)
     restart_required: dryRun ? [] : restart,
     diff,
     backup: outcome.backup,
-  }, message));
+    message,
+  };
 }

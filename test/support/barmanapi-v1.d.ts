@@ -381,6 +381,28 @@ export interface paths {
         patch: operations["changeBarmanConfig"];
         trace?: never;
     };
+    "/api/v1/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This API's settings: each value, its default, where it comes from, whether it applies live (secrets masked) */
+        get: operations["getSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** This API's settings: each value, its default, where it comes from, whether it applies live (secrets masked) (headers only) */
+        head: operations["getSettingsHead"];
+        /**
+         * Change this API's settings; with dry_run, only the diff
+         * @description Settings that decide what the API runs, who reaches it, or that hold secrets need the config/barmanapi/exec grant, as on /config/barmanapi/change. Some apply at once, the others after a restart (restart_required).
+         */
+        patch: operations["changeSettings"];
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -1197,6 +1219,56 @@ export interface components {
             backup: string | null;
             warnings: string[];
             note?: string;
+            message: string;
+        };
+        Settings: {
+            settings: ({
+                section: string;
+                host?: string;
+                key: string;
+                value: unknown;
+                default: unknown;
+                /** @enum {string} */
+                from: "file" | "default";
+                type: string;
+                secret: boolean;
+                live: boolean;
+                privileged: boolean;
+                description: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+            file: string | null;
+            format: ("ini" | "toml") | null;
+            warnings: string[];
+            note: string;
+        };
+        SettingsChange: {
+            /** @description section.key (or host:NAME.key) → value */
+            set?: {
+                [key: string]: string | number | boolean | string[];
+            };
+            /** @description Keys back to their defaults */
+            remove?: string[];
+            dry_run?: boolean;
+        };
+        SettingsChanged: {
+            changes: ({
+                id: string;
+                changed: boolean;
+                live: boolean;
+                previous: unknown;
+                value: unknown;
+            } & {
+                [key: string]: unknown;
+            })[];
+            file: string;
+            dry_run: boolean;
+            written: boolean;
+            applied_live: string[];
+            restart_required: string[];
+            diff: string;
+            backup: string | null;
             message: string;
         };
         /** @description The seed's envelope: further members are added, never changed */
@@ -3616,6 +3688,154 @@ export interface operations {
             409: components["responses"]["Conflict"];
             500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings */
+            200: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description Not modified: your If-None-Match names the current ETag */
+            304: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getSettingsHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings */
+            200: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: your If-None-Match names the current ETag */
+            304: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (BadRequest), without the body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (Unauthorized), without the body */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (Forbidden), without the body */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (NotFound), without the body */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (MethodNotAllowed), without the body */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (InternalError), without the body */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (ServiceUnavailable), without the body */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    changeSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettingsChange"];
+            };
+        };
+        responses: {
+            /** @description What changed (or would change) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsChanged"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

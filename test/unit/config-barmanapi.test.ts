@@ -349,3 +349,39 @@ remotessh = ssh barman@dc2
     expect(memory.text).toBe(WITH_HOST);
   });
 });
+
+describe('/api/v1/settings', () => {
+  const v1 = async (t: ReturnType<typeof setup>, user: string, method: string, body?: unknown) => {
+    const token = await loginToken(t.app, user);
+    const res = await t.app.request('/api/v1/settings', {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { res, body: (await res.json()) as Body };
+  };
+
+  it('reads the settings as /config/barmanapi does, secrets masked', async () => {
+    const t = setup();
+    const { res, body } = await v1(t, 'memin', 'GET');
+    expect(res.status).toBe(200);
+    const legacy = await t.call('/config/barmanapi');
+    expect(body.settings).toEqual(legacy.body.list);
+    expect(JSON.stringify(body)).not.toContain(TOKEN_SECRET);
+  });
+
+  it('shows a dry run\'s diff, then changes; the exec grant as on /config/barmanapi/change', async () => {
+    const t = setup();
+    const dry = await v1(t, 'admin', 'PATCH', { set: { 'jobs.max_running': 8 }, dry_run: true });
+    expect(dry.res.status).toBe(200);
+    expect(dry.body).toMatchObject({ dry_run: true, written: false, diff: expect.stringContaining('max_running') });
+    expect(t.memory.text).toBe(CONF);
+    expect((await v1(t, 'broad', 'PATCH', { set: { 'jobs.max_running': 8 } })).res.status).toBe(403);
+    expect((await t.call('/config/barmanapi/change?jobs.max_running=8', 'broad')).res.status).toBe(403);
+    expect(t.memory.text).toBe(CONF);
+    const done = await v1(t, 'admin', 'PATCH', { set: { 'jobs.max_running': 8 } });
+    expect(done.body).toMatchObject({ written: true, changes: [expect.objectContaining({ id: 'jobs.max_running', changed: true })] });
+    expect(t.memory.text).toContain('max_running');
+    expect((await v1(t, 'admin', 'PATCH', { set: { 'jobs.max_running': 'many' } })).res.status).toBe(400);
+  });
+});

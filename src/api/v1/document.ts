@@ -197,6 +197,7 @@ async function build(routes: readonly V1Route[]): Promise<Json> {
       { name: 'commands', description: 'Any barman command of a host, by name' },
       { name: 'users', description: 'Users of this API and their rules' },
       { name: 'config', description: "barman's configuration on a host" },
+      { name: 'settings', description: "This API's own settings" },
       { name: 'meta', description: 'This document and its docs page' },
       { name: 'legacy', description: 'The original API: each route answers GET (query) and POST (JSON or form)' },
     ],

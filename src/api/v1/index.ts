@@ -15,6 +15,7 @@ import { jobDetail, jobRoutes } from './jobs.js';
 import { actionRoutes } from './actions.js';
 import { userRoutes } from './users.js';
 import { configRoutes } from './config.js';
+import { settingsRoutes } from './settings.js';
 import type { ConfigTargets } from '../../barman-config/routes.js';
 import { readRoutes } from './reads.js';
 import type { V1Route } from './route.js';
@@ -35,6 +36,7 @@ export function v1Api(deps: Deps, auth: AuthService, hosts: HostSet, jobs: JobSe
     ...actionRoutes(hosts, jobs, (v) => jobDetail(v, jobs)),
     ...userRoutes(deps, auth),
     ...configRoutes(configs),
+    ...settingsRoutes(deps),
     ...docsRoutes(document, deps.docsAssets),
   );
   return { routes, document };

@@ -100,7 +100,33 @@ function configSchemas(z: Zod) {
     note: z.string().optional(),
     message: z.string(),
   });
-  return { BarmanConfig, BarmanConfigChange, BarmanConfigChanged };
+  const SettingsView = z.strictObject({
+    settings: z.array(z.looseObject({
+      section: z.string(), host: z.string().optional(), key: z.string(), value: z.unknown(), default: z.unknown(),
+      from: z.enum(['file', 'default']), type: z.string(), secret: z.boolean(), live: z.boolean(), privileged: z.boolean(), description: z.string(),
+    })),
+    file: z.string().nullable(),
+    format: z.enum(['ini', 'toml']).nullable(),
+    warnings: z.array(z.string()),
+    note: z.string(),
+  });
+  const SettingsChange = z.strictObject({
+    set: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())])).optional().describe('section.key (or host:NAME.key) → value'),
+    remove: z.array(z.string()).optional().describe('Keys back to their defaults'),
+    dry_run: z.boolean().optional(),
+  });
+  const SettingsChanged = z.strictObject({
+    changes: z.array(z.looseObject({ id: z.string(), changed: z.boolean(), live: z.boolean(), previous: z.unknown(), value: z.unknown() })),
+    file: z.string(),
+    dry_run: z.boolean(),
+    written: z.boolean(),
+    applied_live: z.array(z.string()),
+    restart_required: z.array(z.string()),
+    diff: z.string(),
+    backup: z.string().nullable(),
+    message: z.string(),
+  });
+  return { BarmanConfig, BarmanConfigChange, BarmanConfigChanged, Settings: SettingsView, SettingsChange, SettingsChanged };
 }
 
 function commonSchemas(z: Zod) {
