@@ -285,4 +285,59 @@ export function defineV1Cases(ctx: () => V1Context): void {
     expect(sent).toBeGreaterThanOrEqual(templates.length * 50);
     expect(proxy.mismatches()).toEqual([]);
   }, 300_000);
+
+  it('v1 property pass over the actions: generated refused requests change nothing, get no 500 and fit the document; dry runs go through the proxy', async () => {
+    const { direct, checked, proxy } = ctx();
+    const doc = new DocumentCheck((await (await direct.fetch('/api/v1/openapi.json')).json()) as Json);
+    const token = await v1Token(direct, 'admin');
+    const before = { users: (await getJson(direct, '/api/v1/users', token)).body, config: (await getJson(direct, '/api/v1/hosts/default/config', token)).body, backups: (await getJson(direct, '/api/v1/hosts/default/servers/pg/backups', token)).body };
+    // Path values that name nothing that exists, so no generated request can act on a real thing.
+    const nothing = fc.string({ minLength: 1, maxLength: 20 }).map((x) => `zz${x}`).filter((x) => !x.includes('/'));
+    const value = fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }), fc.constant({ nested: 1 }), fc.constant('a\nb'), fc.constant('x'.repeat(5000)));
+    // Always at least one key the routes do not take: every body is refused before anything runs.
+    const body = fc.oneof(
+      fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }).map((k) => `zz_${k}`), value, { minKeys: 1, maxKeys: 4 }).map((o) => JSON.stringify(o)),
+      fc.constantFrom('[]', '"text"', '{', 'null', '{"set": 5}', '{"backup": 1, "zz": 2}'),
+    );
+    const ops = Object.entries((doc as unknown as { doc: Json }).doc.paths as Json).flatMap(([p, o]) =>
+      p.startsWith('/api/v1/') && !p.includes('auth/token') ? ['post', 'patch', 'delete'].filter((m) => o[m]).map((m) => ({ template: p, method: m.toUpperCase() })) : [],
+    );
+    expect(ops.length).toBeGreaterThanOrEqual(10);
+    const wrong: string[] = [];
+    let sent = 0;
+    const seed = Number(process.env.BARMANAPI_FC_SEED ?? Date.now() % 2 ** 31);
+    for (const { template, method } of ops) {
+      const names = template.match(/\{(\w+)\}/g) ?? [];
+      const request = fc.record({ path: fc.tuple(...names.map((n) => (n === '{host}' ? fc.constantFrom('default', 'zznowhere') : n === '{server}' ? fc.constantFrom('pg', 'zzserver') : nothing)), fc.constant('')), body });
+      await fc.assert(
+        fc.asyncProperty(request, async ({ path, body: text }) => {
+          let i = 0;
+          const url = template.replace(/\{\w+\}/g, () => encodeURIComponent(path[i++]!));
+          const res = await direct.fetch(url, { method, headers: { ...bearer(token), 'content-type': 'application/json' }, body: method === 'DELETE' ? undefined : text });
+          sent += 1;
+          if (res.status >= 500 && res.status !== 502) wrong.push(`${method} ${url} ${text.slice(0, 80)}: ${res.status}`);
+          if (res.status < 400) wrong.push(`${method} ${url} ${text.slice(0, 80)}: ${res.status}, not refused`);
+          const why = await doc.mismatch(template, method, res);
+          if (why) wrong.push(`${method} ${url}: ${why}`);
+        }),
+        { numRuns: 15, seed },
+      );
+    }
+    // Well-formed dry runs, through the proxy: answered with the diff, nothing written.
+    await fc.assert(
+      fc.asyncProperty(fc.string({ minLength: 1, maxLength: 60 }).filter((v) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(v) && v.trim() === v && v !== ''), async (description) => {
+        const res = await checked.fetch('/api/v1/hosts/default/config', { method: 'PATCH', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ set: { 'pg.description': description }, dry_run: true }) });
+        sent += 1;
+        const answer = (await res.json()) as Json;
+        if (res.status !== 200 && res.status !== 400) wrong.push(`dry run ${JSON.stringify(description)}: ${res.status} ${JSON.stringify(answer).slice(0, 200)}`);
+        if (res.status === 200 && answer.written !== false) wrong.push(`dry run ${JSON.stringify(description)} wrote`);
+      }),
+      { numRuns: 20, seed },
+    );
+    const after = { users: (await getJson(direct, '/api/v1/users', token)).body, config: (await getJson(direct, '/api/v1/hosts/default/config', token)).body, backups: (await getJson(direct, '/api/v1/hosts/default/servers/pg/backups', token)).body };
+    console.info(`action property pass: ${sent} generated requests to ${ops.length} v1 actions (seed ${seed}), ${wrong.length} wrong`);
+    expect(wrong, `fast-check seed ${seed}`).toEqual([]);
+    expect(after).toEqual(before);
+    expect(proxy.mismatches()).toEqual([]);
+  }, 300_000);
 }
