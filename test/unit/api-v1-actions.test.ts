@@ -286,6 +286,31 @@ describe('v1 job logs', () => {
     expect((await v1('ops', 'GET', `/jobs/${job.id}/log`, undefined, { 'last-event-id': 'x' })).status).toBe(400);
   });
 
+  it('resumes the log of a job from its month\'s archive just as from the live file', async () => {
+    const enc = new TextEncoder();
+    const { v1, release, runner, api, clock, legacy } = setup([enc.encode('first line\n'), enc.encode('second line\n')]);
+    const job = (await (await v1('ops', 'POST', '/hosts/default/servers/pg/backups', {})).json()) as { id: string };
+    release(2);
+    await runner.settled();
+    const live = await events(await v1('ops', 'GET', `/jobs/${job.id}/log`));
+    clock.set('2026-12-02T10:00:00Z');
+    expect(await api.jobs.archivePastMonths()).toEqual(['202611']);
+    // Back to when the tokens were given, so they are still good.
+    clock.set('2026-11-15T10:30:00Z');
+    // The same ids from the archive: resuming at the first event's id gives the rest.
+    const archived = await events(await v1('ops', 'GET', `/jobs/${job.id}/log`));
+    expect(archived.filter((e) => e.event === 'log').map((e) => [e.id, e.data])).toEqual(live.filter((e) => e.event === 'log').map((e) => [e.id, e.data]));
+    const rest = await events(await v1('ops', 'GET', `/jobs/${job.id}/log`, undefined, { 'last-event-id': '11' }));
+    expect(rest.filter((e) => e.event === 'log').map((e) => JSON.parse(e.data) as string).join('')).toBe('second line\n');
+    expect(JSON.parse(rest[rest.length - 1]!.data)).toMatchObject({ archived: true, status: 'done' });
+    // Cancelling an ended job is refused the same way on both surfaces.
+    expect((await v1('ops', 'DELETE', `/jobs/${job.id}`)).status).toBe(409);
+    const ticket = ((await (await v1('ops', 'GET', `/jobs/${job.id}`)).json()) as { ticket: string }).ticket;
+    expect((await legacy('ops', `/history/cancel?ticket=${ticket}`)).res.status).toBe(409);
+    expect((await legacy('nobackup', `/history/cancel?ticket=${ticket}`)).res.status).toBe(403);
+    expect((await v1('nobackup', 'DELETE', `/jobs/${job.id}`)).status).toBe(403);
+  });
+
   it('streams a log of megabytes a window at a time, whole characters in every event', async () => {
     const enc = new TextEncoder();
     const big = enc.encode(`${'é'.repeat(700_000)}\n${'x'.repeat(600_001)}\n`);
