@@ -116,16 +116,21 @@ function fleetServer(host: string, s: ServerState, stale: boolean) {
     last_backup_age_seconds: s.lastBackupAgeSeconds,
     backups: s.backups?.length ?? null,
     failed_backups: s.failedBackups,
-    wal: {
-      current: s.currentWal,
-      archiver_enabled: s.archiver.enabled,
-      last_archived: s.archiver.lastArchivedWal,
-      last_archived_time: s.archiver.lastArchivedTime,
-      failed_count: s.archiver.failedCount,
-      last_failed: s.archiver.lastFailedWal,
-      streaming: s.streamingArchiver,
-    },
+    wal: walView(s),
     errors: s.errors,
     stale,
+  };
+}
+
+/** A server's WAL archiving as the fleet view and the v1 server resource show it. */
+export function walView(s: ServerState) {
+  return {
+    current: s.currentWal,
+    archiver_enabled: s.archiver.enabled,
+    last_archived: s.archiver.lastArchivedWal,
+    last_archived_time: s.archiver.lastArchivedTime,
+    failed_count: s.archiver.failedCount,
+    last_failed: s.archiver.lastFailedWal,
+    streaming: s.streamingArchiver,
   };
 }

@@ -15,13 +15,17 @@ const LEGACY_METHODS = ['GET', 'POST'] as const;
  * Access-Control-* header is ever sent and preflights are refused like any other OPTIONS.
  */
 export function methodGate(deps: Pick<Deps, 'settings'>): MiddlewareHandler<AppEnv> {
-  const corsFor = cors({
-    origin: (origin) => (deps.settings.current().application.corsOrigins.includes(origin) ? origin : null),
-    allowMethods: [...LEGACY_METHODS],
-    allowHeaders: ['Authorization', 'Content-Type', 'If-None-Match'],
-    exposeHeaders: ['Retry-After', 'ETag', 'Location'],
-    maxAge: 600,
-  });
+  const corsWith = (methods: string[]) =>
+    cors({
+      origin: (origin) => (deps.settings.current().application.corsOrigins.includes(origin) ? origin : null),
+      allowMethods: methods,
+      allowHeaders: ['Authorization', 'Content-Type', 'If-None-Match', 'Last-Event-ID'],
+      exposeHeaders: ['Retry-After', 'ETag', 'Location'],
+      maxAge: 600,
+    });
+  const legacyCors = corsWith([...LEGACY_METHODS]);
+  // v1 routes also take PATCH and DELETE.
+  const v1Cors = corsWith(['GET', 'POST', 'PATCH', 'DELETE']);
   // Not async: it only passes on next()'s promise, so it needs no promise of its own (a throw
   // here is caught by Hono just as a rejection is).
   return (c, next) => {
@@ -33,6 +37,7 @@ export function methodGate(deps: Pick<Deps, 'settings'>): MiddlewareHandler<AppE
     const legacy = LEGACY_FAMILIES.has(family);
     // v1 (below api/) answers its own 405s (api/v1/gate.ts); CORS is the same for both.
     if (!legacy && family !== 'api') return next();
+    const corsFor = legacy ? legacyCors : v1Cors;
     const given = c.req.raw.method;
     const method = given === 'GET' || given === 'POST' ? given : given.toUpperCase();
     // Without origins no header is read: the request's Headers are built only if something needs them.

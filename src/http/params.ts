@@ -55,8 +55,9 @@ export async function readJsonValue(c: Context): Promise<unknown> {
 async function readJsonBody(c: Context): Promise<Params> {
   const text = await readBodyText(c);
   if (text.trim() === '') return {};
-  const type = c.req.header('content-type') ?? '';
-  if (type.includes('application/x-www-form-urlencoded')) return decodeForm(text);
+  // The media type itself, not a parameter of it that happens to name a form.
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/x-www-form-urlencoded') return decodeForm(text);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -1,7 +1,8 @@
 import { createApi } from '../../src/app.js';
 import type { AppDeps } from '../../src/context.js';
 import { loadSettings, type Settings } from '../../src/settings/load.js';
-import { createFixedClock, createMemoryLogger, createMemoryStorage, createMemoryTextFile, createScriptedHost } from '../../adapters/memory/index.js';
+import { createFixedClock, createInProcessJobRunner, createMemoryLogger, createMemoryStorage, createMemoryTextFile, createScriptedHost } from '../../adapters/memory/index.js';
+import type { BarmanHost } from '../../src/ports.js';
 
 /** The seed README's client.conf: memin / 1258 as plain MD5. */
 export const SEED_CLIENT_CONF = `[memin]
@@ -36,6 +37,30 @@ export function testApp(overrides: Partial<AppDeps> & { settingsText?: string; c
   const usersFile = deps.usersFile as ReturnType<typeof createMemoryTextFile>;
   const logger = deps.logger as ReturnType<typeof createMemoryLogger>;
   return { app, api, deps, clock, usersFile, logger };
+}
+
+/**
+ * An app with two barman hosts (default and dc2, backup async on both) whose async jobs run in
+ * this process (createInProcessJobRunner), each on its own host.
+ */
+export function twoHostApp(main: BarmanHost, dc2: BarmanHost, clientConf: string) {
+  const settings = loadSettings({
+    text: "[barman]\nconfigfile=/etc/barman.conf\nasynccommand=['backup']\n[host:dc2]\nconfigfile=/etc/barman.conf\nasync_command=['backup']\n[authtoken]\nsecret=test-secret-of-enough-length\n",
+    path: '/etc/barmanapi.conf',
+  });
+  const holder: { deps?: AppDeps } = {};
+  const runner = createInProcessJobRunner({
+    get storage() {
+      return holder.deps!.storage;
+    },
+    host: main,
+    hostFor: (name: string) => (name === 'dc2' ? { host: dc2, maxOutputBytes: 1 << 20 } : null),
+    clock: { now: () => new Date() },
+    maxOutputBytes: 1 << 20,
+  } as never);
+  const t = testApp({ host: main, hosts: { dc2 }, settings, clientConf, jobs: runner });
+  holder.deps = t.deps;
+  return { ...t, runner };
 }
 
 export async function loginToken(app: { request: (p: string, i?: RequestInit) => Response | Promise<Response> }, user = 'memin', password = '1258'): Promise<string> {

@@ -9,10 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { fixtureBarmanHost, type CommandHandler } from '../support/fake-barman.js';
-import { caller, clientConfUser, testApp } from '../support/app.js';
-import { loadSettings } from '../../src/settings/load.js';
-import { createInProcessJobRunner } from '../../adapters/memory/index.js';
-import type { AppDeps } from '../../src/context.js';
+import { caller, clientConfUser, testApp, twoHostApp } from '../support/app.js';
 
 const OUTPUT = join(import.meta.dirname, '..', 'fixtures', 'barman-output', '3.4');
 const STATE = ['list-server', 'show-server', 'status', 'list-backup', 'show-backup'];
@@ -59,22 +56,8 @@ function setup(chunks: Uint8Array[] = [new TextEncoder().encode('backup done\n')
   };
   const main = fixtureBarmanHost('3.4', handler);
   const dc2 = fixtureBarmanHost('3.4', handler);
-  const settings = loadSettings({
-    text: "[barman]\nconfigfile=/etc/barman.conf\nasynccommand=['backup']\n[host:dc2]\nconfigfile=/etc/barman.conf\nasync_command=['backup']\n[authtoken]\nsecret=test-secret-of-enough-length\n",
-    path: '/etc/barmanapi.conf',
-  });
-  const holder: { deps?: AppDeps } = {};
-  const runner = createInProcessJobRunner({
-    get storage() {
-      return holder.deps!.storage;
-    },
-    host: main,
-    hostFor: (name: string) => (name === 'dc2' ? { host: dc2, maxOutputBytes: 1 << 20 } : null),
-    clock: { now: () => new Date() },
-    maxOutputBytes: 1 << 20,
-  } as never);
-  const t = testApp({ host: main, hosts: { dc2 }, settings, clientConf: USERS, jobs: runner });
-  holder.deps = t.deps;
+  const t = twoHostApp(main, dc2, USERS);
+  const { runner } = t;
   const tokens = new Map<string, string>();
   const token = async (who: string) => {
     if (!tokens.has(who)) {
@@ -313,8 +296,9 @@ describe('v1 job logs', () => {
 
   it('streams a log of megabytes a window at a time, whole characters in every event', async () => {
     const enc = new TextEncoder();
-    const big = enc.encode(`${'é'.repeat(700_000)}\n${'x'.repeat(600_001)}\n`);
-    const { v1, release, runner, deps } = setup([big]);
+    // One ASCII byte first: the 1 MiB read windows and 64 KiB events then fall inside characters.
+    const big = enc.encode(`a${'é'.repeat(700_000)}\n${'x'.repeat(600_001)}\n`);
+    const { v1, release, runner, deps, clock, api } = setup([big]);
     const job = (await (await v1('ops', 'POST', '/hosts/default/servers/pg/backups', {})).json()) as { id: string };
     release();
     await runner.settled();
@@ -325,6 +309,13 @@ describe('v1 job logs', () => {
     const file = await deps.storage.readBytes(`active/${job.id.slice(0, 6)}/${job.id}/output.log`);
     expect(enc.encode(logs.map((e) => JSON.parse(e.data) as string).join(''))).toEqual(file);
     expect(Number(logs[logs.length - 1]!.id)).toBe(file!.length);
+    // The same from the month's archive.
+    clock.set('2026-12-02T10:00:00Z');
+    await api.jobs.archivePastMonths();
+    clock.set('2026-11-15T10:30:00Z');
+    const archived = (await events(await v1('ops', 'GET', `/jobs/${job.id}/log`, undefined, { 'last-event-id': '1' }))).filter((e) => e.event === 'log');
+    for (const e of archived) expect(JSON.parse(e.data) as string).not.toContain('\ufffd');
+    expect(enc.encode(archived.map((e) => JSON.parse(e.data) as string).join(''))).toEqual(file!.subarray(1));
   });
 });
 

@@ -7,10 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixtureBarmanHost } from '../support/fake-barman.js';
-import { basic, caller, clientConfUser, testApp } from '../support/app.js';
-import { loadSettings } from '../../src/settings/load.js';
-import { createInProcessJobRunner } from '../../adapters/memory/index.js';
-import type { AppDeps } from '../../src/context.js';
+import { basic, caller, clientConfUser, testApp, twoHostApp } from '../support/app.js';
 
 const OUTPUT = join(import.meta.dirname, '..', 'fixtures', 'barman-output', '3.4');
 const json = (name: string) => readFileSync(join(OUTPUT, `${name}.json`), 'utf8');
@@ -41,22 +38,8 @@ const USERS =
 function setup() {
   const main = barman();
   const dc2 = barman();
-  const settings = loadSettings({
-    text: "[barman]\nconfigfile=/etc/barman.conf\nasynccommand=['backup']\n[host:dc2]\nconfigfile=/etc/barman.conf\nasync_command=['backup']\n[authtoken]\nsecret=test-secret-of-enough-length\n",
-    path: '/etc/barmanapi.conf',
-  });
-  const holder: { deps?: AppDeps } = {};
-  const runner = createInProcessJobRunner({
-    get storage() {
-      return holder.deps!.storage;
-    },
-    host: main,
-    hostFor: (name: string) => (name === 'dc2' ? { host: dc2, maxOutputBytes: 1 << 20 } : null),
-    clock: { now: () => new Date() },
-    maxOutputBytes: 1 << 20,
-  } as never);
-  const t = testApp({ host: main, hosts: { dc2 }, settings, clientConf: USERS, jobs: runner });
-  holder.deps = t.deps;
+  const t = twoHostApp(main, dc2, USERS);
+  const { runner } = t;
   const tokens = new Map<string, string>();
   const v1 = async (who: string | null, path: string, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
@@ -167,6 +150,16 @@ describe('v1 reads', () => {
     expect((await v1('memin', '/jobs?limit=0')).body).toMatchObject({ status: 400, parameter: 'limit' });
     expect((await v1('memin', '/jobs?status=gone')).body).toMatchObject({ status: 400, parameter: 'status', allowed: ['any', 'queued', 'running', 'done', 'failed', 'lost', 'cancelled'] });
     expect((await v1('memin', '/jobs?cursor=bm9wZQ')).body).toMatchObject({ status: 400, parameter: 'cursor' });
+  });
+
+  it('lets a listed browser origin preflight every v1 method', async () => {
+    const { app } = testApp({ settingsText: "[application]\ncors_origins = ['https://portal.example']\n[authtoken]\nsecret=test-secret-of-enough-length\n" });
+    const res = await app.request('/api/v1/users/ann', { method: 'OPTIONS', headers: { origin: 'https://portal.example', 'access-control-request-method': 'PATCH' } });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-methods')).toContain('PATCH');
+    expect(res.headers.get('access-control-allow-methods')).toContain('DELETE');
+    const legacy = await app.request('/barman/list-server', { method: 'OPTIONS', headers: { origin: 'https://portal.example', 'access-control-request-method': 'POST' } });
+    expect(legacy.headers.get('access-control-allow-methods')).toBe('GET,POST');
   });
 
   it('answers a method a path does not serve with 405 and Allow, before asking for a token', async () => {

@@ -9,8 +9,9 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { ApiError, badRequest, notFound } from '../../http/errors.js';
-import { queryParams, readParams, type Params } from '../../http/params.js';
-import { flag, lazySchema, matching, noParams, oneOf, parseParams, text, type LazySchema, type ParamsSchema } from '../../http/schema.js';
+import { queryParams, type Params } from '../../http/params.js';
+import { paramsBody } from './body.js';
+import { flag, lazySchema, matching, noParams, oneOf, parseParams, text } from '../../http/schema.js';
 import type { HostServices, HostSet } from '../../hosts/services.js';
 import type { JobService, JobView } from '../../jobs/service.js';
 import { runCommand } from '../../barman/run.js';
@@ -106,7 +107,7 @@ function backupActions(host: HostOf, act: Act): V1Route[] {
       summary: 'Start a backup', body: { schema: 'BackupRequest', required: false },
       responses: { ...started, ...ran }, errors: [409, 502],
       handle: async (c, p) => {
-        const body = await typedBody(c, backupBody);
+        const body = await paramsBody(c, backupBody, true);
         return act(c, host(c, p.host!), 'backup', { server_name: p.server!, ...asParams(body) });
       },
     },
@@ -128,7 +129,7 @@ function backupActions(host: HostOf, act: Act): V1Route[] {
       body: { schema: 'RecoveryRequest', required: true },
       responses: { ...started, ...ran }, errors: [409, 502],
       handle: async (c, p) => {
-        const body = await typedBody(c, recoveryBody);
+        const body = await paramsBody(c, recoveryBody, false);
         const h = host(c, p.host!);
         await listedBackup(h, p.server!, String(body.backup));
         return act(c, h, 'recover', { server_name: p.server!, ...recoverParams(body) });
@@ -143,7 +144,7 @@ function serverActions(host: HostOf, act: Act): V1Route[] {
       method: 'POST', path: '/hosts/{host}/servers/{server}/check', operationId: 'checkServer', tag: 'servers', rule: 'barman/check', pathParams: SERVER,
       summary: 'Run barman check now (it connects to PostgreSQL)', responses: { ...started, ...ran }, errors: [409, 502],
       handle: async (c, p) => {
-        await typedBody(c, noParams);
+        await paramsBody(c, noParams, true);
         return act(c, host(c, p.host!), 'check', { server_name: p.server!, fresh: 'true' });
       },
     },
@@ -152,7 +153,7 @@ function serverActions(host: HostOf, act: Act): V1Route[] {
       summary: 'Switch PostgreSQL to a new WAL segment (barman switch-wal)', body: { schema: 'SwitchWalRequest', required: false },
       responses: { ...started, ...ran }, errors: [409, 502],
       handle: async (c, p) => {
-        const body = await typedBody(c, switchWalBody);
+        const body = await paramsBody(c, switchWalBody, true);
         return act(c, host(c, p.host!), 'switch-wal', { server_name: p.server!, ...asParams(body) });
       },
     },
@@ -163,7 +164,7 @@ function serverActions(host: HostOf, act: Act): V1Route[] {
       description: 'The body names the parameters as the legacy route does: positional arguments by the names barman\'s help gives them, options by long name without dashes, flags as "true". What the host\'s barman does not take is refused by name.',
       body: { schema: 'CommandRequest', required: false },
       responses: { ...started, ...ran }, errors: [409, 502],
-      handle: async (c, p) => act(c, host(c, p.host!), p.command!, asParams(await typedBody(c, commandBody))),
+      handle: async (c, p) => act(c, host(c, p.host!), p.command!, asParams(await paramsBody(c, commandBody, true))),
     },
   ];
 }
@@ -176,17 +177,6 @@ function commandRule(params: Record<string, string>): string {
   const command = params.command ?? '';
   if (!COMMAND_NAME_RE.test(command)) throw notFound(`no barman command ${JSON.stringify(command.slice(0, 64))}: commands are lower-case words`, { parameter: 'command' });
   return `barman/${command}`;
-}
-
-/**
- * A JSON object body checked against `schema` (no query parameters: everything is in the body),
- * as the schema reads it: flags as booleans, words in their one spelling.
- */
-async function typedBody<S extends ParamsSchema>(c: Context<AppEnv>, schema: LazySchema<S>): Promise<Record<string, unknown>> {
-  await parseParams(noParams, queryParams(c));
-  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== '' && type !== 'application/json') throw new ApiError(415, 'UnsupportedMediaType', `send the body as application/json, not ${type.slice(0, 64)}`, { parameter: 'Content-Type', allowed: ['application/json'] });
-  return (await parseParams(schema, await readParams(c))) as Record<string, unknown>;
 }
 
 /** A recovery body as recover's parameters: the ssh command built from its parts. */

@@ -5,9 +5,10 @@
  */
 import type { Context } from 'hono';
 import type { AppEnv } from '../../context.js';
-import { ApiError, badRequest } from '../../http/errors.js';
-import { queryParams, readJsonValue, type Params } from '../../http/params.js';
-import { lazySchema, noParams, parseParams } from '../../http/schema.js';
+import { badRequest } from '../../http/errors.js';
+import { queryParams, type Params } from '../../http/params.js';
+import { noParams, parseParams } from '../../http/schema.js';
+import { lazyShape, shapedBody } from './body.js';
 import { changeBarmanConfig } from '../../barman-config/change-route.js';
 import { publicView, readBarmanConfig } from '../../barman-config/reader.js';
 import type { ConfigTargets } from '../../barman-config/routes.js';
@@ -16,7 +17,7 @@ import type { V1Route } from './route.js';
 const HOST = { host: 'The barman host, as the settings name it (`default` for [barman])' };
 
 /** set: {"section.key": "value"}; remove: ["section.key"]; and how to apply them. */
-export const configPatchBody = lazySchema((z) =>
+export const configPatchBody = lazyShape((z) =>
   z.strictObject({
     set: z.record(z.string(), z.string({ error: 'must map section.key to a text value' })).optional(),
     remove: z.array(z.string()).optional(),
@@ -58,16 +59,7 @@ export function configRoutes(targets: ConfigTargets): V1Route[] {
 
 /** The body as /config/barman/change's parameters (section.key=value, remove=…, the flags). */
 async function patchParams(c: Context<AppEnv>): Promise<Params> {
-  await parseParams(noParams, queryParams(c));
-  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw new ApiError(415, 'UnsupportedMediaType', 'send the change as application/json', { parameter: 'Content-Type', allowed: ['application/json'] });
-  const schema = await configPatchBody.get();
-  const parsed = schema.safeParse((await readJsonValue(c)) ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw badRequest(`${issue.path.join('.') || 'body'}: ${issue.message}`, { parameter: String(issue.path[0] ?? 'body') });
-  }
-  const { set = {}, remove = [], create, force, dry_run } = parsed.data;
+  const { set = {}, remove = [], create, force, dry_run } = await shapedBody(c, configPatchBody);
   for (const key of Object.keys(set)) if (['create', 'force', 'dry_run', 'remove'].includes(key)) throw badRequest(`set: ${key} is not section.key`, { parameter: 'set' });
   return { ...set, ...(remove.length ? { remove } : {}), create: String(create ?? false), force: String(force ?? false), dry_run: String(dry_run ?? false) };
 }

@@ -99,7 +99,7 @@ async function v1Operation(z: Zod, r: V1Route): Promise<Json> {
   if (r.conditional) responses['304'] = { description: 'Not modified: your If-None-Match names the current ETag', headers: headersOf(['ETag']) };
   const problems = [
     'BadRequest', ...(r.rule === null ? [] : ['Unauthorized', 'Forbidden']), 'NotFound', 'MethodNotAllowed',
-    ...(r.login ? ['ContentTooLarge', 'UnsupportedMediaType', 'TooManyRequests'] : []),
+    ...(r.method !== 'GET' ? ['ContentTooLarge', 'UnsupportedMediaType'] : []), ...(r.login ? ['TooManyRequests'] : []),
     ...(r.errors?.includes(409) ? ['Conflict'] : []), 'InternalError', ...(r.errors?.includes(501) ? ['NotImplemented'] : []), ...(r.errors?.includes(502) ? ['BadGateway'] : []), 'ServiceUnavailable',
   ];
   for (const p of problems) responses[String(PROBLEMS[p]!.status)] = ref('responses', p);

@@ -48,49 +48,55 @@ export function wholeCharacters(bytes: Uint8Array): number {
 }
 
 export function streamJobLog(c: Context<AppEnv>, jobs: JobService, logger: Logger, first: JobView, from: number, detail: (v: JobView) => Promise<unknown>): Response {
-  // Outside the stream's callback: an error event, too, carries the offset reached.
-  let offset = from;
   return streamSSE(c, async (stream) => {
+    let offset = from;
     let current = first;
     const decoder = new TextDecoder();
-    const sendLog = async () => {
-      for (;;) {
-        const bytes = await jobs.readOutput(current, offset, WINDOW_BYTES);
-        const sent = await sendWindow(bytes);
-        if (bytes.length < WINDOW_BYTES || sent === 0 || stream.aborted) return;
-      }
-    };
-    const sendWindow = async (bytes: Uint8Array) => {
+    const ended = () => current.status !== 'running' && current.status !== 'queued';
+    /** Log events for `bytes`; `last`: they end the log of a finished job (a cut character there is its end). */
+    const sendWindow = async (bytes: Uint8Array, last: boolean) => {
       let at = 0;
       while (at < bytes.length) {
         const slice = bytes.subarray(at, Math.min(bytes.length, at + EVENT_BYTES));
-        // The end of a finished job's log is its end, even inside a character (invalid UTF-8).
-        const ended = current.status !== 'running' && current.status !== 'queued';
-        const whole = ended && at + slice.length === bytes.length ? slice.length : wholeCharacters(slice) || (ended ? slice.length : 0);
-        if (whole === 0) break; // the rest of a character: read again next time
+        const final = last && at + slice.length === bytes.length;
+        const whole = final ? slice.length : wholeCharacters(slice);
+        if (whole === 0) break; // the start of a character: read again, with the rest of it
         at += whole;
         offset += whole;
         await stream.writeSSE({ event: 'log', id: String(offset), data: JSON.stringify(decoder.decode(slice.subarray(0, whole))) });
       }
       return at;
     };
-    await stream.writeSSE({ event: 'status', id: String(offset), data: current.status });
-    let pollMs = FIRST_POLL_MS;
-    while (!stream.aborted) {
+    const sendLog = async () => {
+      // An archived log is read whole from its archive anyway: once, not once per window.
+      const window = current.archived ? Infinity : WINDOW_BYTES;
+      for (;;) {
+        const bytes = await jobs.readOutput(current, offset, window);
+        const last = ended() && bytes.length < window;
+        const sent = await sendWindow(bytes, last);
+        if (bytes.length < window || sent === 0 || stream.aborted) return;
+      }
+    };
+    try {
+      await stream.writeSSE({ event: 'status', id: String(offset), data: current.status });
+      let pollMs = FIRST_POLL_MS;
+      while (!stream.aborted) {
+        await sendLog();
+        if (ended()) break;
+        await jobs.waitForEnd(current.job.id, pollMs);
+        pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
+        const previous = current.status;
+        current = await jobs.view(current.job.id);
+        if (current.status !== previous) await stream.writeSSE({ event: 'status', id: String(offset), data: current.status });
+      }
+      if (stream.aborted) return;
       await sendLog();
-      if (current.status !== 'running' && current.status !== 'queued') break;
-      await jobs.waitForEnd(current.job.id, pollMs);
-      pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
-      const previous = current.status;
-      current = await jobs.view(current.job.id);
-      if (current.status !== previous) await stream.writeSSE({ event: 'status', id: String(offset), data: current.status });
+      await stream.writeSSE({ event: 'end', id: String(offset), data: JSON.stringify(await detail(current)) });
+    } catch (err) {
+      // The stream has begun: the failure goes to the log (redacted); the client gets an event
+      // with the offset reached, and no detail of the inside.
+      logger.log('error', `log stream of job ${first.job.id} failed`, { error: redact(String(err)) });
+      await stream.writeSSE({ event: 'error', id: String(offset), data: JSON.stringify('the log could not be read; reconnect with Last-Event-ID to go on') }).catch(() => undefined);
     }
-    if (stream.aborted) return;
-    await sendLog();
-    await stream.writeSSE({ event: 'end', id: String(offset), data: JSON.stringify(await detail(current)) });
-  }, async (err, stream) => {
-    // The stream has begun: the failure goes to the log (redacted), the client gets an error event and retries.
-    logger.log('error', `log stream of job ${first.job.id} failed`, { error: redact(String(err)) });
-    await stream.writeSSE({ event: 'error', id: String(offset), data: JSON.stringify('the log could not be read; reconnect with Last-Event-ID to go on') }).catch(() => undefined);
   });
 }

@@ -10,7 +10,7 @@ import { ApiError, notFound } from '../../http/errors.js';
 import { noParams, parseParams } from '../../http/schema.js';
 import { queryParams } from '../../http/params.js';
 import type { HostServices, HostSet } from '../../hosts/services.js';
-import { checkFleetRules, readHost, type FleetRow } from '../../hosts/routes.js';
+import { checkFleetRules, readHost, walView, type FleetRow } from '../../hosts/routes.js';
 import type { BackupDetails, BackupState, ServerState } from '../../state/model.js';
 import { BarmanStateError, type StateAnswer } from '../../state/service.js';
 import { redact } from '../../util/redact.js';
@@ -203,15 +203,7 @@ function serverResource(host: string, s: ServerState, stale: boolean) {
     last_backup: s.lastBackup ? backupResource(host, s.name, s.lastBackup) : null,
     backups: s.backups?.length ?? null,
     failed_backups: s.failedBackups,
-    wal: {
-      current: s.currentWal,
-      archiver_enabled: s.archiver.enabled,
-      last_archived: s.archiver.lastArchivedWal,
-      last_archived_time: s.archiver.lastArchivedTime,
-      failed_count: s.archiver.failedCount,
-      last_failed: s.archiver.lastFailedWal,
-      streaming: s.streamingArchiver,
-    },
+    wal: walView(s),
     errors: s.errors,
     stale,
   };

@@ -111,7 +111,7 @@ function configSchemas(z: Zod) {
     note: z.string(),
   });
   const SettingsChange = z.strictObject({
-    set: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())])).optional().describe('section.key (or host:NAME.key) → value'),
+    set: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe("section.key (or host:NAME.key) → value; a list as the settings file writes it: ['a', 'b']"),
     remove: z.array(z.string()).optional().describe('Keys back to their defaults'),
     dry_run: z.boolean().optional(),
   });
@@ -154,7 +154,7 @@ function commonSchemas(z: Zod) {
     expires_at: z.string(),
   });
   const Credentials = z.strictObject({ username: z.string().min(1), password: z.string() });
-  const ruleList = (what: string) => z.array(z.string()).optional().describe(what);
+  const ruleList = (what: string) => z.union([z.array(z.string()), z.string()]).optional().describe(`${what}: a list, or one text in the users file's list syntax`);
   const User = z.strictObject({ username: z.string(), access: z.array(z.string()), deny: z.array(z.string()), hosts: z.array(z.string()).optional() });
   const UserList = z.strictObject({ items: z.array(User) });
   const NewUser = z.strictObject({

@@ -5,16 +5,17 @@
  */
 import type { Context } from 'hono';
 import type { AppEnv, Deps } from '../../context.js';
-import { ApiError, badRequest } from '../../http/errors.js';
-import { queryParams, readJsonValue, type Params } from '../../http/params.js';
-import { lazySchema, noParams, parseParams } from '../../http/schema.js';
+import { badRequest } from '../../http/errors.js';
+import { queryParams, type Params } from '../../http/params.js';
+import { noParams, parseParams } from '../../http/schema.js';
+import { lazyShape, shapedBody } from './body.js';
 import { changeSettings, checkReachesAll, settingsView } from '../../settings/routes.js';
 import type { V1Route } from './route.js';
 
 /** set: {"section.key": value} (host:NAME.key for a further host); remove: keys back to their defaults. */
-export const settingsPatchBody = lazySchema((z) =>
+export const settingsPatchBody = lazyShape((z) =>
   z.strictObject({
-    set: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())], { error: 'must map section.key to a value' })).optional(),
+    set: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'must map section.key to a text, number or true/false (a list as its text: [\'a\', \'b\'])' })).optional(),
     remove: z.array(z.string()).optional(),
     dry_run: z.boolean({ error: 'must be true or false' }).optional(),
   }),
@@ -47,19 +48,12 @@ export function settingsRoutes(deps: Deps): V1Route[] {
   ];
 }
 
+/** The body as /config/barmanapi/change's parameters (section.key=value, remove=…, dry_run). */
 async function patchParams(c: Context<AppEnv>): Promise<Params> {
-  await parseParams(noParams, queryParams(c));
-  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw new ApiError(415, 'UnsupportedMediaType', 'send the change as application/json', { parameter: 'Content-Type', allowed: ['application/json'] });
-  const parsed = (await settingsPatchBody.get()).safeParse((await readJsonValue(c)) ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw badRequest(`${issue.path.join('.') || 'body'}: ${issue.message}`, { parameter: String(issue.path[0] ?? 'body') });
-  }
-  const { set = {}, remove = [], dry_run } = parsed.data;
+  const { set = {}, remove = [], dry_run } = await shapedBody(c, settingsPatchBody);
   if (Object.hasOwn(set, 'dry_run') || Object.hasOwn(set, 'remove')) throw badRequest('set: keys are section.key', { parameter: 'set' });
   const params: Params = { dry_run: String(dry_run ?? false) };
-  for (const [key, value] of Object.entries(set)) params[key] = Array.isArray(value) ? value : String(value);
+  for (const [key, value] of Object.entries(set)) params[key] = String(value);
   if (remove.length > 0) params.remove = remove;
   return params;
 }

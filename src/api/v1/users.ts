@@ -3,13 +3,14 @@
  * routes (each maps to one of them), the same user directory, the same "who may manage whom"
  * guard; passwords only ever in a JSON body.
  */
-import type { Context } from 'hono';
-import type { AppEnv, Deps } from '../../context.js';
+import type { Deps } from '../../context.js';
 import type { AuthService } from '../../auth/service.js';
 import { managesUsers } from '../../auth/routes.js';
-import { ApiError, notFound } from '../../http/errors.js';
-import { queryParams, readParams, type Params } from '../../http/params.js';
-import { lazySchema, noParams, parseParams, text, textOrList, type LazySchema, type ParamsSchema } from '../../http/schema.js';
+import { notFound } from '../../http/errors.js';
+import { queryParams } from '../../http/params.js';
+import { lazySchema, noParams, parseParams, text, textOrList } from '../../http/schema.js';
+import type { UserInput } from '../../auth/users.js';
+import { paramsBody } from './body.js';
 import { mountPrefix } from './problem.js';
 import type { V1Route } from './route.js';
 
@@ -50,8 +51,8 @@ export function userRoutes(deps: Deps, auth: AuthService): V1Route[] {
       responses: { 201: { description: 'Added: the user, also at Location', schema: 'User', headers: ['Location'] } },
       errors: [409],
       handle: async (c) => {
-        const body = await jsonBody(c, newUserBody);
-        const user = await auth.users.add(body, managesUsers(deps, c, 'add'));
+        const body = await paramsBody(c, newUserBody, false);
+        const user = await auth.users.add(body as UserInput, managesUsers(deps, c, 'add'));
         deps.logger.log('info', 'user added', { user: user.username, by: c.get('user').username });
         return c.json(user, 201, { Location: `${mountPrefix(c)}/api/v1/users/${encodeURIComponent(user.username)}` });
       },
@@ -62,8 +63,8 @@ export function userRoutes(deps: Deps, auth: AuthService): V1Route[] {
       responses: { 200: { description: 'The user as changed', schema: 'User' } },
       errors: [409],
       handle: async (c, p) => {
-        const body = await jsonBody(c, userChangeBody);
-        const user = await auth.users.change({ ...body, username: p.username! }, managesUsers(deps, c, 'change'));
+        const body = await paramsBody(c, userChangeBody, false);
+        const user = await auth.users.change({ ...(body as UserInput), username: p.username! }, managesUsers(deps, c, 'change'));
         deps.logger.log('info', 'user changed', { user: user.username, by: c.get('user').username, fields: Object.keys(body) });
         return user;
       },
@@ -81,14 +82,4 @@ export function userRoutes(deps: Deps, auth: AuthService): V1Route[] {
       },
     },
   ];
-}
-
-/** A JSON object body checked against `schema`; nothing in the query (a password in a URL ends up in logs). */
-async function jsonBody<S extends ParamsSchema>(c: Context<AppEnv>, schema: LazySchema<S>): Promise<Params> {
-  await parseParams(noParams, queryParams(c));
-  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw new ApiError(415, 'UnsupportedMediaType', `send the body as application/json${type ? `, not ${type.slice(0, 64)}` : ''}`, { parameter: 'Content-Type', allowed: ['application/json'] });
-  const body = await readParams(c);
-  await parseParams(schema, body);
-  return body;
 }
