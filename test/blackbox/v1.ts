@@ -144,7 +144,7 @@ export function defineV1Cases(ctx: () => V1Context): void {
     const { checked, direct, store } = ctx();
     const token = await v1Token(checked, 'admin');
     const doc = new DocumentCheck((await (await direct.fetch('/api/v1/openapi.json')).json()) as Json);
-    const started = await checked.fetch('/api/v1/hosts/default/servers/pg/backups', { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ immediate_checkpoint: true }) });
+    const started = await checked.fetch('/api/v1/hosts/default/servers/pg/backups', { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ immediate_checkpoint: true, wait: true }) });
     expect(started.status, await started.clone().text()).toBe(202);
     const job = (await started.json()) as Json;
     expect(started.headers.get('location')).toBe(`${direct.prefix}/api/v1/jobs/${job.id}`);

@@ -63,9 +63,10 @@ async function quiet(kind: string): Promise<void> {
   throw new Error(`barman ${kind} still running after 30 s`);
 }
 
+/** The newest DONE backup: one still waiting for its WAL files (another suite's) cannot be kept. */
 function latestBackupId(): string | null {
-  const list = directJson('list-backup', 'pg') as { pg: Array<{ backup_id: string }> };
-  return list.pg[0]?.backup_id ?? null;
+  const list = directJson('list-backup', 'pg') as { pg: Array<{ backup_id: string; status: string }> };
+  return list.pg.find((b) => b.status === 'DONE')?.backup_id ?? null;
 }
 
 beforeAll(() => {

@@ -163,6 +163,7 @@ describe('v1 actions', () => {
     expect(any.status).toBe(200);
     expect(await any.json()).toMatchObject({ status_code: 200, data: { pg: expect.any(Array) } });
     const failing = await v1('ops', 'POST', '/hosts/default/commands/sync-info', { server_name: 'pg' });
+    expect(failing.status).toBe(422);
     expect(failing.headers.get('content-type')).toBe('application/problem+json');
     expect(await failing.json()).toMatchObject({ status_code: 1, list: [] });
   });

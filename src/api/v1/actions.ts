@@ -97,6 +97,9 @@ export function actionRoutes(hosts: HostSet, jobs: JobService, detail: (v: JobVi
 type HostOf = (c: Context<AppEnv>, name: string) => HostServices;
 type Act = (c: Context<AppEnv>, h: HostServices, command: string, params: Params) => Promise<Response>;
 
+/** barman's own failures (classifyFailure): busy or locked, failed, unreachable, too slow. */
+const ACTION_ERRORS: V1Route['errors'] = [409, 422, 502, 504];
+
 const started = { 202: { description: 'Started as a background job ([barman] asynccommand): the job, also at Location', schema: 'JobDetail' as const, headers: ['Location'] } };
 const ran = { 200: { description: "barman's result", schema: 'CommandResult' as const } };
 
@@ -105,7 +108,7 @@ function backupActions(host: HostOf, act: Act): V1Route[] {
     {
       method: 'POST', path: '/hosts/{host}/servers/{server}/backups', operationId: 'startBackup', tag: 'backups', rule: 'barman/backup', pathParams: SERVER,
       summary: 'Start a backup', body: { schema: 'BackupRequest', required: false },
-      responses: { ...started, ...ran }, errors: [409, 502],
+      responses: { ...started, ...ran }, errors: ACTION_ERRORS,
       handle: async (c, p) => {
         const body = await paramsBody(c, backupBody, true);
         return act(c, host(c, p.host!), 'backup', { server_name: p.server!, ...asParams(body) });
@@ -114,7 +117,7 @@ function backupActions(host: HostOf, act: Act): V1Route[] {
     {
       method: 'DELETE', path: '/hosts/{host}/servers/{server}/backups/{backup}', operationId: 'deleteBackup', tag: 'backups', rule: 'barman/delete',
       pathParams: { ...SERVER, backup: 'The backup id as barman lists it; no shortcuts' },
-      summary: 'Delete a backup', responses: { ...started, ...ran }, errors: [409, 502],
+      summary: 'Delete a backup', responses: { ...started, ...ran }, errors: ACTION_ERRORS,
       handle: async (c, p) => {
         await parseParams(noParams, queryParams(c));
         const h = host(c, p.host!);
@@ -127,7 +130,7 @@ function backupActions(host: HostOf, act: Act): V1Route[] {
       summary: 'Recover a backup into a directory, here or on a remote host over ssh',
       description: 'remote_host (with remote_user, remote_port) recovers over ssh: the ssh command is built from them, never taken as text. tablespaces: NAME:LOCATION pairs. The paths are checked as on /barman/recover: barman\'s own folders and the API\'s store are refused.',
       body: { schema: 'RecoveryRequest', required: true },
-      responses: { ...started, ...ran }, errors: [409, 502],
+      responses: { ...started, ...ran }, errors: ACTION_ERRORS,
       handle: async (c, p) => {
         const body = await paramsBody(c, recoveryBody, false);
         const h = host(c, p.host!);
@@ -142,7 +145,7 @@ function serverActions(host: HostOf, act: Act): V1Route[] {
   return [
     {
       method: 'POST', path: '/hosts/{host}/servers/{server}/check', operationId: 'checkServer', tag: 'servers', rule: 'barman/check', pathParams: SERVER,
-      summary: 'Run barman check now (it connects to PostgreSQL)', responses: { ...started, ...ran }, errors: [409, 502],
+      summary: 'Run barman check now (it connects to PostgreSQL)', responses: { ...started, ...ran }, errors: ACTION_ERRORS,
       handle: async (c, p) => {
         await paramsBody(c, noParams, true);
         return act(c, host(c, p.host!), 'check', { server_name: p.server!, fresh: 'true' });
@@ -151,7 +154,7 @@ function serverActions(host: HostOf, act: Act): V1Route[] {
     {
       method: 'POST', path: '/hosts/{host}/servers/{server}/wal/switch', operationId: 'switchWal', tag: 'servers', rule: 'barman/switch-wal', pathParams: SERVER,
       summary: 'Switch PostgreSQL to a new WAL segment (barman switch-wal)', body: { schema: 'SwitchWalRequest', required: false },
-      responses: { ...started, ...ran }, errors: [409, 502],
+      responses: { ...started, ...ran }, errors: ACTION_ERRORS,
       handle: async (c, p) => {
         const body = await paramsBody(c, switchWalBody, true);
         return act(c, host(c, p.host!), 'switch-wal', { server_name: p.server!, ...asParams(body) });
@@ -163,7 +166,7 @@ function serverActions(host: HostOf, act: Act): V1Route[] {
       summary: 'Run any barman command of the host (its parameters as /barman/{command} takes them)',
       description: 'The body names the parameters as the legacy route does: positional arguments by the names barman\'s help gives them, options by long name without dashes, flags as "true". What the host\'s barman does not take is refused by name.',
       body: { schema: 'CommandRequest', required: false },
-      responses: { ...started, ...ran }, errors: [409, 502],
+      responses: { ...started, ...ran }, errors: ACTION_ERRORS,
       handle: async (c, p) => act(c, host(c, p.host!), p.command!, asParams(await paramsBody(c, commandBody, true))),
     },
   ];

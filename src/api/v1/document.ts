@@ -34,9 +34,11 @@ const PROBLEMS: Record<string, { status: number; description: string; headers?: 
   UnsupportedMediaType: { status: 415, description: 'A body that is not application/json' },
   TooManyRequests: { status: 429, description: 'Too many failed logins: wait as Retry-After says', headers: ['Retry-After'] },
   Conflict: { status: 409, description: 'Not now: the job has ended, or another change came first' },
+  BarmanFailed: { status: 422, description: "barman ran and failed: status_code is its exit code, list and data its output, detail its message" },
   InternalError: { status: 500, description: 'The API failed (a file it could not read or write): the log says more' },
   NotImplemented: { status: 501, description: 'Not available here: a barman without -f json output (no state model), or an installation without the docs page\'s files' },
   BadGateway: { status: 502, description: 'The barman host failed, could not be reached, or gave no answer to read' },
+  BarmanTimeout: { status: 504, description: 'barman did not finish within [barman] timeout and was stopped' },
   ServiceUnavailable: { status: 503, description: 'Busy (barman processes at their cap, a file locked): retry after Retry-After', headers: ['Retry-After'] },
 };
 
@@ -100,7 +102,8 @@ async function v1Operation(z: Zod, r: V1Route): Promise<Json> {
   const problems = [
     'BadRequest', ...(r.rule === null ? [] : ['Unauthorized', 'Forbidden']), 'NotFound', 'MethodNotAllowed',
     ...(r.method !== 'GET' ? ['ContentTooLarge', 'UnsupportedMediaType'] : []), ...(r.login ? ['TooManyRequests'] : []),
-    ...(r.errors?.includes(409) ? ['Conflict'] : []), 'InternalError', ...(r.errors?.includes(501) ? ['NotImplemented'] : []), ...(r.errors?.includes(502) ? ['BadGateway'] : []), 'ServiceUnavailable',
+    ...(r.errors?.includes(409) ? ['Conflict'] : []), ...(r.errors?.includes(422) ? ['BarmanFailed'] : []), 'InternalError',
+    ...(r.errors?.includes(501) ? ['NotImplemented'] : []), ...(r.errors?.includes(502) ? ['BadGateway'] : []), 'ServiceUnavailable', ...(r.errors?.includes(504) ? ['BarmanTimeout'] : []),
   ];
   for (const p of problems) responses[String(PROBLEMS[p]!.status)] = ref('responses', p);
   return {

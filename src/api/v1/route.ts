@@ -53,7 +53,7 @@ export interface V1Route {
   /** Answers of success; the errors every route may give are added by the document. */
   responses: Record<number, ResponseSpec>;
   /** Errors beyond those every route may give: 501 (barman without -f json, a build without the docs page's files), 502 (a barman host). */
-  errors?: Array<409 | 501 | 502>;
+  errors?: Array<409 | 422 | 501 | 502 | 504>;
   /** A read whose answer carries an ETag (the caller's scope included) and may be a 304. */
   conditional?: boolean;
   /** Members left out of the ETag: values that change while the resource does not (a ticket, signed anew). */
