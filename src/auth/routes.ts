@@ -13,7 +13,7 @@ import type { Context } from 'hono';
  * A user's fields as the user routes take them (their values are checked by the user directory,
  * which the CLI shares): access, deny and hosts as a list, or one text in the users file's list syntax.
  */
-const userFields = () => ({
+export const userFields = () => ({
   username: text('is required').optional(),
   password: text().optional(),
   access: textOrList().optional(),

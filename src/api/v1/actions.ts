@@ -17,7 +17,7 @@ import type { JobService, JobView } from '../../jobs/service.js';
 import { runCommand } from '../../barman/run.js';
 import { COMMAND_NAME_RE } from '../../barman/invocation.js';
 import { mountPrefix } from './problem.js';
-import { stateRead } from './reads.js';
+import { modelOf, stateRead } from './reads.js';
 import type { V1Route } from './route.js';
 
 const HOST = { host: 'The barman host, as the settings name it (`default` for [barman])' };
@@ -204,7 +204,6 @@ function asParams(body: Record<string, unknown>): Params {
 
 /** Only an id list-backup lists: no shortcut (latest, oldest) or other word reaches barman. */
 async function listedBackup(h: HostServices, server: string, id: string): Promise<void> {
-  const found = await stateRead(h, () => h.state.backups(server));
-  if (found.model === null) throw found.missing ? notFound(found.reason, { parameter: 'server' }) : new ApiError(501, 'NoStateModel', found.reason);
-  if (!found.model.some((b) => b.id === id)) throw notFound(`server ${server} has no backup ${JSON.stringify(id.slice(0, 64))}`, { parameter: 'backup' });
+  const backups = modelOf(await stateRead(h, () => h.state.backups(server)), 'server');
+  if (!backups.some((b) => b.id === id)) throw notFound(`server ${server} has no backup ${JSON.stringify(id.slice(0, 64))}`, { parameter: 'backup' });
 }

@@ -133,7 +133,7 @@ export async function stateRead<T>(host: HostServices, read: () => Promise<T>): 
 }
 
 /** The model, or the error its absence means: 404 for what does not exist, 501 for a barman without -f json. */
-function modelOf<T>(answer: StateAnswer<T>, what: string): T {
+export function modelOf<T>(answer: StateAnswer<T>, what: string): T {
   if (answer.reason === undefined) return answer.model;
   if (answer.missing) throw notFound(answer.reason, { parameter: what });
   throw new ApiError(501, 'NoStateModel', answer.reason);

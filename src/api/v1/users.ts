@@ -5,18 +5,21 @@
  */
 import type { Deps } from '../../context.js';
 import type { AuthService } from '../../auth/service.js';
-import { managesUsers } from '../../auth/routes.js';
+import { managesUsers, userFields } from '../../auth/routes.js';
 import { notFound } from '../../http/errors.js';
 import { queryParams } from '../../http/params.js';
-import { lazySchema, noParams, parseParams, text, textOrList } from '../../http/schema.js';
+import { lazySchema, noParams, parseParams, text } from '../../http/schema.js';
 import type { UserInput } from '../../auth/users.js';
 import { paramsBody } from './body.js';
 import { mountPrefix } from './problem.js';
 import type { V1Route } from './route.js';
 
-const rules = () => ({ access: textOrList().optional(), deny: textOrList().optional(), hosts: textOrList().optional() });
-export const newUserBody = lazySchema((z) => z.strictObject({ username: text('is required').min(1, { error: 'is required' }), password: text('is required'), ...rules() }));
-export const userChangeBody = lazySchema((z) => z.strictObject({ password: text().optional(), ...rules() }));
+/** The legacy user routes' fields; here a new user must name itself and its password, and a change names neither user nor name. */
+export const newUserBody = lazySchema((z) => z.strictObject({ ...userFields(), username: text('is required').min(1, { error: 'is required' }), password: text('is required') }));
+export const userChangeBody = lazySchema((z) => {
+  const { username: _name, ...fields } = userFields();
+  return z.strictObject(fields);
+});
 
 const USER = { username: 'The user, as client.conf names them' };
 
