@@ -85,7 +85,15 @@ export function readSettingsFile(text: string, path: string | null, opts: { stri
   const doc = new IniDocument(text);
   if (opts.strict && doc.problems[0]) throw new SettingsError(path, null, null, doc.problems[0].message);
   for (const p of doc.problems) warnings.push(`${where}: ${p.message}`);
-  for (const section of new Set(doc.sectionNames())) {
+  // As Python's configparser: a section named twice is refused, since only one of the two would be read.
+  const names = doc.sectionNames();
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) {
+    const problem = `[${twice}] appears twice; only one of them would be read: merge them into one section`;
+    if (opts.strict) throw new SettingsError(path, twice, null, problem);
+    warnings.push(`${where}: ${problem}`);
+  }
+  for (const section of new Set(names)) {
     const host = /^host:(.*)$/i.exec(section);
     if (host) addHost(section, host[1]!, Object.entries(doc.values(section)));
     else addSection(section, Object.entries(doc.values(section)));

@@ -30,6 +30,8 @@ beforeAll(async () => {
   await once(stalled, 'listening');
   const stalledPort = (stalled.address() as AddressInfo).port;
   const d = serverDir(`configfile=${env.barman.config}\ncommand=${env.barman.command.join(' ')}\nremote=false\nasynccommand=['backup']`);
+  // One [application] section (serverDir's has the store): a second one would be refused.
+  writeFileSync(d.config, readFileSync(d.config, 'utf8').replace('[application]\n', `[application]\nfleet_timeout=${FLEET_TIMEOUT}\n`));
   const wrongKey = join(d.dir, 'wrong_known_hosts');
   // A host key that is not the sshd's: as after a change of the host's key.
   writeFileSync(wrongKey, `[127.0.0.1]:${env.ssh.port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHg5dMdUOM3fnJkhGhDhUwq06ynN0GkfJLr8vyWcSh5D\n`);
@@ -52,8 +54,6 @@ ${ssh(wrongKey)}
 [host:stalled]
 configfile=${env.barman2.config}
 ${ssh(env.ssh.knownHosts, stalledPort)}
-[application]
-fleet_timeout=${FLEET_TIMEOUT}
 `,
   );
   writeFileSync(d.clientConf, `[memin]\npassword = ${MD5_1258}\naccess = []\ndeny = []\n\n[dc2ops]\npassword = ${MD5_1258}\naccess = ['barman', 'fleet', 'history', 'config/barman']\ndeny = []\nhosts = ['dc2']\n`);
