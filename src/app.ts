@@ -22,6 +22,8 @@ import { methodGate } from './http/methods.js';
 import { CachingRouter } from './http/route-path.js';
 import { notFound } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
+import { TrustedProxies, type ClientInfo } from './http/client.js';
+import { healthRoutes } from './http/health.js';
 import { errorHandler } from './http/on-error.js';
 import { v1Api, v1Dispatch, v1Gate, type V1 } from './api/v1/index.js';
 
@@ -50,9 +52,19 @@ export interface Api {
 
 /** The one composition point: every route module, wired to the given ports. */
 export function createApi(given: AppDeps): Api {
-  const { settings: initial, jobs: formerRunner, runner = formerRunner, hosts: further, ...ports } = given;
+  const { settings: initial, jobs: formerRunner, runner = formerRunner, hosts: further, serving: _serving, ...ports } = given;
   const settings = holdSettings(initial);
-  const app0: Deps = { ...ports, settings, runner };
+  const proxies = new TrustedProxies(() => settings.current().application.trustedProxies);
+  const client = (c: Context<AppEnv>): ClientInfo => {
+    let found = c.get('client');
+    if (!found) {
+      // The Node server builds the request's URL with https: on a TLS socket.
+      found = proxies.resolve({ address: given.clientAddress?.(c), secure: c.req.url.startsWith('https:') }, (name) => c.req.header(name));
+      c.set('client', found);
+    }
+    return found;
+  };
+  const app0: Deps = { ...ports, settings, runner, client };
   const adapters = hostAdapters(initial, given.host, further);
   const hosts = new HostSet(adapters.map(([h, adapter]) => serveHost(h.name, adapter, app0, given.cpuCount, adapters.length > 1)));
   const main = hosts.default;
@@ -87,6 +99,8 @@ export function createApi(given: AppDeps): Api {
   const configs = configTargets(hosts, { onChange: (host) => host.reads.invalidate() });
   const v1 = v1Api(deps, auth, hosts, jobs, settings, historyOptions, configs);
 
+  // Probes come first: no token, no log line per probe (readiness changes are logged).
+  app.route('/', healthRoutes(deps, auth, hosts, given.serving));
   app.use('*', requestLog(deps));
   app.use('*', methodGate(deps));
   // v1's 404 and 405 come before authentication, as the legacy routes' 405 does.

@@ -3,6 +3,8 @@ import type { BarmanHost, Clock, DocsAssets, JobRunner, Logger, Storage, TextFil
 import type { Settings } from './settings/load.js';
 import type { PublicUser } from './auth/users.js';
 import type { V1Route } from './api/v1/route.js';
+import type { ClientInfo } from './http/client.js';
+import type { ServingPhase } from './http/health.js';
 
 /** Everything a handler may reach; adapters build it. */
 export interface AppDeps {
@@ -22,7 +24,10 @@ export interface AppDeps {
   runner?: JobRunner;
   /** @deprecated the former name of `runner`, still taken. */
   jobs?: JobRunner;
-  /** The client's address for login throttling (the socket's, never a forwarded header). */
+  /**
+   * The socket peer's address. Forwarded headers are believed only from the peers of
+   * `[application] trusted_proxies` (src/http/client.ts), never read here.
+   */
   clientAddress?: (c: Context) => string | undefined;
   /**
    * For embedding: when set, our Basic/JWT auth is off and the host service names the user
@@ -33,6 +38,8 @@ export interface AppDeps {
   cpuCount?: number;
   /** The docs page's files (/api/v1/docs); without them the page says they are missing. */
   docsAssets?: DocsAssets;
+  /** Whether the server takes new work (/readyz answers 503 once it is `draining`). */
+  serving?: () => ServingPhase;
   /** PBKDF2 iterations for new password hashes (tests lower it). */
   passwordIterations?: number;
 }
@@ -48,6 +55,8 @@ export interface SettingsHolder {
 export interface Deps extends Omit<AppDeps, 'settings' | 'jobs' | 'runner' | 'hosts'> {
   settings: SettingsHolder;
   runner?: JobRunner;
+  /** Who is calling: the peer, or the client trusted proxies name (worked out once per request). */
+  client: (c: Context) => ClientInfo;
 }
 
 export interface AuthedUser extends PublicUser {
@@ -65,5 +74,7 @@ export type AppEnv = {
     barmanHost?: string;
     /** The v1 route a request matched (api/v1/gate.ts), with its path parameters. */
     v1Route?: { route: V1Route; params: Record<string, string> };
+    /** Set by Deps.client on first use. */
+    client?: ClientInfo;
   };
 };

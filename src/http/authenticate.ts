@@ -21,15 +21,26 @@ export function authenticate(deps: Deps, auth: AuthService): MiddlewareHandler<A
     const v1 = matched?.route;
     if (v1 && (v1.rule === null || v1.login)) return next();
     const path = v1 ? (v1.ruleFrom?.(matched!.params) ?? v1.rule!) : routePath;
-    const found = deps.externalAuth ? externalUser(deps, c) : builtinUser(deps, auth, c, path, v1 !== undefined);
+    const found = caller(deps, auth, c, path, v1 !== undefined, v1?.ruleAliases);
     // A token seen before needs no waiting: no await, so no extra turn of the microtask queue.
-    const user = found instanceof Promise ? await found : found;
-    // As on the legacy routes of a barman command: no deny may reach any of its names, access must cover one.
-    const allowed = v1?.ruleAliases ? isAllowedAny(user, [path, ...v1.ruleAliases]) : isAllowed(user, path);
-    if (!allowed) throw forbidden(`access to ${path || '/'} is denied for user ${user.username}`);
-    c.set('user', user);
+    c.set('user', found instanceof Promise ? await found : found);
     await next();
   };
+}
+
+/**
+ * The user a request's credentials name, if their rules allow `path` (as on the legacy routes
+ * of a barman command, `aliases` are its other names: no deny may reach any, access must cover
+ * one). Throws 401 or 403.
+ */
+export function caller(deps: Deps, auth: AuthService, c: Context, path: string, v1: boolean, aliases?: readonly string[]): AuthedUser | Promise<AuthedUser> {
+  const found = deps.externalAuth ? externalUser(deps, c) : builtinUser(deps, auth, c, path, v1);
+  const check = (user: AuthedUser): AuthedUser => {
+    const allowed = aliases ? isAllowedAny(user, [path, ...aliases]) : isAllowed(user, path);
+    if (!allowed) throw forbidden(`access to ${path || '/'} is denied for user ${user.username}`);
+    return user;
+  };
+  return found instanceof Promise ? found.then(check) : check(found);
 }
 
 async function externalUser(deps: Deps, c: Context): Promise<AuthedUser> {
@@ -104,7 +115,7 @@ export function basicCredentials(header: string): { username: string; password: 
 /** A password login, throttled per user and per client address (429 + Retry-After beyond it). */
 export async function logIn(deps: Deps, auth: AuthService, c: Context, username: string, password: string): Promise<AuthedUser> {
   const now = deps.clock.now().getTime();
-  const keys = [`user:${username}`, `addr:${deps.clientAddress?.(c) ?? 'unknown'}`];
+  const keys = [`user:${username}`, `addr:${deps.client(c).address ?? 'unknown'}`];
   const wait = auth.throttle.waitMs(keys, now);
   if (wait > 0 || !auth.throttle.begin(keys)) {
     const seconds = Math.max(1, Math.ceil(wait / 1000));

@@ -1,9 +1,16 @@
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv, Deps } from '../context.js';
 import { redactQuery } from '../util/redact.js';
+import type { ClientInfo } from './client.js';
 
-/** A log line for every request, once it is answered: method, path, redacted query, status, time, user. */
-export function requestLog(deps: Pick<Deps, 'logger'>): MiddlewareHandler<AppEnv> {
+/** The client's address, and the proxy that named it when one did. */
+function clientFields(client: ClientInfo): Record<string, string> {
+  if (client.address === undefined) return {};
+  return client.via === undefined ? { client: client.address } : { client: client.address, via: client.via };
+}
+
+/** A log line for every request, once it is answered: method, path, redacted query, status, time, user, client. */
+export function requestLog(deps: Pick<Deps, 'logger' | 'client'>): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = Date.now();
     await next();
@@ -13,6 +20,7 @@ export function requestLog(deps: Pick<Deps, 'logger'>): MiddlewareHandler<AppEnv
       status: c.res.status,
       ms: Date.now() - started,
       user: c.get('user')?.username,
+      ...clientFields(deps.client(c)),
     });
   };
 }

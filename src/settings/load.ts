@@ -6,6 +6,7 @@ import { didYouMean } from './suggest.js';
 import { SettingsError } from './errors.js';
 import { readSettingsFile } from './file.js';
 import { DEFAULT_HOST } from '../hosts/names.js';
+import { isAddressRange } from '../http/client.js';
 
 /** Variables that are not settings but are read by barmanapi. */
 const OTHER_VARIABLES = new Set(['BARMANAPI_CONFIG']);
@@ -14,7 +15,9 @@ export interface Settings {
   /** The file the settings came from, or null when only defaults/env/flags were used. */
   file: string | null;
   user: { configFile: string; secret: string; minPasswordLength: number };
-  application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean; corsOrigins: string[]; configBackupsKeep: number; configBackupsDays: number; fleetTimeoutSeconds: number };
+  application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean; corsOrigins: string[]; configBackupsKeep: number; configBackupsDays: number; fleetTimeoutSeconds: number; trustedProxies: string[] };
+  /** The HTTPS listener: off while certFile is ''. */
+  tls: TlsSettings;
   barman: BarmanSettings;
   /**
    * Every barman host: the one of [barman] first (named `default`), then each `[host:NAME]` in file
@@ -27,6 +30,14 @@ export interface Settings {
   cache: { enabled: boolean; liveMaxAgeSeconds: number; maxBytes: number; refreshIntervalSeconds: number; refreshLiveSeconds: number };
   /** Unknown keys and similar non-fatal findings, one sentence each. */
   warnings: string[];
+}
+
+export interface TlsSettings {
+  certFile: string;
+  keyFile: string;
+  /** '' : no client certificates asked; else the CAs every client's certificate must chain to. */
+  clientCaFile: string;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
 }
 
 /** One barman host: where barman runs and how it is run and bounded. */
@@ -193,6 +204,12 @@ function toSettings(values: Map<SettingSpec, RawValue>, hostValues: Map<string, 
   for (const origin of get('application', 'cors_origins') as string[]) {
     if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new SettingsError(path, 'application', 'cors_origins', `${JSON.stringify(origin)} is not an origin such as https://portal.example.com (scheme and host, no path)`);
   }
+  const trustedProxies = get('application', 'trusted_proxies') as string[];
+  const badProxy = trustedProxies.find((p) => !isAddressRange(p));
+  if (badProxy !== undefined) throw new SettingsError(path, 'application', 'trusted_proxies', `${JSON.stringify(badProxy)} is not an address or CIDR range such as 10.0.0.0/8, 127.0.0.1 or ::1`);
+  const tls: TlsSettings = { certFile: file('tls', 'cert_file'), keyFile: file('tls', 'key_file'), clientCaFile: file('tls', 'client_ca_file'), minVersion: str('tls', 'min_version') as TlsSettings['minVersion'] };
+  if ((tls.certFile === '') !== (tls.keyFile === '')) throw new SettingsError(path, 'tls', tls.certFile ? 'key_file' : 'cert_file', 'cert_file and key_file go together: set both to serve HTTPS, or neither');
+  if (tls.clientCaFile && !tls.certFile) throw new SettingsError(path, 'tls', 'client_ca_file', 'client certificates need the HTTPS listener: set cert_file and key_file too');
   return {
     file: path,
     user: { configFile: file('user', 'configfile'), secret: str('user', 'secret'), minPasswordLength: num('user', 'min_password_length') },
@@ -206,7 +223,9 @@ function toSettings(values: Map<SettingSpec, RawValue>, hostValues: Map<string, 
       configBackupsKeep: num('application', 'config_backups_keep'),
       configBackupsDays: num('application', 'config_backups_days'),
       fleetTimeoutSeconds: num('application', 'fleet_timeout'),
+      trustedProxies,
     },
+    tls,
     barman,
     hosts,
     authToken: { secret: str('authtoken', 'secret'), algorithm: 'HS256', tokenLife: num('authtoken', 'tokenlife') },

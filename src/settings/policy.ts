@@ -34,6 +34,9 @@ const PRIVILEGED = new Set([
   'barman.path_roots',
   // Who may call the API from a browser page.
   'application.cors_origins',
+  // Whose word on the client's address is believed: a trusted peer can name any address, so
+  // login throttling and the audit log would follow what it says.
+  'application.trusted_proxies',
   // Deleting earlier versions of configuration files erases the record of who changed what.
   'application.config_backups_keep',
   'application.config_backups_days',
@@ -49,9 +52,10 @@ const PRIVILEGED = new Set([
 
 /**
  * Every setting of these sections. [log] holds the audit trail: backupcount=0 or maxbytes=1
- * erase it, a new format breaks whatever reads it.
+ * erase it, a new format breaks whatever reads it. [tls] decides who can read the traffic and
+ * which client certificates open the door.
  */
-const PRIVILEGED_SECTIONS = new Set(['log']);
+const PRIVILEGED_SECTIONS = new Set(['log', 'tls']);
 
 export function isPrivilegedSetting(spec: SettingSpec): boolean {
   return spec.type === 'command' || spec.secret === true || PRIVILEGED_SECTIONS.has(spec.section) || PRIVILEGED.has(`${spec.section}.${spec.key}`);
@@ -79,5 +83,6 @@ export const APPLY_LIVE: Readonly<Record<string, readonly [keyof Settings, strin
   'application.config_backups_keep': ['application', 'configBackupsKeep'],
   'application.config_backups_days': ['application', 'configBackupsDays'],
   'application.fleet_timeout': ['application', 'fleetTimeoutSeconds'],
+  'application.trusted_proxies': ['application', 'trustedProxies'],
   'user.min_password_length': ['user', 'minPasswordLength'],
 };

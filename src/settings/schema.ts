@@ -63,6 +63,11 @@ export const SETTINGS: SettingSpec[] = [
   { section: 'cache', key: 'refresh_live', type: 'int', default: 300, min: 1, max: 86400, description: 'Seconds the background rounds let live answers (status, show-server) age before running them again.' },
   { section: 'cache', key: 'max_bytes', type: 'int', default: 64 * 1024 * 1024, min: 0, max: 1 << 30, description: 'Memory the cached answers may take; the least recently used go first.' },
   { section: 'jobs', key: 'warm_runner', type: 'bool', default: true, description: 'Keep one job runner started ahead, waiting for the next async job, so a job does not wait for a Node program to start (the single binary starts quickly and keeps none). It ends by itself when the server stops.' },
+  { section: 'application', key: 'trusted_proxies', type: 'list', default: [], description: "Addresses or CIDR ranges (127.0.0.1/32, 10.0.0.0/8, ::1) of reverse proxies whose X-Forwarded-For, Forwarded and X-Forwarded-Proto headers are believed for logs, login throttling and secure cookies; from any other peer those headers are ignored. Empty believes none." },
+  { section: 'tls', key: 'cert_file', type: 'path', default: '', description: 'PEM certificate (chain) of the HTTPS listener; with key_file it turns TLS on. Both are read again on SIGHUP.' },
+  { section: 'tls', key: 'key_file', type: 'path', default: '', description: "PEM private key of cert_file (readable by the service user only)." },
+  { section: 'tls', key: 'client_ca_file', type: 'path', default: '', description: 'PEM CA certificates: when set, every client must present a certificate they signed (mutual TLS); others are refused in the handshake.' },
+  { section: 'tls', key: 'min_version', type: 'enum', default: 'TLSv1.2', choices: ['TLSv1.2', 'TLSv1.3'], description: 'Oldest TLS version accepted.' },
   { section: 'jobs', key: 'keep_months', type: 'int', default: 0, min: 0, max: 1200, description: 'Delete monthly archives older than this many months (0 = keep all).' },
 ];
 
