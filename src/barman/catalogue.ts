@@ -86,6 +86,16 @@ export class CatalogueStore {
     return { version, builtAt: this.deps.clock.now().toISOString(), globalOptions: main.globalOptions, supportsJson: main.supportsJson, commands, partial: { names } };
   }
 
+  /**
+   * What is known without asking barman: the whole catalogue (`loaded`), only barman's version and
+   * main help (`partial`), or nothing yet (`none`).
+   */
+  describe(): { state: 'loaded' | 'partial' | 'none'; version: string | null; built_at: string | null } {
+    if (this.current) return { state: 'loaded', version: this.current.version, built_at: this.current.builtAt };
+    if (this.basicsKnown) return { state: 'partial', version: this.basicsKnown.version, built_at: null };
+    return { state: 'none', version: null, built_at: null };
+  }
+
   /** The installed barman's version: the loaded catalogue's, else asked with `barman -v` alone. */
   async barmanVersion(): Promise<string> {
     return this.current?.version ?? this.version();

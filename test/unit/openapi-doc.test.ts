@@ -35,6 +35,13 @@ describe('the OpenAPI document', () => {
     // Every route the app serves outside v1, as Hono has them, is in the document as legacy.
     const served = new Set(api.app.routes.map((r) => r.path.replace(/:(\w+)/g, '{$1}')).filter((p) => p !== '/*' && !p.startsWith('/api/v1')));
     expect(served.size).toBeGreaterThanOrEqual(LEGACY_ROUTES.length);
+    const probes = ['/healthz', '/readyz'];
+    for (const path of probes) {
+      expect(served.has(path), path).toBe(true);
+      expect(doc.paths[path]?.get?.tags, path).toEqual(['health']);
+      expect(doc.paths[path]?.head, path).toBeDefined();
+      served.delete(path);
+    }
     for (const path of served) {
       expect(doc.paths[path]?.get?.tags, path).toEqual(['legacy']);
       expect(doc.paths[path]?.post?.tags, path).toEqual(['legacy']);

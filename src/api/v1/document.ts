@@ -163,6 +163,32 @@ async function legacyPath(z: Zod, l: LegacyRoute): Promise<Json> {
   return { get: op('get'), post: op('post') };
 }
 
+/** /healthz and /readyz, GET and HEAD: public, JSON, never cached. */
+function healthPaths(): Record<string, Json> {
+  const noStore = { 'Cache-Control': { description: 'no-store', schema: { type: 'string' } } };
+  const answer = (description: string, schema: string) => ({ description, headers: noStore, content: { 'application/json': { schema: ref('schemas', schema) } } });
+  const notAllowed = { description: 'Only GET and HEAD are served', headers: headersOf(['Allow']), content: { 'application/json': { schema: ref('schemas', 'LegacyError') } } };
+  const path = (name: string, summary: string, description: string, responses: Json, security: Json[]): Json => {
+    const get: Json = { operationId: name, summary, description, tags: ['health'], security, responses: { ...responses, 405: notAllowed } };
+    return { get, head: headOperation(get) };
+  };
+  return {
+    '/healthz': path('healthz', 'Liveness', 'Answers while the process serves requests. Needs no token and runs nothing.', { 200: answer('Alive', 'Health') }, [{}]),
+    '/readyz': path(
+      'readyz',
+      'Readiness',
+      "Ready when the store takes writes and the server is not stopping. A barman host that is down never makes the API not ready; with a token whose rules reach /fleet, each host you reach is described (reachability, catalogue, last state round).",
+      {
+        200: answer('Ready', 'Readiness'),
+        401: { description: 'A token was sent and is not valid', content: { 'application/json': { schema: ref('schemas', 'LegacyError') } } },
+        403: { description: "The token's rules do not reach /fleet", content: { 'application/json': { schema: ref('schemas', 'LegacyError') } } },
+        503: answer('Not ready: checks says which check fails', 'Readiness'),
+      },
+      [{}, { bearer: [] }, { tokenQuery: [] }],
+    ),
+  };
+}
+
 async function build(routes: readonly V1Route[]): Promise<Json> {
   const z = await import('zod');
   const schemas = v1Schemas(z);
@@ -180,6 +206,7 @@ async function build(routes: readonly V1Route[]): Promise<Json> {
     paths[key] = { ...paths[key], [r.method.toLowerCase()]: op, ...(r.method === 'GET' ? { head: headOperation(op) } : {}) };
   }
   for (const l of LEGACY_ROUTES) paths[l.path] = await legacyPath(z, l);
+  Object.assign(paths, healthPaths());
   const responses: Json = Object.fromEntries(Object.entries(PROBLEMS).map(([name, p]) => [name, { description: p.description, ...(p.headers ? { headers: headersOf(p.headers) } : {}), content: { [PROBLEM_TYPE]: { schema: ref('schemas', 'Problem') } } }]));
   return {
     openapi: '3.1.0',
@@ -202,6 +229,7 @@ async function build(routes: readonly V1Route[]): Promise<Json> {
       { name: 'config', description: "barman's configuration on a host" },
       { name: 'settings', description: "This API's own settings" },
       { name: 'meta', description: 'This document and its docs page' },
+      { name: 'health', description: 'Probes for systemd and load balancers: no token, no barman run' },
       { name: 'legacy', description: 'The original API: each route answers GET (query) and POST (JSON or form)' },
     ],
     paths,

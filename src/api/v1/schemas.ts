@@ -10,7 +10,28 @@ const time = (z: Zod) => z.string().describe('ISO 8601, UTC').nullable();
 const count = (z: Zod) => z.number().nullable();
 
 export function v1Schemas(z: Zod) {
-  return { ...commonSchemas(z), ...stateSchemas(z), ...jobSchemas(z), ...actionSchemas(z), ...legacySchemas(z) };
+  return { ...commonSchemas(z), ...stateSchemas(z), ...jobSchemas(z), ...actionSchemas(z), ...legacySchemas(z), ...healthSchemas(z) };
+}
+
+/** /healthz and /readyz (src/http/health.ts). */
+function healthSchemas(z: Zod) {
+  const Health = z.strictObject({ status: z.literal('ok') });
+  const HostReadiness = z.strictObject({
+    name: z.string(),
+    description: z.string(),
+    reachable: z.boolean().nullable().describe('null: not used yet'),
+    reason: z.string().nullable(),
+    down_since: time(z),
+    catalogue: z.strictObject({ state: z.enum(['loaded', 'partial', 'none']), version: z.string().nullable(), built_at: time(z) }),
+    state_as_of: time(z).describe("The last background round's time"),
+  });
+  const Readiness = z.strictObject({
+    status: z.enum(['ready', 'not ready']),
+    checks: z.strictObject({ store: z.enum(['ok', 'failing']), serving: z.enum(['ok', 'draining']) }),
+    store_error: z.string().optional().describe('Why the store takes no writes (with a token)'),
+    hosts: z.array(HostReadiness).optional().describe('The barman hosts you reach (with a token that may read /fleet); never part of the verdict'),
+  });
+  return { Health, Readiness };
 }
 
 /** What the actions take (canonical JSON types; "true" and "5" are taken too) and what a run now answers. */
