@@ -147,10 +147,11 @@ async function run(argv: string[]): Promise<number> {
 }
 
 async function runserver(values: { config?: string; host?: string; port?: string }): Promise<number> {
-  const [{ UserDirectory }, { createNodeDeps }, { checkExposure, closeOnSignals, startServer }] = await Promise.all([
+  const [{ UserDirectory }, { createNodeDeps }, { checkExposure, closeOnSignals, startServer }, { TlsConfigError }] = await Promise.all([
     import('../../src/auth/users.js'),
     import('./deps.js'),
     import('./serve.js'),
+    import('./tls.js'),
   ]);
   const settings = readSettings({ config: values.config, flags: { 'application.host': values.host, 'application.port': values.port } });
   const deps = createNodeDeps(settings);
@@ -168,8 +169,16 @@ async function runserver(values: { config?: string; host?: string; port?: string
   process.on('unhandledRejection', (reason) => {
     deps.logger.log('error', 'unhandled rejection in background work', { error: redact(String((reason as Error)?.stack ?? reason)) });
   });
-  const running = await startServer(deps, { host: settings.application.host, port: settings.application.port });
-  deps.logger.log('info', `barmanapi ${VERSION} listening on http://${settings.application.host}:${running.port} (barman on ${deps.host.description})`);
+  let running: Awaited<ReturnType<typeof startServer>>;
+  try {
+    running = await startServer(deps, { host: settings.application.host, port: settings.application.port });
+  } catch (err) {
+    if (!(err instanceof TlsConfigError)) throw err;
+    process.stderr.write(`barmanapi: ${err.message}\n`);
+    return 2;
+  }
+  const mutual = settings.tls.clientCaFile ? ', client certificates required' : '';
+  deps.logger.log('info', `barmanapi ${VERSION} listening on ${running.scheme}://${settings.application.host}:${running.port}${mutual} (barman on ${deps.host.description})`);
   closeOnSignals(running, deps);
   await new Promise(() => undefined); // serve until a signal
   return 0;

@@ -4,6 +4,9 @@ import { createApi } from '../../src/app.js';
 import { UserDirectory } from '../../src/auth/users.js';
 import { startHousekeeping } from './housekeeping.js';
 import type { FileLogger } from './logger.js';
+import { createServer as createHttpsServer } from 'node:https';
+import type { ServingPhase } from '../../src/http/health.js';
+import { TlsConfigError, reloadTls, tlsOptions } from './tls.js';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
@@ -28,30 +31,34 @@ export async function checkExposure(deps: AppDeps, host: string): Promise<string
 export interface RunningServer {
   server: ServerType;
   port: number;
+  /** https when [tls] is set. */
+  scheme: 'http' | 'https';
+  /** Read the [tls] files again for new connections; throws TlsConfigError (nothing changes) or when TLS is off. */
+  reloadTls(): void;
   close(): Promise<void>;
 }
 
 /**
- * Start the HTTP server; resolves once it listens. Async jobs left by an earlier run are found
+ * Start the HTTP(S) server; resolves once it listens. Async jobs left by an earlier run are found
  * again first, queued ones started, and past months archived now and then daily.
  */
 export async function startServer(deps: AppDeps, opts: { host: string; port: number }): Promise<RunningServer> {
-  const api = createApi(deps);
+  let phase: ServingPhase = 'serving';
+  const api = createApi({ ...deps, serving: () => phase });
   const { app } = api;
+  const tls = deps.settings.tls;
+  // Before anything starts: a certificate that cannot be used stops the start with the reason.
+  const secure = tls.certFile !== '' ? tlsOptions(tls) : null;
   const stopHousekeeping = await startHousekeeping(api, deps);
   let port = opts.port;
   const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve(
-      {
-        fetch: app.fetch,
-        hostname: opts.host,
-        port: opts.port,
-      },
-      (info) => {
-        port = info.port;
-        resolve(s);
-      },
-    );
+    const listening = (info: { port: number }) => {
+      port = info.port;
+      resolve(s);
+    };
+    const s = secure
+      ? serve({ fetch: app.fetch, hostname: opts.host, port: opts.port, createServer: createHttpsServer, serverOptions: secure }, listening)
+      : serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }, listening);
     s.once('error', reject);
   });
   // Idle keep-alive connections stay open longer than clients keep them (undici: 4 s, most
@@ -64,7 +71,13 @@ export async function startServer(deps: AppDeps, opts: { host: string; port: num
   return {
     server,
     port,
+    scheme: secure ? 'https' : 'http',
+    reloadTls() {
+      if (!secure) throw new TlsConfigError('TLS is off ([tls] cert_file is not set)');
+      reloadTls(server, tls);
+    },
     async close() {
+      phase = 'draining';
       const stopped = stopHousekeeping();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await stopped; // a state round under way ends before the host closes
@@ -76,7 +89,10 @@ export async function startServer(deps: AppDeps, opts: { host: string; port: num
   };
 }
 
-/** Stop on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), close the SSH connection. */
+/**
+ * Stop on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), close the SSH
+ * connection. Reload the certificate on SIGHUP.
+ */
 export function closeOnSignals(running: RunningServer, deps: AppDeps, graceMs = 10_000): void {
   let closing = false;
   const stop = (signal: string) => {
@@ -93,4 +109,17 @@ export function closeOnSignals(running: RunningServer, deps: AppDeps, graceMs = 
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // SIGHUP (systemctl reload): new certificates for new connections; nothing else restarts.
+  process.on('SIGHUP', () => {
+    if (running.scheme !== 'https') {
+      deps.logger.log('info', 'SIGHUP: nothing to reload (TLS is off)');
+      return;
+    }
+    try {
+      running.reloadTls();
+      deps.logger.log('info', 'SIGHUP: TLS certificate reloaded; new connections use it');
+    } catch (err) {
+      deps.logger.log('error', 'SIGHUP: TLS certificate not reloaded; the previous one stays in use', { error: (err as Error).message });
+    }
+  });
 }

@@ -48,7 +48,7 @@ export interface ServerProcess {
 }
 
 /** `barmanapi runserver` as a child process; resolves when it answers HTTP. */
-export async function startServerProcess(config: string, opts: { port?: number; command?: string[] } = {}): Promise<ServerProcess> {
+export async function startServerProcess(config: string, opts: { port?: number; command?: string[]; scheme?: 'http' | 'https' } = {}): Promise<ServerProcess> {
   const port = opts.port ?? (await freePort());
   const command = opts.command ?? [process.execPath, BIN];
   const child = spawn(command[0]!, [...command.slice(1), 'runserver', '--config', config, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -56,12 +56,15 @@ export async function startServerProcess(config: string, opts: { port?: number; 
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = `${opts.scheme ?? 'http'}://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${out}`);
     try {
-      await fetch(`${baseUrl}/auth/user`);
+      // An HTTPS listener (whose certificate fetch would not trust) is ready once it logs so.
+      if (opts.scheme === 'https') {
+        if (!out.includes(`listening on https://`)) throw new Error('not yet');
+      } else await fetch(`${baseUrl}/auth/user`);
       break;
     } catch {
       if (Date.now() > deadline) throw new Error(`server did not answer in time:\n${out}`);
