@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { SKIPPED_SUITES, integrationPlan } from './test/support/integration-plan.js';
+import { PackageLastSequencer } from './test/support/sequencer.js';
 
 const plan = integrationPlan();
 if (!plan.run) console.log(plan.reason);
@@ -14,5 +15,6 @@ export default defineConfig({
     // Integration files share one PostgreSQL cluster and one barman server: two backups of it
     // at once would be refused by barman, so test files run one after another.
     fileParallelism: false,
+    sequence: { sequencer: PackageLastSequencer },
   },
 });
