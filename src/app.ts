@@ -54,12 +54,12 @@ export interface Api {
 export function createApi(given: AppDeps): Api {
   const { settings: initial, jobs: formerRunner, runner = formerRunner, hosts: further, serving: _serving, ...ports } = given;
   const settings = holdSettings(initial);
-  const proxies = new TrustedProxies(() => settings.current().application.trustedProxies);
+  const proxies = new TrustedProxies(() => settings.current().application);
   const client = (c: Context<AppEnv>): ClientInfo => {
     let found = c.get('client');
     if (!found) {
-      // The Node server builds the request's URL with https: on a TLS socket.
-      found = proxies.resolve({ address: given.clientAddress?.(c), secure: c.req.url.startsWith('https:') }, (name) => c.req.header(name));
+      // The socket says whether it is TLS: a request line may name https:// over plain HTTP.
+      found = proxies.resolve({ address: given.clientAddress?.(c), secure: given.connectionSecure?.(c) ?? false }, (name) => c.req.header(name));
       c.set('client', found);
     }
     return found;

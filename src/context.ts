@@ -29,6 +29,8 @@ export interface AppDeps {
    * `[application] trusted_proxies` (src/http/client.ts), never read here.
    */
   clientAddress?: (c: Context) => string | undefined;
+  /** Whether the connection itself is TLS (false when not given). */
+  connectionSecure?: (c: Context) => boolean;
   /**
    * For embedding: when set, our Basic/JWT auth is off and the host service names the user
    * (whose access/deny rules still apply) from its own middleware. Return null for 401.

@@ -9,7 +9,7 @@ import { createFsStorage, createFsTextFile } from './fs-storage.js';
 import { createFileLogger } from './logger.js';
 import { createLocalHost } from './local-host.js';
 import { prepareStore } from './settings-file.js';
-import { getClientAddress } from './client-address.js';
+import { getClientAddress, isEncrypted } from './client-address.js';
 import { nodeDocsAssets } from './docs-assets.js';
 import { withSshConfig } from './ssh/ssh-config.js';
 import { createDetachedJobRunner, isCompiledBinary } from './job-runner.js';
@@ -36,6 +36,7 @@ export function createNodeDeps(settings: Settings, opts: { logToStderr?: boolean
     usersFile: createFsTextFile(settings.user.configFile),
     settingsFile: settings.file ? createFsTextFile(settings.file) : undefined,
     clientAddress: getClientAddress,
+    connectionSecure: isEncrypted,
     cpuCount: availableParallelism(),
     docsAssets: nodeDocsAssets(),
     runner: createDetachedJobRunner({ storeDirectory: settings.application.storeDirectory, configFile: settings.file, warm: settings.jobs.warmRunner && !isCompiledBinary(), logger }),

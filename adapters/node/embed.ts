@@ -11,7 +11,7 @@ import type { Settings } from '../../src/settings/load.js';
 import type { PublicUser } from '../../src/auth/users.js';
 import { createApi, type Api } from '../../src/app.js';
 import { createInProcessJobRunner } from '../memory/job-runner.js';
-import { getClientAddress } from './client-address.js';
+import { getClientAddress, isEncrypted } from './client-address.js';
 import { nodeDocsAssets } from './docs-assets.js';
 import { createFurtherHosts, createHost } from './deps.js';
 import { createFsStorage, createFsTextFile } from './fs-storage.js';
@@ -28,7 +28,7 @@ export { createSshHost, type SshHostOptions } from './ssh-host.js';
 export { createDetachedJobRunner, type DetachedRunnerOptions } from './job-runner.js';
 export { createFileLogger } from './logger.js';
 export { DEFAULT_CONFIG, prepareStore, readSettings } from './settings-file.js';
-export { checkExposure, closeOnSignals, startServer, type RunningServer } from './serve.js';
+export { checkExposure, closeOnSignals, reloadOnHangup, startServer, type RunningServer } from './serve.js';
 export { VERSION } from './version.js';
 
 /** Who the caller is when the host service, not barmanapi, authenticates. */
@@ -135,6 +135,7 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
     usersFile: opts.usersFile ?? createFsTextFile(settings.user.configFile),
     settingsFile: settings.file ? createFsTextFile(settings.file) : undefined,
     clientAddress: getClientAddress,
+    connectionSecure: isEncrypted,
     cpuCount: availableParallelism(),
     docsAssets: nodeDocsAssets(),
     runner,

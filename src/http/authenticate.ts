@@ -6,6 +6,7 @@ import type { UserRecord } from '../auth/users.js';
 import { isAllowed, isAllowedAny } from '../auth/policy.js';
 import { ApiError, forbidden, unauthorized } from './errors.js';
 import { relativePath } from './route-path.js';
+import { throttleKey } from './client.js';
 
 /**
  * One gate before every handler: who is calling (Basic on /auth, a login token elsewhere, or
@@ -115,7 +116,8 @@ export function basicCredentials(header: string): { username: string; password: 
 /** A password login, throttled per user and per client address (429 + Retry-After beyond it). */
 export async function logIn(deps: Deps, auth: AuthService, c: Context, username: string, password: string): Promise<AuthedUser> {
   const now = deps.clock.now().getTime();
-  const keys = [`user:${username}`, `addr:${deps.client(c).address ?? 'unknown'}`];
+  const address = deps.client(c).address;
+  const keys = [`user:${username}`, `addr:${address === undefined ? 'unknown' : throttleKey(address)}`];
   const wait = auth.throttle.waitMs(keys, now);
   if (wait > 0 || !auth.throttle.begin(keys)) {
     const seconds = Math.max(1, Math.ceil(wait / 1000));

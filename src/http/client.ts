@@ -4,10 +4,9 @@
  * `X-Forwarded-For` / `X-Forwarded-Proto`. Headers from any other peer are ignored, so a client
  * cannot pick the address its failed logins are counted against.
  */
-import ipaddr from 'ipaddr.js';
+import { formatIp, inRange, parseIp, type Ip } from './ip.js';
 
-type Address = ipaddr.IPv4 | ipaddr.IPv6;
-type Range = [Address, number];
+type Range = [Ip, number];
 
 /** The connection as the runtime sees it. */
 export interface Peer {
@@ -32,42 +31,47 @@ export function isAddressRange(text: string): boolean {
 
 function parseRange(text: string): Range | null {
   const t = text.trim();
-  try {
-    if (t.includes('/')) {
-      if (!ipaddr.isValidCIDR(t)) return null;
-      const [addr, bits] = ipaddr.parseCIDR(t);
-      return [unmapped(addr), addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() ? bits - 96 : bits];
-    }
-    if (!ipaddr.isValid(t)) return null;
-    const addr = unmapped(ipaddr.parse(t));
-    return [addr, addr.kind() === 'ipv4' ? 32 : 128];
-  } catch {
-    return null;
+  const slash = t.indexOf('/');
+  const addr = parseIp(slash < 0 ? t : t.slice(0, slash));
+  if (!addr) return null;
+  const max = addr.length * 8;
+  if (slash < 0) return [addr, max];
+  if (!/^\d{1,3}$/.test(t.slice(slash + 1))) return null;
+  let bits = Number(t.slice(slash + 1));
+  // ::ffff:10.0.0.0/104 is 10.0.0.0/8; a mapped range wider than the mapped space is refused.
+  if (addr.length === 4 && t.includes(':')) {
+    if (bits < 96 || bits > 128) return null;
+    bits -= 96;
   }
+  return bits <= max ? [addr, bits] : null;
 }
 
-/** ::ffff:10.0.0.1 (how a dual-stack socket names an IPv4 peer) is 10.0.0.1. */
-function unmapped(addr: Address): Address {
-  return addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() ? (addr as ipaddr.IPv6).toIPv4Address() : addr;
-}
-
-function parseAddress(text: string): Address | null {
-  try {
-    return ipaddr.isValid(text) ? unmapped(ipaddr.parse(text)) : null;
-  } catch {
-    return null;
-  }
+/**
+ * The key login failures are counted under: the address, or for IPv6 its /64, since one client
+ * usually holds a whole /64 and could take a new address for every try.
+ */
+export function throttleKey(address: string): string {
+  const addr = parseIp(address);
+  if (!addr) return address;
+  if (addr.length === 4) return formatIp(addr);
+  return `${formatIp(Uint8Array.from([...addr.slice(0, 8), 0, 0, 0, 0, 0, 0, 0, 0]))}/64`;
 }
 
 /** The ranges of `trusted_proxies`, parsed once per list (the settings are replaced whole). */
+export interface ProxySettings {
+  trustedProxies: readonly string[];
+  /** The one header the trusted proxies write; the other may come from the client. */
+  forwardedHeader: 'x-forwarded-for' | 'forwarded';
+}
+
 export class TrustedProxies {
   private seen: readonly string[] | null = null;
   private ranges: Range[] = [];
 
-  constructor(private readonly list: () => readonly string[]) {}
+  constructor(private readonly settings: () => ProxySettings) {}
 
   private current(): Range[] {
-    const list = this.list();
+    const list = this.settings().trustedProxies;
     if (list !== this.seen) {
       this.seen = list;
       this.ranges = list.map(parseRange).filter((r): r is Range => r !== null);
@@ -79,28 +83,29 @@ export class TrustedProxies {
     return this.current().length === 0;
   }
 
-  trusts(addr: Address): boolean {
-    return this.current().some(([range, bits]) => range.kind() === addr.kind() && addr.match(range, bits));
+  trusts(addr: Ip): boolean {
+    return this.current().some(([range, bits]) => inRange(addr, range, bits));
   }
 
   /**
    * The client behind `peer`. The hops a header names are walked from the nearest one back: each
    * address is believed only while the hop that reported it is trusted, so the answer is the
    * first untrusted address (a client may write anything in front of what its proxies append).
-   * `Forwarded` wins over `X-Forwarded-For` when both are sent. A hop that is not a plain address
-   * (`unknown`, an obfuscated name, garbage) ends the walk at the last trusted hop.
+   * Only the header of `forwarded_header` is read: proxies pass the other one on as the client
+   * sent it. A hop that is not a plain address (`unknown`, an obfuscated name, garbage) ends the
+   * walk at the last trusted hop.
    */
   resolve(peer: Peer, header: (name: string) => string | undefined): ClientInfo {
     const own = { address: peer.address, secure: peer.secure };
-    const from = peer.address === undefined ? null : parseAddress(peer.address);
+    const from = peer.address === undefined ? null : parseIp(peer.address);
     if (!from || this.empty || !this.trusts(from)) return own;
-    const hops = forwardedHops(header);
+    const hops = forwardedHops(header, this.settings().forwardedHeader);
     if (hops.length === 0) return own;
     let client: { address: string; proto: string | undefined } = { address: peer.address!, proto: undefined };
     for (let i = hops.length - 1; i >= 0; i--) {
-      const addr = parseAddress(hops[i]!.for);
+      const addr = parseIp(hops[i]!.for);
       if (!addr) break;
-      client = { address: addr.toString(), proto: hops[i]!.proto };
+      client = { address: formatIp(addr), proto: hops[i]!.proto };
       if (!this.trusts(addr)) break;
     }
     if (client.address === peer.address) return own;
@@ -114,10 +119,12 @@ interface Hop {
   proto: string | undefined;
 }
 
-/** The hops of `Forwarded`, else of `X-Forwarded-For` (with `X-Forwarded-Proto`), nearest last. */
-function forwardedHops(header: (name: string) => string | undefined): Hop[] {
-  const forwarded = header('forwarded');
-  if (forwarded !== undefined) return parseForwarded(forwarded);
+/** The hops of the header the proxies write, nearest last; with X-Forwarded-For, X-Forwarded-Proto gives the scheme. */
+function forwardedHops(header: (name: string) => string | undefined, which: ProxySettings['forwardedHeader']): Hop[] {
+  if (which === 'forwarded') {
+    const forwarded = header('forwarded');
+    return forwarded === undefined ? [] : parseForwarded(forwarded);
+  }
   const xff = header('x-forwarded-for');
   if (xff === undefined) return [];
   const hosts = xff.split(',').map((s) => stripPort(s.trim()));
@@ -127,30 +134,43 @@ function forwardedHops(header: (name: string) => string | undefined): Hop[] {
   return hosts.map((h, i) => ({ for: h, proto: protos.length === hosts.length ? protos[i] : protos[protos.length - 1] }));
 }
 
+const PAIR = /^\s*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)=(?:([!#$%&'*+\-.^_`|~0-9A-Za-z:[\]]+)|"((?:[^"\\\x00-\x1f\x7f]|\\[\t\x20-\x7e])*)")\s*$/;
+
 /**
- * RFC 7239 elements (`for=…;proto=…, for=…`), nearest last. A malformed header is no hops at all:
- * what a broken proxy chain says is not believed.
+ * RFC 7239 elements (`for=…;proto=…, for=…`), nearest last. Each element is read on its own: a
+ * malformed one (which a client may send, the proxy appending its own after it) is a hop with no
+ * address, where the walk stops, and does not spoil the elements the proxies added.
  */
 export function parseForwarded(value: string): Hop[] {
-  const hops: Hop[] = [];
-  const pair = /\s*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)=(?:([!#$%&'*+\-.^_`|~0-9A-Za-z:[\]]+)|"((?:[^"\\\x00-\x1f\x7f]|\\[\t\x20-\x7e])*)")\s*/y;
-  let pos = 0;
-  let current: Record<string, string> = {};
-  while (pos < value.length) {
-    pair.lastIndex = pos;
-    const m = pair.exec(value);
-    if (!m) return [];
-    current[m[1]!.toLowerCase()] = m[2] ?? m[3]!.replace(/\\(.)/g, '$1');
-    pos = pair.lastIndex;
-    const sep = value[pos];
-    if (sep === undefined || sep === ',') {
-      hops.push({ for: stripPort(current['for'] ?? ''), proto: current['proto'] });
-      current = {};
-    } else if (sep !== ';') return [];
-    pos += 1;
-    if (sep !== undefined && pos >= value.length) return []; // a trailing separator
+  return splitOutsideQuotes(value, ',').map((element) => {
+    const pairs: Record<string, string> = {};
+    for (const part of splitOutsideQuotes(element, ';')) {
+      const m = PAIR.exec(part);
+      if (!m) return { for: '', proto: undefined };
+      pairs[m[1]!.toLowerCase()] = m[2] ?? m[3]!.replace(/\\(.)/g, '$1');
+    }
+    return { for: stripPort(pairs['for'] ?? ''), proto: pairs['proto'] };
+  });
+}
+
+/** `text` split at `sep` where it is not inside a quoted string. */
+function splitOutsideQuotes(text: string, sep: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '\\' && quoted) i++;
+    else if (ch === '"') quoted = !quoted;
+    else if (ch === sep && !quoted) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
   }
-  return hops;
+  parts.push(text.slice(start));
+  // An unclosed quote (a client's, in front of what the proxies appended) would swallow their
+  // elements: then the separators are taken where they stand.
+  return quoted ? text.split(sep) : parts;
 }
 
 /** `[2001:db8::1]:4711` → `2001:db8::1`; `192.0.2.1:80` → `192.0.2.1`; anything else as given. */

@@ -15,7 +15,7 @@ export interface Settings {
   /** The file the settings came from, or null when only defaults/env/flags were used. */
   file: string | null;
   user: { configFile: string; secret: string; minPasswordLength: number };
-  application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean; corsOrigins: string[]; configBackupsKeep: number; configBackupsDays: number; fleetTimeoutSeconds: number; trustedProxies: string[] };
+  application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean; corsOrigins: string[]; configBackupsKeep: number; configBackupsDays: number; fleetTimeoutSeconds: number; trustedProxies: string[]; forwardedHeader: 'x-forwarded-for' | 'forwarded' };
   /** The HTTPS listener: off while certFile is ''. */
   tls: TlsSettings;
   barman: BarmanSettings;
@@ -206,7 +206,7 @@ function toSettings(values: Map<SettingSpec, RawValue>, hostValues: Map<string, 
   }
   const trustedProxies = get('application', 'trusted_proxies') as string[];
   const badProxy = trustedProxies.find((p) => !isAddressRange(p));
-  if (badProxy !== undefined) throw new SettingsError(path, 'application', 'trusted_proxies', `${JSON.stringify(badProxy)} is not an address or CIDR range such as 10.0.0.0/8, 127.0.0.1 or ::1`);
+  if (badProxy !== undefined) throw new SettingsError(path, 'application', 'trusted_proxies', `${JSON.stringify(badProxy)} is not an address or CIDR range such as 10.0.0.0/8, 127.0.0.1 or ::1 (IPv4 in four decimal parts)`);
   const tls: TlsSettings = { certFile: file('tls', 'cert_file'), keyFile: file('tls', 'key_file'), clientCaFile: file('tls', 'client_ca_file'), minVersion: str('tls', 'min_version') as TlsSettings['minVersion'] };
   if ((tls.certFile === '') !== (tls.keyFile === '')) throw new SettingsError(path, 'tls', tls.certFile ? 'key_file' : 'cert_file', 'cert_file and key_file go together: set both to serve HTTPS, or neither');
   if (tls.clientCaFile && !tls.certFile) throw new SettingsError(path, 'tls', 'client_ca_file', 'client certificates need the HTTPS listener: set cert_file and key_file too');
@@ -224,6 +224,7 @@ function toSettings(values: Map<SettingSpec, RawValue>, hostValues: Map<string, 
       configBackupsDays: num('application', 'config_backups_days'),
       fleetTimeoutSeconds: num('application', 'fleet_timeout'),
       trustedProxies,
+      forwardedHeader: str('application', 'forwarded_header') as Settings['application']['forwardedHeader'],
     },
     tls,
     barman,

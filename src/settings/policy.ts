@@ -37,6 +37,7 @@ const PRIVILEGED = new Set([
   // Whose word on the client's address is believed: a trusted peer can name any address, so
   // login throttling and the audit log would follow what it says.
   'application.trusted_proxies',
+  'application.forwarded_header',
   // Deleting earlier versions of configuration files erases the record of who changed what.
   'application.config_backups_keep',
   'application.config_backups_days',
@@ -84,5 +85,6 @@ export const APPLY_LIVE: Readonly<Record<string, readonly [keyof Settings, strin
   'application.config_backups_days': ['application', 'configBackupsDays'],
   'application.fleet_timeout': ['application', 'fleetTimeoutSeconds'],
   'application.trusted_proxies': ['application', 'trustedProxies'],
+  'application.forwarded_header': ['application', 'forwardedHeader'],
   'user.min_password_length': ['user', 'minPasswordLength'],
 };
