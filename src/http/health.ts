@@ -14,6 +14,7 @@ import { ApiError } from './errors.js';
 import { caller } from './authenticate.js';
 import { requestHeader } from './authenticate.js';
 import { redact } from '../util/redact.js';
+import { checkFleetRules } from '../hosts/routes.js';
 
 /** Whether the server takes new work; `draining` once a stop signal came. */
 export type ServingPhase = 'serving' | 'draining';
@@ -42,6 +43,8 @@ export function healthRoutes(deps: Deps, auth: AuthService, hosts: HostSet, phas
   app.on(['GET', 'HEAD'], '/readyz', async (c) => {
     // Credentials are looked at only when sent: a probe without them gets the verdict alone.
     const user = hasCredentials(c) ? await caller(deps, auth, c, 'fleet', false) : null;
+    // The detail shows what /fleet shows: the same rules, barman's deny rules included.
+    if (user) checkFleetRules(user, '/readyz');
     const store = await probeStore();
     const serving = phase() === 'serving';
     const ready = store.ok && serving;
@@ -84,32 +87,43 @@ function hasCredentials(c: Context): boolean {
   return requestHeader(c, 'authorization') !== undefined || c.req.query('token') !== undefined;
 }
 
-/** Write a few bytes to the store the way every store write goes (temp file, fsync, rename). */
+/**
+ * Write a few bytes to the store the way every store write goes (temp file, fsync, rename). One
+ * write at a time: while one hangs (a dead NFS mount), probes answer "failing" without starting
+ * more, so a probe storm cannot pile writes onto the file system's threads.
+ */
 function storeProbe(deps: Deps): () => Promise<StoreProbe> {
   let last: { at: number; result: StoreProbe } | null = null;
-  let running: Promise<StoreProbe> | null = null;
+  let waiting: Promise<StoreProbe> | null = null;
+  let writing: { since: number } | null = null;
   const once = async (): Promise<StoreProbe> => {
+    if (writing) return { ok: false, error: `a write to the store has not finished after ${Math.round((Date.now() - writing.since) / 1000)} s` };
+    const started = { since: Date.now() };
+    writing = started;
+    const write = deps.storage.writeAtomic(PROBE_FILE, deps.clock.now().toISOString()).finally(() => {
+      if (writing === started) writing = null;
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the store took more than ${PROBE_TIMEOUT_MS / 1000} s to take a write`)), PROBE_TIMEOUT_MS);
     });
     try {
-      await Promise.race([deps.storage.writeAtomic(PROBE_FILE, deps.clock.now().toISOString()), timeout]);
+      await Promise.race([write, timeout]);
       return { ok: true };
     } catch (err) {
       return { ok: false, error: redact(String((err as Error).message ?? err)) };
     } finally {
       clearTimeout(timer);
+      write.catch(() => undefined); // a write that fails after its timeout was answered already
     }
   };
   return () => {
-    const now = Date.now();
-    if (last && now - last.at < PROBE_TTL_MS) return Promise.resolve(last.result);
-    running ??= once().then((result) => {
+    if (last && Date.now() - last.at < PROBE_TTL_MS) return Promise.resolve(last.result);
+    waiting ??= once().then((result) => {
       last = { at: Date.now(), result };
-      running = null;
+      waiting = null;
       return result;
     });
-    return running;
+    return waiting;
   };
 }
