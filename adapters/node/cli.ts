@@ -10,7 +10,6 @@ import { ApiError } from '../../src/http/errors.js';
 import { SettingsError } from '../../src/settings/load.js';
 import { readSettings } from './settings-file.js';
 import { VERSION } from './version.js';
-import { redact } from '../../src/util/redact.js';
 import type { BarmanHost } from '../../src/ports.js';
 
 /** One subcommand: its words, positional arguments and options, and one line of help. */
@@ -132,7 +131,7 @@ async function run(argv: string[]): Promise<number> {
   const values = parsed.values as { config?: string; host?: string; port?: string; access?: string; deny?: string; hosts?: string };
   switch (def.words[0]) {
     case 'runserver':
-      return runserver(values);
+      return (await import('./runserver.js')).runserver(values);
     case 'execute': {
       // The job's files are written: end now, so the server that follows it learns of the end at
       // once, whatever barman's background children (cron's archive-wal) still hold open.
@@ -144,44 +143,6 @@ async function run(argv: string[]): Promise<number> {
     default:
       return userCommand(def.words[1]!, args[0], values);
   }
-}
-
-async function runserver(values: { config?: string; host?: string; port?: string }): Promise<number> {
-  const [{ UserDirectory }, { createNodeDeps }, { checkExposure, closeOnSignals, startServer }, { TlsConfigError }] = await Promise.all([
-    import('../../src/auth/users.js'),
-    import('./deps.js'),
-    import('./serve.js'),
-    import('./tls.js'),
-  ]);
-  const settings = readSettings({ config: values.config, flags: { 'application.host': values.host, 'application.port': values.port } });
-  const deps = createNodeDeps(settings);
-  const users = new UserDirectory({ file: deps.usersFile, clock: deps.clock, minPasswordLength: settings.user.minPasswordLength });
-  if (await users.ensureExists()) {
-    deps.logger.log('warn', `created ${deps.usersFile.path} with the default user memin (password 1258); change it: barmanapi user passwd memin`);
-  }
-  const refusal = await checkExposure(deps, settings.application.host);
-  if (refusal) {
-    process.stderr.write(`barmanapi: ${refusal}\n`);
-    return 2;
-  }
-  // Background work (the state rounds, job ends) must never take the server down: a promise
-  // rejected with nobody to hear it is logged, and serving goes on.
-  process.on('unhandledRejection', (reason) => {
-    deps.logger.log('error', 'unhandled rejection in background work', { error: redact(String((reason as Error)?.stack ?? reason)) });
-  });
-  let running: Awaited<ReturnType<typeof startServer>>;
-  try {
-    running = await startServer(deps, { host: settings.application.host, port: settings.application.port });
-  } catch (err) {
-    if (!(err instanceof TlsConfigError)) throw err;
-    process.stderr.write(`barmanapi: ${err.message}\n`);
-    return 2;
-  }
-  const mutual = settings.tls.clientCaFile ? ', client certificates required' : '';
-  deps.logger.log('info', `barmanapi ${VERSION} listening on ${running.scheme}://${settings.application.host}:${running.port}${mutual} (barman on ${deps.host.description})`);
-  closeOnSignals(running, deps);
-  await new Promise(() => undefined); // serve until a signal
-  return 0;
 }
 
 /**

@@ -4,9 +4,9 @@ import { createApi } from '../../src/app.js';
 import { UserDirectory } from '../../src/auth/users.js';
 import { startHousekeeping } from './housekeeping.js';
 import type { FileLogger } from './logger.js';
-import { createServer as createHttpsServer } from 'node:https';
 import type { ServingPhase } from '../../src/http/health.js';
-import { TlsConfigError, reloadTls, tlsOptions } from './tls.js';
+// node:tls and node:https are loaded only when [tls] is set (./tls.js): a plain HTTP start skips them.
+type TlsModule = typeof import('./tls.js');
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
@@ -48,7 +48,8 @@ export async function startServer(deps: AppDeps, opts: { host: string; port: num
   const { app } = api;
   const tls = deps.settings.tls;
   // Before anything starts: a certificate that cannot be used stops the start with the reason.
-  const secure = tls.certFile !== '' ? tlsOptions(tls) : null;
+  const tlsModule: TlsModule | null = tls.certFile !== '' ? await import('./tls.js') : null;
+  const secure = tlsModule ? { options: tlsModule.tlsOptions(tls), createServer: tlsModule.createHttpsServer } : null;
   const stopHousekeeping = await startHousekeeping(api, deps);
   let port = opts.port;
   const server = await new Promise<ServerType>((resolve, reject) => {
@@ -57,7 +58,7 @@ export async function startServer(deps: AppDeps, opts: { host: string; port: num
       resolve(s);
     };
     const s = secure
-      ? serve({ fetch: app.fetch, hostname: opts.host, port: opts.port, createServer: createHttpsServer, serverOptions: secure }, listening)
+      ? serve({ fetch: app.fetch, hostname: opts.host, port: opts.port, createServer: secure.createServer, serverOptions: secure.options }, listening)
       : serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }, listening);
     s.once('error', reject);
   });
@@ -73,8 +74,8 @@ export async function startServer(deps: AppDeps, opts: { host: string; port: num
     port,
     scheme: secure ? 'https' : 'http',
     reloadTls() {
-      if (!secure) throw new TlsConfigError('TLS is off ([tls] cert_file is not set)');
-      reloadTls(server, tls);
+      if (!tlsModule) throw new Error('TLS is off ([tls] cert_file is not set)');
+      tlsModule.reloadTls(server, tls);
     },
     async close() {
       phase = 'draining';
@@ -89,10 +90,7 @@ export async function startServer(deps: AppDeps, opts: { host: string; port: num
   };
 }
 
-/**
- * Stop on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), close the SSH
- * connection. Reload the certificate on SIGHUP.
- */
+/** Stop on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), close the SSH connection. */
 export function closeOnSignals(running: RunningServer, deps: AppDeps, graceMs = 10_000): void {
   let closing = false;
   const stop = (signal: string) => {
@@ -109,8 +107,14 @@ export function closeOnSignals(running: RunningServer, deps: AppDeps, graceMs = 
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  // SIGHUP (systemctl reload): new certificates for new connections; nothing else restarts.
-  process.on('SIGHUP', () => {
+}
+
+/**
+ * What SIGHUP (systemctl reload) does once the server listens: new certificates for new
+ * connections; nothing else restarts.
+ */
+export function reloadOnHangup(running: RunningServer, deps: AppDeps): () => void {
+  return () => {
     if (running.scheme !== 'https') {
       deps.logger.log('info', 'SIGHUP: nothing to reload (TLS is off)');
       return;
@@ -121,5 +125,5 @@ export function closeOnSignals(running: RunningServer, deps: AppDeps, graceMs = 
     } catch (err) {
       deps.logger.log('error', 'SIGHUP: TLS certificate not reloaded; the previous one stays in use', { error: (err as Error).message });
     }
-  });
+  };
 }

@@ -8,7 +8,12 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { TlsSettings } from '../../src/settings/load.js';
 
-export class TlsConfigError extends Error {}
+/** https.createServer, for @hono/node-server's `createServer` option. */
+export { createServer as createHttpsServer } from 'node:https';
+
+export class TlsConfigError extends Error {
+  override name = 'TlsConfigError';
+}
 
 export interface TlsOptions extends SecureContextOptions {
   requestCert: boolean;
