@@ -27,12 +27,15 @@ export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/
 
 install -D -m 0755 dist/barmanapi "$root/usr/bin/barmanapi"
 install -D -m 0644 packaging/deb/barmanapi.conf "$root/etc/barmanapi.conf"
-# The unit of config/, pointed at the packaged program.
+# The unit of config/, pointed at the packaged program. The single binary cannot swap its
+# certificate on SIGHUP (README: In production), so the package's unit has no ExecReload:
+# `systemctl reload` fails plainly and `systemctl reload-or-restart` restarts.
 install -d "$root/lib/systemd/system"
-sed 's|^ExecStart=/usr/local/bin/barmanapi |ExecStart=/usr/bin/barmanapi |; s|^# The Bun binary (dist/barmanapi) copied here.*|# Installed by the Debian package.|; /^# `command -v barmanapi` prints instead\.$/d' \
+sed 's|^ExecStart=/usr/local/bin/barmanapi |ExecStart=/usr/bin/barmanapi |; s|^# The Bun binary (dist/barmanapi) copied here.*|# Installed by the Debian package.|; /^# `command -v barmanapi` prints instead\.$/d; /^# Reload: new TLS certificate files/d; /^ExecReload=/d' \
   config/barmanapi.service >"$root/lib/systemd/system/barmanapi.service"
 chmod 0644 "$root/lib/systemd/system/barmanapi.service"
 grep -q '^ExecStart=/usr/bin/barmanapi runserver' "$root/lib/systemd/system/barmanapi.service"
+! grep -q '^ExecReload=' "$root/lib/systemd/system/barmanapi.service"
 install -D -m 0644 packaging/deb/barmanapi.1 "$root/usr/share/man/man1/barmanapi.1"
 gzip -9n "$root/usr/share/man/man1/barmanapi.1"
 install -D -m 0644 packaging/deb/copyright "$doc/copyright"
@@ -65,7 +68,6 @@ Depends: libc6 (>= ${glibc:-2.27}), adduser
 Recommends: barman | barman-cli
 Section: database
 Priority: optional
-Homepage: https://pgbarman.org/
 Description: REST API for Barman, the backup and recovery manager for PostgreSQL
  barmanapi puts barman behind HTTP: backups, recoveries, WAL maintenance and
  barman's configuration, for users with their own access rules, on one or

@@ -1,7 +1,8 @@
 /**
  * The Debian package as an administrator meets it: built by `npm run build:deb` and checked by
  * lintian, installed with dpkg -i, started as its systemd unit says (through systemd where it
- * runs, else the unit's ExecStart as its User), a token obtained, stopped, then purged, leaving
+ * runs, else the unit's ExecStart as its User), a token obtained with the first user's generated
+ * password, stopped, then purged, leaving
  * the machine as it was. Runs after every other suite (test/support/sequencer.ts): while the
  * package is installed, /etc/barmanapi.conf exists.
  */
@@ -45,6 +46,8 @@ describe('the Debian package', () => {
   let before: ReturnType<typeof machine>;
   let service: ChildProcess | null = null;
   let output = '';
+  /** Only what this test installed is ever purged. */
+  let installedByUs = false;
 
   beforeAll(() => {
     if (process.getuid?.() !== 0) throw new Error('the package test installs a package: run it as root (CI does)');
@@ -56,7 +59,7 @@ describe('the Debian package', () => {
 
   afterAll(() => {
     if (service && service.exitCode === null) service.kill('SIGKILL');
-    if (installed() !== '') sh('dpkg', ['--purge', 'barmanapi']);
+    if (installedByUs && installed() !== '') sh('dpkg', ['--purge', 'barmanapi']);
   });
 
   it('builds with npm run build:deb, and lintian finds no error', () => {
@@ -75,7 +78,9 @@ describe('the Debian package', () => {
 
   it('installs with dpkg -i: the program, the settings as a conffile, the users folder and the store for the service user only', () => {
     const install = sh('dpkg', ['-i', DEB]);
+    installedByUs = true;
     expect(install.code, install.out).toBe(0);
+    expect(install.out).toContain('user memin created; its password is in /etc/barmanapi/initial-password (root only)');
     expect(installed()).toBe('installed');
     const user = serviceUser();
     expect(user).toBe(sh('getent', ['passwd', 'barman']).code === 0 ? 'barman' : 'barmanapi');
@@ -83,11 +88,20 @@ describe('the Debian package', () => {
     expect(mode('/etc/barmanapi.conf')).toBe(`640 root:${user}`);
     expect(mode('/etc/barmanapi')).toBe(`700 ${user}:${user}`);
     expect(mode('/var/lib/barmanapi')).toBe(`700 ${user}:${user}`);
+    // The first user has a random password only root can read; the users file is the service user's.
+    expect(mode('/etc/barmanapi/initial-password')).toBe('600 root:root');
+    expect(readFileSync('/etc/barmanapi/initial-password', 'utf8')).toMatch(/^[A-Za-z0-9]{24}\n$/);
+    expect(mode('/etc/barmanapi/client.conf')).toBe(`600 ${user}:${user}`);
+    // The single binary cannot reload its certificate: no ExecReload that would pretend to.
+    expect(readFileSync(UNIT, 'utf8')).not.toMatch(/^ExecReload=/m);
     expect(sh('systemd-analyze', ['verify', UNIT]).out).not.toMatch(/barmanapi\.service:\d+:/);
     expect(execFileSync('/usr/bin/barmanapi', ['--version'], { encoding: 'utf8' }).trim()).toBe(VERSION);
   });
 
-  it('starts as its unit says, answers /readyz, and gives a token to the default user', async () => {
+  it('starts as its unit says, answers /readyz, and gives a token to the first user with the password only root can read', async () => {
+    // Its port must be free: the answers below must come from the packaged service.
+    const taken = await fetch('http://127.0.0.1:1935/healthz').then(() => true, () => false);
+    expect(taken, 'port 1935 is in use by another server').toBe(false);
     const unit = readFileSync(UNIT, 'utf8');
     const execStart = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(/\s+/);
     expect(execStart.slice(0, 4)).toEqual(['/usr/bin/barmanapi', 'runserver', '--config', '/etc/barmanapi.conf']);
@@ -109,12 +123,15 @@ describe('the Debian package', () => {
       if (!ready) await new Promise((r) => setTimeout(r, 100));
     }
     expect(ready.status, output).toBe(200);
-    const login = await fetch('http://127.0.0.1:1935/auth/token', { headers: { Authorization: `Basic ${Buffer.from('memin:1258').toString('base64')}` } });
+    const basic = (password: string) => ({ Authorization: `Basic ${Buffer.from(`memin:${password}`).toString('base64')}` });
+    expect((await fetch('http://127.0.0.1:1935/auth/token', { headers: basic('1258') })).status).toBe(401);
+    const password = readFileSync('/etc/barmanapi/initial-password', 'utf8').trim();
+    const login = await fetch('http://127.0.0.1:1935/auth/token', { headers: basic(password) });
     expect(login.status).toBe(200);
     const { token } = (await login.json()) as { token: string };
     const me = await fetch('http://127.0.0.1:1935/api/v1/me', { headers: { Authorization: `Bearer ${token}` } });
     expect(await me.json()).toMatchObject({ username: 'memin' });
-    // The users file it created on its first start is the service user's alone.
+    // The login re-hashed the password and saved the users file: still the service user's alone.
     expect(mode('/etc/barmanapi/client.conf')).toBe(`600 ${user}:${user}`);
     expect(mode('/var/lib/barmanapi/config/token.secret')).toMatch(new RegExp(`^600 ${user}:`));
   });
