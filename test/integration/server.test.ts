@@ -147,7 +147,7 @@ describe('barmanapi runserver (real Node server over HTTP)', () => {
     expect((await fetch(`${s.baseUrl}/auth/user/list?token=${ops2}`)).status).toBe(200);
     expect((await runCli(['user', 'remove', 'ops', '--config', d.config])).code).toBe(0);
     expect(readFileSync(d.clientConf, 'utf8')).not.toContain('[ops]');
-  });
+  }, 60_000); // seven CLI runs and logins, each hashing a password 600 000 times, beside a server building its catalogue
 
   it.each([
     [['user', 'passwd', 'memin', '--access', 'barman'], /unknown option --access for 'user passwd'; see 'barmanapi user passwd --help'/],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Context } from 'hono';
-import { TrustedProxies, parseForwarded } from '../../src/http/client.js';
+import { TrustedProxies, parseForwarded, throttleKey } from '../../src/http/client.js';
+import { formatIp, inRange, parseIp } from '../../src/http/ip.js';
 import { loadSettings } from '../../src/settings/load.js';
 import { basic, clientConfUser, loginToken, testApp, twoHostApp } from '../support/app.js';
 import { createMemoryTextFile, createScriptedHost } from '../../adapters/memory/index.js';
@@ -11,7 +12,8 @@ const headersOf = (h: Record<string, string>) => (name: string) => h[name];
 const peer = (address: string, secure = false) => ({ address, secure });
 
 describe('trusted proxies: the client behind a reverse proxy', () => {
-  const proxies = (...list: string[]) => new TrustedProxies(() => list);
+  const proxies = (...list: string[]) => new TrustedProxies(() => ({ trustedProxies: list, forwardedHeader: 'x-forwarded-for' }));
+  const rfc7239Proxies = (...list: string[]) => new TrustedProxies(() => ({ trustedProxies: list, forwardedHeader: 'forwarded' }));
 
   it('ignores forwarded headers from a peer that is not a trusted proxy', () => {
     const got = proxies('10.0.0.0/8').resolve(peer('192.0.2.7'), headersOf({ 'x-forwarded-for': '198.51.100.1', 'x-forwarded-proto': 'https', forwarded: 'for=198.51.100.2;proto=https' }));
@@ -45,8 +47,8 @@ describe('trusted proxies: the client behind a reverse proxy', () => {
     }
   });
 
-  it('reads RFC 7239 Forwarded (quoted IPv6 with a port, proto), preferring it to X-Forwarded-For', () => {
-    const got = proxies('::1/128').resolve(peer('::1'), headersOf({ forwarded: 'for=192.0.2.60;proto=http, for="[2001:db8:cafe::17]:4711";proto=https', 'x-forwarded-for': '203.0.113.1' }));
+  it('reads RFC 7239 Forwarded (quoted IPv6 with a port, proto) when the proxies write it, and then not X-Forwarded-For', () => {
+    const got = rfc7239Proxies('::1/128').resolve(peer('::1'), headersOf({ forwarded: 'for=192.0.2.60;proto=http, for="[2001:db8:cafe::17]:4711";proto=https', 'x-forwarded-for': '203.0.113.1' }));
     expect(got).toEqual({ address: '2001:db8:cafe::17', secure: true, via: '::1' });
     expect(parseForwarded('for=192.0.2.43, for="[2001:db8:cafe::17]";by=203.0.113.43')).toEqual([
       { for: '192.0.2.43', proto: undefined },
@@ -54,11 +56,36 @@ describe('trusted proxies: the client behind a reverse proxy', () => {
     ]);
   });
 
-  it('believes nothing of a malformed Forwarded header', () => {
-    for (const bad of ['for=', 'for=1.2.3.4;', 'for=1.2.3.4,', 'for="1.2.3.4', 'for=1.2.3.4 garbage', '=1.2.3.4']) {
-      expect(parseForwarded(bad), bad).toEqual([]);
-      expect(proxies('127.0.0.1').resolve(peer('127.0.0.1'), headersOf({ forwarded: bad })).address).toBe('127.0.0.1');
+  it('ignores a Forwarded header the client sent through a proxy that writes X-Forwarded-For', () => {
+    // nginx appends to X-Forwarded-For and passes the client's own Forwarded on unchanged.
+    const got = proxies('127.0.0.1').resolve(peer('127.0.0.1'), headersOf({ forwarded: 'for=203.0.113.66;proto=https', 'x-forwarded-for': '198.51.100.9' }));
+    expect(got).toEqual({ address: '198.51.100.9', secure: false, via: '127.0.0.1' });
+  });
+
+  it('reads the elements a proxy appended after a malformed one the client sent', () => {
+    for (const bad of ['x', 'for="1.2.3.4', 'for=1.2.3.4 garbage', '=1.2.3.4', 'for=;proto=https']) {
+      const got = rfc7239Proxies('127.0.0.1').resolve(peer('127.0.0.1'), headersOf({ forwarded: `${bad}, for=198.51.100.9;proto=https` }));
+      expect(got, bad).toMatchObject({ address: '198.51.100.9', secure: true });
     }
+  });
+
+  it('believes nothing of a malformed element the proxy itself is named after', () => {
+    for (const bad of ['for=', 'for=1.2.3.4;', 'for=1.2.3.4,', 'for="1.2.3.4', 'for=1.2.3.4 garbage', '=1.2.3.4', 'for=unknown', 'for=_hidden']) {
+      expect(rfc7239Proxies('127.0.0.1').resolve(peer('127.0.0.1'), headersOf({ forwarded: bad })).address, bad).toBe('127.0.0.1');
+    }
+  });
+
+  it('takes IPv4 in four decimal parts only, in headers and in the setting', () => {
+    for (const odd of ['127.1', '0x7f.0.0.1', '0177.0.0.1', '2130706433']) {
+      expect(proxies('127.0.0.1').resolve(peer('127.0.0.1'), headersOf({ 'x-forwarded-for': odd })).address, odd).toBe('127.0.0.1');
+    }
+  });
+
+  it('counts an IPv6 client by its /64, an IPv4 one by its address', () => {
+    expect(throttleKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(throttleKey('2001:db8:1:2::1')).toBe(throttleKey('2001:db8:1:2:ffff::9'));
+    expect(throttleKey('::ffff:198.51.100.7')).toBe('198.51.100.7');
+    expect(throttleKey('198.51.100.7')).toBe('198.51.100.7');
   });
 
   it('treats an IPv4-mapped IPv6 peer (a dual-stack socket) as its IPv4 address', () => {
@@ -72,11 +99,12 @@ describe('trusted proxies: the client behind a reverse proxy', () => {
   });
 
   it('refuses a setting that is not an address or CIDR range, naming it', () => {
-    for (const bad of ['10.0.0.0/33', 'proxy.example.com', '10.0.0.1/8x', '*']) {
+    for (const bad of ['10.0.0.0/33', 'proxy.example.com', '10.0.0.1/8x', '*', '10.1', '0x0a.0.0.1/8', '::ffff:0:0/90', '::/129']) {
       expect(() => loadSettings({ text: `[application]\ntrusted_proxies=${bad}\n`, path: '/etc/barmanapi.conf' }), bad).toThrow(/trusted_proxies.*not an address or CIDR range/);
     }
-    const ok = loadSettings({ text: "[application]\ntrusted_proxies=['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8']\n", path: '/etc/barmanapi.conf' });
-    expect(ok.application.trustedProxies).toEqual(['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8']);
+    const ok = loadSettings({ text: "[application]\ntrusted_proxies=['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', '::ffff:10.0.0.0/104']\n", path: '/etc/barmanapi.conf' });
+    expect(ok.application.trustedProxies).toEqual(['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', '::ffff:10.0.0.0/104']);
+    expect(new TrustedProxies(() => ok.application).resolve(peer('10.9.9.9'), headersOf({ 'x-forwarded-for': '198.51.100.1' })).address).toBe('198.51.100.1');
   });
 });
 
@@ -171,6 +199,24 @@ describe('/healthz and /readyz', () => {
     expect(t.logger.records.some((l) => l.message === 'ready again')).toBe(true);
   });
 
+  it('answers a hung store (a dead mount) as failing, with one write at a time however many probes come', async () => {
+    const t = testApp();
+    let writes = 0;
+    t.deps.storage.writeAtomic = () => {
+      writes += 1;
+      return new Promise<void>(() => undefined); // never ends
+    };
+    const first = await Promise.all(Array.from({ length: 20 }, () => t.app.request('/readyz')));
+    expect(first.map((r) => r.status)).toEqual(Array(20).fill(503));
+    await new Promise((r) => setTimeout(r, 1100));
+    const later = await t.app.request('/readyz');
+    expect(later.status).toBe(503);
+    expect(writes).toBe(1);
+    const memin = await loginToken(t.app);
+    const detail = (await (await t.app.request('/readyz', { headers: { Authorization: `Bearer ${memin}` } })).json()) as { store_error: string };
+    expect(detail.store_error).toMatch(/more than 2 s|has not finished/);
+  });
+
   it('is not ready while the server drains for a stop', async () => {
     let phase: 'serving' | 'draining' = 'serving';
     const { app } = testApp({ serving: () => phase });
@@ -207,6 +253,16 @@ describe('/healthz and /readyz', () => {
     expect((await app.request('/readyz', { headers: { Authorization: `Bearer ${await loginToken(app, 'nofleet')}` } })).status).toBe(403);
     expect((await app.request('/readyz', { headers: { Authorization: 'Bearer not-a-token' } })).status).toBe(401);
   });
+
+  it('gives host detail only to those /fleet would answer: a deny of a barman command it shows refuses it', async () => {
+    const conf = `${SEED_CLIENT_CONF}${clientConfUser('fleetonly', ['fleet'], { deny: ['barman'], hosts: ['*'] })}`;
+    const { app } = testApp({ clientConf: conf });
+    const token = await loginToken(app, 'fleetonly');
+    expect((await app.request('/fleet', { headers: { Authorization: `Bearer ${token}` } })).status).toBe(403);
+    const res = await app.request('/readyz', { headers: { Authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(403);
+    expect(await res.text()).not.toContain('catalogue');
+  });
 });
 
 describe('[tls] settings', () => {
@@ -232,5 +288,45 @@ describe('[tls] settings', () => {
       });
       expect(res.status, key).toBe(403);
     }
+  });
+});
+
+describe('IP addresses', () => {
+  it('reads IPv4 in four decimal parts and IPv6 in every RFC 4291 text form, a mapped IPv4 as IPv4', () => {
+    const cases: Array<[string, string | null]> = [
+      ['192.0.2.1', '192.0.2.1'],
+      ['2001:DB8::1', '2001:db8::1'],
+      ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+      ['::', '::'],
+      ['::1', '::1'],
+      ['1::', '1::'],
+      ['::ffff:192.0.2.7', '192.0.2.7'],
+      ['64:ff9b::192.0.2.7', '64:ff9b::c000:207'],
+      ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'],
+      ['1:0:3:4:5:6:7:8', '1:0:3:4:5:6:7:8'],
+      ['256.1.1.1', null],
+      ['01.1.1.1', null],
+      ['1.2.3', null],
+      ['1:2:3:4:5:6:7:8:9', null],
+      ['1::2::3', null],
+      ['1:2:3:4:5:6:7::8', null],
+      ['fe80::1%eth0', null],
+      ['12345::', null],
+      ['', null],
+    ];
+    for (const [text, want] of cases) {
+      const ip = parseIp(text);
+      expect(ip === null ? null : formatIp(ip), text).toBe(want);
+    }
+  });
+
+  it('matches ranges bit by bit, never across families', () => {
+    expect(inRange(parseIp('10.200.3.4')!, parseIp('10.0.0.0')!, 8)).toBe(true);
+    expect(inRange(parseIp('11.0.0.1')!, parseIp('10.0.0.0')!, 8)).toBe(false);
+    expect(inRange(parseIp('192.168.1.130')!, parseIp('192.168.1.128')!, 25)).toBe(true);
+    expect(inRange(parseIp('192.168.1.127')!, parseIp('192.168.1.128')!, 25)).toBe(false);
+    expect(inRange(parseIp('2001:db8::5')!, parseIp('2001:db8::')!, 32)).toBe(true);
+    expect(inRange(parseIp('10.0.0.1')!, parseIp('::')!, 0)).toBe(false);
+    expect(inRange(parseIp('10.0.0.1')!, parseIp('0.0.0.0')!, 0)).toBe(true);
   });
 });
