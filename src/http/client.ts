@@ -101,14 +101,14 @@ export class TrustedProxies {
     if (!from || this.empty || !this.trusts(from)) return own;
     const hops = forwardedHops(header, this.settings().forwardedHeader);
     if (hops.length === 0) return own;
-    let client: { address: string; proto: string | undefined } = { address: peer.address!, proto: undefined };
+    let client: { address: string; proto: string | undefined } = { address: formatIp(from), proto: undefined };
     for (let i = hops.length - 1; i >= 0; i--) {
       const addr = parseIp(hops[i]!.for);
       if (!addr) break;
       client = { address: formatIp(addr), proto: hops[i]!.proto };
       if (!this.trusts(addr)) break;
     }
-    if (client.address === peer.address) return own;
+    if (client.address === formatIp(from)) return own; // the walk ended at the peer itself
     const proto = client.proto?.toLowerCase();
     return { address: client.address, secure: proto === undefined ? peer.secure : proto === 'https', via: peer.address };
   }

@@ -100,9 +100,12 @@ function storeProbe(deps: Deps): () => Promise<StoreProbe> {
     if (writing) return { ok: false, error: `a write to the store has not finished after ${Math.round((Date.now() - writing.since) / 1000)} s` };
     const started = { since: Date.now() };
     writing = started;
-    const write = deps.storage.writeAtomic(PROBE_FILE, deps.clock.now().toISOString()).finally(() => {
-      if (writing === started) writing = null;
-    });
+    // Through a promise, so a storage that throws at once is answered like one that rejects.
+    const write = Promise.resolve()
+      .then(() => deps.storage.writeAtomic(PROBE_FILE, deps.clock.now().toISOString()))
+      .finally(() => {
+        if (writing === started) writing = null;
+      });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the store took more than ${PROBE_TIMEOUT_MS / 1000} s to take a write`)), PROBE_TIMEOUT_MS);
@@ -119,11 +122,14 @@ function storeProbe(deps: Deps): () => Promise<StoreProbe> {
   };
   return () => {
     if (last && Date.now() - last.at < PROBE_TTL_MS) return Promise.resolve(last.result);
-    waiting ??= once().then((result) => {
-      last = { at: Date.now(), result };
-      waiting = null;
-      return result;
-    });
+    waiting ??= once()
+      .then((result) => {
+        last = { at: Date.now(), result };
+        return result;
+      })
+      .finally(() => {
+        waiting = null;
+      });
     return waiting;
   };
 }

@@ -21,21 +21,22 @@ export function parseIp(text: string): Ip | null {
 function parseV6(text: string): Ip | null {
   const halves = text.split('::');
   if (halves.length > 2) return null;
-  const groups = (part: string): number[] | null => {
+  // A dotted IPv4 may only end the address: the last piece of the part after ::, or of the whole.
+  const groups = (part: string, last: boolean): number[] | null => {
     if (part === '') return [];
     const words: number[] = [];
     const pieces = part.split(':');
     for (let i = 0; i < pieces.length; i++) {
       const piece = pieces[i]!;
-      const v4 = i === pieces.length - 1 ? V4.exec(piece) : null;
+      const v4 = last && i === pieces.length - 1 ? V4.exec(piece) : null;
       if (v4) words.push(Number(v4[1]) * 256 + Number(v4[2]), Number(v4[3]) * 256 + Number(v4[4]));
       else if (GROUP.test(piece)) words.push(parseInt(piece, 16));
       else return null;
     }
     return words;
   };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  const head = groups(halves[0]!, halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1]!, true) : [];
   if (!head || !tail) return null;
   const missing = 8 - head.length - tail.length;
   if (halves.length === 2 ? missing < 1 : missing !== 0) return null;

@@ -217,6 +217,28 @@ describe('/healthz and /readyz', () => {
     expect(detail.store_error).toMatch(/more than 2 s|has not finished/);
   });
 
+  it('recovers once a hung write ends, and answers a storage that throws at once like one that fails', async () => {
+    const t = testApp();
+    let release: () => void = () => undefined;
+    let mode: 'hang' | 'throw' | 'ok' = 'hang';
+    let writes = 0;
+    t.deps.storage.writeAtomic = (() => {
+      writes += 1;
+      if (mode === 'throw') throw new Error('EIO: i/o error');
+      if (mode === 'hang') return new Promise<void>((resolve) => (release = resolve));
+      return Promise.resolve();
+    }) as typeof t.deps.storage.writeAtomic;
+    expect((await t.app.request('/readyz')).status).toBe(503);
+    release(); // the mount came back
+    mode = 'throw';
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await t.app.request('/readyz')).status).toBe(503);
+    mode = 'ok';
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await t.app.request('/readyz')).status).toBe(200);
+    expect(writes).toBe(3);
+  });
+
   it('is not ready while the server drains for a stop', async () => {
     let phase: 'serving' | 'draining' = 'serving';
     const { app } = testApp({ serving: () => phase });
@@ -311,6 +333,11 @@ describe('IP addresses', () => {
       ['1::2::3', null],
       ['1:2:3:4:5:6:7::8', null],
       ['fe80::1%eth0', null],
+      ['::1.2.3.4', '::102:304'],
+      ['1.2.3.4::1', null],
+      ['1.2.3.4::', null],
+      ['1:2:1.2.3.4::5', null],
+      ['1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:102:304'],
       ['12345::', null],
       ['', null],
     ];
