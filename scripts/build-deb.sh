@@ -35,7 +35,10 @@ sed 's|^ExecStart=/usr/local/bin/barmanapi |ExecStart=/usr/bin/barmanapi |; s|^#
   config/barmanapi.service >"$root/lib/systemd/system/barmanapi.service"
 chmod 0644 "$root/lib/systemd/system/barmanapi.service"
 grep -q '^ExecStart=/usr/bin/barmanapi runserver' "$root/lib/systemd/system/barmanapi.service"
-! grep -q '^ExecReload=' "$root/lib/systemd/system/barmanapi.service"
+if grep -q '^ExecReload=' "$root/lib/systemd/system/barmanapi.service"; then
+  echo "build-deb.sh: ExecReload left in the unit" >&2
+  exit 1
+fi
 install -D -m 0644 packaging/deb/barmanapi.1 "$root/usr/share/man/man1/barmanapi.1"
 gzip -9n "$root/usr/share/man/man1/barmanapi.1"
 install -D -m 0644 packaging/deb/copyright "$doc/copyright"
