@@ -1,8 +1,9 @@
 /**
  * Who is calling: the socket's peer, or, when that peer is a reverse proxy listed in
- * `[application] trusted_proxies`, the client the proxies name in `Forwarded` (RFC 7239) or
- * `X-Forwarded-For` / `X-Forwarded-Proto`. Headers from any other peer are ignored, so a client
- * cannot pick the address its failed logins are counted against.
+ * `[application] trusted_proxies`, the client the proxies name in the header of
+ * `forwarded_header` (`X-Forwarded-For` with `X-Forwarded-Proto`, or RFC 7239's `Forwarded`).
+ * Headers from any other peer are ignored, so a client cannot pick the address its failed logins
+ * are counted against.
  */
 import { formatIp, inRange, parseIp, type Ip } from './ip.js';
 
@@ -57,13 +58,13 @@ export function throttleKey(address: string): string {
   return `${formatIp(Uint8Array.from([...addr.slice(0, 8), 0, 0, 0, 0, 0, 0, 0, 0]))}/64`;
 }
 
-/** The ranges of `trusted_proxies`, parsed once per list (the settings are replaced whole). */
 export interface ProxySettings {
   trustedProxies: readonly string[];
   /** The one header the trusted proxies write; the other may come from the client. */
   forwardedHeader: 'x-forwarded-for' | 'forwarded';
 }
 
+/** The ranges of `trusted_proxies`, parsed once per list (the settings are replaced whole). */
 export class TrustedProxies {
   private seen: readonly string[] | null = null;
   private ranges: Range[] = [];

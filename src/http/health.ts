@@ -11,8 +11,7 @@ import type { AppEnv, Deps } from '../context.js';
 import type { AuthService } from '../auth/service.js';
 import type { HostSet } from '../hosts/services.js';
 import { ApiError } from './errors.js';
-import { caller } from './authenticate.js';
-import { requestHeader } from './authenticate.js';
+import { caller, requestHeader } from './authenticate.js';
 import { redact } from '../util/redact.js';
 import { checkFleetRules } from '../hosts/routes.js';
 
