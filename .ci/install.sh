@@ -2,13 +2,14 @@
 # Installs the Debian packages needed by the real integration environment
 # (test/integration/env/up.sh): barman, barman-cli, PostgreSQL 15, openssh-server, rsync, man-db,
 # e2fsprogs (chattr, for the read-only store test), chromium (the docs page, opened in a real
-# browser by the black-box suite), lintian (checks the .deb), curl and openssl (the TLS tests).
+# browser by the black-box suite), lintian (checks the .deb), curl and openssl (the TLS tests),
+# prometheus (promtool checks a real /metrics scrape).
 # Idempotent: when every package is already installed it does nothing.
 # Quiet: apt output goes to a log that is printed only on failure.
 # Set BARMANAPI_INSTALL_FORCE=1 to run apt-get update/install anyway.
 set -euo pipefail
 
-PACKAGES=(barman barman-cli postgresql-15 openssh-server openssh-client rsync man-db procps e2fsprogs chromium lintian curl openssl)
+PACKAGES=(barman barman-cli postgresql-15 openssh-server openssh-client rsync man-db procps e2fsprogs chromium lintian curl openssl prometheus)
 LOG="${BARMANAPI_INSTALL_LOG:-/tmp/barmanapi-ci-install.log}"
 
 if [ "$(id -u)" -ne 0 ]; then

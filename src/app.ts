@@ -24,6 +24,8 @@ import { notFound } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
 import { TrustedProxies, type ClientInfo } from './http/client.js';
 import { healthRoutes } from './http/health.js';
+import { HttpMetrics } from './metrics/http.js';
+import { metricsRoutes } from './metrics/routes.js';
 import { errorHandler } from './http/on-error.js';
 import { v1Api, v1Dispatch, v1Gate, type V1 } from './api/v1/index.js';
 
@@ -99,8 +101,12 @@ export function createApi(given: AppDeps): Api {
   const configs = configTargets(hosts, { onChange: (host) => host.reads.invalidate() });
   const v1 = v1Api(deps, auth, hosts, jobs, settings, historyOptions, configs);
 
-  // Probes come first: no token, no log line per probe (readiness changes are logged).
+  // Every request is counted for /metrics, probes and scrapes too.
+  const http = new HttpMetrics();
+  app.use('*', http.middleware());
+  // Probes and scrapes come first: no log line for each (a change of readiness is logged).
   app.route('/', healthRoutes(deps, auth, hosts, given.serving));
+  app.route('/', metricsRoutes(deps, auth, hosts, http, () => jobs.counts()));
   app.use('*', requestLog(deps));
   app.use('*', methodGate(deps));
   // v1's 404 and 405 come before authentication, as the legacy routes' 405 does.

@@ -109,6 +109,11 @@ export class JobService {
     return (await this.deps.signer()).checkTicket(ticket, this.deps.clock.now().getTime());
   }
 
+  /** Jobs running and waiting now, as this server knows them. */
+  counts(): { running: number; queued: number } {
+    return { running: this.running.size, queued: this.queue.length };
+  }
+
   /** Start queued jobs while fewer than the cap run. Called on submit and by the server's timer. */
   async pump(): Promise<void> {
     this.pumping ??= (async () => {

@@ -18,6 +18,8 @@ export interface Settings {
   application: { storeDirectory: string; host: string; port: number; debug: boolean; allowDefaultPassword: boolean; corsOrigins: string[]; configBackupsKeep: number; configBackupsDays: number; fleetTimeoutSeconds: number; trustedProxies: string[]; forwardedHeader: 'x-forwarded-for' | 'forwarded' };
   /** The HTTPS listener: off while certFile is ''. */
   tls: TlsSettings;
+  /** /metrics: the scrape credential ('' for none). */
+  metrics: { token: string };
   barman: BarmanSettings;
   /**
    * Every barman host: the one of [barman] first (named `default`), then each `[host:NAME]` in file
@@ -210,6 +212,8 @@ function toSettings(values: Map<SettingSpec, RawValue>, hostValues: Map<string, 
   const tls: TlsSettings = { certFile: file('tls', 'cert_file'), keyFile: file('tls', 'key_file'), clientCaFile: file('tls', 'client_ca_file'), minVersion: str('tls', 'min_version') as TlsSettings['minVersion'] };
   if ((tls.certFile === '') !== (tls.keyFile === '')) throw new SettingsError(path, 'tls', tls.certFile ? 'key_file' : 'cert_file', 'cert_file and key_file go together: set both to serve HTTPS, or neither');
   if (tls.clientCaFile && !tls.certFile) throw new SettingsError(path, 'tls', 'client_ca_file', 'client certificates need the HTTPS listener: set cert_file and key_file too');
+  const metricsToken = str('metrics', 'token');
+  if (metricsToken !== '' && metricsToken.length < 16) throw new SettingsError(path, 'metrics', 'token', 'a scrape credential must be 16 characters or more (a long random value)');
   return {
     file: path,
     user: { configFile: file('user', 'configfile'), secret: str('user', 'secret'), minPasswordLength: num('user', 'min_password_length') },
@@ -227,6 +231,7 @@ function toSettings(values: Map<SettingSpec, RawValue>, hostValues: Map<string, 
       forwardedHeader: str('application', 'forwarded_header') as Settings['application']['forwardedHeader'],
     },
     tls,
+    metrics: { token: metricsToken },
     barman,
     hosts,
     authToken: { secret: str('authtoken', 'secret'), algorithm: 'HS256', tokenLife: num('authtoken', 'tokenlife') },

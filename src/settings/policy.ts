@@ -86,5 +86,6 @@ export const APPLY_LIVE: Readonly<Record<string, readonly [keyof Settings, strin
   'application.fleet_timeout': ['application', 'fleetTimeoutSeconds'],
   'application.trusted_proxies': ['application', 'trustedProxies'],
   'application.forwarded_header': ['application', 'forwardedHeader'],
+  'metrics.token': ['metrics', 'token'],
   'user.min_password_length': ['user', 'minPasswordLength'],
 };

@@ -889,6 +889,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description Prometheus' text format, read from what the server holds (a scrape never runs barman). prometheus-barman-exporter's families (barman_*, with a host label beside server) and ours (barmanapi_*). Needs the [metrics] token as a Bearer credential, or a login token whose rules allow metrics (then only the hosts that user reaches).
+         */
+        get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Prometheus metrics (headers only)
+         * @description Prometheus' text format, read from what the server holds (a scrape never runs barman). prometheus-barman-exporter's families (barman_*, with a host label beside server) and ours (barmanapi_*). Needs the [metrics] token as a Bearer credential, or a login token whose rules allow metrics (then only the hosts that user reaches).
+         */
+        head: operations["metricsHead"];
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -6325,6 +6349,100 @@ export interface operations {
                 headers: {
                     /** @description no-store */
                     "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics */
+            200: {
+                headers: {
+                    /** @description no-store */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=0.0.4; charset=utf-8": string;
+                };
+            };
+            /** @description No credentials, or not valid ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegacyError"];
+                };
+            };
+            /** @description The token's rules do not allow metrics, or not what /fleet shows */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegacyError"];
+                };
+            };
+            /** @description Only GET and HEAD are served */
+            405: {
+                headers: {
+                    /** @description The methods this path serves */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegacyError"];
+                };
+            };
+        };
+    };
+    metricsHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics */
+            200: {
+                headers: {
+                    /** @description no-store */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credentials, or not valid ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The token's rules do not allow metrics, or not what /fleet shows */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Only GET and HEAD are served */
+            405: {
+                headers: {
+                    /** @description The methods this path serves */
+                    Allow?: string;
                     [name: string]: unknown;
                 };
                 content?: never;

@@ -35,7 +35,7 @@ describe('the OpenAPI document', () => {
     // Every route the app serves outside v1, as Hono has them, is in the document as legacy.
     const served = new Set(api.app.routes.map((r) => r.path.replace(/:(\w+)/g, '{$1}')).filter((p) => p !== '/*' && !p.startsWith('/api/v1')));
     expect(served.size).toBeGreaterThanOrEqual(LEGACY_ROUTES.length);
-    const probes = ['/healthz', '/readyz'];
+    const probes = ['/healthz', '/readyz', '/metrics'];
     for (const path of probes) {
       expect(served.has(path), path).toBe(true);
       expect(doc.paths[path]?.get?.tags, path).toEqual(['health']);

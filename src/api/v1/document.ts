@@ -186,6 +186,17 @@ function healthPaths(): Record<string, Json> {
       },
       [{}, { bearer: [] }, { tokenQuery: [] }],
     ),
+    '/metrics': path(
+      'metrics',
+      'Prometheus metrics',
+      "Prometheus' text format, read from what the server holds (a scrape never runs barman). prometheus-barman-exporter's families (barman_*, with a host label beside server) and ours (barmanapi_*). Needs the [metrics] token as a Bearer credential, or a login token whose rules allow metrics (then only the hosts that user reaches).",
+      {
+        200: { description: 'The metrics', headers: noStore, content: { 'text/plain; version=0.0.4; charset=utf-8': { schema: { type: 'string' } } } },
+        401: { description: 'No credentials, or not valid ones', content: { 'application/json': { schema: ref('schemas', 'LegacyError') } } },
+        403: { description: "The token's rules do not allow metrics, or not what /fleet shows", content: { 'application/json': { schema: ref('schemas', 'LegacyError') } } },
+      },
+      [{ bearer: [] }, { tokenQuery: [] }],
+    ),
   };
 }
 
@@ -229,7 +240,7 @@ async function build(routes: readonly V1Route[]): Promise<Json> {
       { name: 'config', description: "barman's configuration on a host" },
       { name: 'settings', description: "This API's own settings" },
       { name: 'meta', description: 'This document and its docs page' },
-      { name: 'health', description: 'Probes for systemd and load balancers: no token, no barman run' },
+      { name: 'health', description: 'Probes for systemd and load balancers (no token) and Prometheus metrics: no barman run' },
       { name: 'legacy', description: 'The original API: each route answers GET (query) and POST (JSON or form)' },
     ],
     paths,
