@@ -1,6 +1,6 @@
 /**
  * Benchmark entry: `npm run bench` runs every bench and prints one table of figures;
- * `node dist/bench/run.js auth|barman|history|hosts|jobs|load|reads|startup …` runs only those named. `--markdown` prints
+ * `node dist/bench/run.js auth|barman|history|hosts|jobs|load|metrics|reads|startup …` runs only those named. `--markdown` prints
  * the table as Markdown (for bench/RESULTS.md). Progress goes to stderr, figures to stdout.
  */
 import { benchAuth } from './auth.js';
@@ -9,6 +9,7 @@ import { benchHistory } from './history.js';
 import { benchHosts } from './hosts.js';
 import { benchJobs } from './jobs.js';
 import { benchLoad } from './load.js';
+import { benchMetrics } from './metrics.js';
 import { benchReads } from './reads.js';
 import { benchStartup } from './startup.js';
 import { loadavg } from 'node:os';
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   hosts: benchHosts,
   jobs: benchJobs,
   load: benchLoad,
+  metrics: benchMetrics,
   reads: benchReads,
   startup: benchStartup,
 };

@@ -24,7 +24,8 @@ import { notFound } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
 import { TrustedProxies, type ClientInfo } from './http/client.js';
 import { healthRoutes } from './http/health.js';
-import { HttpMetrics } from './metrics/http.js';
+import { HttpMetrics, JobMetrics } from './metrics/http.js';
+import { jobHost } from './jobs/model.js';
 import { metricsRoutes } from './metrics/routes.js';
 import { errorHandler } from './http/on-error.js';
 import { v1Api, v1Dispatch, v1Gate, type V1 } from './api/v1/index.js';
@@ -106,7 +107,9 @@ export function createApi(given: AppDeps): Api {
   app.use('*', http.middleware());
   // Probes and scrapes come first: no log line for each (a change of readiness is logged).
   app.route('/', healthRoutes(deps, auth, hosts, given.serving));
-  app.route('/', metricsRoutes(deps, auth, hosts, http, () => jobs.counts()));
+  const ended = new JobMetrics();
+  jobs.onEnd((v) => ended.record(jobHost(v.job), v.job.command, v.status, v.result?.duration_ms ?? null));
+  app.route('/', metricsRoutes(deps, auth, hosts, http, { counts: () => jobs.counts(), ended }));
   app.use('*', requestLog(deps));
   app.use('*', methodGate(deps));
   // v1's 404 and 405 come before authentication, as the legacy routes' 405 does.

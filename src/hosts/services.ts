@@ -75,7 +75,7 @@ export function serveHost(name: string, host: BarmanHost, app: Deps, cpuCount: n
   const reads = new ReadCache({ fingerprints, flights, settings: () => settings.current().cache, logger: deps.logger });
   // The model needs to know whether barman has -f json: barman's main help says it, not the whole catalogue.
   const state = new StateService({ deps, reads, catalogue: () => catalogue.forCommand('list-server') });
-  const refresher = new Refresher({ state, host: name === DEFAULT_HOST ? host.description : `${name} (${host.description})`, logger: deps.logger, clock: deps.clock, settings: () => settings.current().cache });
+  const refresher = new Refresher({ state, host: name === DEFAULT_HOST ? host.description : `${name} (${host.description})`, logger: deps.logger, clock: deps.clock, settings: () => ({ ...settings.current().cache, checkIntervalSeconds: settings.current().metrics.checkInterval }) });
   return { name, deps, slots, breaker, catalogue, flights, reads, state, refresher };
 }
 

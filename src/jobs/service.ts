@@ -62,6 +62,7 @@ export class JobService {
   private readonly files: JobFiles;
   private queue: string[] = [];
   private running = new Set<string>();
+  private readonly endListeners = new Set<(view: JobView) => void>();
   private pumping: Promise<void> | null = null;
   private readonly submitting = new KeyedMutex();
   private readonly finished = new Map<string, JobSummary>();
@@ -109,6 +110,29 @@ export class JobService {
     return (await this.deps.signer()).checkTicket(ticket, this.deps.clock.now().getTime());
   }
 
+  /** Listen for the end of each job whose runner this server started; returns the way to stop. */
+  onEnd(listener: (view: JobView) => void): () => void {
+    this.endListeners.add(listener);
+    return () => this.endListeners.delete(listener);
+  }
+
+  private async tellEnd(id: string): Promise<void> {
+    let view: JobView;
+    try {
+      view = await this.view(id);
+    } catch (err) {
+      this.deps.logger.log('warn', `job ${id} ended, but its files could not be read`, { error: (err as Error).message });
+      return;
+    }
+    for (const listener of this.endListeners) {
+      try {
+        listener(view);
+      } catch (err) {
+        this.deps.logger.log('warn', 'a job end listener failed', { error: (err as Error).message });
+      }
+    }
+  }
+
   /** Jobs running and waiting now, as this server knows them. */
   counts(): { running: number; queued: number } {
     return { running: this.running.size, queued: this.queue.length };
@@ -154,6 +178,7 @@ export class JobService {
     void exited.then(() => {
       this.exits.delete(id);
       this.deps.onChange?.();
+      if (this.endListeners.size > 0) void this.tellEnd(id);
       return this.pump();
     }).catch((e: unknown) => this.deps.logger.log('error', `starting queued jobs failed: ${(e as Error).message}`));
   }

@@ -9,10 +9,34 @@ import type { AppEnv } from '../context.js';
 import { relativePath } from '../http/route-path.js';
 import { Counter, Histogram, type Sample } from './exposition.js';
 
-const FAMILIES: Record<string, string> = { auth: 'auth', barman: 'barman', history: 'history', config: 'config', fleet: 'fleet', api: 'v1', healthz: 'health', readyz: 'health', metrics: 'metrics' };
+// A Map, not an object: a path segment such as `constructor` must not find Object's own keys.
+const FAMILIES = new Map(Object.entries({ auth: 'auth', barman: 'barman', history: 'history', config: 'config', fleet: 'fleet', api: 'v1', healthz: 'health', readyz: 'health', metrics: 'metrics' }));
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 /** Seconds: from a cached read (about a millisecond) to a slow synchronous barman run. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** Seconds: a cron run to a day-long backup. */
+const JOB_BUCKETS = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400];
+
+/** Jobs that ended, by host, command and outcome, and how long they ran. */
+export class JobMetrics {
+  private readonly ended = new Counter();
+  private readonly durations = new Histogram(JOB_BUCKETS);
+
+  /** One ended job (its command is a barman command name: a bounded set). */
+  record(host: string, command: string, status: string, durationMs: number | null): void {
+    this.ended.inc({ host, command, status });
+    if (durationMs !== null) this.durations.observe({ host, command }, durationMs / 1000);
+  }
+
+  endedSamples(): Sample[] {
+    return this.ended.samples();
+  }
+
+  durationSamples(): Sample[] {
+    return this.durations.samples();
+  }
+}
 
 export class HttpMetrics {
   private readonly requests = new Counter();
@@ -26,9 +50,14 @@ export class HttpMetrics {
       try {
         await next();
       } finally {
-        const method = METHODS.has(c.req.method) ? c.req.method : 'other';
-        this.requests.inc({ family, method, code: String(c.res.status) });
-        this.durations.observe({ family }, (performance.now() - started) / 1000);
+        // Counting never changes an answer.
+        try {
+          const method = METHODS.has(c.req.method) ? c.req.method : 'other';
+          this.requests.inc({ family, method, code: String(c.res.status) });
+          this.durations.observe({ family }, (performance.now() - started) / 1000);
+        } catch {
+          // nothing to count with
+        }
       }
     };
   }
@@ -50,5 +79,5 @@ function familyOf(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string {
     return 'other';
   }
   const slash = path.indexOf('/');
-  return FAMILIES[slash < 0 ? path : path.slice(0, slash)] ?? 'other';
+  return FAMILIES.get(slash < 0 ? path : path.slice(0, slash)) ?? 'other';
 }

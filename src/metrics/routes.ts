@@ -17,24 +17,38 @@ import { ApiError, unauthorized } from '../http/errors.js';
 import { caller, requestHeader } from '../http/authenticate.js';
 import { checkFleetRules } from '../hosts/routes.js';
 import { CONTENT_TYPE, Exposition, type Sample } from './exposition.js';
-import type { HttpMetrics } from './http.js';
+import type { HttpMetrics, JobMetrics } from './http.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 
-export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, http: HttpMetrics, jobs: () => { running: number; queued: number }): Hono<AppEnv> {
+export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, http: HttpMetrics, jobs: { counts: () => { running: number; queued: number }; ended: JobMetrics }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const failures = failureLog(deps);
   app.on(['GET', 'HEAD'], '/metrics', async (c) => {
-    const shown = await scraper(deps, auth, hosts, c);
+    let scrape: { shown: readonly HostServices[]; whole: boolean };
+    try {
+      scrape = await scraper(deps, auth, hosts, c);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) failures();
+      throw err;
+    }
+    const { shown, whole } = scrape;
     const now = deps.clock.now().getTime();
     const text = new Exposition();
     exporterFamilies(text, shown);
     ownFamilies(text, shown, now);
-    const j = jobs();
-    text
-      .family('barmanapi_jobs', 'gauge', 'Async jobs of this server by state', [
-        { labels: { state: 'running' }, value: j.running },
-        { labels: { state: 'queued' }, value: j.queued },
-      ])
-      .family('barmanapi_http_requests_total', 'counter', 'HTTP requests answered, by route family, method and status code', http.requestSamples())
-      .family('barmanapi_http_request_duration_seconds', 'histogram', 'Time to answer an HTTP request (until the answer starts), by route family', http.durationSamples());
+    // The server's own counts span every host and user: only for who sees every host.
+    if (whole) {
+      const j = jobs.counts();
+      text
+        .family('barmanapi_jobs', 'gauge', 'Async jobs of this server by state', [
+          { labels: { state: 'running' }, value: j.running },
+          { labels: { state: 'queued' }, value: j.queued },
+        ])
+        .family('barmanapi_jobs_ended_total', 'counter', 'Async jobs this server started that ended, by host, barman command and outcome (done, failed, cancelled, lost)', jobs.ended.endedSamples())
+        .family('barmanapi_job_duration_seconds', 'histogram', 'How long the async jobs that ended ran, by host and barman command', jobs.ended.durationSamples())
+        .family('barmanapi_http_requests_total', 'counter', 'HTTP requests answered, by route family, method and status code', http.requestSamples())
+        .family('barmanapi_http_request_duration_seconds', 'histogram', 'Time to answer an HTTP request (until the answer starts), by route family', http.durationSamples());
+    }
     c.header('Cache-Control', 'no-store');
     return c.body(text.text(), 200, { 'Content-Type': CONTENT_TYPE });
   });
@@ -45,24 +59,41 @@ export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, htt
 }
 
 /** The hosts the caller may see: all with the scrape credential, else the user's (under /fleet's rules). */
-async function scraper(deps: Deps, auth: AuthService, hosts: HostSet, c: Context<AppEnv>): Promise<readonly HostServices[]> {
+async function scraper(deps: Deps, auth: AuthService, hosts: HostSet, c: Context<AppEnv>): Promise<{ shown: readonly HostServices[]; whole: boolean }> {
   const header = requestHeader(c, 'authorization') ?? '';
   const scrapeToken = deps.settings.current().metrics.token;
   const bearer = /^bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
-  if (scrapeToken !== '' && bearer !== undefined && sameText(bearer, scrapeToken)) return hosts.list;
-  if (header === '' && c.req.query('token') === undefined) {
+  if (scrapeToken !== '' && bearer !== undefined && sameText(bearer, scrapeToken)) return { shown: hosts.list, whole: true };
+  // An embedding service names its users itself (a cookie, a session): no header needed then.
+  if (!deps.externalAuth && header === '' && c.req.query('token') === undefined) {
     throw unauthorized('missing credentials: send "Authorization: Bearer <[metrics] token>" or a login token whose rules allow metrics');
   }
   const user: AuthedUser = await caller(deps, auth, c, 'metrics', false);
   checkFleetRules(user, '/metrics');
-  return hosts.reachable(user);
+  const shown = hosts.reachable(user);
+  return { shown, whole: shown.length === hosts.list.length };
 }
 
-/** Equal texts, in a time that does not tell how much of a guess was right (only whether its length was). */
+/** A refused scrape is logged, at most once every 10 s with the count since (a guessing client cannot flood the log). */
+function failureLog(deps: Deps): () => void {
+  let count = 0;
+  let loggedAt = -Infinity;
+  return () => {
+    count += 1;
+    const now = Date.now();
+    if (now - loggedAt < 10_000) return;
+    deps.logger.log('warn', '/metrics refused credentials', { times: count });
+    count = 0;
+    loggedAt = now;
+  };
+}
+
+/** Equal texts, in a time that tells nothing of the guess: both hashed, the hashes compared whole. */
 function sameText(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
+  const x = sha256(new TextEncoder().encode(a));
+  const y = sha256(new TextEncoder().encode(b));
   let diff = 0;
-  for (let i = 0; i < b.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
   return diff === 0;
 }
 
@@ -96,9 +127,10 @@ function backupTime(b: { beginTime: string | null; endTime: string | null } | un
 }
 
 /**
- * prometheus-barman-exporter's families, same names and meanings: backups counted DONE and
- * FAILED, times of the newest and oldest DONE backup in Unix seconds, sizes of DONE backups
- * numbered from 1 = newest, the time the values were read.
+ * prometheus-barman-exporter's families, same names and meanings: each check of the last
+ * `barman check` (1 = OK), backups counted DONE and FAILED, times of the newest and oldest DONE backup in Unix seconds, sizes of DONE backups
+ * numbered from 1 = newest, the copy time of the newest (show-backup, read once per backup), the
+ * time the values were read.
  */
 function exporterFamilies(text: Exposition, shown: readonly HostServices[]): void {
   const rows = serverRows(shown).filter((r) => r.server.backups !== null);
@@ -112,13 +144,23 @@ function exporterFamilies(text: Exposition, shown: readonly HostServices[]): voi
     rows.flatMap((r) =>
       r.server.backups!.filter((b) => b.status === 'DONE').flatMap((b, i) => (b[field] === null ? [] : [{ labels: { host: r.host, server: r.server.name, number: String(i + 1) }, value: b[field]! }])),
     );
+  const checks = shown.flatMap((h) => [...h.state.checks.current()].map(([server, c]) => ({ host: h.name, server, ...c })));
   text
+    .family('barman_up', 'gauge', 'Barman status checks', checks.flatMap((c) => Object.entries(c.checks).map(([check, ok]) => ({ labels: { host: c.host, server: c.server, check }, value: ok ? 1 : 0 }))))
     .family('barman_backups_total', 'gauge', 'Total number of backups', per((r) => r.server.backups!.filter((b) => b.status === 'DONE' || b.status === 'FAILED').length))
     .family('barman_backups_failed', 'gauge', 'Number of failed backups', per((r) => r.server.backups!.filter((b) => b.status === 'FAILED').length))
     .family('barman_last_backup', 'gauge', 'Last successful backup timestamp', per((_r, done) => backupTime(done[0])))
     .family('barman_first_backup', 'gauge', 'First successful backup timestamp', per((_r, done) => backupTime(done.at(-1))))
     .family('barman_backup_size', 'gauge', 'Size of available backups', sizes('sizeBytes'))
     .family('barman_backup_wal_size', 'gauge', 'WAL size of available backups', sizes('walSizeBytes'))
+    .family('barman_last_backup_copy_time', 'gauge', 'Last successful backup copy time', shown.flatMap((h) => {
+      const round = h.refresher.current;
+      return (round?.servers ?? []).flatMap((server) => {
+        const newest = server.backups?.find((b) => b.status === 'DONE');
+        const copy = h.state.copyTimes.get(server.name);
+        return newest && copy?.id === newest.id ? [{ labels: { host: h.name, server: server.name }, value: copy.seconds }] : [];
+      });
+    }))
     .family('barman_metrics_update', 'gauge', 'Barman metrics update timestamp', rows.map((r) => ({ labels: { host: r.host, server: r.server.name }, value: r.at })));
 }
 
@@ -149,6 +191,12 @@ function ownFamilies(text: Exposition, shown: readonly HostServices[], now: numb
       const at = seconds(h.refresher.current?.at);
       return at === null ? [] : [{ labels: { host: h.name }, value: at }];
     }))
+    .family('barmanapi_check_timestamp_seconds', 'gauge', 'When barman check last ran for the server (its results are barman_up)', shown.flatMap((h) =>
+      [...h.state.checks.current()].flatMap(([server, c]) => (seconds(c.at) === null ? [] : [{ labels: { host: h.name, server }, value: seconds(c.at)! }])),
+    ))
+    .family('barmanapi_check_age_seconds', 'gauge', "Seconds since barman check last ran for the server: barman_up is that old", shown.flatMap((h) =>
+      [...h.state.checks.current()].flatMap(([server, c]) => (seconds(c.at) === null ? [] : [{ labels: { host: h.name, server }, value: Math.max(0, now / 1000 - seconds(c.at)!) }])),
+    ))
     .family('barmanapi_host_up', 'gauge', 'Whether the barman host answers (1) or is known down (0); absent until it has been used', hostUp)
     .family('barmanapi_barman_processes', 'gauge', 'barman processes of requests on the host, running and waiting for a slot', shown.flatMap((h) => {
       const s = h.slots.stats();

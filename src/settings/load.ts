@@ -19,7 +19,7 @@ export interface Settings {
   /** The HTTPS listener: off while certFile is ''. */
   tls: TlsSettings;
   /** /metrics: the scrape credential ('' for none). */
-  metrics: { token: string };
+  metrics: { token: string; checkInterval: number };
   barman: BarmanSettings;
   /**
    * Every barman host: the one of [barman] first (named `default`), then each `[host:NAME]` in file
@@ -231,7 +231,7 @@ function toSettings(values: Map<SettingSpec, RawValue>, hostValues: Map<string, 
       forwardedHeader: str('application', 'forwarded_header') as Settings['application']['forwardedHeader'],
     },
     tls,
-    metrics: { token: metricsToken },
+    metrics: { token: metricsToken, checkInterval: num('metrics', 'check_interval') },
     barman,
     hosts,
     authToken: { secret: str('authtoken', 'secret'), algorithm: 'HS256', tokenLife: num('authtoken', 'tokenlife') },

@@ -49,6 +49,8 @@ const PRIVILEGED = new Set([
   'jobs.max_running',
   'barman.max_concurrent',
   'barman.max_queued',
+  // How often barman check runs in the background on every host.
+  'metrics.check_interval',
 ]);
 
 /**
@@ -87,5 +89,6 @@ export const APPLY_LIVE: Readonly<Record<string, readonly [keyof Settings, strin
   'application.trusted_proxies': ['application', 'trustedProxies'],
   'application.forwarded_header': ['application', 'forwardedHeader'],
   'metrics.token': ['metrics', 'token'],
+  'metrics.check_interval': ['metrics', 'checkInterval'],
   'user.min_password_length': ['user', 'minPasswordLength'],
 };

@@ -35,7 +35,7 @@ export interface RefresherDeps {
   logger: Logger;
   clock: { now(): Date };
   /** Seconds between rounds (0: no rounds) and how old live answers may get. */
-  settings: () => { refreshIntervalSeconds: number; refreshLiveSeconds: number };
+  settings: () => { refreshIntervalSeconds: number; refreshLiveSeconds: number; checkIntervalSeconds?: number };
 }
 
 export class Refresher {
@@ -49,6 +49,7 @@ export class Refresher {
   private chain = 0;
   private readonly listeners = new Set<(change: StateChange) => void>();
   private last: { at: string; servers: ServerState[] } | null = null;
+  private checkedAt = -Infinity;
 
   constructor(private readonly deps: RefresherDeps) {}
 
@@ -126,12 +127,29 @@ export class Refresher {
       this.down = reason;
       return;
     }
+    await this.checkWhenDue(signal);
+    await this.deps.state.noteCopyTimes(servers, { background: true, signal }).catch((err: unknown) => {
+      if (!signal.aborted) this.deps.logger.log('warn', 'reading the newest backups\' copy times failed', { host: this.deps.host, error: String((err as Error).message ?? err) });
+    });
     if (this.down !== null) this.emit(at, { type: 'host-up' });
     this.down = null;
     const now = new Map(servers.map((s) => [s.name, s]));
     if (this.previous) for (const event of changes(this.previous, now)) this.emit(at, event);
     this.previous = now;
     this.last = { at, servers };
+  }
+
+  /** `barman check` every `[metrics] check_interval` (0: only the checks users run). */
+  private async checkWhenDue(signal: AbortSignal): Promise<void> {
+    const interval = (this.deps.settings().checkIntervalSeconds ?? 0) * 1000;
+    const now = this.deps.clock.now().getTime();
+    if (interval <= 0 || now - this.checkedAt < interval) return;
+    this.checkedAt = now;
+    try {
+      await this.deps.state.runChecks({ background: true, signal });
+    } catch (err) {
+      if (!signal.aborted) this.deps.logger.log('warn', 'background barman check failed', { host: this.deps.host, error: String((err as Error).message ?? err) });
+    }
   }
 
   private emit(at: string, event: StateEvent): void {

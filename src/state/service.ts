@@ -4,6 +4,7 @@
  * barman's files are unchanged costs a fingerprint, not a barman run. barman versions without
  * `-f json` have no model: the answer says so.
  */
+import { CheckResults } from './checks.js';
 import type { Deps } from '../context.js';
 import type { RunResult } from '../ports.js';
 import { parseJsonOutput } from '../barman/output.js';
@@ -34,6 +35,10 @@ export interface ReadMode {
 }
 
 export class StateService {
+  /** The last check result of each server (barman_up in /metrics). */
+  readonly checks = new CheckResults();
+  /** Each server's newest DONE backup and its copy time (show-backup), read once per backup. */
+  readonly copyTimes = new Map<string, { id: string; seconds: number }>();
   constructor(private readonly d: StateServiceDeps) {}
 
   /** Every server of the host with its state. */
@@ -116,6 +121,33 @@ export class StateService {
    * barman's JSON document for a read-only command, through the cache; null when it printed none.
    * `required`: no document at all means barman could not answer (BarmanStateError).
    */
+  /**
+   * The copy time of each server's newest DONE backup, by show-backup, for the backups not read
+   * yet: a finished backup's details do not change, so each costs one run in its life.
+   */
+  async noteCopyTimes(servers: readonly ServerState[], mode: ReadMode = {}): Promise<void> {
+    for (const s of servers) {
+      const newest = s.backups?.find((b) => b.status === 'DONE');
+      if (!newest || this.copyTimes.get(s.name)?.id === newest.id) continue;
+      const doc = await this.json('show-backup', [s.name, newest.id], mode);
+      const seconds = backupDetailsFrom(isRecord(doc) ? doc[s.name] : undefined)?.copyTimeSeconds;
+      if (typeof seconds === 'number') this.copyTimes.set(s.name, { id: newest.id, seconds });
+    }
+  }
+
+  /**
+   * `barman check all` now, its result recorded in `checks`; false when barman printed no
+   * document.
+   */
+  async runChecks(mode: ReadMode = {}): Promise<boolean> {
+    if (await this.unsupported()) return false;
+    // Due, so run now: a cached check (a user's, seconds old) would not be a new result.
+    const doc = await this.json('check', ['all'], { ...mode, liveMaxAgeMs: 0 });
+    if (doc === null) return false;
+    this.checks.record(doc, this.d.deps.clock.now().toISOString());
+    return true;
+  }
+
   private async json(command: string, args: string[], mode: ReadMode = {}, required = false): Promise<unknown> {
     const { deps } = this.d;
     const settings = deps.settings.current().barman;

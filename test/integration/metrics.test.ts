@@ -1,12 +1,16 @@
 /**
  * /metrics on a real server over the real barman: the scrape passes `promtool check metrics`
- * (Prometheus' own linter), and carries the test server's backups. That a scrape runs no barman
- * is counted exactly in test/unit/metrics.test.ts.
+ * (Prometheus' own linter), carries the test server's backups, and a real Prometheus (Debian's)
+ * scrapes it and answers a PromQL query for the last backup's age. That a scrape runs no barman is
+ * counted exactly in test/unit/metrics.test.ts.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { itEnv } from '../support/it-env.js';
-import { serverDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { REPO, freePort, serverDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 const env = itEnv();
 const SCRAPE = 'integration-scrape-credential-0123';
@@ -20,15 +24,19 @@ describe('/metrics on a real server', () => {
   };
 
   beforeAll(async () => {
+    // A DONE backup to report (another suite may have made one already).
+    const barman = (...args: string[]) => spawnSync(env.barman.command[0]!, [...env.barman.command.slice(1), '-c', env.barman.config, ...args], { encoding: 'utf8' });
+    const listed = JSON.parse(barman('-f', 'json', 'list-backup', env.barman.server).stdout) as Record<string, Array<{ status: string }>>;
+    if (!listed[env.barman.server]!.some((b) => b.status === 'DONE')) expect(barman('backup', '--wait', env.barman.server).status).toBe(0);
     const d = serverDir(`configfile=${env.barman.config}\ncommand=${env.barman.command.join(' ')}\nremote=false`, `[metrics]\ntoken=${SCRAPE}\n`);
     server = await startServerProcess(d.config);
     // The first background round starts with the server: wait for its model.
     const deadline = Date.now() + 30_000;
-    while (!(await scrape()).includes('barman_metrics_update{')) {
+    while (!(await scrape()).includes('barman_last_backup{')) {
       if (Date.now() > deadline) throw new Error(`no state round in 30 s:\n${server.output()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await server?.stop();
@@ -47,4 +55,54 @@ describe('/metrics on a real server', () => {
     expect(text).toMatch(new RegExp(`^barman_backups_total\\{host="default",server="${env.barman.server}"\\} \\d+$`, 'm'));
     expect(text).toMatch(new RegExp(`^barmanapi_host_up\\{host="default"\\} 1$`, 'm'));
   });
+
+  it('ships alert rules that promtool checks, whose tests fire each alert, on metrics this server exports', () => {
+    const dir = join(REPO, 'config', 'prometheus');
+    const check = spawnSync('promtool', ['check', 'rules', 'barmanapi-alerts.yml'], { cwd: dir, encoding: 'utf8' });
+    expect(check.stdout).toContain('SUCCESS: 7 rules found');
+    expect(check.status).toBe(0);
+    const test = spawnSync('promtool', ['test', 'rules', 'barmanapi-alerts.test.yml'], { cwd: dir, encoding: 'utf8' });
+    expect(`${test.stdout}${test.stderr}`).toContain('SUCCESS');
+    expect(test.status).toBe(0);
+    // Every alert of the file is tested.
+    const rules = readFileSync(join(dir, 'barmanapi-alerts.yml'), 'utf8');
+    const tests = readFileSync(join(dir, 'barmanapi-alerts.test.yml'), 'utf8');
+    for (const [, name] of rules.matchAll(/alert: (\w+)/g)) expect(tests, name).toContain(`alertname: ${name}`);
+    // The metrics the rules read are ones /metrics exports (barman_up: the exporter's, see README).
+    const source = readFileSync(join(REPO, 'src', 'metrics', 'routes.ts'), 'utf8');
+    const used = new Set([...rules.matchAll(/expr: (.*)/g)].flatMap(([, expr]) => [...expr!.matchAll(/\b(barman(?:api)?_[a-z_]+)\b/g)].map((m) => m[1]!)));
+    for (const name of used) if (name !== 'barman_up') expect(source, name).toContain(`'${name}'`);
+  });
+
+  it('is scraped by a real Prometheus, which answers a PromQL query for the last backup age', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'barmanapi-prometheus-'));
+    const port = await freePort();
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: barmanapi\n    authorization:\n      credentials: ${SCRAPE}\n    static_configs:\n      - targets: ['${new URL(server.baseUrl).host}']\n`,
+    );
+    let prometheus: ChildProcess | null = null;
+    let log = '';
+    try {
+      prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      prometheus.stdout!.on('data', (d) => (log += d));
+      prometheus.stderr!.on('data', (d) => (log += d));
+      const query = `barmanapi_last_backup_age_seconds{server="${env.barman.server}"}`;
+      const deadline = Date.now() + 60_000;
+      let result: Array<{ metric: Record<string, string>; value: [number, string] }> = [];
+      while (result.length === 0) {
+        if (Date.now() > deadline) throw new Error(`Prometheus gave no ${query} in 60 s:\n${log.slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 500));
+        const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(query)}`).catch(() => null);
+        if (res?.ok) result = ((await res.json()) as { data: { result: typeof result } }).data.result;
+      }
+      expect(result[0]!.metric).toMatchObject({ job: 'barmanapi', host: 'default', server: env.barman.server });
+      const age = Number(result[0]!.value[1]);
+      const scraped = Number(/^barmanapi_last_backup_age_seconds\{host="default",server="[^"]+"\} (\S+)$/m.exec(await scrape())![1]);
+      expect(age).toBeGreaterThan(0);
+      expect(Math.abs(age - scraped)).toBeLessThan(30);
+    } finally {
+      prometheus?.kill('SIGTERM');
+    }
+  }, 120_000);
 });

@@ -2,18 +2,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixtureBarmanHost } from '../support/fake-barman.js';
-import { SEED_CLIENT_CONF, clientConfUser, loginToken, testApp } from '../support/app.js';
+import { SEED_CLIENT_CONF, clientConfUser, loginToken, testApp, twoHostApp } from '../support/app.js';
 import { loadSettings } from '../../src/settings/load.js';
 
 const OUTPUT = join(import.meta.dirname, '..', 'fixtures', 'barman-output', '3.4');
 const SCRAPE = 'a-scrape-credential-0123456789';
 
 /** barman 3.4 answering from the fixtures, with one FAILED backup added to list-backup. */
-function setup(clientConf = SEED_CLIENT_CONF) {
-  const runs: string[][] = [];
+function fixtureHost(runs: string[][]) {
   const host = fixtureBarmanHost('3.4', (argv) => {
     runs.push(argv);
-    for (const name of ['list-server', 'show-server', 'status']) if (argv.includes(name)) return { stdout: readFileSync(join(OUTPUT, `${name}.json`), 'utf8') };
+    for (const name of ['list-server', 'show-server', 'status', 'check', 'show-backup']) if (argv.includes(name)) return { stdout: readFileSync(join(OUTPUT, `${name}.json`), 'utf8') };
     if (argv.includes('list-backup')) {
       const doc = JSON.parse(readFileSync(join(OUTPUT, 'list-backup.json'), 'utf8')) as { pg: unknown[] };
       doc.pg.unshift({ backup_id: '20261128T010000', status: 'FAILED', end_time_timestamp: null, size_bytes: 0, wal_size_bytes: 0, retention_status: '-' });
@@ -22,8 +21,15 @@ function setup(clientConf = SEED_CLIENT_CONF) {
     return { exitCode: 1, stderr: 'unexpected' };
   });
   host.files.set('/etc/barman.d/pg.conf', '[pg]\ndescription = lab\n');
-  const settings = loadSettings({ text: `[barman]\nconfigfile=/etc/barman.conf\n[cache]\nrefresh_interval=0\n[metrics]\ntoken=${SCRAPE}\n[authtoken]\nsecret=test-secret-of-enough-length\n`, path: '/etc/barmanapi.conf' });
-  const t = testApp({ host, settings, clientConf });
+  return host;
+}
+
+function setup(clientConf = SEED_CLIENT_CONF, checkInterval = 600, extra = '') {
+  const runs: string[][] = [];
+  const host = fixtureHost(runs);
+  const further = extra ? { hosts: { dc2: fixtureHost(runs) } } : {};
+  const settings = loadSettings({ text: `[barman]\nconfigfile=/etc/barman.conf\n[cache]\nrefresh_interval=0\n[metrics]\ntoken=${SCRAPE}\ncheck_interval=${checkInterval}\n[authtoken]\nsecret=test-secret-of-enough-length\n${extra}`, path: '/etc/barmanapi.conf' });
+  const t = testApp({ host, settings, clientConf, ...further });
   return { ...t, runs };
 }
 
@@ -62,6 +68,70 @@ describe('/metrics', () => {
     expect(s('barmanapi_barman_processes{host="default",state="running"}')).toBe(0);
   });
 
+  it("shows the last barman check's items as barman_up, with the check's age; the background round runs it every check_interval", async () => {
+    const t = setup();
+    await t.api.refresher.tick();
+    expect(t.runs.filter((a) => a.includes('check')).length).toBe(1);
+    t.clock.advance(120_000);
+    const text = await (await scrape(t.app)).text();
+    expect(sample(text, 'barman_up{host="default",server="pg",check="archiver_errors"}')).toBe(1);
+    expect(text.match(/^barman_up\{/gm)!.length).toBeGreaterThan(10);
+    expect(sample(text, 'barmanapi_check_age_seconds{host="default",server="pg"}')).toBe(120);
+    await t.api.refresher.tick(); // two minutes later: not due yet
+    expect(t.runs.filter((a) => a.includes('check')).length).toBe(1);
+    t.clock.advance(600_000);
+    await t.api.refresher.tick();
+    expect(t.runs.filter((a) => a.includes('check')).length).toBe(2);
+  });
+
+  it("takes a user's check as the newest result, and runs none in the background with check_interval = 0", async () => {
+    const t = setup(SEED_CLIENT_CONF, 0);
+    await t.api.refresher.tick();
+    expect(t.runs.filter((a) => a.includes('check'))).toEqual([]);
+    expect(await (await scrape(t.app)).text()).not.toContain('barman_up{');
+    const memin = await loginToken(t.app);
+    expect((await t.app.request(`/barman/check?server_name=pg&token=${memin}`)).status).toBe(200);
+    const text = await (await scrape(t.app)).text();
+    expect(sample(text, 'barman_up{host="default",server="pg",check="postgresql"}')).toBe(1);
+    expect(sample(text, 'barmanapi_check_age_seconds{host="default",server="pg"}')).toBe(0);
+  });
+
+  it("gives the newest DONE backup's copy time, reading show-backup once per backup", async () => {
+    const t = setup();
+    await t.api.refresher.tick();
+    await t.api.refresher.tick();
+    const text = await (await scrape(t.app)).text();
+    expect(sample(text, 'barman_last_backup_copy_time{host="default",server="pg"}')).toBe(0.399409);
+    expect(t.runs.filter((a) => a.includes('show-backup'))).toEqual([expect.arrayContaining(['show-backup', 'pg', '20261127T233548'])]);
+  });
+
+  it("shows a user only the hosts they reach, and the server's own counts only to who sees every host", async () => {
+    const conf = `${SEED_CLIENT_CONF}${clientConfUser('dc2watch', ['metrics', 'fleet'], { hosts: ['dc2'] })}${clientConfUser('nolist', ['metrics', 'fleet'], { deny: ['barman/list-backup'], hosts: ['*'] })}`;
+    const t = setup(conf, 0, '[host:dc2]\nconfigfile=/etc/barman.conf\n');
+    await Promise.all(t.api.hosts.list.map((h) => h.refresher.tick()));
+    const all = await (await scrape(t.app)).text();
+    expect(all).toContain('barman_backups_total{host="default",server="pg"}');
+    expect(all).toContain('barman_backups_total{host="dc2",server="pg"}');
+    expect(all).toContain('barmanapi_jobs{state="running"}');
+    const mine = await (await scrape(t.app, `Bearer ${await loginToken(t.app, 'dc2watch')}`)).text();
+    expect(mine).toContain('barman_backups_total{host="dc2",server="pg"}');
+    expect(mine).not.toContain('host="default"');
+    expect(mine).not.toContain('barmanapi_jobs');
+    expect(mine).not.toContain('barmanapi_http_requests_total');
+    // What /fleet refuses, /metrics refuses: a deny of a command it shows.
+    expect((await scrape(t.app, `Bearer ${await loginToken(t.app, 'nolist')}`)).status).toBe(403);
+    expect((await t.app.request(`/metrics?token=${await loginToken(t.app)}`)).status).toBe(200);
+  });
+
+  it('answers paths named like Object properties as any other unknown path, and counts them as other', async () => {
+    const t = setup();
+    for (const path of ['/constructor', '/__proto__', '/toString/x', '/hasOwnProperty']) {
+      expect((await t.app.request(path)).status, path).toBe(401);
+    }
+    const text = await (await scrape(t.app)).text();
+    expect(sample(text, 'barmanapi_http_requests_total{family="other",method="GET",code="401"}')).toBe(4);
+  });
+
   it('runs no barman process, however many scrapes come while nothing changed', async () => {
     const t = setup();
     await t.api.refresher.tick();
@@ -83,6 +153,9 @@ describe('/metrics', () => {
     expect(sample(text, 'barmanapi_http_requests_total{family="other",method="GET",code="401"}')).toBe(1);
     expect(sample(text, 'barmanapi_http_request_duration_seconds_count{family="health"}')).toBe(1);
     expect(sample(text, 'barmanapi_http_request_duration_seconds_bucket{family="health",le="+Inf"}')).toBe(1);
+    // Cumulative: a health probe in memory answers within 60 s, so every bucket from there holds it.
+    expect(sample(text, 'barmanapi_http_request_duration_seconds_bucket{family="health",le="60"}')).toBe(1);
+    expect(sample(text, 'barmanapi_http_request_duration_seconds_sum{family="health"}')).toBeLessThan(60);
     expect(text).toContain('# TYPE barmanapi_http_request_duration_seconds histogram');
   });
 
@@ -103,9 +176,31 @@ describe('/metrics', () => {
     const { Exposition } = await import('../../src/metrics/exposition.js');
     const text = new Exposition().family('x', 'gauge', 'a\nb \\ c', [{ labels: { server: 'a"b\\c\nd' }, value: 1 }]).text();
     expect(text).toBe('# HELP x a\\nb \\\\ c\n# TYPE x gauge\nx{server="a\\"b\\\\c\\nd"} 1\n');
+    const special = new Exposition().family('y', 'gauge', 'y', [{ value: NaN }, { labels: { a: 'b' }, value: Infinity }, { labels: { a: 'c' }, value: -Infinity }]).text();
+    expect(special).toBe('# HELP y y\n# TYPE y gauge\ny NaN\ny{a="b"} +Inf\ny{a="c"} -Inf\n');
   });
 
   it('refuses a scrape credential shorter than 16 characters', () => {
     expect(() => loadSettings({ text: '[metrics]\ntoken=short\n', path: '/etc/barmanapi.conf' })).toThrow(/16 characters or more/);
+  });
+
+  it('counts the jobs this server started that ended, by host, command and outcome, with their durations', async () => {
+    const handler = async (argv: string[]) => {
+      for (const name of ['list-server', 'show-server', 'status', 'list-backup']) if (argv.includes(name)) return { stdout: readFileSync(join(OUTPUT, `${name}.json`), 'utf8') };
+      if (argv.includes('backup')) return argv.includes('fail') ? { exitCode: 1, stderr: 'ERROR: no' } : { exitCode: 0, stdout: '' };
+      return { exitCode: 1, stderr: 'unexpected' };
+    };
+    const t = twoHostApp(fixtureBarmanHost('3.4', handler), fixtureBarmanHost('3.4', handler), SEED_CLIENT_CONF);
+    const memin = await loginToken(t.app);
+    for (const host of ['default', 'dc2']) {
+      expect((await t.app.request(`/barman/backup?server_name=pg&host=${host}&token=${memin}`)).status).toBe(202);
+      await t.runner.settled();
+    }
+    await new Promise((r) => setTimeout(r, 50)); // the end is read from the job's files
+    const text = await (await t.app.request('/metrics', { headers: { Authorization: `Bearer ${memin}` } })).text();
+    expect(sample(text, 'barmanapi_jobs_ended_total{host="default",command="backup",status="done"}')).toBe(1);
+    expect(sample(text, 'barmanapi_jobs_ended_total{host="dc2",command="backup",status="done"}')).toBe(1);
+    expect(sample(text, 'barmanapi_job_duration_seconds_count{host="dc2",command="backup"}')).toBe(1);
+    expect(sample(text, 'barmanapi_jobs{state="running"}')).toBe(0);
   });
 });

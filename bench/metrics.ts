@@ -1,0 +1,86 @@
+/**
+ * /metrics at the scale of a fleet: 20 barman hosts (a stand-in script that answers from barman
+ * 3.4's real JSON outputs and notes every run it makes in a file) plus the default one, warm (the
+ * first background round done). A scrape over HTTP, timed; and the barman runs during 40 scrapes
+ * while nothing changes, counted from the stand-in's own notes.
+ */
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, log, median, percentile, round, tempDir, timed, withServedConfig, writeConfig, type BenchOutcome, type Figure } from './lib.js';
+
+const HOSTS = 20;
+const SCRAPES = 40;
+const TOKEN = 'bench-scrape-credential-0123456789';
+
+/** The stand-in barman: appends its arguments to `runs`, then answers from barman 3.4's real outputs. */
+function writeStandIn(dir: string, runs: string): string {
+  const out = join(dir, 'out');
+  const help = join(dir, 'help');
+  mkdirSync(out);
+  mkdirSync(help);
+  for (const f of ['_version.txt', '_main.txt']) copyFileSync(join(REPO_ROOT, 'test', 'fixtures', 'barman-help', '3.4', f), join(help, f));
+  for (const f of ['list-server', 'show-server', 'status', 'list-backup', 'show-backup', 'check']) copyFileSync(join(REPO_ROOT, 'test', 'fixtures', 'barman-output', '3.4', `${f}.json`), join(out, `${f}.json`));
+  const script = join(dir, 'barman');
+  writeFileSync(
+    script,
+    `#!/bin/sh
+echo "$*" >> ${runs}
+while [ $# -gt 0 ]; do case "$1" in -c|-f) shift 2 ;; -q) shift ;; *) break ;; esac; done
+case "$1" in
+  -v) cat ${help}/_version.txt; exit 0 ;;
+  --help) cat ${help}/_main.txt; exit 0 ;;
+  list-server) cat ${out}/list-server.json ;;
+  show-server) cat ${out}/show-server.json ;;
+  status) cat ${out}/status.json ;;
+  list-backup) cat ${out}/list-backup.json ;;
+  show-backup) cat ${out}/show-backup.json ;;
+  check) cat ${out}/check.json ;;
+  *) echo '{}' ;;
+esac
+`,
+  );
+  chmodSync(script, 0o755);
+  return script;
+}
+
+const runCount = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+
+export async function benchMetrics(): Promise<BenchOutcome> {
+  const dir = tempDir('metrics');
+  const figures: Figure[] = [];
+  try {
+    const runs = join(dir.path, 'runs.log');
+    const script = writeStandIn(dir.path, runs);
+    const sections: Record<string, Record<string, string>> = {};
+    for (let i = 0; i <= HOSTS; i++) {
+      const conf = join(dir.path, `barman-h${i}.conf`);
+      writeFileSync(conf, `[barman]\nbarman_home = ${join(dir.path, `home-h${i}`)}\n\n[pg]\ndescription = "h${i}"\n`);
+      sections[i === 0 ? 'barman' : `host:h${i}`] = { configfile: conf, command: script, remote: 'false' };
+    }
+    const own = join(dir.path, 'server');
+    mkdirSync(own);
+    const config = writeConfig(own, { ...sections, metrics: { token: TOKEN } });
+    const { p50, p95, ran, series } = await withServedConfig(config, async (base) => {
+      const scrape = () => fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } }).then((r) => r.text());
+      // Warm: every host's first background round has read its state.
+      const deadline = Date.now() + 120_000;
+      let text = '';
+      while ((text.match(/^barman_metrics_update\{/gm)?.length ?? 0) < HOSTS + 1) {
+        if (Date.now() > deadline) throw new Error('the background rounds did not read every host within 120 s');
+        await new Promise((r) => setTimeout(r, 250));
+        text = await scrape();
+      }
+      await scrape();
+      const before = runCount(runs);
+      const ms: number[] = [];
+      for (let i = 0; i < SCRAPES; i++) ms.push((await timed(scrape)).ms);
+      return { p50: median(ms), p95: percentile(ms, 95), ran: runCount(runs) - before, series: text.split('\n').filter((l) => l && !l.startsWith('#')).length };
+    });
+    log(`metrics: ${HOSTS + 1} hosts, scrape p50 ${round(p50, 1)} ms, p95 ${round(p95, 1)} ms, ${series} series; barman runs during ${SCRAPES} scrapes: ${ran}`);
+    figures.push({ bench: 'metrics', name: `warm /metrics over HTTP (${HOSTS} hosts + the default one)`, value: round(p50, 1), unit: 'ms (p50)', target: '≤ 50', met: p50 <= 50, note: `${SCRAPES} scrapes; p95 ${round(p95, 1)} ms; ${series} series each` });
+    figures.push({ bench: 'metrics', name: `barman runs during ${SCRAPES} scrapes, nothing changed`, value: ran, unit: 'runs', target: '0', met: ran === 0, note: 'counted by the stand-in barman itself' });
+  } finally {
+    dir.remove();
+  }
+  return { figures };
+}
