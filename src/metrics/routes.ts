@@ -158,7 +158,7 @@ function exporterFamilies(text: Exposition, shown: readonly HostServices[]): voi
       return (round?.servers ?? []).flatMap((server) => {
         const newest = server.backups?.find((b) => b.status === 'DONE');
         const copy = h.state.copyTimes.get(server.name);
-        return newest && copy?.id === newest.id ? [{ labels: { host: h.name, server: server.name }, value: copy.seconds }] : [];
+        return newest && copy?.id === newest.id && copy.seconds !== null ? [{ labels: { host: h.name, server: server.name }, value: copy.seconds }] : [];
       });
     }))
     .family('barman_metrics_update', 'gauge', 'Barman metrics update timestamp', rows.map((r) => ({ labels: { host: r.host, server: r.server.name }, value: r.at })));

@@ -38,7 +38,7 @@ export class StateService {
   /** The last check result of each server (barman_up in /metrics). */
   readonly checks = new CheckResults();
   /** Each server's newest DONE backup and its copy time (show-backup), read once per backup. */
-  readonly copyTimes = new Map<string, { id: string; seconds: number }>();
+  readonly copyTimes = new Map<string, { id: string; seconds: number | null }>();
   constructor(private readonly d: StateServiceDeps) {}
 
   /** Every server of the host with its state. */
@@ -130,8 +130,9 @@ export class StateService {
       const newest = s.backups?.find((b) => b.status === 'DONE');
       if (!newest || this.copyTimes.get(s.name)?.id === newest.id) continue;
       const doc = await this.json('show-backup', [s.name, newest.id], mode);
+      // Asked once per backup: one whose details barman cannot give is not asked again each round.
       const seconds = backupDetailsFrom(isRecord(doc) ? doc[s.name] : undefined)?.copyTimeSeconds;
-      if (typeof seconds === 'number') this.copyTimes.set(s.name, { id: newest.id, seconds });
+      this.copyTimes.set(s.name, { id: newest.id, seconds: typeof seconds === 'number' ? seconds : null });
     }
   }
 
