@@ -108,7 +108,10 @@ export function createApi(given: AppDeps): Api {
   // Probes and scrapes come first: no log line for each (a change of readiness is logged).
   app.route('/', healthRoutes(deps, auth, hosts, given.serving));
   const ended = new JobMetrics();
-  jobs.onEnd((v) => ended.record(jobHost(v.job), v.job.command, v.status, v.result?.duration_ms ?? null));
+  // Only an end: a runner that exited before claiming its job leaves it queued, not ended.
+  jobs.onEnd((v) => {
+    if (v.result && ['done', 'failed', 'cancelled', 'lost'].includes(v.status)) ended.record(jobHost(v.job), v.job.command, v.status, v.result.duration_ms ?? null);
+  });
   app.route('/', metricsRoutes(deps, auth, hosts, http, { counts: () => jobs.counts(), ended }));
   app.use('*', requestLog(deps));
   app.use('*', methodGate(deps));

@@ -38,7 +38,7 @@ export async function runCommand(host: HostServices, jobs: JobService, user: Aut
     : { result: await changing(reads, () => deps.host.run(run.argv, { ...bounds, signal })), cache: undefined };
   const { body, status } = toCommandResult(result, { json: run.json });
   // A user's check is as good as a background one for /metrics (barman_up), and newer.
-  if (run.spec.name === 'check' && run.json && body.data !== undefined) host.state.checks.record(body.data, deps.clock.now().toISOString());
+  if (run.spec.name === 'check' && run.json && body.data !== undefined) host.state.checks.record(body.data, deps.clock.now().toISOString(), run.servers.length === 0 || run.servers.includes('all'));
   if (cache) body.cache = cache;
   Object.assign(body, hostField(host.name));
   if (status !== 200) deps.logger.log('warn', `barman ${run.spec.name} failed`, { exit: result.exitCode, status, user: user.username, ...hostField(host.name) });

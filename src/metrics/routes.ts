@@ -13,6 +13,7 @@ import type { AppEnv, AuthedUser, Deps } from '../context.js';
 import type { AuthService } from '../auth/service.js';
 import type { HostServices, HostSet } from '../hosts/services.js';
 import type { ServerState } from '../state/model.js';
+import type { ServerChecks } from '../state/checks.js';
 import { ApiError, unauthorized } from '../http/errors.js';
 import { caller, requestHeader } from '../http/authenticate.js';
 import { checkFleetRules } from '../hosts/routes.js';
@@ -28,7 +29,7 @@ export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, htt
     try {
       scrape = await scraper(deps, auth, hosts, c);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401) failures();
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) failures();
       throw err;
     }
     const { shown, whole } = scrape;
@@ -80,7 +81,7 @@ function failureLog(deps: Deps): () => void {
   let loggedAt = -Infinity;
   return () => {
     count += 1;
-    const now = Date.now();
+    const now = deps.clock.now().getTime();
     if (now - loggedAt < 10_000) return;
     deps.logger.log('warn', '/metrics refused credentials', { times: count });
     count = 0;
@@ -102,6 +103,12 @@ const seconds = (iso: string | null | undefined): number | null => {
   const ms = Date.parse(iso);
   return Number.isNaN(ms) ? null : ms / 1000;
 };
+
+/** A host's check results, for the servers its last round still lists (a removed one's go). */
+function checksOf(h: HostServices): Array<[string, ServerChecks]> {
+  const listed = h.refresher.current ? new Set(h.refresher.current.servers.map((s) => s.name)) : null;
+  return [...h.state.checks.current()].filter(([server]) => listed === null || listed.has(server));
+}
 
 interface ServerRow {
   host: string;
@@ -144,7 +151,7 @@ function exporterFamilies(text: Exposition, shown: readonly HostServices[]): voi
     rows.flatMap((r) =>
       r.server.backups!.filter((b) => b.status === 'DONE').flatMap((b, i) => (b[field] === null ? [] : [{ labels: { host: r.host, server: r.server.name, number: String(i + 1) }, value: b[field]! }])),
     );
-  const checks = shown.flatMap((h) => [...h.state.checks.current()].map(([server, c]) => ({ host: h.name, server, ...c })));
+  const checks = shown.flatMap((h) => checksOf(h).map(([server, c]) => ({ host: h.name, server, ...c })));
   text
     .family('barman_up', 'gauge', 'Barman status checks', checks.flatMap((c) => Object.entries(c.checks).map(([check, ok]) => ({ labels: { host: c.host, server: c.server, check }, value: ok ? 1 : 0 }))))
     .family('barman_backups_total', 'gauge', 'Total number of backups', per((r) => r.server.backups!.filter((b) => b.status === 'DONE' || b.status === 'FAILED').length))
@@ -192,10 +199,10 @@ function ownFamilies(text: Exposition, shown: readonly HostServices[], now: numb
       return at === null ? [] : [{ labels: { host: h.name }, value: at }];
     }))
     .family('barmanapi_check_timestamp_seconds', 'gauge', 'When barman check last ran for the server (its results are barman_up)', shown.flatMap((h) =>
-      [...h.state.checks.current()].flatMap(([server, c]) => (seconds(c.at) === null ? [] : [{ labels: { host: h.name, server }, value: seconds(c.at)! }])),
+      checksOf(h).flatMap(([server, c]) => (seconds(c.at) === null ? [] : [{ labels: { host: h.name, server }, value: seconds(c.at)! }])),
     ))
     .family('barmanapi_check_age_seconds', 'gauge', "Seconds since barman check last ran for the server: barman_up is that old", shown.flatMap((h) =>
-      [...h.state.checks.current()].flatMap(([server, c]) => (seconds(c.at) === null ? [] : [{ labels: { host: h.name, server }, value: Math.max(0, now / 1000 - seconds(c.at)!) }])),
+      checksOf(h).flatMap(([server, c]) => (seconds(c.at) === null ? [] : [{ labels: { host: h.name, server }, value: Math.max(0, now / 1000 - seconds(c.at)!) }])),
     ))
     .family('barmanapi_host_up', 'gauge', 'Whether the barman host answers (1) or is known down (0); absent until it has been used', hostUp)
     .family('barmanapi_barman_processes', 'gauge', 'barman processes of requests on the host, running and waiting for a slot', shown.flatMap((h) => {

@@ -13,9 +13,13 @@ export interface ServerChecks {
 export class CheckResults {
   private readonly byServer = new Map<string, ServerChecks>();
 
-  /** Take a check's JSON document (`{"pg": {"archiver_errors": {"status": "OK"}, …}}`); anything else is left alone. */
-  record(doc: unknown, at: string): void {
+  /**
+   * Take a check's JSON document (`{"pg": {"archiver_errors": {"status": "OK"}, …}}`); anything
+   * else is left alone. `all`: it was `check all`, so servers it does not name are gone.
+   */
+  record(doc: unknown, at: string, all = false): void {
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return;
+    if (all) this.byServer.clear();
     for (const [server, items] of Object.entries(doc as Record<string, unknown>)) {
       if (server.startsWith('_') || typeof items !== 'object' || items === null || Array.isArray(items)) continue;
       const checks: Record<string, boolean> = {};

@@ -50,6 +50,7 @@ export class Refresher {
   private readonly listeners = new Set<(change: StateChange) => void>();
   private last: { at: string; servers: ServerState[] } | null = null;
   private checkedAt = -Infinity;
+  private checking: Promise<void> | null = null;
 
   constructor(private readonly deps: RefresherDeps) {}
 
@@ -127,29 +128,44 @@ export class Refresher {
       this.down = reason;
       return;
     }
-    await this.checkWhenDue(signal);
-    await this.deps.state.noteCopyTimes(servers, { background: true, signal }).catch((err: unknown) => {
-      if (!signal.aborted) this.deps.logger.log('warn', 'reading the newest backups\' copy times failed', { host: this.deps.host, error: String((err as Error).message ?? err) });
-    });
     if (this.down !== null) this.emit(at, { type: 'host-up' });
     this.down = null;
     const now = new Map(servers.map((s) => [s.name, s]));
     if (this.previous) for (const event of changes(this.previous, now)) this.emit(at, event);
     this.previous = now;
     this.last = { at, servers };
+    // After the round is published: neither a slow check nor show-backup holds the state back.
+    this.checkWhenDue(signal);
+    await this.deps.state.noteCopyTimes(servers, { background: true, signal }).catch((err: unknown) => {
+      if (!signal.aborted) this.deps.logger.log('warn', 'reading the newest backups\' copy times failed', { host: this.deps.host, error: String((err as Error).message ?? err) });
+    });
   }
 
-  /** `barman check` every `[metrics] check_interval` (0: only the checks users run). */
-  private async checkWhenDue(signal: AbortSignal): Promise<void> {
+  /**
+   * `barman check all` every `[metrics] check_interval` (0: only the checks users run), beside the
+   * rounds, not in them: a check may take as long as barman's timeout. One at a time.
+   */
+  private checkWhenDue(signal: AbortSignal): void {
     const interval = (this.deps.settings().checkIntervalSeconds ?? 0) * 1000;
     const now = this.deps.clock.now().getTime();
-    if (interval <= 0 || now - this.checkedAt < interval) return;
+    if (interval <= 0 || this.checking || now - this.checkedAt < interval) return;
     this.checkedAt = now;
-    try {
-      await this.deps.state.runChecks({ background: true, signal });
-    } catch (err) {
-      if (!signal.aborted) this.deps.logger.log('warn', 'background barman check failed', { host: this.deps.host, error: String((err as Error).message ?? err) });
-    }
+    this.checking = this.deps.state
+      .runChecks({ background: true, signal })
+      .then((answered) => {
+        if (!answered && !signal.aborted) this.deps.logger.log('warn', 'background barman check gave no answer (timed out, or no JSON)', { host: this.deps.host });
+      })
+      .catch((err: unknown) => {
+        if (!signal.aborted) this.deps.logger.log('warn', 'background barman check failed', { host: this.deps.host, error: String((err as Error).message ?? err) });
+      })
+      .finally(() => {
+        this.checking = null;
+      });
+  }
+
+  /** The background check under way, if any (tests wait for it). */
+  get checkUnderWay(): Promise<void> | null {
+    return this.checking;
   }
 
   private emit(at: string, event: StateEvent): void {

@@ -39,6 +39,7 @@ export class StateService {
   readonly checks = new CheckResults();
   /** Each server's newest DONE backup and its copy time (show-backup), read once per backup. */
   readonly copyTimes = new Map<string, { id: string; seconds: number | null }>();
+  private readonly copyTried = new Map<string, { id: string; at: number }>();
   constructor(private readonly d: StateServiceDeps) {}
 
   /** Every server of the host with its state. */
@@ -118,20 +119,22 @@ export class StateService {
   }
 
   /**
-   * barman's JSON document for a read-only command, through the cache; null when it printed none.
-   * `required`: no document at all means barman could not answer (BarmanStateError).
-   */
-  /**
    * The copy time of each server's newest DONE backup, by show-backup, for the backups not read
    * yet: a finished backup's details do not change, so each costs one run in its life.
    */
   async noteCopyTimes(servers: readonly ServerState[], mode: ReadMode = {}): Promise<void> {
+    const now = this.d.deps.clock.now().getTime();
     for (const s of servers) {
       const newest = s.backups?.find((b) => b.status === 'DONE');
       if (!newest || this.copyTimes.get(s.name)?.id === newest.id) continue;
+      const tried = this.copyTried.get(s.name);
+      if (tried?.id === newest.id && now - tried.at < COPY_RETRY_MS) continue;
+      this.copyTried.set(s.name, { id: newest.id, at: now });
       const doc = await this.json('show-backup', [s.name, newest.id], mode);
-      // Asked once per backup: one whose details barman cannot give is not asked again each round.
-      const seconds = backupDetailsFrom(isRecord(doc) ? doc[s.name] : undefined)?.copyTimeSeconds;
+      // No answer (a timeout, a stop): asked again after COPY_RETRY_MS. An answer without a copy
+      // time is kept as such: that backup is not asked again.
+      if (!isRecord(doc) || !isRecord(doc[s.name])) continue;
+      const seconds = backupDetailsFrom(doc[s.name])?.copyTimeSeconds;
       this.copyTimes.set(s.name, { id: newest.id, seconds: typeof seconds === 'number' ? seconds : null });
     }
   }
@@ -145,10 +148,14 @@ export class StateService {
     // Due, so run now: a cached check (a user's, seconds old) would not be a new result.
     const doc = await this.json('check', ['all'], { ...mode, liveMaxAgeMs: 0 });
     if (doc === null) return false;
-    this.checks.record(doc, this.d.deps.clock.now().toISOString());
+    this.checks.record(doc, this.d.deps.clock.now().toISOString(), true);
     return true;
   }
 
+  /**
+   * barman's JSON document for a read-only command, through the cache; null when it printed none.
+   * `required`: no document at all means barman could not answer (BarmanStateError).
+   */
   private async json(command: string, args: string[], mode: ReadMode = {}, required = false): Promise<unknown> {
     const { deps } = this.d;
     const settings = deps.settings.current().barman;
@@ -180,6 +187,9 @@ export class StateService {
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A show-backup that gave no answer is asked again after this long, not every round. */
+const COPY_RETRY_MS = 10 * 60_000;
 
 /** barman's JSON documents by the run result they came from. */
 const parsedDocs = new WeakMap<RunResult, unknown>();

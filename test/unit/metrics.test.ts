@@ -12,7 +12,13 @@ const SCRAPE = 'a-scrape-credential-0123456789';
 function fixtureHost(runs: string[][]) {
   const host = fixtureBarmanHost('3.4', (argv) => {
     runs.push(argv);
-    for (const name of ['list-server', 'show-server', 'status', 'check', 'show-backup']) if (argv.includes(name)) return { stdout: readFileSync(join(OUTPUT, `${name}.json`), 'utf8') };
+    if (argv.includes('check')) {
+      // One item failing: barman_up says 0 for it.
+      const doc = JSON.parse(readFileSync(join(OUTPUT, 'check.json'), 'utf8')) as { pg: Record<string, { status: string }> };
+      doc.pg.archiver_errors!.status = 'FAILED';
+      return { exitCode: 1, stdout: JSON.stringify(doc) };
+    }
+    for (const name of ['list-server', 'show-server', 'status', 'show-backup']) if (argv.includes(name)) return { stdout: readFileSync(join(OUTPUT, `${name}.json`), 'utf8') };
     if (argv.includes('list-backup')) {
       const doc = JSON.parse(readFileSync(join(OUTPUT, 'list-backup.json'), 'utf8')) as { pg: unknown[] };
       doc.pg.unshift({ backup_id: '20261128T010000', status: 'FAILED', end_time_timestamp: null, size_bytes: 0, wal_size_bytes: 0, retention_status: '-' });
@@ -71,17 +77,30 @@ describe('/metrics', () => {
   it("shows the last barman check's items as barman_up, with the check's age; the background round runs it every check_interval", async () => {
     const t = setup();
     await t.api.refresher.tick();
+    await t.api.refresher.checkUnderWay; // beside the round, not in it
     expect(t.runs.filter((a) => a.includes('check')).length).toBe(1);
     t.clock.advance(120_000);
     const text = await (await scrape(t.app)).text();
-    expect(sample(text, 'barman_up{host="default",server="pg",check="archiver_errors"}')).toBe(1);
+    expect(sample(text, 'barman_up{host="default",server="pg",check="archiver_errors"}')).toBe(0);
+    expect(sample(text, 'barman_up{host="default",server="pg",check="postgresql"}')).toBe(1);
     expect(text.match(/^barman_up\{/gm)!.length).toBeGreaterThan(10);
     expect(sample(text, 'barmanapi_check_age_seconds{host="default",server="pg"}')).toBe(120);
     await t.api.refresher.tick(); // two minutes later: not due yet
     expect(t.runs.filter((a) => a.includes('check')).length).toBe(1);
     t.clock.advance(600_000);
     await t.api.refresher.tick();
+    await t.api.refresher.checkUnderWay;
     expect(t.runs.filter((a) => a.includes('check')).length).toBe(2);
+  });
+
+  it("forgets the check results of servers barman no longer names", async () => {
+    const { CheckResults } = await import('../../src/state/checks.js');
+    const results = new CheckResults();
+    results.record({ pg: { postgresql: { status: 'OK' } }, old: { postgresql: { status: 'FAILED' } } }, '2026-12-03T10:00:00Z', true);
+    results.record({ old: { postgresql: { status: 'OK' } } }, '2026-12-03T10:01:00Z'); // a user's check of one server: merged
+    expect([...results.current().keys()].sort()).toEqual(['old', 'pg']);
+    results.record({ pg: { postgresql: { status: 'OK' } } }, '2026-12-03T10:10:00Z', true); // check all: the whole list
+    expect([...results.current().keys()]).toEqual(['pg']);
   });
 
   it("takes a user's check as the newest result, and runs none in the background with check_interval = 0", async () => {
@@ -90,7 +109,8 @@ describe('/metrics', () => {
     expect(t.runs.filter((a) => a.includes('check'))).toEqual([]);
     expect(await (await scrape(t.app)).text()).not.toContain('barman_up{');
     const memin = await loginToken(t.app);
-    expect((await t.app.request(`/barman/check?server_name=pg&token=${memin}`)).status).toBe(200);
+    // One item fails, so barman exits 1: its JSON answer is recorded all the same.
+    expect(((await (await t.app.request(`/barman/check?server_name=pg&token=${memin}`)).json()) as { status_code: number }).status_code).toBe(1);
     const text = await (await scrape(t.app)).text();
     expect(sample(text, 'barman_up{host="default",server="pg",check="postgresql"}')).toBe(1);
     expect(sample(text, 'barmanapi_check_age_seconds{host="default",server="pg"}')).toBe(0);
@@ -185,21 +205,26 @@ describe('/metrics', () => {
   });
 
   it('counts the jobs this server started that ended, by host, command and outcome, with their durations', async () => {
-    const handler = async (argv: string[]) => {
+    // The default host's backup succeeds, dc2's fails.
+    const handler = (backupExit: number) => async (argv: string[]) => {
       for (const name of ['list-server', 'show-server', 'status', 'list-backup']) if (argv.includes(name)) return { stdout: readFileSync(join(OUTPUT, `${name}.json`), 'utf8') };
-      if (argv.includes('backup')) return argv.includes('fail') ? { exitCode: 1, stderr: 'ERROR: no' } : { exitCode: 0, stdout: '' };
+      if (argv.includes('backup')) return backupExit === 0 ? { exitCode: 0, stdout: '' } : { exitCode: backupExit, stderr: 'ERROR: backup failed' };
       return { exitCode: 1, stderr: 'unexpected' };
     };
-    const t = twoHostApp(fixtureBarmanHost('3.4', handler), fixtureBarmanHost('3.4', handler), SEED_CLIENT_CONF);
+    const t = twoHostApp(fixtureBarmanHost('3.4', handler(0)), fixtureBarmanHost('3.4', handler(1)), SEED_CLIENT_CONF);
     const memin = await loginToken(t.app);
     for (const host of ['default', 'dc2']) {
       expect((await t.app.request(`/barman/backup?server_name=pg&host=${host}&token=${memin}`)).status).toBe(202);
       await t.runner.settled();
     }
-    await new Promise((r) => setTimeout(r, 50)); // the end is read from the job's files
-    const text = await (await t.app.request('/metrics', { headers: { Authorization: `Bearer ${memin}` } })).text();
+    // The end is read from the job's files once the runner has ended.
+    let text = '';
+    for (let i = 0; i < 100 && sample(text, 'barmanapi_job_duration_seconds_count{host="dc2",command="backup"}') === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      text = await (await t.app.request('/metrics', { headers: { Authorization: `Bearer ${memin}` } })).text();
+    }
     expect(sample(text, 'barmanapi_jobs_ended_total{host="default",command="backup",status="done"}')).toBe(1);
-    expect(sample(text, 'barmanapi_jobs_ended_total{host="dc2",command="backup",status="done"}')).toBe(1);
+    expect(sample(text, 'barmanapi_jobs_ended_total{host="dc2",command="backup",status="failed"}')).toBe(1);
     expect(sample(text, 'barmanapi_job_duration_seconds_count{host="dc2",command="backup"}')).toBe(1);
     expect(sample(text, 'barmanapi_jobs{state="running"}')).toBe(0);
   });
