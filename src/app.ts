@@ -22,10 +22,9 @@ import { methodGate } from './http/methods.js';
 import { CachingRouter } from './http/route-path.js';
 import { notFound } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
-import { TrustedProxies, type ClientInfo } from './http/client.js';
+import { TrustedProxies, clientOf } from './http/client.js';
 import { healthRoutes } from './http/health.js';
 import { HttpMetrics, JobMetrics } from './metrics/http.js';
-import { jobHost } from './jobs/model.js';
 import { metricsRoutes } from './metrics/routes.js';
 import { errorHandler } from './http/on-error.js';
 import { v1Api, v1Dispatch, v1Gate, type V1 } from './api/v1/index.js';
@@ -57,16 +56,7 @@ export interface Api {
 export function createApi(given: AppDeps): Api {
   const { settings: initial, jobs: formerRunner, runner = formerRunner, hosts: further, serving: _serving, ...ports } = given;
   const settings = holdSettings(initial);
-  const proxies = new TrustedProxies(() => settings.current().application);
-  const client = (c: Context<AppEnv>): ClientInfo => {
-    let found = c.get('client');
-    if (!found) {
-      // The socket says whether it is TLS: a request line may name https:// over plain HTTP.
-      found = proxies.resolve({ address: given.clientAddress?.(c), secure: given.connectionSecure?.(c) ?? false }, (name) => c.req.header(name));
-      c.set('client', found);
-    }
-    return found;
-  };
+  const client = clientOf(new TrustedProxies(() => settings.current().application), given);
   const app0: Deps = { ...ports, settings, runner, client };
   const adapters = hostAdapters(initial, given.host, further);
   const hosts = new HostSet(adapters.map(([h, adapter]) => serveHost(h.name, adapter, app0, given.cpuCount, adapters.length > 1)));
@@ -107,12 +97,7 @@ export function createApi(given: AppDeps): Api {
   app.use('*', http.middleware());
   // Probes and scrapes come first: no log line for each (a change of readiness is logged).
   app.route('/', healthRoutes(deps, auth, hosts, given.serving));
-  const ended = new JobMetrics();
-  // Only an end: a runner that exited before claiming its job leaves it queued, not ended.
-  jobs.onEnd((v) => {
-    if (v.result && ['done', 'failed', 'cancelled', 'lost'].includes(v.status)) ended.record(jobHost(v.job), v.job.command, v.status, v.result.duration_ms ?? null);
-  });
-  app.route('/', metricsRoutes(deps, auth, hosts, http, { counts: () => jobs.counts(), ended }));
+  app.route('/', metricsRoutes(deps, auth, hosts, http, { counts: () => jobs.counts(), ended: JobMetrics.of(jobs) }));
   app.use('*', requestLog(deps));
   app.use('*', methodGate(deps));
   // v1's 404 and 405 come before authentication, as the legacy routes' 405 does.

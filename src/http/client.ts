@@ -5,6 +5,8 @@
  * Headers from any other peer are ignored, so a client cannot pick the address its failed logins
  * are counted against.
  */
+import type { Context } from 'hono';
+import type { AppDeps, AppEnv } from '../context.js';
 import { formatIp, inRange, parseIp, type Ip } from './ip.js';
 
 type Range = [Ip, number];
@@ -113,6 +115,19 @@ export class TrustedProxies {
     const proto = client.proto?.toLowerCase();
     return { address: client.address, secure: proto === undefined ? peer.secure : proto === 'https', via: peer.address };
   }
+}
+
+/** Deps.client: who calls, worked out once per request from the adapter's socket and the proxies' headers. */
+export function clientOf(proxies: TrustedProxies, adapter: Pick<AppDeps, 'clientAddress' | 'connectionSecure'>): (c: Context<AppEnv>) => ClientInfo {
+  return (c) => {
+    let found = c.get('client');
+    if (!found) {
+      // The socket says whether it is TLS: a request line may name https:// over plain HTTP.
+      found = proxies.resolve({ address: adapter.clientAddress?.(c), secure: adapter.connectionSecure?.(c) ?? false }, (name) => c.req.header(name));
+      c.set('client', found);
+    }
+    return found;
+  };
 }
 
 interface Hop {

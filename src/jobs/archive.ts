@@ -1,7 +1,7 @@
 import type { Clock, Logger, Storage } from '../ports.js';
 import { concatBytes, readAllBytes } from '../util/bytes.js';
 import { mapBounded } from '../util/concurrency.js';
-import { archivePath, monthOf, type JobRecord, type JobResult, type JobSummary, type RunClaim } from './model.js';
+import { archivePath, isJobId, monthOf, type JobRecord, type JobResult, type JobSummary, type RunClaim } from './model.js';
 
 /**
  * Monthly archives: archive/YYYYmm.tar.gz holds index.json (one summary per job, first, so a
@@ -290,6 +290,33 @@ function iterableToStream(source: AsyncIterable<Uint8Array>): ReadableStream<Uin
       await it.return?.();
     },
   });
+}
+
+/**
+ * Pack every finished past month into archive/YYYYmm.tar.gz, then prune. Months with a job still
+ * queued or running wait; jobs whose runner vanished are archived as lost (`summaryOf` says so).
+ */
+export async function archivePastMonths(deps: { storage: Storage; clock: Clock; logger: Logger; keepMonths: number }, summaryOf: (id: string) => Promise<JobSummary>): Promise<string[]> {
+  const current = monthOf(deps.clock.now());
+  const done: string[] = [];
+  for (const month of (await deps.storage.list('active')).filter((m) => /^\d{6}$/.test(m) && m < current)) {
+    const ids = (await deps.storage.list(`active/${month}`)).filter(isJobId);
+    if (ids.length === 0) continue; // only files left by hand: nothing of ours to archive
+    const summaries = await mapBounded(ids, 16, summaryOf);
+    if (summaries.some((s) => s.status === 'queued' || s.status === 'running')) {
+      deps.logger.log('info', `archive of ${month} waits for running jobs`);
+      continue;
+    }
+    if (!(await archiveMonth(deps.storage, month, ids, summaries))) {
+      deps.logger.log('warn', `archive of ${month} skipped: a job folder in active/${month} holds a subfolder; move it away to let the month be archived`);
+      continue;
+    }
+    done.push(month);
+    const left = await deps.storage.list(`active/${month}`);
+    deps.logger.log('info', `archived ${ids.length} jobs of ${month}`, left.length > 0 ? { kept_in_active: left.slice(0, 20) } : undefined);
+  }
+  await pruneArchives(deps, current);
+  return done;
 }
 
 /**

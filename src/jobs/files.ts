@@ -1,4 +1,5 @@
 import type { Storage } from '../ports.js';
+import { concatBytes, readAllBytes } from '../util/bytes.js';
 import { failure, jobDir, jobResult, type JobRecord, type JobResult, type RunClaim } from './model.js';
 
 /**
@@ -98,6 +99,27 @@ export class JobFiles {
   /** output.log from `offset`, streamed; null when there is none. */
   openOutput(id: string, offset: number): Promise<ReadableStream<Uint8Array> | null> {
     return this.storage.openRead(this.path(id, 'output.log'), offset);
+  }
+
+  /** At most `maxBytes` of the output from byte `offset` on: a follower of a large log holds one window of it, not the whole rest. */
+  async readOutput(id: string, offset: number, maxBytes: number): Promise<Uint8Array> {
+    const stream = await this.openOutput(id, offset);
+    if (!stream) return new Uint8Array();
+    if (maxBytes === Infinity) return readAllBytes(stream);
+    const reader = stream.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      while (size < maxBytes) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        size += value.length;
+      }
+    } finally {
+      await reader.cancel().catch(() => undefined);
+    }
+    return concatBytes(chunks).subarray(0, maxBytes);
   }
 
   private async readJson<T>(path: string): Promise<T | null> {

@@ -1,17 +1,16 @@
 import type { Clock, JobRunner, Logger, Storage } from '../ports.js';
 import type { TokenSigner } from '../auth/tokens.js';
 import { ApiError, conflict, notFound } from '../http/errors.js';
-import { archiveMonth, pruneArchives, readArchivedJob } from './archive.js';
+import { archivePastMonths, readArchivedJob } from './archive.js';
 import { DEFAULT_HOST, hostField } from '../hosts/names.js';
-import { failure, isJobId, jobHost, jobDir, jobMonth, jobResult, monthOf, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
+import { failure, isJobId, jobHost, jobDir, jobMonth, jobResult, newJobId, summarise, type JobRecord, type JobResult, type JobStatus, type JobSummary, type RunClaim } from './model.js';
 import { JobFiles } from './files.js';
 import { jobMonths, listMonth, pageJobs, type Listing, type PageOptions } from './listing.js';
 import { ownedBy, type JobOwner } from './model.js';
 
 export { ownedBy, type JobOwner };
+import { Listeners } from '../util/listeners.js';
 import { KeyedMutex } from '../util/mutex.js';
-import { mapBounded } from '../util/concurrency.js';
-import { concatBytes, readAllBytes } from '../util/bytes.js';
 import { OrphanVerdicts, type OrphanedJobs } from './orphans.js';
 
 /** Summaries of finished jobs kept in memory: a few months of a busy server's history. */
@@ -62,7 +61,7 @@ export class JobService {
   private readonly files: JobFiles;
   private queue: string[] = [];
   private running = new Set<string>();
-  private readonly endListeners = new Set<(view: JobView) => void>();
+  private readonly endListeners: Listeners<JobView>;
   private pumping: Promise<void> | null = null;
   private readonly submitting = new KeyedMutex();
   private readonly finished = new Map<string, JobSummary>();
@@ -72,6 +71,7 @@ export class JobService {
   private readonly listing: Listing;
 
   constructor(private readonly deps: JobServiceDeps) {
+    this.endListeners = new Listeners(deps.logger, 'job end');
     this.files = new JobFiles(deps.storage);
     this.listing = { storage: deps.storage, summaryOf: (id) => this.summaryOf(id), ticket: (id) => this.ticket(id) };
     this.orphanVerdicts = deps.orphans ? new OrphanVerdicts({ ...deps, orphans: deps.orphans, files: this.files }) : null;
@@ -112,25 +112,15 @@ export class JobService {
 
   /** Listen for the end of each job whose runner this server started; returns the way to stop. */
   onEnd(listener: (view: JobView) => void): () => void {
-    this.endListeners.add(listener);
-    return () => this.endListeners.delete(listener);
+    return this.endListeners.add(listener);
   }
 
   private async tellEnd(id: string): Promise<void> {
-    let view: JobView;
-    try {
-      view = await this.view(id);
-    } catch (err) {
+    const view = await this.view(id).catch((err: unknown) => {
       this.deps.logger.log('warn', `job ${id} ended, but its files could not be read`, { error: (err as Error).message });
-      return;
-    }
-    for (const listener of this.endListeners) {
-      try {
-        listener(view);
-      } catch (err) {
-        this.deps.logger.log('warn', 'a job end listener failed', { error: (err as Error).message });
-      }
-    }
+      return null;
+    });
+    if (view) this.endListeners.emit(view);
   }
 
   /** Jobs running and waiting now, as this server knows them. */
@@ -240,24 +230,7 @@ export class JobService {
       const archived = await readArchivedJob(this.deps.storage, jobMonth(view.job.id), view.job.id);
       return archived?.log?.slice(offset, offset + maxBytes) ?? new Uint8Array();
     }
-    const stream = await this.files.openOutput(view.job.id, offset);
-    if (!stream) return new Uint8Array();
-    if (maxBytes === Infinity) return readAllBytes(stream);
-    // At most maxBytes: a follower of a large log holds one window of it, not the whole rest.
-    const reader = stream.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    try {
-      while (size < maxBytes) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        chunks.push(value);
-        size += value.length;
-      }
-    } finally {
-      await reader.cancel().catch(() => undefined);
-    }
-    return concatBytes(chunks).subarray(0, maxBytes);
+    return this.files.readOutput(view.job.id, offset, maxBytes);
   }
 
   async cancel(id: string): Promise<JobStatus> {
@@ -284,32 +257,9 @@ export class JobService {
     return 'running';
   }
 
-  /**
-   * Pack every finished past month into archive/YYYYmm.tar.gz. Months with a job still queued
-   * or running wait; jobs whose runner vanished are archived as lost.
-   */
-  async archivePastMonths(): Promise<string[]> {
-    const current = monthOf(this.deps.clock.now());
-    const done: string[] = [];
-    for (const month of (await this.deps.storage.list('active')).filter((m) => /^\d{6}$/.test(m) && m < current)) {
-      const ids = (await this.deps.storage.list(`active/${month}`)).filter(isJobId);
-      if (ids.length === 0) continue; // only files left by hand: nothing of ours to archive
-      const summaries = await mapBounded(ids, 16, (id) => this.summaryOf(id));
-      const busy = summaries.some((s) => s.status === 'queued' || s.status === 'running');
-      if (busy) {
-        this.deps.logger.log('info', `archive of ${month} waits for running jobs`);
-        continue;
-      }
-      if (!(await archiveMonth(this.deps.storage, month, ids, summaries))) {
-        this.deps.logger.log('warn', `archive of ${month} skipped: a job folder in active/${month} holds a subfolder; move it away to let the month be archived`);
-        continue;
-      }
-      done.push(month);
-      const left = await this.deps.storage.list(`active/${month}`);
-      this.deps.logger.log('info', `archived ${ids.length} jobs of ${month}`, left.length > 0 ? { kept_in_active: left.slice(0, 20) } : undefined);
-    }
-    await pruneArchives({ ...this.deps, keepMonths: this.deps.keepMonths?.() ?? 0 }, current);
-    return done;
+  /** Pack every finished past month into archive/YYYYmm.tar.gz (archive.ts). */
+  archivePastMonths(): Promise<string[]> {
+    return archivePastMonths({ ...this.deps, keepMonths: this.deps.keepMonths?.() ?? 0 }, (id) => this.summaryOf(id));
   }
 
   /** Queued, running or lost, for a job without result.json. */

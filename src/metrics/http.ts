@@ -8,6 +8,8 @@ import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../context.js';
 import { relativePath } from '../http/route-path.js';
 import { Counter, Histogram, type Sample } from './exposition.js';
+import type { JobService } from '../jobs/service.js';
+import { jobHost } from '../jobs/model.js';
 
 // A Map, not an object: a path segment such as `constructor` must not find Object's own keys.
 const FAMILIES = new Map(Object.entries({ auth: 'auth', barman: 'barman', history: 'history', config: 'config', fleet: 'fleet', api: 'v1', healthz: 'health', readyz: 'health', metrics: 'metrics' }));
@@ -22,6 +24,15 @@ const JOB_BUCKETS = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400, 43200, 864
 export class JobMetrics {
   private readonly ended = new Counter();
   private readonly durations = new Histogram(JOB_BUCKETS);
+
+  /** Counting the ends `jobs` tells of: only ends (a runner that exited before claiming its job leaves it queued). */
+  static of(jobs: JobService): JobMetrics {
+    const metrics = new JobMetrics();
+    jobs.onEnd((v) => {
+      if (v.result && ['done', 'failed', 'cancelled', 'lost'].includes(v.status)) metrics.record(jobHost(v.job), v.job.command, v.status, v.result.duration_ms ?? null);
+    });
+    return metrics;
+  }
 
   /** One ended job (its command is a barman command name: a bounded set). */
   record(host: string, command: string, status: string, durationMs: number | null): void {

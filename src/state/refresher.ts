@@ -8,6 +8,7 @@
  * cron too: events the API notices even when it did not cause them), a backup gone, a server
  * added or removed, the host down or up.
  */
+import { Listeners } from '../util/listeners.js';
 import type { Logger } from '../ports.js';
 import type { BackupState, ServerState } from './model.js';
 import type { StateService } from './service.js';
@@ -47,12 +48,14 @@ export class Refresher {
   private aborter = new AbortController();
   /** Each start() begins a new chain of rounds; a chain from before a stop() ends by itself. */
   private chain = 0;
-  private readonly listeners = new Set<(change: StateChange) => void>();
+  private readonly listeners: Listeners<StateChange>;
   private last: { at: string; servers: ServerState[] } | null = null;
   private checkedAt = -Infinity;
   private checking: Promise<void> | null = null;
 
-  constructor(private readonly deps: RefresherDeps) {}
+  constructor(private readonly deps: RefresherDeps) {
+    this.listeners = new Listeners(deps.logger, 'state change');
+  }
 
   /** The model of the last round (null before the first), and why the host is down, if it is. */
   get current(): { at: string; servers: ServerState[]; down: string | null } | null {
@@ -61,8 +64,7 @@ export class Refresher {
 
   /** Listen for changes; returns the way to stop listening. */
   on(listener: (change: StateChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   start(): void {
@@ -171,13 +173,7 @@ export class Refresher {
   private emit(at: string, event: StateEvent): void {
     const change: StateChange = { host: this.deps.host, at, event };
     this.deps.logger.log('info', `state: ${event.type}`, { host: this.deps.host, ...('server' in event ? { server: event.server } : {}) });
-    for (const listener of this.listeners) {
-      try {
-        listener(change);
-      } catch (err) {
-        this.deps.logger.log('warn', 'a state change listener failed', { error: String((err as Error).message ?? err) });
-      }
-    }
+    this.listeners.emit(change);
   }
 }
 

@@ -317,7 +317,7 @@ describe('v1 job logs', () => {
     const archived = (await events(await v1('ops', 'GET', `/jobs/${job.id}/log`, undefined, { 'last-event-id': '1' }))).filter((e) => e.event === 'log');
     for (const e of archived) expect(JSON.parse(e.data) as string).not.toContain('\ufffd');
     expect(enc.encode(archived.map((e) => JSON.parse(e.data) as string).join(''))).toEqual(file!.subarray(1));
-  });
+  }, 60_000); // megabytes through the event stream, a window at a time: slow when other suites share the cores
 });
 
 describe('v1 users', () => {
