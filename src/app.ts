@@ -27,6 +27,8 @@ import { healthRoutes } from './http/health.js';
 import { HttpMetrics, JobMetrics } from './metrics/http.js';
 import { metricsRoutes } from './metrics/routes.js';
 import { errorHandler } from './http/on-error.js';
+import { WebhookOutbox } from './webhooks/outbox.js';
+import { tellWebhooks } from './webhooks/events.js';
 import { v1Api, v1Dispatch, v1Gate, type V1 } from './api/v1/index.js';
 
 export interface Api {
@@ -50,11 +52,13 @@ export interface Api {
   refresher: Refresher;
   /** The v1 routes and their OpenAPI document. */
   v1: V1;
+  /** Signed event deliveries (started by a server). */
+  webhooks: WebhookOutbox;
 }
 
 /** The one composition point: every route module, wired to the given ports. */
 export function createApi(given: AppDeps): Api {
-  const { settings: initial, jobs: formerRunner, runner = formerRunner, hosts: further, serving: _serving, ...ports } = given;
+  const { settings: initial, jobs: formerRunner, runner = formerRunner, hosts: further, serving: _serving, fetch: _fetch, ...ports } = given;
   const settings = holdSettings(initial);
   const client = clientOf(new TrustedProxies(() => settings.current().application), given);
   const app0: Deps = { ...ports, settings, runner, client };
@@ -90,7 +94,9 @@ export function createApi(given: AppDeps): Api {
     describeHost: (host) => hosts.find(host)?.deps.host.description ?? host,
   };
   const configs = configTargets(hosts, { onChange: (host) => host.reads.invalidate() });
-  const v1 = v1Api(deps, auth, hosts, jobs, settings, historyOptions, configs);
+  const webhooks = new WebhookOutbox({ storage: deps.storage, clock: deps.clock, logger: deps.logger, settings: () => settings.current().webhooks, fetch: given.fetch ?? ((input, init) => fetch(input, init)) });
+  tellWebhooks(webhooks, jobs, hosts, deps.logger);
+  const v1 = v1Api(deps, auth, hosts, jobs, settings, historyOptions, configs, webhooks);
 
   // Every request is counted for /metrics, probes and scrapes too.
   const http = new HttpMetrics();
@@ -121,7 +127,7 @@ export function createApi(given: AppDeps): Api {
   app.all('*', noRoute);
   app.notFound(noRoute);
   app.onError(errorHandler(deps));
-  return { app, hosts, jobs, catalogue, slots, settings, flights, reads, state, refresher, v1 };
+  return { app, hosts, jobs, catalogue, slots, settings, flights, reads, state, refresher, v1, webhooks };
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {

@@ -42,6 +42,8 @@ export interface AppDeps {
   docsAssets?: DocsAssets;
   /** Whether the server takes new work (/readyz answers 503 once it is `draining`). */
   serving?: () => ServingPhase;
+  /** Outbound HTTP for webhook deliveries (default: the runtime's fetch). */
+  fetch?: typeof fetch;
   /** PBKDF2 iterations for new password hashes (tests lower it). */
   passwordIterations?: number;
 }

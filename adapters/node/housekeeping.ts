@@ -35,10 +35,12 @@ export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => 
   // Keeps barman's state current and notices its changes, after the catalogue's first build.
   const refresh = setTimeout(() => hosts.list.forEach((h) => h.refresher.start()), DISCOVERY_DELAY_MS * 2);
   refresh.unref();
+  // Deliveries left pending by an earlier run go out now, at their times.
+  api.webhooks.start();
   return async () => {
     clearTimeout(discover);
     clearTimeout(refresh);
     timers.forEach(clearInterval);
-    await Promise.all([...hosts.list.map((h) => h.refresher.stop()), deps.runner?.close?.()]);
+    await Promise.all([...hosts.list.map((h) => h.refresher.stop()), api.webhooks.stop(), deps.runner?.close?.()]);
   };
 }

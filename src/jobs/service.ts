@@ -62,6 +62,8 @@ export class JobService {
   private queue: string[] = [];
   private running = new Set<string>();
   private readonly endListeners: Listeners<JobView>;
+  /** Jobs whose end has been told (the runner's exit and the next look at the files both see it). */
+  private readonly told = new Set<string>();
   private pumping: Promise<void> | null = null;
   private readonly submitting = new KeyedMutex();
   private readonly finished = new Map<string, JobSummary>();
@@ -110,12 +112,18 @@ export class JobService {
     return (await this.deps.signer()).checkTicket(ticket, this.deps.clock.now().getTime());
   }
 
-  /** Listen for the end of each job whose runner this server started; returns the way to stop. */
+  /**
+   * Listen for the end of each job this server sees running: the runners it started, and those an
+   * earlier run of the server left running. Each end is told once. Returns the way to stop.
+   */
   onEnd(listener: (view: JobView) => void): () => void {
     return this.endListeners.add(listener);
   }
 
   private async tellEnd(id: string): Promise<void> {
+    if (this.endListeners.size === 0 || this.told.has(id)) return;
+    this.told.add(id);
+    if (this.told.size > FINISHED_CACHE_SIZE) this.told.delete(this.told.values().next().value as string);
     const view = await this.view(id).catch((err: unknown) => {
       this.deps.logger.log('warn', `job ${id} ended, but its files could not be read`, { error: (err as Error).message });
       return null;
@@ -168,7 +176,7 @@ export class JobService {
     void exited.then(() => {
       this.exits.delete(id);
       this.deps.onChange?.();
-      if (this.endListeners.size > 0) void this.tellEnd(id);
+      void this.tellEnd(id);
       return this.pump();
     }).catch((e: unknown) => this.deps.logger.log('error', `starting queued jobs failed: ${(e as Error).message}`));
   }
@@ -305,6 +313,8 @@ export class JobService {
       if (status === 'running') continue;
       this.running.delete(id);
       this.deps.onChange?.();
+      // A runner an earlier run of the server started, or one whose exit was missed.
+      if (status !== 'queued') void this.tellEnd(id);
       // Started, yet its runner exited before claiming the job (bad settings, missing binary):
       // record that, with what the runner said, instead of leaving it queued for ever.
       if (status === 'queued') await this.failUnstarted(id);

@@ -7,6 +7,7 @@ import { SettingsError } from './errors.js';
 import { readSettingsFile } from './file.js';
 import { DEFAULT_HOST } from '../hosts/names.js';
 import { isAddressRange } from '../http/client.js';
+import { eventPatternProblem } from '../webhooks/events.js';
 
 /** Variables that are not settings but are read by barmanapi. */
 const OTHER_VARIABLES = new Set(['BARMANAPI_CONFIG']);
@@ -20,6 +21,8 @@ export interface Settings {
   tls: TlsSettings;
   /** /metrics: the scrape credential ('' for none). */
   metrics: { token: string; checkInterval: number };
+  /** Where events are POSTed (none: off), signed with `secret`. */
+  webhooks: WebhookSettings;
   barman: BarmanSettings;
   /**
    * Every barman host: the one of [barman] first (named `default`), then each `[host:NAME]` in file
@@ -40,6 +43,16 @@ export interface TlsSettings {
   /** '' : no client certificates asked; else the CAs every client's certificate must chain to. */
   clientCaFile: string;
   minVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface WebhookSettings {
+  urls: string[];
+  secret: string;
+  /** Event patterns (`backup.failed`, `backup.*`, `*`). */
+  events: string[];
+  timeoutSeconds: number;
+  retryHours: number;
+  keepDays: number;
 }
 
 /** One barman host: where barman runs and how it is run and bounded. */
@@ -214,6 +227,7 @@ function toSettings(values: Map<SettingSpec, RawValue>, hostValues: Map<string, 
   if (tls.clientCaFile && !tls.certFile) throw new SettingsError(path, 'tls', 'client_ca_file', 'client certificates need the HTTPS listener: set cert_file and key_file too');
   const metricsToken = str('metrics', 'token');
   if (metricsToken !== '' && metricsToken.length < 16) throw new SettingsError(path, 'metrics', 'token', 'a scrape credential must be 16 characters or more (a long random value)');
+  const webhooks = webhookSettings(reader(values, path), path);
   return {
     file: path,
     user: { configFile: file('user', 'configfile'), secret: str('user', 'secret'), minPasswordLength: num('user', 'min_password_length') },
@@ -232,6 +246,7 @@ function toSettings(values: Map<SettingSpec, RawValue>, hostValues: Map<string, 
     },
     tls,
     metrics: { token: metricsToken, checkInterval: num('metrics', 'check_interval') },
+    webhooks,
     barman,
     hosts,
     authToken: { secret: str('authtoken', 'secret'), algorithm: 'HS256', tokenLife: num('authtoken', 'tokenlife') },
@@ -246,6 +261,40 @@ function toSettings(values: Map<SettingSpec, RawValue>, hostValues: Map<string, 
     },
     warnings,
   };
+}
+
+/** The [webhooks] keys, each URL and event pattern checked: a typo would lose events silently. */
+function webhookSettings({ get, str, num }: ReturnType<typeof reader>, path: string | null): WebhookSettings {
+  const urls = get('webhooks', 'urls') as string[];
+  for (const url of urls) {
+    const problem = webhookUrlProblem(url);
+    // The URL may hold a credential: the message names its position, never the URL.
+    if (problem) throw new SettingsError(path, 'webhooks', 'urls', `URL ${urls.indexOf(url) + 1} ${problem}`);
+  }
+  if (new Set(urls).size !== urls.length) throw new SettingsError(path, 'webhooks', 'urls', 'a URL is listed twice; each receiver once');
+  const secret = str('webhooks', 'secret');
+  if (urls.length > 0 && secret.length < MIN_WEBHOOK_SECRET_LENGTH) throw new SettingsError(path, 'webhooks', 'secret', `receivers need a signing secret of ${MIN_WEBHOOK_SECRET_LENGTH} characters or more (a long random value)`);
+  const events = get('webhooks', 'events') as string[];
+  for (const pattern of events) {
+    const problem = eventPatternProblem(pattern);
+    if (problem) throw new SettingsError(path, 'webhooks', 'events', problem);
+  }
+  return { urls, secret, events, timeoutSeconds: num('webhooks', 'timeout'), retryHours: num('webhooks', 'retry_hours'), keepDays: num('webhooks', 'keep_days') };
+}
+
+const MIN_WEBHOOK_SECRET_LENGTH = 24;
+
+/** Why `url` cannot be a receiver, or null. */
+function webhookUrlProblem(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'is not a URL such as https://hooks.example.com/barman';
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return 'must start with https:// or http://';
+  if (parsed.hash !== '') return 'must not have a #fragment';
+  return null;
 }
 
 /** Split a command setting into words: whitespace separates, single or double quotes group. */

@@ -56,9 +56,10 @@ const PRIVILEGED = new Set([
 /**
  * Every setting of these sections. [log] holds the audit trail: backupcount=0 or maxbytes=1
  * erase it, a new format breaks whatever reads it. [tls] decides who can read the traffic and
- * which client certificates open the door.
+ * which client certificates open the door. [webhooks] is a path for requests out of the API host
+ * and for what barman does to leave it.
  */
-const PRIVILEGED_SECTIONS = new Set(['log', 'tls']);
+const PRIVILEGED_SECTIONS = new Set(['log', 'tls', 'webhooks']);
 
 export function isPrivilegedSetting(spec: SettingSpec): boolean {
   return spec.type === 'command' || spec.secret === true || PRIVILEGED_SECTIONS.has(spec.section) || PRIVILEGED.has(`${spec.section}.${spec.key}`);
@@ -91,4 +92,10 @@ export const APPLY_LIVE: Readonly<Record<string, readonly [keyof Settings, strin
   'metrics.token': ['metrics', 'token'],
   'metrics.check_interval': ['metrics', 'checkInterval'],
   'user.min_password_length': ['user', 'minPasswordLength'],
+  'webhooks.urls': ['webhooks', 'urls'],
+  'webhooks.secret': ['webhooks', 'secret'],
+  'webhooks.events': ['webhooks', 'events'],
+  'webhooks.timeout': ['webhooks', 'timeoutSeconds'],
+  'webhooks.retry_hours': ['webhooks', 'retryHours'],
+  'webhooks.keep_days': ['webhooks', 'keepDays'],
 };

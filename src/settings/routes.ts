@@ -60,7 +60,7 @@ export function settingsRoutes(deps: Deps): Hono<AppEnv> {
 }
 
 function shown(spec: SettingSpec, value: RawValue | unknown): unknown {
-  if (spec.secret) return value === '' || value === undefined ? '' : SECRET_MASK;
+  if (spec.secret) return value === '' || value === undefined ? '' : Array.isArray(value) ? value.map(() => SECRET_MASK) : SECRET_MASK;
   return typeof value === 'string' ? redact(value) : value;
 }
 

@@ -71,6 +71,12 @@ export const SETTINGS: SettingSpec[] = [
   { section: 'tls', key: 'key_file', type: 'path', default: '', description: "PEM private key of cert_file (readable by the service user only)." },
   { section: 'tls', key: 'client_ca_file', type: 'path', default: '', description: 'PEM CA certificates: when set, every client must present a certificate they signed (mutual TLS); others are refused in the handshake.' },
   { section: 'tls', key: 'min_version', type: 'enum', default: 'TLSv1.2', choices: ['TLSv1.2', 'TLSv1.3'], description: 'Oldest TLS version accepted.' },
+  { section: 'webhooks', key: 'urls', type: 'list', default: [], secret: true, description: 'Receivers (http:// or https:// URLs) every event is POSTed to, signed with secret; empty turns webhooks off. Kept as secrets: chat services put their credential in the URL.' },
+  { section: 'webhooks', key: 'secret', type: 'string', default: '', secret: true, description: 'HMAC-SHA256 signing key of every delivery (Standard Webhooks headers), 24 characters or more; a whsec_… value is used as Standard Webhooks libraries use it. Required with urls.' },
+  { section: 'webhooks', key: 'events', type: 'list', default: ['*'], description: 'Events sent: job.ended, backup.new, backup.failed, backup.removed, server.added, server.removed, check.failing, check.ok, host.down, host.up (family.* or * for many); ping is always sent.' },
+  { section: 'webhooks', key: 'timeout', type: 'int', default: 10, min: 1, max: 120, description: 'Seconds a receiver has to answer one delivery; slower is a failed attempt.' },
+  { section: 'webhooks', key: 'retry_hours', type: 'int', default: 24, min: 0, max: 720, description: 'Hours a delivery is retried (backoff from 10 seconds to an hour) before it is given up as failed; 0: one attempt only.' },
+  { section: 'webhooks', key: 'keep_days', type: 'int', default: 7, min: 1, max: 365, description: 'Days finished deliveries (sent or given up) stay in the store and in /api/v1/webhooks.' },
   { section: 'jobs', key: 'keep_months', type: 'int', default: 0, min: 0, max: 1200, description: 'Delete monthly archives older than this many months (0 = keep all).' },
 ];
 

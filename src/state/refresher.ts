@@ -20,6 +20,10 @@ export type StateEvent =
   | { type: 'backup-failed'; server: string; backup: BackupState }
   | { type: 'backup-gone'; server: string; backupId: string }
   | { type: 'server-added' | 'server-removed'; server: string }
+  /** The server's last check has failing items where the one before had none (`checkedAt`: when it ran). */
+  | { type: 'check-failing'; server: string; failing: string[]; checkedAt: string }
+  /** The server's last check passes where the one before did not. */
+  | { type: 'check-ok'; server: string; checkedAt: string }
   | { type: 'host-down'; reason: string }
   | { type: 'host-up' };
 
@@ -52,6 +56,8 @@ export class Refresher {
   private last: { at: string; servers: ServerState[] } | null = null;
   private checkedAt = -Infinity;
   private checking: Promise<void> | null = null;
+  /** Each server's failing check items at the last check seen (none: not seen since start). */
+  private readonly failing = new Map<string, { at: string; items: string[] }>();
 
   constructor(private readonly deps: RefresherDeps) {
     this.listeners = new Listeners(deps.logger, 'state change');
@@ -136,6 +142,7 @@ export class Refresher {
     if (this.previous) for (const event of changes(this.previous, now)) this.emit(at, event);
     this.previous = now;
     this.last = { at, servers };
+    this.noteChecks(at); // a check a user ran since the last round
     // After the round is published: neither a slow check nor show-backup holds the state back.
     this.checkWhenDue(signal);
     await this.deps.state.noteCopyTimes(servers, { background: true, signal }).catch((err: unknown) => {
@@ -155,6 +162,7 @@ export class Refresher {
     this.checking = this.deps.state
       .runChecks({ background: true, signal })
       .then((answered) => {
+        if (answered) this.noteChecks(this.deps.clock.now().toISOString());
         if (!answered && !signal.aborted) this.deps.logger.log('warn', 'background barman check gave no answer (timed out, or no JSON)', { host: this.deps.host });
       })
       .catch((err: unknown) => {
@@ -168,6 +176,24 @@ export class Refresher {
   /** The background check under way, if any (tests wait for it). */
   get checkUnderWay(): Promise<void> | null {
     return this.checking;
+  }
+
+  /**
+   * A check that starts failing, or passes again, compared with the last one seen; a server's
+   * first check since start is only noted (it says nothing of a change).
+   */
+  private noteChecks(at: string): void {
+    const current = this.deps.state.checks.current();
+    for (const name of [...this.failing.keys()]) if (!current.has(name)) this.failing.delete(name);
+    for (const [server, result] of current) {
+      const before = this.failing.get(server);
+      if (before?.at === result.at) continue;
+      const items = Object.entries(result.checks).filter(([, ok]) => !ok).map(([item]) => item).sort();
+      this.failing.set(server, { at: result.at, items });
+      if (!before) continue;
+      if (items.length > 0 && before.items.length === 0) this.emit(at, { type: 'check-failing', server, failing: items, checkedAt: result.at });
+      else if (items.length === 0 && before.items.length > 0) this.emit(at, { type: 'check-ok', server, checkedAt: result.at });
+    }
   }
 
   private emit(at: string, event: StateEvent): void {

@@ -403,6 +403,109 @@ export interface paths {
         patch: operations["changeSettings"];
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The receivers of [webhooks] urls and their deliveries, counted
+         * @description Each receiver by id and origin (its URL may hold a credential and is never shown), with the deliveries you may see by status and the last attempt.
+         */
+        get: operations["getWebhooks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * The receivers of [webhooks] urls and their deliveries, counted (headers only)
+         * @description Each receiver by id and origin (its URL may hold a credential and is never shown), with the deliveries you may see by status and the last attempt.
+         */
+        head: operations["getWebhooksHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Webhook deliveries, newest first
+         * @description Pending ones, and finished ones (sent, or given up) of the last [webhooks] keep_days; only those whose event you may see.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Webhook deliveries, newest first (headers only)
+         * @description Pending ones, and finished ones (sent, or given up) of the last [webhooks] keep_days; only those whose event you may see.
+         */
+        head: operations["listWebhookDeliveriesHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/{delivery}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One delivery, with the event it carries */
+        get: operations["getWebhookDelivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** One delivery, with the event it carries (headers only) */
+        head: operations["getWebhookDeliveryHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/{delivery}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a finished delivery again, now, with a new retry window
+         * @description The same event id and body: a receiver that de-duplicates by webhook-id sees it once. 409 while it is pending.
+         */
+        post: operations["redeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a ping event to every receiver (to check a receiver and its signature check) */
+        post: operations["pingWebhooks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -1397,6 +1500,100 @@ export interface components {
                 /** @description The last background round's time */
                 state_as_of: string | null;
             }[];
+        };
+        WebhookDelivery: {
+            /** @description <event id>.<receiver> */
+            id: string;
+            /** @description The webhook-id header: the same for every attempt and receiver */
+            event_id: string;
+            type: string;
+            /** @description The barman host the event is about; null for a ping */
+            host: string | null;
+            receiver: string;
+            /**
+             * @description failed: given up after [webhooks] retry_hours
+             * @enum {string}
+             */
+            status: "pending" | "sent" | "failed";
+            created_at: string;
+            attempts: number;
+            next_attempt_at: string | null;
+            give_up_at: string;
+            last_attempt: {
+                at: string;
+                /** @description The receiver's status; null when it gave none */
+                http_status: number | null;
+                /** @description Why the attempt failed; null when it was answered 2xx */
+                error: string | null;
+                duration_ms: number;
+            } | null;
+            sent_at: string | null;
+            /** @description The JSON body sent, as signed */
+            event: {
+                id: string;
+                type: string;
+                at: string;
+                host?: string;
+                data: {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        WebhookDeliveries: {
+            total: number;
+            items: {
+                /** @description <event id>.<receiver> */
+                id: string;
+                /** @description The webhook-id header: the same for every attempt and receiver */
+                event_id: string;
+                type: string;
+                /** @description The barman host the event is about; null for a ping */
+                host: string | null;
+                receiver: string;
+                /**
+                 * @description failed: given up after [webhooks] retry_hours
+                 * @enum {string}
+                 */
+                status: "pending" | "sent" | "failed";
+                created_at: string;
+                attempts: number;
+                next_attempt_at: string | null;
+                give_up_at: string;
+                last_attempt: {
+                    at: string;
+                    /** @description The receiver's status; null when it gave none */
+                    http_status: number | null;
+                    /** @description Why the attempt failed; null when it was answered 2xx */
+                    error: string | null;
+                    duration_ms: number;
+                } | null;
+                sent_at: string | null;
+            }[];
+        };
+        Webhooks: {
+            receivers: {
+                /** @description 12 hex digits naming the URL */
+                id: string;
+                /** @description The URL's scheme, host and port (the rest may hold a credential) */
+                origin: string;
+                pending: number;
+                sent: number;
+                failed: number;
+                last_attempt: {
+                    at: string;
+                    /** @description The receiver's status; null when it gave none */
+                    http_status: number | null;
+                    /** @description Why the attempt failed; null when it was answered 2xx */
+                    error: string | null;
+                    duration_ms: number;
+                    delivery: string;
+                } | null;
+            }[];
+        };
+        WebhookPing: {
+            event_id: string;
+            /** @description One per receiver */
+            deliveries: string[];
         };
     };
     responses: {
@@ -3984,6 +4181,433 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SettingsChanged"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["ContentTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Receivers */
+            200: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhooks"];
+                };
+            };
+            /** @description Not modified: your If-None-Match names the current ETag */
+            304: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhooksHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Receivers */
+            200: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: your If-None-Match names the current ETag */
+            304: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (BadRequest), without the body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (Unauthorized), without the body */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (Forbidden), without the body */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (NotFound), without the body */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (MethodNotAllowed), without the body */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (InternalError), without the body */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (ServiceUnavailable), without the body */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                status?: "any" | "pending" | "sent" | "failed";
+                type?: "any" | "job.ended" | "backup.new" | "backup.failed" | "backup.removed" | "server.added" | "server.removed" | "check.failing" | "check.ok" | "host.down" | "host.up" | "ping";
+                receiver?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deliveries */
+            200: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveries"];
+                };
+            };
+            /** @description Not modified: your If-None-Match names the current ETag */
+            304: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookDeliveriesHead: {
+        parameters: {
+            query?: {
+                status?: "any" | "pending" | "sent" | "failed";
+                type?: "any" | "job.ended" | "backup.new" | "backup.failed" | "backup.removed" | "server.added" | "server.removed" | "check.failing" | "check.ok" | "host.down" | "host.up" | "ping";
+                receiver?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deliveries */
+            200: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: your If-None-Match names the current ETag */
+            304: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (BadRequest), without the body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (Unauthorized), without the body */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (Forbidden), without the body */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (NotFound), without the body */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (MethodNotAllowed), without the body */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (InternalError), without the body */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (ServiceUnavailable), without the body */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    getWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The delivery id (`<event id>.<receiver>`) */
+                delivery: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery */
+            200: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description Not modified: your If-None-Match names the current ETag */
+            304: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhookDeliveryHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The delivery id (`<event id>.<receiver>`) */
+                delivery: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery */
+            200: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: your If-None-Match names the current ETag */
+            304: {
+                headers: {
+                    /** @description Of this answer and of your rules: send it back as If-None-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (BadRequest), without the body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (Unauthorized), without the body */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (Forbidden), without the body */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (NotFound), without the body */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (MethodNotAllowed), without the body */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (InternalError), without the body */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description As GET answers it (ServiceUnavailable), without the body */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    redeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The delivery id */
+                delivery: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Pending again */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["ContentTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    pingWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deliveries made */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPing"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -241,6 +241,7 @@ async function build(routes: readonly V1Route[]): Promise<Json> {
       { name: 'settings', description: "This API's own settings" },
       { name: 'meta', description: 'This document and its docs page' },
       { name: 'health', description: 'Probes for systemd and load balancers (no token) and Prometheus metrics: no barman run' },
+      { name: 'webhooks', description: 'Signed event deliveries to the receivers of [webhooks] urls, and their state' },
       { name: 'legacy', description: 'The original API: each route answers GET (query) and POST (JSON or form)' },
     ],
     paths,

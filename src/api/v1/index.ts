@@ -19,6 +19,8 @@ import { settingsRoutes } from './settings.js';
 import type { ConfigTargets } from '../../barman-config/routes.js';
 import { readRoutes } from './reads.js';
 import type { V1Route } from './route.js';
+import { webhookRoutes } from '../../webhooks/routes.js';
+import type { WebhookOutbox } from '../../webhooks/outbox.js';
 
 export interface V1 {
   routes: V1Route[];
@@ -26,7 +28,7 @@ export interface V1 {
   document: () => Promise<Record<string, unknown>>;
 }
 
-export function v1Api(deps: Deps, auth: AuthService, hosts: HostSet, jobs: JobService, settings: SettingsHolder, history: HistoryRoutesOptions, configs: ConfigTargets): V1 {
+export function v1Api(deps: Deps, auth: AuthService, hosts: HostSet, jobs: JobService, settings: SettingsHolder, history: HistoryRoutesOptions, configs: ConfigTargets, webhooks: WebhookOutbox): V1 {
   const routes: V1Route[] = [];
   const document = openApiDocument(routes);
   routes.push(
@@ -37,6 +39,7 @@ export function v1Api(deps: Deps, auth: AuthService, hosts: HostSet, jobs: JobSe
     ...userRoutes(deps, auth),
     ...configRoutes(configs),
     ...settingsRoutes(deps),
+    ...webhookRoutes(webhooks, deps.clock),
     ...docsRoutes(document, deps.docsAssets),
   );
   return { routes, document };

@@ -3,6 +3,8 @@
  * Schema 2020-12, OpenAPI 3.1's dialect). Built once zod is loaded, on the first request for the
  * document, so a server that never serves it never loads zod for it.
  */
+import { webhookSchemas } from './webhook-schemas.js';
+
 type Zod = typeof import('zod');
 
 const time = (z: Zod) => z.string().describe('ISO 8601, UTC').nullable();
@@ -10,7 +12,7 @@ const time = (z: Zod) => z.string().describe('ISO 8601, UTC').nullable();
 const count = (z: Zod) => z.number().nullable();
 
 export function v1Schemas(z: Zod) {
-  return { ...commonSchemas(z), ...stateSchemas(z), ...jobSchemas(z), ...actionSchemas(z), ...legacySchemas(z), ...healthSchemas(z) };
+  return { ...commonSchemas(z), ...stateSchemas(z), ...jobSchemas(z), ...actionSchemas(z), ...legacySchemas(z), ...healthSchemas(z), ...webhookSchemas(z) };
 }
 
 /** /healthz and /readyz (src/http/health.ts). */

@@ -1,0 +1,24 @@
+/**
+ * Signatures as Standard Webhooks (standardwebhooks.com) writes them, so receivers can verify with
+ * its libraries or a few lines of their own: HMAC-SHA256 over `<webhook-id>.<webhook-timestamp>.<body>`,
+ * sent as `webhook-signature: v1,<base64>`. A `whsec_…` secret is used as those libraries use it
+ * (the base64 after the prefix is the key); any other secret's UTF-8 bytes are the key.
+ */
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$|^[A-Za-z0-9+/]{2}==$|^[A-Za-z0-9+/]{3}=$/;
+
+/** The HMAC key of a `[webhooks] secret`. */
+export function signingKey(secret: string): Uint8Array<ArrayBuffer> {
+  const rest = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : null;
+  if (rest !== null && BASE64.test(rest)) return Uint8Array.from(atob(rest), (ch) => ch.charCodeAt(0));
+  return new TextEncoder().encode(secret);
+}
+
+/** The headers that sign `body` for delivery `id` at `timestamp` (Unix seconds). */
+export async function signatureHeaders(secret: string, id: string, timestamp: number, body: string): Promise<Record<string, string>> {
+  const key = await crypto.subtle.importKey('raw', signingKey(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${id}.${timestamp}.${body}`)));
+  let binary = '';
+  for (const byte of mac) binary += String.fromCharCode(byte);
+  return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${btoa(binary)}` };
+}
