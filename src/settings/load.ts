@@ -8,6 +8,7 @@ import { readSettingsFile } from './file.js';
 import { DEFAULT_HOST } from '../hosts/names.js';
 import { isAddressRange } from '../http/client.js';
 import { eventPatternProblem } from '../webhooks/events.js';
+import { isBase64Secret } from '../webhooks/sign.js';
 
 /** Variables that are not settings but are read by barmanapi. */
 const OTHER_VARIABLES = new Set(['BARMANAPI_CONFIG']);
@@ -273,6 +274,7 @@ function webhookSettings({ get, str, num }: ReturnType<typeof reader>, path: str
   }
   if (new Set(urls).size !== urls.length) throw new SettingsError(path, 'webhooks', 'urls', 'a URL is listed twice; each receiver once');
   const secret = str('webhooks', 'secret');
+  if (secret.startsWith('whsec_') && !isBase64Secret(secret)) throw new SettingsError(path, 'webhooks', 'secret', 'a whsec_ secret is base64 after the prefix (as Standard Webhooks libraries make it)');
   if (urls.length > 0 && secret.length < MIN_WEBHOOK_SECRET_LENGTH) throw new SettingsError(path, 'webhooks', 'secret', `receivers need a signing secret of ${MIN_WEBHOOK_SECRET_LENGTH} characters or more (a long random value)`);
   const events = get('webhooks', 'events') as string[];
   for (const pattern of events) {

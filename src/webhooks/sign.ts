@@ -2,15 +2,20 @@
  * Signatures as Standard Webhooks (standardwebhooks.com) writes them, so receivers can verify with
  * its libraries or a few lines of their own: HMAC-SHA256 over `<webhook-id>.<webhook-timestamp>.<body>`,
  * sent as `webhook-signature: v1,<base64>`. A `whsec_…` secret is used as those libraries use it
- * (the base64 after the prefix is the key); any other secret's UTF-8 bytes are the key.
+ * (the base64 after the prefix is the key; the settings refuse one without); any other secret's
+ * UTF-8 bytes are the key.
  */
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$|^[A-Za-z0-9+/]{2}==$|^[A-Za-z0-9+/]{3}=$/;
 
+/** Whether a `whsec_` secret has base64 after its prefix (the settings refuse one that has not). */
+export function isBase64Secret(secret: string): boolean {
+  return secret.startsWith('whsec_') && BASE64.test(secret.slice('whsec_'.length));
+}
+
 /** The HMAC key of a `[webhooks] secret`. */
 export function signingKey(secret: string): Uint8Array<ArrayBuffer> {
-  const rest = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : null;
-  if (rest !== null && BASE64.test(rest)) return Uint8Array.from(atob(rest), (ch) => ch.charCodeAt(0));
+  if (isBase64Secret(secret)) return Uint8Array.from(atob(secret.slice('whsec_'.length)), (ch) => ch.charCodeAt(0));
   return new TextEncoder().encode(secret);
 }
 
