@@ -1,7 +1,8 @@
 /**
  * GET /metrics: Prometheus' text format, read from what the server already holds (the state
- * rounds' model, the caps, the read cache, its own request counts), so a scrape never runs
- * barman. prometheus-barman-exporter's metric names, labels and meanings are kept, a `host`
+ * rounds' model, the caps, the read cache, its own request counts). A scrape asks for a state
+ * round, which the read cache answers without running barman while barman's files are unchanged
+ * (freshen). prometheus-barman-exporter's metric names, labels and meanings are kept, a `host`
  * label beside `server`, so its dashboards and alerts keep working; ours are `barmanapi_*`.
  *
  * Scraped with `[metrics] token` (a long-lived scrape credential, compared in constant time) or
@@ -33,6 +34,7 @@ export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, htt
       throw err;
     }
     const { shown, whole } = scrape;
+    await freshen(deps, shown);
     const now = deps.clock.now().getTime();
     const text = new Exposition();
     exporterFamilies(text, shown);
@@ -57,6 +59,24 @@ export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, htt
     throw new ApiError(405, 'MethodNotAllowed', `${c.req.method} is not served here; this route answers GET and HEAD`, { allowed: ['GET', 'HEAD'] }, { headers: { Allow: 'GET, HEAD' } });
   });
   return app;
+}
+
+/** A scrape waits this long at most for the rounds it asks for; a slower one's values come at the next scrape. */
+const FRESH_WAIT_MS = 2_000;
+
+/**
+ * A state round now on each host shown, so that what comes from barman's files (backups, their
+ * sizes and times) is as of this scrape: while the files are unchanged the read cache answers the
+ * round and no barman runs; after a change only what changed is read again. Live values (status,
+ * show-server) keep the age `[cache] refresh_live` allows, as in the background rounds. None with
+ * `[cache] refresh_interval = 0` (rounds are off).
+ */
+async function freshen(deps: Deps, shown: readonly HostServices[]): Promise<void> {
+  if (deps.settings.current().cache.refreshIntervalSeconds <= 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, FRESH_WAIT_MS)));
+  await Promise.race([Promise.all(shown.map((h) => h.refresher.tick().catch(() => undefined))), waited]);
+  clearTimeout(timer);
 }
 
 /** The hosts the caller may see: all with the scrape credential, else the user's (under /fleet's rules). */

@@ -1001,7 +1001,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics
-         * @description Prometheus' text format, read from what the server holds (a scrape never runs barman). prometheus-barman-exporter's families (barman_*, with a host label beside server) and ours (barmanapi_*). Needs the [metrics] token as a Bearer credential, or a login token whose rules allow metrics (then only the hosts that user reaches).
+         * @description Prometheus' text format, each scrape a state round the read cache answers (no barman run while barman's files are unchanged). prometheus-barman-exporter's families (barman_*, with a host label beside server) and ours (barmanapi_*). Needs the [metrics] token as a Bearer credential, or a login token whose rules allow metrics (then only the hosts that user reaches).
          */
         get: operations["metrics"];
         put?: never;
@@ -1010,7 +1010,7 @@ export interface paths {
         options?: never;
         /**
          * Prometheus metrics (headers only)
-         * @description Prometheus' text format, read from what the server holds (a scrape never runs barman). prometheus-barman-exporter's families (barman_*, with a host label beside server) and ours (barmanapi_*). Needs the [metrics] token as a Bearer credential, or a login token whose rules allow metrics (then only the hosts that user reaches).
+         * @description Prometheus' text format, each scrape a state round the read cache answers (no barman run while barman's files are unchanged). prometheus-barman-exporter's families (barman_*, with a host label beside server) and ours (barmanapi_*). Needs the [metrics] token as a Bearer credential, or a login token whose rules allow metrics (then only the hosts that user reaches).
          */
         head: operations["metricsHead"];
         patch?: never;

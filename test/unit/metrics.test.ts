@@ -160,6 +160,36 @@ describe('/metrics', () => {
     expect(t.runs.length).toBe(before);
   });
 
+  it("is fresh at each scrape: a backup barman made since the last round shows at once; unchanged files run nothing", async () => {
+    const runs: string[][] = [];
+    const home = '/var/lib/barman/pg/base';
+    const host = fixtureBarmanHost('3.4', (argv) => {
+      runs.push(argv);
+      for (const name of ['list-server', 'show-server', 'status', 'show-backup']) if (argv.includes(name)) return { stdout: readFileSync(join(OUTPUT, `${name}.json`), 'utf8') };
+      if (argv.includes('list-backup')) {
+        const backups = [...host.files.entries()]
+          .filter(([k]) => k.startsWith(`${home}/`) && k.endsWith('/backup.info'))
+          .map(([k, v]) => ({ backup_id: k.split('/').at(-2), status: v.trim(), end_time_timestamp: '1795822549', size_bytes: 1, wal_size_bytes: 0, retention_status: '-' }));
+        return { stdout: JSON.stringify({ pg: backups }) };
+      }
+      return { exitCode: 1, stderr: 'unexpected' };
+    });
+    host.files.set('/etc/barman.d/pg.conf', '[pg]\ndescription = lab\n');
+    host.files.set(`${home}/20261201T000000/backup.info`, 'DONE');
+    const settings = loadSettings({ text: `[barman]\nconfigfile=/etc/barman.conf\n[metrics]\ntoken=${SCRAPE}\ncheck_interval=0\n[authtoken]\nsecret=test-secret-of-enough-length\n`, path: '/etc/barmanapi.conf' });
+    const t = testApp({ host, settings });
+    expect(sample(await (await scrape(t.app)).text(), 'barman_backups_total{host="default",server="pg"}')).toBe(1); // the first round, asked by the scrape
+    const before = runs.length;
+    for (let i = 0; i < 40; i++) await scrape(t.app);
+    expect(runs.length).toBe(before);
+    host.files.set(`${home}/20261202T000000/backup.info`, 'FAILED'); // barman cron, between two rounds
+    const text = await (await scrape(t.app)).text();
+    expect(sample(text, 'barman_backups_total{host="default",server="pg"}')).toBe(2);
+    expect(sample(text, 'barman_backups_failed{host="default",server="pg"}')).toBe(1);
+    // What the change touched is read again (the server's answers), once.
+    expect(runs.slice(before).map((a) => a.find((w) => ['list-server', 'show-server', 'status', 'list-backup'].includes(w))).sort()).toEqual(['list-backup', 'list-server', 'show-server', 'status']);
+  });
+
   it('counts HTTP requests by route family and status, with a latency histogram', async () => {
     const t = setup();
     await t.app.request('/healthz');

@@ -189,7 +189,7 @@ function healthPaths(): Record<string, Json> {
     '/metrics': path(
       'metrics',
       'Prometheus metrics',
-      "Prometheus' text format, read from what the server holds (a scrape never runs barman). prometheus-barman-exporter's families (barman_*, with a host label beside server) and ours (barmanapi_*). Needs the [metrics] token as a Bearer credential, or a login token whose rules allow metrics (then only the hosts that user reaches).",
+      "Prometheus' text format, each scrape a state round the read cache answers (no barman run while barman's files are unchanged). prometheus-barman-exporter's families (barman_*, with a host label beside server) and ours (barmanapi_*). Needs the [metrics] token as a Bearer credential, or a login token whose rules allow metrics (then only the hosts that user reaches).",
       {
         200: { description: 'The metrics', headers: noStore, content: { 'text/plain; version=0.0.4; charset=utf-8': { schema: { type: 'string' } } } },
         401: { description: 'No credentials, or not valid ones', content: { 'application/json': { schema: ref('schemas', 'LegacyError') } } },
