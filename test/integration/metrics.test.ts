@@ -101,6 +101,24 @@ describe('/metrics on a real server', () => {
       const scraped = Number(/^barmanapi_last_backup_age_seconds\{host="default",server="[^"]+"\} (\S+)$/m.exec(await scrape())![1]);
       expect(age).toBeGreaterThan(0);
       expect(Math.abs(age - scraped)).toBeLessThan(30);
+
+      // The shipped Grafana dashboard: every panel's query, with its variables as "All" and
+      // Grafana's interval, is PromQL this Prometheus evaluates without error on these metrics.
+      const dashboard = JSON.parse(readFileSync(join(REPO, 'config', 'grafana', 'barmanapi-dashboard.json'), 'utf8')) as { uid: string; panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }> };
+      const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr })));
+      expect(queries.length).toBeGreaterThanOrEqual(15);
+      const source = readFileSync(join(REPO, 'src', 'metrics', 'routes.ts'), 'utf8');
+      const answers = new Map<string, number>();
+      for (const { title, expr } of queries) {
+        for (const [, name] of expr.matchAll(/\b(barman(?:api)?_[a-z_]+?)(?:_bucket)?\b/g)) expect(source, `${title}: ${name}`).toContain(`'${name}'`);
+        const promql = expr.replaceAll('$host', '.*').replaceAll('$server', '.*').replaceAll('$__rate_interval', '1m');
+        const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(promql)}`);
+        const body = (await res.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+        expect(body, `${title}: ${promql}`).toMatchObject({ status: 'success' });
+        answers.set(title, body.data!.result.length);
+      }
+      // The test server's own panels have its series.
+      for (const title of ['Last backup age', 'Backups', 'Newest backup size', 'barman hosts up', 'Jobs running and queued']) expect(answers.get(title), title).toBeGreaterThan(0);
     } finally {
       if (prometheus && prometheus.exitCode === null) {
         const exited = new Promise((r) => prometheus!.once('exit', r));
