@@ -2,7 +2,8 @@
  * Webhooks from a real server over the real barman to a receiver in this process: the receiver
  * verifies each request with the README's snippet and with the Standard Webhooks library, answers
  * the first attempt of every event 503, and the server is stopped and started again while the
- * retries wait. After de-duplication by webhook-id the receiver has each event once.
+ * retries wait. After de-duplication by webhook-id the receiver has each event once. On the Node
+ * server and on the single binary (Bun's fetch).
  */
 import { createServer, type Server } from 'node:http';
 import { readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -38,7 +39,12 @@ async function readmeVerifier(): Promise<(secret: string, headers: Record<string
   return mod.verifyWebhook;
 }
 
-describe('webhooks from a real server', () => {
+const runtimes: Array<[string, string[] | undefined]> = [
+  ['Node server', undefined],
+  ['single binary', [join(REPO, 'dist', 'barmanapi')]],
+];
+
+describe.each(runtimes)('webhooks from the %s', (_runtime, command) => {
   let receiver: Server;
   let receiverUrl: string;
   let dir: ServerDir;
@@ -74,7 +80,7 @@ describe('webhooks from a real server', () => {
       `configfile=${env.barman.config}\ncommand=${env.barman.command.join(' ')}\nremote=false\nasynccommand=['backup', 'cron']`,
       `[webhooks]\nurls=${receiverUrl}\nsecret=${SECRET}\nevents=job.ended\n`,
     );
-    server = await startServerProcess(dir.config);
+    server = await startServerProcess(dir.config, { command });
   }, 60_000);
 
   afterAll(async () => {
@@ -115,7 +121,7 @@ describe('webhooks from a real server', () => {
     for (const f of files) expect(JSON.parse(readFileSync(join(dir.store, 'webhooks', f), 'utf8'))).toMatchObject({ status: 'pending', attempts: 1, last_attempt: { http_status: 503 } });
     for (const f of files) expect(readFileSync(join(dir.store, 'webhooks', f), 'utf8')).not.toContain('receiver-credential');
 
-    server = await startServerProcess(dir.config);
+    server = await startServerProcess(dir.config, { command });
     await waitFor('the retries after the restart', () => arrivals.filter((a) => a.answered === 200).length === 2, 30_000);
 
     expect(arrivals).toHaveLength(4);
