@@ -14,6 +14,7 @@ import { FingerprintSource } from '../state/fingerprint.js';
 import { ReadCache } from '../state/read-cache.js';
 import { StateService } from '../state/service.js';
 import { Refresher } from '../state/refresher.js';
+import { BaselineStore } from '../state/baseline.js';
 import { notFound } from '../http/errors.js';
 import { HostBreaker } from './breaker.js';
 import { reachesHost, type Rules } from '../auth/policy.js';
@@ -75,7 +76,7 @@ export function serveHost(name: string, host: BarmanHost, app: Deps, cpuCount: n
   const reads = new ReadCache({ fingerprints, flights, settings: () => settings.current().cache, logger: deps.logger });
   // The model needs to know whether barman has -f json: barman's main help says it, not the whole catalogue.
   const state = new StateService({ deps, reads, catalogue: () => catalogue.forCommand('list-server') });
-  const refresher = new Refresher({ state, host: name === DEFAULT_HOST ? host.description : `${name} (${host.description})`, logger: deps.logger, clock: deps.clock, settings: () => ({ ...settings.current().cache, checkIntervalSeconds: settings.current().metrics.checkInterval }) });
+  const refresher = new Refresher({ state, host: name === DEFAULT_HOST ? host.description : `${name} (${host.description})`, logger: deps.logger, clock: deps.clock, settings: () => ({ ...settings.current().cache, checkIntervalSeconds: settings.current().metrics.checkInterval }), baseline: new BaselineStore(app.storage, name, app.logger) });
   return { name, deps, slots, breaker, catalogue, flights, reads, state, refresher };
 }
 

@@ -12,6 +12,10 @@ import { Listeners } from '../util/listeners.js';
 import type { Logger } from '../ports.js';
 import type { BackupState, ServerState } from './model.js';
 import type { StateService } from './service.js';
+import type { Baseline, BaselineStore } from './baseline.js';
+
+/** What a round keeps of a server to compare the next one with. */
+type Seen = Map<string, { backups: Array<{ id: string; status: string | null }> | null }>;
 
 const STOP_WAIT_MS = 2_000;
 
@@ -41,10 +45,13 @@ export interface RefresherDeps {
   clock: { now(): Date };
   /** Seconds between rounds (0: no rounds) and how old live answers may get. */
   settings: () => { refreshIntervalSeconds: number; refreshLiveSeconds: number; checkIntervalSeconds?: number };
+  /** Where what the rounds saw is kept across restarts (none: the first round is the baseline). */
+  baseline?: BaselineStore;
 }
 
 export class Refresher {
-  private previous: Map<string, ServerState> | null = null;
+  private previous: Seen | null = null;
+  private baselineRead = false;
   private down: string | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private round: Promise<void> | null = null;
@@ -125,6 +132,7 @@ export class Refresher {
     const at = this.deps.clock.now().toISOString();
     let servers: ServerState[];
     const signal = this.aborter.signal;
+    if (!this.baselineRead) await this.seed();
     try {
       const answer = await this.deps.state.servers({ background: true, liveMaxAgeMs: this.deps.settings().refreshLiveSeconds * 1000, signal });
       if (signal.aborted || answer.model === null) return; // stopped, or no model on this barman (no -f json)
@@ -134,6 +142,7 @@ export class Refresher {
       const reason = String((err as Error).message ?? err);
       if (this.down === null) this.emit(at, { type: 'host-down', reason });
       this.down = reason;
+      await this.keep(at);
       return;
     }
     if (this.down !== null) this.emit(at, { type: 'host-up' });
@@ -143,6 +152,7 @@ export class Refresher {
     this.previous = now;
     this.last = { at, servers };
     this.noteChecks(at); // a check a user ran since the last round
+    await this.keep(at);
     // After the round is published: neither a slow check nor show-backup holds the state back.
     this.checkWhenDue(signal);
     await this.deps.state.noteCopyTimes(servers, { background: true, signal }).catch((err: unknown) => {
@@ -162,8 +172,11 @@ export class Refresher {
     this.checking = this.deps.state
       .runChecks({ background: true, signal })
       .then((answered) => {
-        if (answered) this.noteChecks(this.deps.clock.now().toISOString());
         if (!answered && !signal.aborted) this.deps.logger.log('warn', 'background barman check gave no answer (timed out, or no JSON)', { host: this.deps.host });
+        if (!answered) return;
+        const at = this.deps.clock.now().toISOString();
+        this.noteChecks(at);
+        return this.keep(at);
       })
       .catch((err: unknown) => {
         if (!signal.aborted) this.deps.logger.log('warn', 'background barman check failed', { host: this.deps.host, error: String((err as Error).message ?? err) });
@@ -176,6 +189,23 @@ export class Refresher {
   /** The background check under way, if any (tests wait for it). */
   get checkUnderWay(): Promise<void> | null {
     return this.checking;
+  }
+
+  /** What an earlier run of the server saw last, as this run's baseline (baseline.ts). */
+  private async seed(): Promise<void> {
+    this.baselineRead = true;
+    const b = await this.deps.baseline?.load(this.deps.clock.now());
+    if (!b) return;
+    this.down = b.down;
+    if (b.servers) this.previous = new Map(Object.entries(b.servers).map(([name, backups]) => [name, { backups }]));
+    for (const [server, seen] of Object.entries(b.checks)) this.failing.set(server, seen);
+  }
+
+  /** Keep what this round saw (written only when it differs from what was kept). */
+  private async keep(at: string): Promise<void> {
+    if (!this.deps.baseline) return;
+    const servers: Baseline['servers'] = this.previous ? Object.fromEntries([...this.previous].map(([name, s]) => [name, s.backups?.map((b) => ({ id: b.id, status: b.status })) ?? null])) : null;
+    await this.deps.baseline.save({ at, down: this.down, servers, checks: Object.fromEntries(this.failing) });
   }
 
   /**
@@ -204,7 +234,7 @@ export class Refresher {
 }
 
 /** What differs between two rounds. Backups whose list could not be read are not compared. */
-export function changes(before: Map<string, ServerState>, after: Map<string, ServerState>): StateEvent[] {
+export function changes(before: Seen, after: Map<string, ServerState>): StateEvent[] {
   const events: StateEvent[] = [];
   for (const name of after.keys()) if (!before.has(name)) events.push({ type: 'server-added', server: name });
   for (const name of before.keys()) if (!after.has(name)) events.push({ type: 'server-removed', server: name });

@@ -5,18 +5,24 @@ import { fixtureBarmanHost } from '../support/fake-barman.js';
 import { testApp } from '../support/app.js';
 import { loadSettings } from '../../src/settings/load.js';
 import type { StateChange } from '../../src/state/refresher.js';
+import type { Storage } from '../../src/ports.js';
 
 const OUTPUT = join(import.meta.dirname, '..', 'fixtures', 'barman-output', '3.4');
 const HOME = '/var/lib/barman';
 
 /** A barman host whose list-backup answers from the backup.info files in its file map. */
-function setup() {
+function setup(storage?: Storage, checkFails?: () => boolean) {
   const runs: string[][] = [];
   let down = false;
   let files = new Map<string, string>();
   const host = fixtureBarmanHost('3.4', (argv) => {
     runs.push(argv);
     if (down) return { exitCode: 255, stderr: 'ssh: connect to host backup port 22: Connection refused' };
+    if (argv.includes('check')) {
+      const doc = JSON.parse(readFileSync(join(OUTPUT, 'check.json'), 'utf8')) as { pg: Record<string, { status: string }> };
+      if (checkFails?.()) doc.pg.archiver_errors!.status = 'FAILED';
+      return { stdout: JSON.stringify(doc) };
+    }
     if (argv.includes('list-server')) return { stdout: readFileSync(join(OUTPUT, 'list-server.json'), 'utf8') };
     if (argv.includes('show-server')) return { stdout: readFileSync(join(OUTPUT, 'show-server.json'), 'utf8') };
     if (argv.includes('status')) return { stdout: readFileSync(join(OUTPUT, 'status.json'), 'utf8') };
@@ -32,14 +38,59 @@ function setup() {
   files = host.files;
   files.set('/etc/barman.d/pg.conf', '[pg]\ndescription = lab\n');
   files.set(`${HOME}/pg/base/20261201T000000/backup.info`, 'DONE');
-  const settings = loadSettings({ text: '[barman]\nconfigfile=/etc/barman.conf\n[cache]\nrefresh_interval=0\n[authtoken]\nsecret=test-secret-of-enough-length\n', path: '/etc/barmanapi.conf' });
-  const { api } = testApp({ host, settings });
+  const settings = loadSettings({ text: `[barman]\nconfigfile=/etc/barman.conf\n[cache]\nrefresh_interval=0\n[metrics]\ncheck_interval=${checkFails ? 600 : 0}\n[authtoken]\nsecret=test-secret-of-enough-length\n`, path: '/etc/barmanapi.conf' });
+  const { api, deps, clock } = testApp({ host, settings, ...(storage ? { storage } : {}) });
   const events: StateChange[] = [];
   api.refresher.on((c) => events.push(c));
-  return { api, files, runs, events, setDown: (v: boolean) => (down = v) };
+  return { api, files, runs, events, storage: deps.storage, clock, setDown: (v: boolean) => (down = v) };
 }
 
 describe('the state refresher', () => {
+  it('compares the first round after a restart with what the last run saw: what changed meanwhile is told, a check failing before and after is not', async () => {
+    let failing = true;
+    const first = setup(undefined, () => failing);
+    await first.api.refresher.tick();
+    await first.api.refresher.checkUnderWay;
+    expect(JSON.parse(await first.storage.readText('state/default.json') ?? 'null')).toMatchObject({ down: null, servers: { pg: [{ id: '20261201T000000', status: 'DONE' }] }, checks: { pg: { items: ['archiver_errors'] } } });
+    await first.api.refresher.stop();
+
+    // While no server runs: barman cron makes a backup that fails.
+    const second = setup(first.storage, () => failing);
+    second.files.set(`${HOME}/pg/base/20261202T000000/backup.info`, 'FAILED');
+    second.clock.set(first.clock.now());
+    await second.api.refresher.tick();
+    await second.api.refresher.checkUnderWay; // still failing: nothing to tell
+    expect(second.events.map((e) => e.event.type)).toEqual(['backup-new', 'backup-failed']);
+    failing = false;
+    second.clock.advance(601_000);
+    await second.api.refresher.tick();
+    await second.api.refresher.checkUnderWay;
+    expect(second.events.map((e) => e.event.type)).toEqual(['backup-new', 'backup-failed', 'check-ok']);
+
+    // Down when the server stops, up after the restart.
+    second.setDown(true);
+    second.api.reads.invalidate();
+    await second.api.refresher.tick();
+    const third = setup(second.storage);
+    third.files.set(`${HOME}/pg/base/20261202T000000/backup.info`, 'FAILED');
+    await third.api.refresher.tick();
+    expect(third.events.map((e) => e.event.type)).toEqual(['host-up']);
+  });
+
+  it('takes no baseline that cannot be read, or that is over a week old', async () => {
+    const first = setup();
+    await first.api.refresher.tick();
+    const stored = JSON.parse((await first.storage.readText('state/default.json'))!) as { at: string };
+    await first.storage.writeAtomic('state/default.json', JSON.stringify({ ...stored, at: new Date(Date.parse(stored.at) - 8 * 86400_000).toISOString(), servers: {} }));
+    const second = setup(first.storage);
+    await second.api.refresher.tick();
+    expect(second.events).toEqual([]); // not every server "added"
+    await second.storage.writeAtomic('state/default.json', '{not json');
+    const third = setup(second.storage);
+    await third.api.refresher.tick();
+    expect(third.events).toEqual([]);
+  });
+
   it('notices backups made, failed and deleted outside the API, and says nothing when nothing changed', async () => {
     const { api, files, events } = setup();
     await api.refresher.tick();
