@@ -95,7 +95,7 @@ export function createApi(given: AppDeps): Api {
   };
   const configs = configTargets(hosts, { onChange: (host) => host.reads.invalidate() });
   const webhooks = new WebhookOutbox({ storage: deps.storage, clock: deps.clock, logger: deps.logger, settings: () => settings.current().webhooks, fetch: given.fetch ?? ((input, init) => fetch(input, init)) });
-  tellWebhooks(webhooks, jobs, hosts, deps.logger);
+  tellWebhooks(webhooks, jobs, hosts);
   const v1 = v1Api(deps, auth, hosts, jobs, settings, historyOptions, configs, webhooks);
 
   // Every request is counted for /metrics, probes and scrapes too.

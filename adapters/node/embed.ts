@@ -143,7 +143,10 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
     externalAuth: external,
   };
   const api = createApi(deps);
-  const stop = runner && opts.background !== false ? await startHousekeeping(api, deps) : () => undefined;
+  // Without async commands there is no housekeeping, but webhook deliveries (job ends aside) go out.
+  const background = opts.background !== false;
+  if (background && !runner) api.webhooks.start();
+  const stop = runner && background ? await startHousekeeping(api, deps) : () => api.webhooks.stop();
   opts.signal?.addEventListener(
     'abort',
     () => {

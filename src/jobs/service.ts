@@ -122,13 +122,15 @@ export class JobService {
 
   private async tellEnd(id: string): Promise<void> {
     if (this.endListeners.size === 0 || this.told.has(id)) return;
-    this.told.add(id);
-    if (this.told.size > FINISHED_CACHE_SIZE) this.told.delete(this.told.values().next().value as string);
     const view = await this.view(id).catch((err: unknown) => {
       this.deps.logger.log('warn', `job ${id} ended, but its files could not be read`, { error: (err as Error).message });
       return null;
     });
-    if (view) this.endListeners.emit(view);
+    // Not ended yet as its files say (a runner that exited before claiming it): told once failUnstarted writes its end.
+    if (!view?.result || view.status === 'queued' || view.status === 'running' || this.told.has(id)) return;
+    this.told.add(id);
+    if (this.told.size > FINISHED_CACHE_SIZE) this.told.delete(this.told.values().next().value as string);
+    this.endListeners.emit(view);
   }
 
   /** Jobs running and waiting now, as this server knows them. */
@@ -317,16 +319,18 @@ export class JobService {
       if (status !== 'queued') void this.tellEnd(id);
       // Started, yet its runner exited before claiming the job (bad settings, missing binary):
       // record that, with what the runner said, instead of leaving it queued for ever.
-      if (status === 'queued') await this.failUnstarted(id);
+      if (status === 'queued' && (await this.failUnstarted(id))) void this.tellEnd(id);
     }
   }
 
-  private async failUnstarted(id: string): Promise<void> {
-    if (!(await this.files.takeClaim(id, { pid: null, started_at: null }))) return;
+  /** Whether it wrote the job's end. */
+  private async failUnstarted(id: string): Promise<boolean> {
+    if (!(await this.files.takeClaim(id, { pid: null, started_at: null }))) return false;
     const said = await this.files.runnerSaid(id, 2000);
     const message = `the job runner exited before starting barman${said ? `: ${said}` : ''}`;
     await this.files.writeResult(id, jobResult('failed', failure(message), { started: null, ended: this.deps.clock.now() }));
     this.deps.logger.log('error', `job ${id} failed: its runner exited before starting`);
+    return true;
   }
 }
 

@@ -63,6 +63,8 @@ export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, htt
 
 /** A scrape waits this long at most for the rounds it asks for; a slower one's values come at the next scrape. */
 const FRESH_WAIT_MS = 2_000;
+/** A round this recent is fresh enough: scrapes in a loop do not run rounds back to back. */
+const FRESH_ENOUGH_MS = 5_000;
 
 /**
  * A state round now on each host shown, so that what comes from barman's files (backups, their
@@ -73,9 +75,18 @@ const FRESH_WAIT_MS = 2_000;
  */
 async function freshen(deps: Deps, shown: readonly HostServices[]): Promise<void> {
   if (deps.settings.current().cache.refreshIntervalSeconds <= 0) return;
+  const now = deps.clock.now().getTime();
+  // Only where the rounds run (an embedding app without background work has none), not on a
+  // host known down (its round may wait for a timeout: the background rounds tell when it is
+  // back), and not again within FRESH_ENOUGH_MS.
+  const due = shown.filter((h) => {
+    const last = h.refresher.current;
+    return h.refresher.started && last?.down == null && !(last && now - Date.parse(last.at) < FRESH_ENOUGH_MS);
+  });
+  if (due.length === 0) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, FRESH_WAIT_MS)));
-  await Promise.race([Promise.all(shown.map((h) => h.refresher.tick().catch(() => undefined))), waited]);
+  await Promise.race([Promise.all(due.map((h) => h.refresher.tick().catch(() => undefined))), waited]);
   clearTimeout(timer);
 }
 

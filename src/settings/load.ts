@@ -8,7 +8,7 @@ import { readSettingsFile } from './file.js';
 import { DEFAULT_HOST } from '../hosts/names.js';
 import { isAddressRange } from '../http/client.js';
 import { eventPatternProblem } from '../webhooks/events.js';
-import { isBase64Secret } from '../webhooks/sign.js';
+import { isBase64Secret, signingKey } from '../webhooks/sign.js';
 
 /** Variables that are not settings but are read by barmanapi. */
 const OTHER_VARIABLES = new Set(['BARMANAPI_CONFIG']);
@@ -131,6 +131,8 @@ export function coerce(spec: SettingSpec, value: unknown, where: string | null, 
   const fail = (problem: string): never => {
     throw new SettingsError(where, section, key, problem);
   };
+  // A secret's value (a webhook URL holds a credential too) is never repeated in a message.
+  const shown = (v: unknown) => (spec.secret ? '(the value, a secret, not shown)' : JSON.stringify(v));
   switch (spec.type) {
     case 'int': {
       const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
@@ -147,9 +149,9 @@ export function coerce(spec: SettingSpec, value: unknown, where: string | null, 
     }
     case 'list': {
       if (Array.isArray(value)) return value.map(String);
-      if (typeof value !== 'string') return fail(`expected a list such as ['backup','cron'], got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string') return fail(`expected a list such as ['backup','cron'], got ${shown(value)}`);
       const problem = listProblem(value);
-      if (problem) fail(`${problem} in ${JSON.stringify(value)}; write a list such as ['backup','cron'] or backup,cron`);
+      if (problem) fail(`${problem} in ${shown(value)}; write a list such as ['backup','cron'] or backup,cron`);
       return parseList(value);
     }
     case 'enum': {
@@ -158,7 +160,7 @@ export function coerce(spec: SettingSpec, value: unknown, where: string | null, 
       return s;
     }
     default: {
-      if (typeof value !== 'string') return fail(`expected text, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string') return fail(`expected text, got ${shown(value)}`);
       // eslint-disable-next-line no-control-regex
       if (/[\u0000-\u001f]/.test(value)) fail('control characters are not allowed');
       return value.trim();
@@ -275,6 +277,7 @@ function webhookSettings({ get, str, num }: ReturnType<typeof reader>, path: str
   if (new Set(urls).size !== urls.length) throw new SettingsError(path, 'webhooks', 'urls', 'a URL is listed twice; each receiver once');
   const secret = str('webhooks', 'secret');
   if (secret.startsWith('whsec_') && !isBase64Secret(secret)) throw new SettingsError(path, 'webhooks', 'secret', 'a whsec_ secret is base64 after the prefix (as Standard Webhooks libraries make it)');
+  if (secret.startsWith('whsec_') && signingKey(secret).length < 16) throw new SettingsError(path, 'webhooks', 'secret', 'a whsec_ secret needs 16 bytes or more after the prefix (24 base64 characters)');
   if (urls.length > 0 && secret.length < MIN_WEBHOOK_SECRET_LENGTH) throw new SettingsError(path, 'webhooks', 'secret', `receivers need a signing secret of ${MIN_WEBHOOK_SECRET_LENGTH} characters or more (a long random value)`);
   const events = get('webhooks', 'events') as string[];
   for (const pattern of events) {
@@ -296,6 +299,8 @@ function webhookUrlProblem(url: string): string | null {
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return 'must start with https:// or http://';
   if (parsed.hash !== '') return 'must not have a #fragment';
+  // fetch refuses credentials in a URL: every delivery would fail.
+  if (parsed.username !== '' || parsed.password !== '') return 'must not hold user:password@ (put a credential in the path or query, or let the signature authenticate)';
   return null;
 }
 

@@ -75,6 +75,11 @@ export class Refresher {
     return this.last ? { ...this.last, down: this.down } : null;
   }
 
+  /** Whether the loop runs (start() and no stop() since). */
+  get started(): boolean {
+    return !this.stopped;
+  }
+
   /** Listen for changes; returns the way to stop listening. */
   on(listener: (change: StateChange) => void): () => void {
     return this.listeners.add(listener);

@@ -20,7 +20,7 @@ export function redact(text: string): string {
   return out;
 }
 
-const SECRET_NAME = /token|ticket|passw|secret|passphrase|key|conninfo/i;
+const SECRET_NAME = /token|ticket|passw|secret|passphrase|key|conninfo|urls/i;
 const SECRET_VALUE = /passw|secret|:\/\/[^/@\s]*:[^/@\s]*@/i;
 
 /**

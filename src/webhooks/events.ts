@@ -9,7 +9,6 @@ import type { JobView } from '../jobs/service.js';
 import { jobHost } from '../jobs/model.js';
 import type { StateChange } from '../state/refresher.js';
 import type { BackupState } from '../state/model.js';
-import type { Logger } from '../ports.js';
 import type { JobService } from '../jobs/service.js';
 import type { HostSet } from '../hosts/services.js';
 import type { WebhookOutbox } from './outbox.js';
@@ -114,12 +113,7 @@ export async function stateEvent(host: string, change: StateChange): Promise<Web
 }
 
 /** Every job end and every host's state changes, into the outbox. */
-export function tellWebhooks(outbox: WebhookOutbox, jobs: JobService, hosts: HostSet, logger: Logger): void {
-  const publish = (made: Promise<WebhookEvent | null>) => {
-    made
-      .then((event) => (event ? outbox.publish(event) : undefined))
-      .catch((err: unknown) => logger.log('error', 'webhooks: an event could not be stored', { error: String((err as Error).message ?? err) }));
-  };
-  jobs.onEnd((view) => publish(jobEvent(view)));
-  for (const h of hosts.list) h.refresher.on((change) => publish(stateEvent(h.name, change)));
+export function tellWebhooks(outbox: WebhookOutbox, jobs: JobService, hosts: HostSet): void {
+  jobs.onEnd((view) => outbox.accept(jobEvent(view), { user: view.job.user, ...(view.job.user_id ? { id: view.job.user_id } : {}) }));
+  for (const h of hosts.list) h.refresher.on((change) => outbox.accept(stateEvent(h.name, change)));
 }

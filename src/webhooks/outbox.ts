@@ -8,44 +8,25 @@
  */
 import type { Clock, Logger, Storage } from '../ports.js';
 import type { WebhookSettings } from '../settings/load.js';
-import { eventMatches, type EventType, type WebhookEvent } from './events.js';
+import { eventMatches, type WebhookEvent } from './events.js';
+import { attemptError, backoffSeconds, LAST_RETRY_S, parseDelivery, type Delivery } from './delivery.js';
 import { signatureHeaders } from './sign.js';
+import { KeyedMutex } from '../util/mutex.js';
 
 const DIR = 'webhooks';
 const FILE_RE = /^(evt_[0-9a-f]{32})\.([0-9a-f]{12})\.json$/;
-export const DELIVERY_ID_RE = /^evt_[0-9a-f]{32}\.[0-9a-f]{12}$/;
-/** Attempts under way at once, over every receiver. */
+/** Attempts under way at once, over every receiver, and to one receiver (a dead one holds no more). */
 const PARALLEL = 4;
-const FIRST_RETRY_S = 10;
-const LAST_RETRY_S = 3600;
+const PER_RECEIVER = 2;
+/** Deliveries waiting at most; a new event beyond is refused (logged), so a receiver down for long cannot fill the disk. */
+const MAX_PENDING = 10_000;
+/** A finished delivery is sent again on request at most this often. */
+const REDELIVER_GAP_MS = 10_000;
 /** The loop looks again at least this often (a setting changed, a clock jumped). */
 const IDLE_MS = 60_000;
 /** Finished deliveries kept in memory at most; older ones are pruned first. */
 const KEEP_FINISHED = 10_000;
 const STOP_WAIT_MS = 2_000;
-
-export type DeliveryStatus = 'pending' | 'sent' | 'failed';
-
-export interface Delivery {
-  /** `<event id>.<receiver>`. */
-  id: string;
-  event_id: string;
-  type: EventType;
-  /** The barman host the event is about; null for a ping. */
-  host: string | null;
-  /** 12 hex digits naming the receiver's URL (which may hold a credential, so is never shown). */
-  receiver: string;
-  created_at: string;
-  status: DeliveryStatus;
-  attempts: number;
-  next_attempt_at: string | null;
-  /** Retried until then; past it, a failed attempt gives the delivery up. */
-  give_up_at: string;
-  last_attempt: { at: string; http_status: number | null; error: string | null; duration_ms: number } | null;
-  sent_at: string | null;
-  /** The exact JSON that is signed and sent. */
-  body: string;
-}
 
 export interface OutboxDeps {
   storage: Storage;
@@ -64,8 +45,25 @@ export class WebhookOutbox {
   private stopped = true;
   private aborter = new AbortController();
   private prunedAt = 0;
+  /** One write of a delivery's file at a time (an attempt's end, a redelivery, pruning). */
+  private readonly writes = new KeyedMutex();
+  private readonly accepting = new Set<Promise<unknown>>();
 
   constructor(private readonly deps: OutboxDeps) {}
+
+  /** Take an event being made (job ends, state changes): stored when made; a failure is logged. */
+  accept(made: Promise<WebhookEvent | null>, owner?: Delivery['owner']): void {
+    const p = made
+      .then((event) => (event ? this.publish(event, owner) : undefined))
+      .catch((err: unknown) => this.deps.logger.log('error', 'webhooks: an event could not be stored', { error: String((err as Error).message ?? err) }))
+      .finally(() => this.accepting.delete(p));
+    this.accepting.add(p);
+  }
+
+  /** Resolves once the events taken so far are stored (tests, and a stop). */
+  async idle(): Promise<void> {
+    while (this.accepting.size > 0) await Promise.all(this.accepting);
+  }
 
   /** Read the store's deliveries (once); finished ones past `keep_days` are deleted. */
   load(): Promise<void> {
@@ -78,7 +76,10 @@ export class WebhookOutbox {
         else this.deps.logger.log('warn', `webhooks: ${DIR}/${name} is not a delivery record; left alone`);
       }
       await this.prune();
-    })();
+    })().catch((err: unknown) => {
+      this.loading = null; // the next use tries again
+      throw err;
+    });
     return this.loading;
   }
 
@@ -106,10 +107,15 @@ export class WebhookOutbox {
    * Store `event` for each receiver whose `events` take it (every one for a ping); the ids of the
    * deliveries stored now (none for an event told before).
    */
-  async publish(event: WebhookEvent): Promise<string[]> {
+  async publish(event: WebhookEvent, owner?: Delivery['owner']): Promise<string[]> {
     const settings = this.deps.settings();
     if (settings.urls.length === 0 || (event.type !== 'ping' && !settings.events.some((p) => eventMatches(p, event.type)))) return [];
     await this.load();
+    const pending = [...this.deliveries.values()].filter((d) => d.status === 'pending').length;
+    if (pending + settings.urls.length > MAX_PENDING) {
+      this.deps.logger.log('error', `webhooks: ${pending} deliveries are waiting; ${event.type} ${event.id} is not stored`, {});
+      return [];
+    }
     const now = this.deps.clock.now();
     const body = JSON.stringify(event);
     const stored: string[] = [];
@@ -119,13 +125,26 @@ export class WebhookOutbox {
         id: `${event.id}.${receiver}`, event_id: event.id, type: event.type, host: event.host ?? null, receiver,
         created_at: now.toISOString(), status: 'pending', attempts: 0, next_attempt_at: now.toISOString(),
         give_up_at: new Date(now.getTime() + settings.retryHours * 3600_000).toISOString(), last_attempt: null, sent_at: null, body,
+        ...(owner ? { owner } : {}),
       };
-      if (this.deliveries.has(d.id) || !(await this.deps.storage.createExclusive(`${DIR}/${d.id}.json`, JSON.stringify(d)))) continue;
+      if (this.deliveries.has(d.id)) continue;
+      try {
+        if (!(await this.deps.storage.createExclusive(`${DIR}/${d.id}.json`, JSON.stringify(d)))) continue;
+      } catch (err) {
+        // Not written down (a full disk, often the very reason of a failed backup): sent from
+        // memory all the same; lost only if the server stops before.
+        this.deps.logger.log('warn', `webhooks: delivery ${d.id} could not be written down; it is sent from memory`, { error: String((err as Error).message ?? err) });
+      }
       this.deliveries.set(d.id, d);
       stored.push(d.id);
     }
     if (stored.length > 0) this.schedule(0);
     return stored;
+  }
+
+  /** Whether a ping to `receiver` waits still (a second one is not taken). */
+  pingPending(receiver: string): boolean {
+    return [...this.deliveries.values()].some((d) => d.type === 'ping' && d.receiver === receiver && d.status === 'pending');
   }
 
   /** Every delivery known (pending, and finished within `keep_days`). */
@@ -142,16 +161,19 @@ export class WebhookOutbox {
     return Promise.all(this.deps.settings().urls.map(async (url) => ({ id: await this.receiverId(url), origin: new URL(url).origin })));
   }
 
-  /** Send a finished delivery again, now, with a new retry window; false when it is pending already. */
-  async redeliver(id: string): Promise<boolean> {
-    const d = this.deliveries.get(id);
-    if (!d || d.status === 'pending') return false;
-    const now = this.deps.clock.now();
-    const next: Delivery = { ...d, status: 'pending', next_attempt_at: now.toISOString(), give_up_at: new Date(now.getTime() + this.deps.settings().retryHours * 3600_000).toISOString() };
-    await this.deps.storage.writeAtomic(`${DIR}/${id}.json`, JSON.stringify(next));
-    this.deliveries.set(id, next);
-    this.schedule(0);
-    return true;
+  /** Send a finished delivery again, now, with a new retry window; why not when it is not. */
+  redeliver(id: string): Promise<'pending' | 'too soon' | null> {
+    return this.writes.run(id, async () => {
+      const d = this.deliveries.get(id);
+      if (!d || d.status === 'pending') return 'pending';
+      const now = this.deps.clock.now();
+      if (d.last_attempt && now.getTime() - Date.parse(d.last_attempt.at) < REDELIVER_GAP_MS) return 'too soon';
+      const next: Delivery = { ...d, status: 'pending', next_attempt_at: now.toISOString(), give_up_at: new Date(now.getTime() + this.deps.settings().retryHours * 3600_000).toISOString() };
+      await this.deps.storage.writeAtomic(`${DIR}/${id}.json`, JSON.stringify(next));
+      this.deliveries.set(id, next);
+      this.schedule(0);
+      return null;
+    });
   }
 
   private async receiverId(url: string): Promise<string> {
@@ -181,12 +203,26 @@ export class WebhookOutbox {
    */
   deliverDue(): Promise<void> {
     const now = this.deps.clock.now().getTime();
-    const pending = [...this.deliveries.values()].filter((d) => d.status === 'pending' && !this.inFlight.has(d.id)).sort((a, b) => Date.parse(a.next_attempt_at!) - Date.parse(b.next_attempt_at!));
+    // A time past now + the longest backoff comes from a clock set back: due now.
+    const dueAt = (d: Delivery) => Math.min(Date.parse(d.next_attempt_at!), now + LAST_RETRY_S * 1200);
+    const pending = [...this.deliveries.values()].filter((d) => d.status === 'pending' && !this.inFlight.has(d.id)).sort((a, b) => dueAt(a) - dueAt(b));
+    const perReceiver = new Map<string, number>();
+    for (const id of this.inFlight.keys()) {
+      const r = this.deliveries.get(id)?.receiver ?? '';
+      perReceiver.set(r, (perReceiver.get(r) ?? 0) + 1);
+    }
     const started: Array<Promise<void>> = [];
     for (const d of pending) {
-      if (this.inFlight.size >= PARALLEL || Date.parse(d.next_attempt_at!) > now) break;
+      if (this.inFlight.size >= PARALLEL || dueAt(d) > now) break;
+      if ((perReceiver.get(d.receiver) ?? 0) >= PER_RECEIVER) continue;
+      perReceiver.set(d.receiver, (perReceiver.get(d.receiver) ?? 0) + 1);
       const attempt = this.attempt(d)
-        .catch((err: unknown) => this.deps.logger.log('error', `webhooks: delivery ${d.id} failed unexpectedly`, { error: String((err as Error).message ?? err) }))
+        .catch((err: unknown) => {
+          // Not an answer of the receiver: tried again after the backoff, never at once.
+          this.deps.logger.log('error', `webhooks: delivery ${d.id} failed unexpectedly`, { error: String((err as Error).message ?? err) });
+          const current = this.deliveries.get(d.id);
+          if (current?.status === 'pending') this.deliveries.set(d.id, { ...current, next_attempt_at: new Date(this.deps.clock.now().getTime() + backoffSeconds(current.attempts + 1) * 1000).toISOString() });
+        })
         .finally(() => {
           this.inFlight.delete(d.id);
           this.schedule(0);
@@ -196,37 +232,43 @@ export class WebhookOutbox {
     }
     const next = pending.find((d) => !this.inFlight.has(d.id));
     // A full house looks again as each attempt ends.
-    if (this.inFlight.size < PARALLEL) this.schedule(Math.min(next ? Math.max(Date.parse(next.next_attempt_at!) - now, 0) : IDLE_MS, IDLE_MS));
+    if (this.inFlight.size < PARALLEL) this.schedule(Math.min(next ? Math.max(dueAt(next) - now, 0) : IDLE_MS, IDLE_MS));
     if (now - this.prunedAt > 3600_000) void this.prune();
     return Promise.all(started).then(() => undefined);
   }
 
   private async attempt(d: Delivery): Promise<void> {
+    const stopping = this.aborter.signal; // this run's: a stop after this line cuts the attempt off
     const settings = this.deps.settings();
     const url = await this.urlOf(d.receiver, settings);
     const started = this.deps.clock.now();
     if (url === null) return this.finish(d, started, { status: null, error: 'the receiver is no longer in [webhooks] urls', final: true });
     const headers = { 'content-type': 'application/json', 'user-agent': 'barmanapi-webhooks', ...(await signatureHeaders(settings.secret, d.event_id, Math.floor(started.getTime() / 1000), d.body)) };
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new Error(`no answer within ${settings.timeoutSeconds} s`)), settings.timeoutSeconds * 1000);
-    const stop = () => timeout.abort(new Error('the server stops'));
-    this.aborter.signal.addEventListener('abort', stop, { once: true });
+    if (stopping.aborted) return; // still pending, as its record says
+    const cut = new AbortController();
+    const timer = setTimeout(() => cut.abort(new Error(`no answer within ${settings.timeoutSeconds} s`)), settings.timeoutSeconds * 1000);
+    const stop = () => cut.abort(new Error('the server stops'));
+    stopping.addEventListener('abort', stop, { once: true });
     try {
-      const res = await this.deps.fetch(url, { method: 'POST', headers, body: d.body, redirect: 'manual', signal: timeout.signal });
+      const res = await this.deps.fetch(url, { method: 'POST', headers, body: d.body, redirect: 'manual', signal: cut.signal });
       await res.body?.cancel().catch(() => undefined);
       const ok = res.status >= 200 && res.status < 300;
       await this.finish(d, started, { status: res.status, error: ok ? null : res.status >= 300 && res.status < 400 ? 'redirected (redirects are not followed)' : `answered ${res.status}`, final: ok });
     } catch (err) {
-      if (this.aborter.signal.aborted) return; // cut off by a stop: still pending, as its record says
+      if (stopping.aborted) return; // cut off by a stop: still pending, as its record says
       await this.finish(d, started, { status: null, error: attemptError(err, url), final: false });
     } finally {
       clearTimeout(timer);
-      this.aborter.signal.removeEventListener('abort', stop);
+      stopping.removeEventListener('abort', stop);
     }
   }
 
   /** Write down an attempt: sent, given up, or when to try again. */
-  private async finish(d: Delivery, started: Date, outcome: { status: number | null; error: string | null; final: boolean }): Promise<void> {
+  private finish(d: Delivery, started: Date, outcome: { status: number | null; error: string | null; final: boolean }): Promise<void> {
+    return this.writes.run(d.id, () => this.record(d, started, outcome));
+  }
+
+  private async record(d: Delivery, started: Date, outcome: { status: number | null; error: string | null; final: boolean }): Promise<void> {
     const now = this.deps.clock.now();
     const attempts = d.attempts + 1;
     const sent = outcome.error === null;
@@ -260,33 +302,13 @@ export class WebhookOutbox {
     const excess = finished.length - KEEP_FINISHED;
     for (const [i, d] of finished.entries()) {
       if (i >= excess && Date.parse(d.last_attempt?.at ?? d.created_at) >= oldest) continue;
-      this.deliveries.delete(d.id);
-      await this.deps.storage.remove(`${DIR}/${d.id}.json`).catch(() => undefined);
+      await this.writes.run(d.id, async () => {
+        if (this.deliveries.get(d.id) !== d) return; // sent again meanwhile
+        this.deliveries.delete(d.id);
+        await this.deps.storage.remove(`${DIR}/${d.id}.json`).catch(() => undefined);
+      });
     }
   }
 }
 
-/** 10 s, 30 s, 90 s, … up to an hour, each ±20 % so that receivers back from an outage are not hit at once. */
-export function backoffSeconds(attempts: number): number {
-  const base = Math.min(FIRST_RETRY_S * 3 ** (attempts - 1), LAST_RETRY_S);
-  return Math.round(base * (0.8 + Math.random() * 0.4));
-}
-
-/** Why an attempt failed, in words that never hold the URL (it may carry a credential). */
-function attemptError(err: unknown, url: string): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  const why = e?.name === 'AbortError' || e?.name === 'TimeoutError' ? String(e.message ?? 'aborted') : e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
-  const parsed = new URL(url);
-  let text = why.split(url).join('<url>');
-  for (const part of [parsed.pathname, parsed.search, parsed.username, parsed.password]) if (part.length > 1) text = text.split(part).join('<url>');
-  return text.slice(0, 300);
-}
-
-function parseDelivery(text: string): Delivery | null {
-  try {
-    const d = JSON.parse(text) as Delivery;
-    return typeof d === 'object' && d !== null && typeof d.id === 'string' && DELIVERY_ID_RE.test(d.id) && typeof d.body === 'string' && ['pending', 'sent', 'failed'].includes(d.status) ? d : null;
-  } catch {
-    return null;
-  }
-}
+export { DELIVERY_ID_RE, type Delivery, type DeliveryStatus } from './delivery.js';

@@ -11,6 +11,7 @@ import { conflict, notFound } from '../http/errors.js';
 import { queryParams } from '../http/params.js';
 import { lazySchema, matching, noParams, parseParams, wholeNumber, word } from '../http/schema.js';
 import { HISTORY_ALL_GRANT, holdsGrant, reachesHost } from '../auth/policy.js';
+import { ownedBy } from '../jobs/model.js';
 import type { V1Route } from '../api/v1/route.js';
 import { EVENT_TYPES, eventId, type WebhookEvent } from './events.js';
 import { DELIVERY_ID_RE, type Delivery, type WebhookOutbox } from './outbox.js';
@@ -26,12 +27,11 @@ const deliveryQuery = lazySchema((z) =>
   }),
 );
 
-/** Whether `user` may see the event `d` carries. */
+/** Whether `user` may see the event `d` carries: a job's end as /history shows the job. */
 function sees(user: AuthedUser, d: Delivery): boolean {
   if (d.host !== null && !reachesHost(user, d.host)) return false;
   if (d.type !== 'job.ended' || holdsGrant(user, HISTORY_ALL_GRANT)) return true;
-  const event = JSON.parse(d.body) as WebhookEvent;
-  return event.data.user === user.username;
+  return d.owner !== undefined && ownedBy({ user: d.owner.user, ...(d.owner.id ? { user_id: d.owner.id } : {}) }, { user: user.username, id: user.id });
 }
 
 const summary = (d: Delivery) => ({
@@ -98,13 +98,15 @@ export function webhookRoutes(outbox: WebhookOutbox, clock: { now(): Date }): V1
       method: 'POST', path: '/webhooks/deliveries/{delivery}/redeliver', operationId: 'redeliverWebhook', tag: 'webhooks', rule: 'webhooks/redeliver',
       pathParams: { delivery: 'The delivery id' },
       summary: 'Send a finished delivery again, now, with a new retry window',
-      description: 'The same event id and body: a receiver that de-duplicates by webhook-id sees it once. 409 while it is pending.',
+      description: 'The same event id and body: a receiver that de-duplicates by webhook-id sees it once. 409 while it is pending, and within 10 seconds of its last attempt.',
       responses: { 202: { description: 'Pending again', schema: 'WebhookDelivery' } },
       errors: [409],
       handle: async (c, p) => {
         await parseParams(noParams, queryParams(c));
         const d = await one(c, p.delivery!);
-        if (!(await outbox.redeliver(d.id))) throw conflict(`delivery ${d.id} is pending already; it is sent at ${d.next_attempt_at ?? 'once'}`);
+        const refused = await outbox.redeliver(d.id);
+        if (refused === 'pending') throw conflict(`delivery ${d.id} is pending already; it is sent at ${outbox.get(d.id)?.next_attempt_at ?? 'once'}`);
+        if (refused === 'too soon') throw conflict(`delivery ${d.id} was attempted less than 10 seconds ago; send it again later`);
         const now = outbox.get(d.id)!;
         return c.json({ ...summary(now), event: JSON.parse(now.body) as unknown }, 202);
       },
@@ -112,11 +114,15 @@ export function webhookRoutes(outbox: WebhookOutbox, clock: { now(): Date }): V1
     {
       method: 'POST', path: '/webhooks/ping', operationId: 'pingWebhooks', tag: 'webhooks', rule: 'webhooks/ping',
       summary: 'Send a ping event to every receiver (to check a receiver and its signature check)',
+      description: '409 while an earlier ping to a receiver waits (it is retried like any delivery).',
       responses: { 202: { description: 'The deliveries made', schema: 'WebhookPing' } },
       errors: [409],
       handle: async (c) => {
         await parseParams(noParams, queryParams(c));
-        if ((await outbox.receivers()).length === 0) throw conflict('no receivers: [webhooks] urls is empty');
+        const receivers = await outbox.receivers();
+        if (receivers.length === 0) throw conflict('no receivers: [webhooks] urls is empty');
+        const waiting = receivers.find((r) => outbox.pingPending(r.id));
+        if (waiting) throw conflict(`a ping to receiver ${waiting.id} (${waiting.origin}) waits still; see GET /api/v1/webhooks/deliveries?type=ping`);
         const at = clock.now().toISOString();
         const event: WebhookEvent = { id: await eventId('ping', at, crypto.randomUUID()), type: 'ping', at, data: { by: c.get('user').username } };
         return c.json({ event_id: event.id, deliveries: await outbox.publish(event) }, 202);

@@ -50,6 +50,8 @@ describe.each(runtimes)('webhooks from the %s', (_runtime, command) => {
   let dir: ServerDir;
   let server: ServerProcess;
   const arrivals: Arrival[] = [];
+  /** Every attempt is refused until the server has been restarted. */
+  let restarted = false;
 
   beforeAll(async () => {
     const verify = await readmeVerifier();
@@ -67,8 +69,8 @@ describe.each(runtimes)('webhooks from the %s', (_runtime, command) => {
           byLibrary = false;
         }
         const id = String(req.headers['webhook-id']);
-        // Each event's first attempt is refused: the server must try again.
-        const answered = arrivals.some((a) => a.id === id) ? 200 : 503;
+        // Refused until the restart: the server must keep the deliveries and try again.
+        const answered = restarted ? 200 : 503;
         arrivals.push({ id, verified: event !== null && event.id === id, byLibrary, type: event?.type ?? '?', answered });
         res.writeHead(answered).end();
       });
@@ -112,25 +114,31 @@ describe.each(runtimes)('webhooks from the %s', (_runtime, command) => {
     await waitFor('first attempts', () => new Set(arrivals.map((a) => a.id)).size === 2, 30_000);
     expect(arrivals.map((a) => a.type).sort()).toEqual(['job.ended', 'ping']);
     const records = () => readdirSync(join(dir.store, 'webhooks')).map((f) => JSON.parse(readFileSync(join(dir.store, 'webhooks', f), 'utf8')) as { attempts: number });
-    await waitFor('the refusals written down', () => records().length === 2 && records().every((r) => r.attempts === 1), 5_000);
+    await waitFor('the refusals written down', () => records().length === 2 && records().every((r) => r.attempts >= 1), 5_000);
 
     // Stopped while the retries wait (about 10 s): the store holds them as pending.
     expect(await server.stop()).toBe(0);
     const files = readdirSync(join(dir.store, 'webhooks'));
     expect(files).toHaveLength(2);
-    for (const f of files) expect(JSON.parse(readFileSync(join(dir.store, 'webhooks', f), 'utf8'))).toMatchObject({ status: 'pending', attempts: 1, last_attempt: { http_status: 503 } });
+    for (const f of files) expect(JSON.parse(readFileSync(join(dir.store, 'webhooks', f), 'utf8'))).toMatchObject({ status: 'pending', last_attempt: { http_status: 503 } });
+    const refused = arrivals.length;
     for (const f of files) expect(readFileSync(join(dir.store, 'webhooks', f), 'utf8')).not.toContain('receiver-credential');
 
+    restarted = true;
     server = await startServerProcess(dir.config, { command });
     await waitFor('the retries after the restart', () => arrivals.filter((a) => a.answered === 200).length === 2, 30_000);
 
-    expect(arrivals).toHaveLength(4);
+    expect(arrivals).toHaveLength(refused + 2);
     expect(arrivals.every((a) => a.verified && a.byLibrary)).toBe(true);
     const unique = new Map(arrivals.map((a) => [a.id, a.type]));
     expect([...unique.values()].sort()).toEqual(['job.ended', 'ping']);
 
     const deliveries = (await (await api('/api/v1/webhooks/deliveries')).json()) as { items: Array<{ status: string; attempts: number }> };
-    expect(deliveries.items.map((d) => [d.status, d.attempts])).toEqual([['sent', 2], ['sent', 2]]);
+    expect(deliveries.items.map((d) => d.status)).toEqual(['sent', 'sent']);
+    // Each refusal written down (one cut off by the stop may not be) and each success.
+    const attempts = deliveries.items.reduce((n, d) => n + d.attempts, 0);
+    expect(attempts).toBeGreaterThanOrEqual(4);
+    expect(attempts).toBeLessThanOrEqual(refused + 2);
     const receivers = await (await api('/api/v1/webhooks')).text();
     expect(JSON.parse(receivers)).toMatchObject({ receivers: [{ origin: new URL(receiverUrl).origin, sent: 2, pending: 0, failed: 0 }] });
     expect(receivers).not.toContain('receiver-credential');

@@ -480,7 +480,7 @@ export interface paths {
         put?: never;
         /**
          * Send a finished delivery again, now, with a new retry window
-         * @description The same event id and body: a receiver that de-duplicates by webhook-id sees it once. 409 while it is pending.
+         * @description The same event id and body: a receiver that de-duplicates by webhook-id sees it once. 409 while it is pending, and within 10 seconds of its last attempt.
          */
         post: operations["redeliverWebhook"];
         delete?: never;
@@ -498,7 +498,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send a ping event to every receiver (to check a receiver and its signature check) */
+        /**
+         * Send a ping event to every receiver (to check a receiver and its signature check)
+         * @description 409 while an earlier ping to a receiver waits (it is retried like any delivery).
+         */
         post: operations["pingWebhooks"];
         delete?: never;
         options?: never;

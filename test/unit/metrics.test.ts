@@ -178,16 +178,45 @@ describe('/metrics', () => {
     host.files.set(`${home}/20261201T000000/backup.info`, 'DONE');
     const settings = loadSettings({ text: `[barman]\nconfigfile=/etc/barman.conf\n[metrics]\ntoken=${SCRAPE}\ncheck_interval=0\n[authtoken]\nsecret=test-secret-of-enough-length\n`, path: '/etc/barmanapi.conf' });
     const t = testApp({ host, settings });
-    expect(sample(await (await scrape(t.app)).text(), 'barman_backups_total{host="default",server="pg"}')).toBe(1); // the first round, asked by the scrape
-    const before = runs.length;
-    for (let i = 0; i < 40; i++) await scrape(t.app);
-    expect(runs.length).toBe(before);
-    host.files.set(`${home}/20261202T000000/backup.info`, 'FAILED'); // barman cron, between two rounds
-    const text = await (await scrape(t.app)).text();
-    expect(sample(text, 'barman_backups_total{host="default",server="pg"}')).toBe(2);
-    expect(sample(text, 'barman_backups_failed{host="default",server="pg"}')).toBe(1);
-    // What the change touched is read again (the server's answers), once.
-    expect(runs.slice(before).map((a) => a.find((w) => ['list-server', 'show-server', 'status', 'list-backup'].includes(w))).sort()).toEqual(['list-backup', 'list-server', 'show-server', 'status']);
+    t.api.refresher.start(); // as a server does; its first round comes at once
+    try {
+      for (let i = 0; i < 100 && !t.api.refresher.current; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(sample(await (await scrape(t.app)).text(), 'barman_backups_total{host="default",server="pg"}')).toBe(1);
+      const before = runs.length;
+      for (let i = 0; i < 40; i++) {
+        t.clock.advance(6_000); // past the 5 s a round stays fresh enough: each scrape asks for one
+        await scrape(t.app);
+      }
+      expect(runs.length).toBe(before);
+      host.files.set(`${home}/20261202T000000/backup.info`, 'FAILED'); // barman cron, between two rounds
+      t.clock.advance(6_000);
+      const text = await (await scrape(t.app)).text();
+      expect(sample(text, 'barman_backups_total{host="default",server="pg"}')).toBe(2);
+      expect(sample(text, 'barman_backups_failed{host="default",server="pg"}')).toBe(1);
+      // What the change touched is read again (the server's answers), once.
+      expect(runs.slice(before).map((a) => a.find((w) => ['list-server', 'show-server', 'status', 'list-backup'].includes(w))).sort()).toEqual(['list-backup', 'list-server', 'show-server', 'status']);
+    } finally {
+      await t.api.refresher.stop();
+    }
+  });
+
+  it('asks no round of a refresher that is not started (an embedding app without background work), nor twice within 5 s', async () => {
+    const t = setup();
+    t.api.settings.update(loadSettings({ text: '[cache]\nrefresh_interval=30\n', path: '/etc/barmanapi.conf' }), ['cache.refresh_interval']);
+    await scrape(t.app);
+    expect(t.runs).toEqual([]);
+    t.api.refresher.start();
+    try {
+      for (let i = 0; i < 100 && !t.api.refresher.current; i++) await new Promise((r) => setTimeout(r, 10));
+      const at = t.api.refresher.current!.at;
+      await scrape(t.app);
+      expect(t.api.refresher.current!.at).toBe(at); // fresh enough
+      t.clock.advance(5_001);
+      await scrape(t.app);
+      expect(t.api.refresher.current!.at).not.toBe(at);
+    } finally {
+      await t.api.refresher.stop();
+    }
   });
 
   it('counts HTTP requests by route family and status, with a latency histogram', async () => {

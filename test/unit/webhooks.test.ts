@@ -88,8 +88,6 @@ async function drain(outbox: WebhookOutbox, clock: { now(): Date }): Promise<voi
   for (let i = 0; i < 100 && due(); i++) await outbox.deliverDue();
 }
 
-/** Let the events' promises (hashing, storing) settle. */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe('webhooks', () => {
   it('signs each delivery as Standard Webhooks does, verified by its library, and names the URL nowhere', async () => {
@@ -142,7 +140,7 @@ describe('webhooks', () => {
     const { id } = (await res.json()) as { id: string };
     await t.runner.settled();
     await t.api.jobs.pump(); // the look at the files sees the end the runner's exit told
-    await settle();
+    await t.outbox.idle();
     await t.outbox.deliverDue();
     const ends = t.received.map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> }).filter((e) => e.type === 'job.ended');
     expect(ends).toHaveLength(1);
@@ -169,7 +167,7 @@ describe('webhooks', () => {
     t.clock.advance(601_000);
     await t.api.refresher.tick();
     await t.api.refresher.checkUnderWay;
-    await settle();
+    await t.outbox.idle();
     expect(seen).toHaveLength(6);
     await drain(t.outbox, t.clock);
     const events = t.received.map((r) => JSON.parse(r.body) as { type: string; host: string; data: Record<string, unknown> });
@@ -184,7 +182,7 @@ describe('webhooks', () => {
     await t.api.refresher.tick();
     t.host.files.set(`${HOME}/pg/base/20261202T000000/backup.info`, 'FAILED');
     await t.api.refresher.tick();
-    await settle();
+    await t.outbox.idle();
     expect(t.outbox.all().map((d) => d.type).sort()).toEqual(['backup.failed', 'backup.new']);
     expect(await t.outbox.publish({ id: 'evt_00000000000000000000000000000009', type: 'ping', at: t.clock.now().toISOString(), data: {} })).toHaveLength(1);
   });
@@ -228,7 +226,9 @@ describe('webhooks', () => {
     expect(failed).toMatchObject({ status: 'failed', attempts: 2 });
     expect(t.logger.records.some((r) => r.level === 'error' && r.message.includes('given up'))).toBe(true);
     status = 200;
-    expect(await again.redeliver(failed.id)).toBe(true);
+    expect(await again.redeliver(failed.id)).toBe('too soon'); // attempted just now
+    t.clock.advance(10_000);
+    expect(await again.redeliver(failed.id)).toBeNull();
     await again.deliverDue();
     expect(again.get(failed.id)).toMatchObject({ status: 'sent', attempts: 3 });
   });
@@ -245,16 +245,107 @@ describe('webhooks', () => {
     expect(JSON.stringify(t.logger.records)).not.toContain('XXXXSECRETPATH');
   });
 
-  it('stores nothing, and fails nothing, when the store refuses the write (a full disk)', async () => {
+  it('sends from memory what the store cannot take (a full disk), and says so', async () => {
     const t = setup();
-    const storage = t.deps.storage;
-    storage.createExclusive = () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+    t.deps.storage.createExclusive = () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+    t.deps.storage.writeAtomic = t.deps.storage.createExclusive as never;
     await t.api.refresher.tick();
     t.host.files.set(`${HOME}/pg/base/20261202T000000/backup.info`, 'FAILED');
     await t.api.refresher.tick();
-    await settle();
-    expect(t.outbox.all()).toEqual([]);
-    expect(t.logger.records.some((r) => r.message === 'webhooks: an event could not be stored' && String(r.fields?.error).includes('ENOSPC'))).toBe(true);
+    await t.outbox.idle();
+    await drain(t.outbox, t.clock);
+    expect(t.received.map((r) => (JSON.parse(r.body) as { type: string }).type).sort()).toEqual(['backup.failed', 'backup.new']);
+    expect(t.outbox.all().map((d) => d.status)).toEqual(['sent', 'sent']);
+    expect(t.logger.records.filter((r) => r.message.includes('could not be written down')).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("tells the end of a job whose runner exited before starting it, failed", async () => {
+    const t = setup();
+    const token = await loginToken(t.app);
+    // A runner that exits at once without claiming its job (a missing binary, bad settings).
+    (t.runner as { start: unknown }).start = async () => ({ pid: 999_999, exited: Promise.resolve() });
+    (t.runner as { isAlive: unknown }).isAlive = async () => false;
+    const res = await t.app.request('/api/v1/hosts/default/servers/pg/backups', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(202);
+    await new Promise((r) => setTimeout(r, 50));
+    await t.api.jobs.pump();
+    await t.outbox.idle();
+    const ends = t.outbox.all().filter((d) => d.type === 'job.ended').map((d) => JSON.parse(d.body) as { data: { status: string } });
+    expect(ends.map((e) => e.data.status)).toEqual(['failed']);
+  });
+
+  it('leaves a record it cannot read alone, and a stop mid-attempt leaves the delivery pending', async () => {
+    const t = setup();
+    const files = (t.deps.storage as unknown as { files: Map<string, Uint8Array> }).files;
+    files.set('webhooks/evt_00000000000000000000000000000010.000000000000.json', new TextEncoder().encode('{"id":"evt_00000000000000000000000000000010.000000000000","status":"pending","body":"{}"}'));
+    let calls = 0;
+    const hanging = (async (_url: string | URL | Request, init?: RequestInit) => {
+      calls += 1;
+      return new Promise<Response>((_, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)));
+    }) as typeof fetch;
+    const outbox = new WebhookOutbox({ storage: t.deps.storage, clock: t.clock, logger: t.logger, settings: () => t.api.settings.current().webhooks, fetch: hanging });
+    await outbox.load();
+    expect(outbox.all()).toEqual([]);
+    expect(t.logger.records.some((r) => r.message.includes('is not a delivery record'))).toBe(true);
+    await outbox.publish({ id: 'evt_00000000000000000000000000000011', type: 'host.down', at: t.clock.now().toISOString(), host: 'default', data: {} });
+    outbox.start();
+    for (let i = 0; i < 50 && calls === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(calls).toBe(1);
+    await outbox.stop();
+    const [d] = outbox.all();
+    expect(d).toMatchObject({ status: 'pending', attempts: 0, last_attempt: null });
+    expect(JSON.parse(new TextDecoder().decode(files.get(`webhooks/${d!.id}.json`)))).toMatchObject({ status: 'pending', attempts: 0 });
+  });
+
+  it('takes one waiting ping per receiver, and a redelivery at most every 10 seconds', async () => {
+    const t = setup();
+    const post = async (path: string) => t.app.request(path, { method: 'POST', headers: { authorization: `Bearer ${await loginToken(t.app)}` } });
+    t.answer(() => 503);
+    expect((await post('/api/v1/webhooks/ping')).status).toBe(202);
+    const again = await post('/api/v1/webhooks/ping');
+    expect(again.status).toBe(409);
+    expect(await again.text()).toContain('waits still');
+    await t.outbox.deliverDue();
+    t.clock.advance(3601_000 * 24);
+    await t.outbox.deliverDue(); // given up
+    const [d] = t.outbox.all();
+    expect(d!.status).toBe('failed');
+    t.answer(() => 204);
+    const redo = () => post(`/api/v1/webhooks/deliveries/${d!.id}/redeliver`);
+    expect((await redo()).status).toBe(409); // given up just now
+    t.clock.advance(10_000);
+    expect((await redo()).status).toBe(202);
+    await t.outbox.deliverDue();
+    expect(t.outbox.get(d!.id)!.status).toBe('sent');
+    expect((await redo()).status).toBe(409); // attempted just now
+    t.clock.advance(10_000);
+    expect((await redo()).status).toBe(202);
+  });
+
+  it('keeps a dead receiver from holding back the others', async () => {
+    const t = setup();
+    const other = 'https://other.example.com/hook';
+    t.api.settings.update(loadSettings({ text: `[webhooks]\nurls=${RECEIVER}, ${other}\nsecret=${SECRET}\n`, path: '/etc/barmanapi.conf' }), ['webhooks.urls']);
+    const hung: string[] = [];
+    const outbox = new WebhookOutbox({
+      storage: t.deps.storage, clock: t.clock, logger: t.logger, settings: () => t.api.settings.current().webhooks,
+      fetch: (async (url: string | URL | Request, init?: RequestInit) => {
+        if (String(url) === RECEIVER) {
+          hung.push(String(url));
+          return new Promise<Response>((_, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)));
+        }
+        return new Response(null, { status: 204 });
+      }) as typeof fetch,
+    });
+    for (let i = 0; i < 4; i++) await outbox.publish({ id: `evt_0000000000000000000000000000002${i}`, type: 'host.down', at: t.clock.now().toISOString(), host: 'default', data: {} });
+    void outbox.deliverDue();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(hung).toHaveLength(2); // two at a time to the dead one
+    await outbox.deliverDue();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(outbox.all().filter((d) => d.status === 'sent')).toHaveLength(4); // the live one got all four
+    outbox.start();
+    await outbox.stop();
   });
 
   it('shows deliveries only where their event is: hosts one reaches, a job end to its owner or history/all; acting needs its own rule', async () => {
@@ -267,7 +358,7 @@ describe('webhooks', () => {
     expect((await get(memin, '/api/v1/hosts/default/servers/pg/backups', 'POST')).status).toBe(202);
     await t.runner.settled();
     await t.api.jobs.pump();
-    await settle();
+    await t.outbox.idle();
     await t.outbox.publish({ id: 'evt_00000000000000000000000000000004', type: 'backup.failed', at: t.clock.now().toISOString(), host: 'default', data: {} });
     const list = async (token: string) => ((await (await get(token, '/api/v1/webhooks/deliveries')).json()) as { items: Array<{ type: string; id: string }> }).items.map((i) => i.type).sort();
     expect(await list(memin)).toEqual(['backup.failed', 'job.ended']);
@@ -280,6 +371,7 @@ describe('webhooks', () => {
     expect((await get(watcher, '/api/v1/webhooks/ping', 'POST')).status).toBe(403);
     expect((await get(memin, `/api/v1/webhooks/deliveries/${job.id}/redeliver`, 'POST')).status).toBe(409); // pending
     await t.outbox.deliverDue();
+    t.clock.advance(10_000);
     const redo = await get(memin, `/api/v1/webhooks/deliveries/${job.id}/redeliver`, 'POST');
     expect(redo.status).toBe(202);
     expect(await redo.json()).toMatchObject({ status: 'pending', event: { type: 'job.ended' } });
@@ -292,12 +384,20 @@ describe('[webhooks] settings', () => {
   it('refuses what would lose events or leak a credential, naming the URL by position only', () => {
     expect(load(`urls=ftp://example.com/x\nsecret=${SECRET}`)).toThrow(/URL 1 must start with https:\/\/ or http:\/\//);
     expect(load('urls=https://hooks.example.com/TOKEN123, not a url\nsecret=x'.replace('secret=x', `secret=${SECRET}`))).toThrow(/URL 2 is not a URL/);
-    expect(load('urls=https://hooks.example.com/TOKEN123, not a url').toString()).not.toContain('TOKEN123');
-    try {
-      load(`urls=https://hooks.example.com/TOKEN123, nope\nsecret=${SECRET}`)();
-    } catch (err) {
-      expect((err as Error).message).not.toContain('TOKEN123');
+    const message = (body: string) => {
+      try {
+        load(body)();
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error(`${body}: loaded`);
+    };
+    for (const body of [`urls=https://hooks.example.com/TOKEN123, nope\nsecret=${SECRET}`, "urls=['https://hooks.example.com/TOKEN123', unclosed", 'urls=https://u:TOKEN123@hooks.example.com/x\nsecret=' + SECRET]) {
+      expect(message(body)).toMatch(/\[webhooks\] urls/);
+      expect(message(body)).not.toContain('TOKEN123');
     }
+    expect(message('urls=https://u:p@hooks.example.com/x\nsecret=' + SECRET)).toMatch(/must not hold user:password@/);
+    expect(message(`urls=https://a.example.com/x\nsecret=whsec_${Buffer.from('fifteen-bytes!!').toString('base64')}`)).toMatch(/whsec_ secret needs 16 bytes/);
     expect(load('urls=https://a.example.com/x, https://a.example.com/x\nsecret=' + SECRET)).toThrow(/listed twice/);
     expect(load('urls=https://a.example.com/x\nsecret=short')).toThrow(/24 characters or more/);
     expect(load(`urls=https://a.example.com/x\nsecret=${SECRET}\nevents=backup.faild`)).toThrow(/"backup.faild" names no event/);
