@@ -11,6 +11,7 @@ import { REPO_ROOT, log, median, percentile, round, tempDir, timed, withServedCo
 
 const HOSTS = 20;
 const SCRAPES = 40;
+const FRESH_SCRAPES = 8;
 const TOKEN = 'bench-scrape-credential-0123456789';
 
 /** The stand-in barman: appends its arguments to `runs`, then answers from barman 3.4's real outputs. */
@@ -63,7 +64,7 @@ export async function benchMetrics(): Promise<BenchOutcome> {
     mkdirSync(own);
     const config = writeConfig(own, { ...sections, metrics: { token: TOKEN } });
     const written = Date.now();
-    const { p50, p95, ran, series } = await withServedConfig(config, async (base) => {
+    const { p50, p95, freshP50, freshP95, ran, series } = await withServedConfig(config, async (base) => {
       const scrape = () => fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } }).then((r) => r.text());
       // Warm: every host's first background round has read its state.
       const deadline = Date.now() + 120_000;
@@ -84,15 +85,23 @@ export async function benchMetrics(): Promise<BenchOutcome> {
       }
       await scrape();
       const before = runCount(runs);
+      // Back to back: a round at most every 5 s, so most scrapes read the last one.
       const ms: number[] = [];
       for (let i = 0; i < SCRAPES; i++) ms.push((await timed(scrape)).ms);
+      // Spaced past those 5 s: each scrape asks every host for a round (a fingerprint each).
+      const fresh: number[] = [];
+      for (let i = 0; i < FRESH_SCRAPES; i++) {
+        await new Promise((r) => setTimeout(r, 5_100));
+        fresh.push((await timed(scrape)).ms);
+      }
       const ran = runCount(runs) - before;
       const last = await scrape();
-      return { p50: median(ms), p95: percentile(ms, 95), ran, series: last.split('\n').filter((l) => l && !l.startsWith('#')).length };
+      return { p50: median(ms), p95: percentile(ms, 95), freshP50: median(fresh), freshP95: percentile(fresh, 95), ran, series: last.split('\n').filter((l) => l && !l.startsWith('#')).length };
     });
-    log(`metrics: ${HOSTS + 1} hosts, scrape p50 ${round(p50, 1)} ms, p95 ${round(p95, 1)} ms, ${series} series; barman runs during ${SCRAPES} scrapes: ${ran}`);
-    figures.push({ bench: 'metrics', name: `warm /metrics over HTTP (${HOSTS} hosts + the default one)`, value: round(p50, 1), unit: 'ms (p50)', target: '≤ 50', met: p50 <= 50, note: `${SCRAPES} scrapes; p95 ${round(p95, 1)} ms; ${series} series each` });
-    figures.push({ bench: 'metrics', name: `barman runs during ${SCRAPES} scrapes, nothing changed`, value: ran, unit: 'runs', target: '0', met: ran === 0, note: 'counted by the stand-in barman itself' });
+    log(`metrics: ${HOSTS + 1} hosts, scrape p50 ${round(p50, 1)} ms, p95 ${round(p95, 1)} ms, with rounds p50 ${round(freshP50, 1)} ms; ${series} series; barman runs during ${SCRAPES + FRESH_SCRAPES} scrapes: ${ran}`);
+    figures.push({ bench: 'metrics', name: `warm /metrics over HTTP (${HOSTS} hosts + the default one)`, value: round(p50, 1), unit: 'ms (p50)', target: '≤ 50', met: p50 <= 50, note: `${SCRAPES} scrapes back to back; p95 ${round(p95, 1)} ms; ${series} series each` });
+    figures.push({ bench: 'metrics', name: 'the same, each scrape asking every host for a state round', value: round(freshP50, 1), unit: 'ms (p50)', target: '≤ 50', met: freshP50 <= 50, note: `${FRESH_SCRAPES} scrapes 5.1 s apart; p95 ${round(freshP95, 1)} ms` });
+    figures.push({ bench: 'metrics', name: `barman runs during those ${SCRAPES + FRESH_SCRAPES} scrapes, nothing changed`, value: ran, unit: 'runs', target: '0', met: ran === 0, note: 'counted by the stand-in barman itself' });
   } finally {
     dir.remove();
   }

@@ -103,7 +103,7 @@ export function createApi(given: AppDeps): Api {
   app.use('*', http.middleware());
   // Probes and scrapes come first: no log line for each (a change of readiness is logged).
   app.route('/', healthRoutes(deps, auth, hosts, given.serving));
-  app.route('/', metricsRoutes(deps, auth, hosts, http, { counts: () => jobs.counts(), ended: JobMetrics.of(jobs) }));
+  app.route('/', metricsRoutes(deps, auth, hosts, http, { counts: () => jobs.counts(), ended: JobMetrics.of(jobs), webhooks }));
   app.use('*', requestLog(deps));
   app.use('*', methodGate(deps));
   // v1's 404 and 405 come before authentication, as the legacy routes' 405 does.

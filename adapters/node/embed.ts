@@ -143,7 +143,8 @@ export async function createBarmanApi(opts: BarmanApiOptions = {}): Promise<Hono
     externalAuth: external,
   };
   const api = createApi(deps);
-  // Without async commands there is no housekeeping, but webhook deliveries (job ends aside) go out.
+  // Without async commands there is no housekeeping (no state rounds either); the outbox still
+  // sends what it holds and what is published (a ping, a redelivery).
   const background = opts.background !== false;
   if (background && !runner) api.webhooks.start();
   const stop = runner && background ? await startHousekeeping(api, deps) : () => api.webhooks.stop();

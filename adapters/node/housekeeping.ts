@@ -41,6 +41,7 @@ export async function startHousekeeping(api: Api, deps: AppDeps): Promise<() => 
     clearTimeout(discover);
     clearTimeout(refresh);
     timers.forEach(clearInterval);
-    await Promise.all([...hosts.list.map((h) => h.refresher.stop()), api.webhooks.stop(), deps.runner?.close?.()]);
+    await Promise.all([...hosts.list.map((h) => h.refresher.stop()), deps.runner?.close?.()]);
+    await api.webhooks.stop(); // after the rounds: what they told last is stored
   };
 }

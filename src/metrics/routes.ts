@@ -21,8 +21,16 @@ import { checkFleetRules } from '../hosts/routes.js';
 import { CONTENT_TYPE, Exposition, type Sample } from './exposition.js';
 import type { HttpMetrics, JobMetrics } from './http.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { settleWithin } from '../util/concurrency.js';
 
-export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, http: HttpMetrics, jobs: { counts: () => { running: number; queued: number }; ended: JobMetrics }): Hono<AppEnv> {
+/** What the server counts of its own work, shown only to who sees every host. */
+export interface ServerCounts {
+  counts: () => { running: number; queued: number };
+  ended: JobMetrics;
+  webhooks?: { deliverySamples(): Sample[]; attemptSamples(): Sample[] };
+}
+
+export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, http: HttpMetrics, jobs: ServerCounts): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const failures = failureLog(deps);
   app.on(['GET', 'HEAD'], '/metrics', async (c) => {
@@ -51,6 +59,11 @@ export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, htt
         .family('barmanapi_job_duration_seconds', 'histogram', 'How long the async jobs that ended ran, by host and barman command', jobs.ended.durationSamples())
         .family('barmanapi_http_requests_total', 'counter', 'HTTP requests answered, by route family, method and status code', http.requestSamples())
         .family('barmanapi_http_request_duration_seconds', 'histogram', 'Time to answer an HTTP request (until the answer starts), by route family', http.durationSamples());
+      if (jobs.webhooks) {
+        text
+          .family('barmanapi_webhook_deliveries', 'gauge', 'Webhook deliveries in the outbox by receiver and status (pending; sent and failed within [webhooks] keep_days)', jobs.webhooks.deliverySamples())
+          .family('barmanapi_webhook_attempts_total', 'counter', 'Webhook delivery attempts by receiver and outcome (sent, retry, given_up)', jobs.webhooks.attemptSamples());
+      }
     }
     c.header('Cache-Control', 'no-store');
     return c.body(text.text(), 200, { 'Content-Type': CONTENT_TYPE });
@@ -81,13 +94,10 @@ async function freshen(deps: Deps, shown: readonly HostServices[]): Promise<void
   // back), and not again within FRESH_ENOUGH_MS.
   const due = shown.filter((h) => {
     const last = h.refresher.current;
-    return h.refresher.started && last?.down == null && !(last && now - Date.parse(last.at) < FRESH_ENOUGH_MS);
+    return h.refresher.started && !h.refresher.isDown && !(last && now - Date.parse(last.at) < FRESH_ENOUGH_MS);
   });
   if (due.length === 0) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, FRESH_WAIT_MS)));
-  await Promise.race([Promise.all(due.map((h) => h.refresher.tick().catch(() => undefined))), waited]);
-  clearTimeout(timer);
+  await settleWithin(Promise.all(due.map((h) => h.refresher.tick().catch(() => undefined))), FRESH_WAIT_MS);
 }
 
 /** The hosts the caller may see: all with the scrape credential, else the user's (under /fleet's rules). */

@@ -9,9 +9,11 @@ import type { Logger, Storage } from '../ports.js';
 export interface Baseline {
   /** When it was seen (ISO 8601). */
   at: string;
+  /** Where barman ran (`local`, `ssh barman@dc2`): a host name given to another place starts afresh. */
+  where: string;
   /** Why the host was down, or null. */
   down: string | null;
-  /** Each server's backups (id and status, newest first); null where the list could not be read. Absent while the host was down. */
+  /** Each server's backups (id and status, newest first); null where the list could not be read. While the host is down, the last lists seen. */
   servers: Record<string, Array<{ id: string; status: string | null }> | null> | null;
   /** Each server's failing check items at its last check, and that check's time. */
   checks: Record<string, { at: string; items: string[] }>;
@@ -19,9 +21,11 @@ export interface Baseline {
 
 /** A baseline older than this is not compared with: what changed since is too old to tell. */
 const MAX_AGE_MS = 7 * 86400_000;
+/** An unchanged baseline is written again after this long, so a quiet host's stays young. */
+const REWRITE_MS = 86400_000;
 
 export class BaselineStore {
-  private saved: string | null = null;
+  private saved: { text: string; at: number } | null = null;
   private warned = false;
   /** Writes one after the other (a round's and a check's may meet). */
   private writing: Promise<void> = Promise.resolve();
@@ -36,20 +40,22 @@ export class BaselineStore {
     return `state/${this.host}.json`;
   }
 
-  /** The last baseline, unless missing, unreadable or older than a week. */
-  async load(now: Date): Promise<Baseline | null> {
+  /** The last baseline of `where`, unless missing, damaged or older than a week. */
+  async load(now: Date, where: string): Promise<Baseline | null> {
     const text = await this.storage.readText(this.path).catch(() => null);
     if (text === null) return null;
-    let b: Baseline;
+    let b: unknown;
     try {
-      b = JSON.parse(text) as Baseline;
+      b = JSON.parse(text);
     } catch {
-      this.logger.log('warn', `state baseline ${this.path} is not JSON; the first round is the baseline`);
+      b = null;
+    }
+    if (!isBaseline(b)) {
+      this.logger.log('warn', `state baseline ${this.path} is damaged; the first round is the baseline`);
       return null;
     }
-    if (typeof b !== 'object' || b === null || typeof b.at !== 'string' || typeof b.checks !== 'object' || b.checks === null) return null;
-    if (now.getTime() - Date.parse(b.at) > MAX_AGE_MS || Number.isNaN(Date.parse(b.at))) return null;
-    this.saved = JSON.stringify({ ...b, at: undefined });
+    if (b.where !== where || now.getTime() - Date.parse(b.at) > MAX_AGE_MS) return null;
+    this.saved = { text: JSON.stringify({ ...b, at: undefined }), at: Date.parse(b.at) };
     return b;
   }
 
@@ -61,14 +67,27 @@ export class BaselineStore {
 
   private async write(b: Baseline): Promise<void> {
     const text = JSON.stringify({ ...b, at: undefined });
-    if (text === this.saved) return;
+    const at = Date.parse(b.at);
+    if (text === this.saved?.text && at - this.saved.at < REWRITE_MS) return;
     try {
       await this.storage.writeAtomic(this.path, JSON.stringify(b));
-      this.saved = text;
+      this.saved = { text, at };
       this.warned = false;
     } catch (err) {
       if (!this.warned) this.logger.log('warn', `state baseline ${this.path} could not be written; changes while no server runs may go untold`, { error: String((err as Error).message ?? err) });
       this.warned = true;
     }
   }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isTime = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
+
+/** Every field checked: a file damaged by hand or by a crash is not compared with. */
+function isBaseline(b: unknown): b is Baseline {
+  if (!isRecord(b) || !isTime(b.at) || typeof b.where !== 'string' || !(b.down === null || typeof b.down === 'string')) return false;
+  const backup = (x: unknown) => isRecord(x) && typeof x.id === 'string' && (x.status === null || typeof x.status === 'string');
+  const servers = b.servers === null || (isRecord(b.servers) && Object.values(b.servers).every((list) => list === null || (Array.isArray(list) && list.every(backup))));
+  const checks = isRecord(b.checks) && Object.values(b.checks).every((c) => isRecord(c) && isTime(c.at) && Array.isArray(c.items) && c.items.every((i) => typeof i === 'string'));
+  return servers && checks;
 }

@@ -13,6 +13,7 @@ import type { Logger } from '../ports.js';
 import type { BackupState, ServerState } from './model.js';
 import type { StateService } from './service.js';
 import type { Baseline, BaselineStore } from './baseline.js';
+import { settleWithin } from '../util/concurrency.js';
 
 /** What a round keeps of a server to compare the next one with. */
 type Seen = Map<string, { backups: Array<{ id: string; status: string | null }> | null }>;
@@ -75,6 +76,11 @@ export class Refresher {
     return this.last ? { ...this.last, down: this.down } : null;
   }
 
+  /** Whether the last round found the host down (or the baseline says it was, before a round). */
+  get isDown(): boolean {
+    return this.down !== null;
+  }
+
   /** Whether the loop runs (start() and no stop() since). */
   get started(): boolean {
     return !this.stopped;
@@ -102,10 +108,7 @@ export class Refresher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.aborter.abort(new Error('the state refresher stopped'));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)));
-    await Promise.race([this.round?.catch(() => undefined), waited]);
-    clearTimeout(timer);
+    await settleWithin(this.round, STOP_WAIT_MS);
   }
 
   /** One round now (the loop's own, or a caller's); rounds never overlap. */
@@ -199,7 +202,7 @@ export class Refresher {
   /** What an earlier run of the server saw last, as this run's baseline (baseline.ts). */
   private async seed(): Promise<void> {
     this.baselineRead = true;
-    const b = await this.deps.baseline?.load(this.deps.clock.now());
+    const b = await this.deps.baseline?.load(this.deps.clock.now(), this.deps.host);
     if (!b) return;
     this.down = b.down;
     if (b.servers) this.previous = new Map(Object.entries(b.servers).map(([name, backups]) => [name, { backups }]));
@@ -210,7 +213,7 @@ export class Refresher {
   private async keep(at: string): Promise<void> {
     if (!this.deps.baseline) return;
     const servers: Baseline['servers'] = this.previous ? Object.fromEntries([...this.previous].map(([name, s]) => [name, s.backups?.map((b) => ({ id: b.id, status: b.status })) ?? null])) : null;
-    await this.deps.baseline.save({ at, down: this.down, servers, checks: Object.fromEntries(this.failing) });
+    await this.deps.baseline.save({ at, where: this.deps.host, down: this.down, servers, checks: Object.fromEntries(this.failing) });
   }
 
   /**
@@ -219,7 +222,9 @@ export class Refresher {
    */
   private noteChecks(at: string): void {
     const current = this.deps.state.checks.current();
-    for (const name of [...this.failing.keys()]) if (!current.has(name)) this.failing.delete(name);
+    // Servers barman no longer lists are forgotten; one without a result in this run keeps what
+    // the baseline says of it until its first check.
+    if (this.previous) for (const name of [...this.failing.keys()]) if (!this.previous.has(name)) this.failing.delete(name);
     for (const [server, result] of current) {
       const before = this.failing.get(server);
       if (before?.at === result.at) continue;

@@ -11,3 +11,11 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
+
+/** Wait for `work` to settle, or `ms` at the most, whichever is first (a rejection is waited for, not thrown). */
+export async function settleWithin(work: Promise<unknown> | null | undefined, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([work?.then(() => undefined, () => undefined), waited]);
+  clearTimeout(timer);
+}

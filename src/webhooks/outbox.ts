@@ -12,6 +12,8 @@ import { eventMatches, type WebhookEvent } from './events.js';
 import { attemptError, backoffSeconds, LAST_RETRY_S, parseDelivery, type Delivery } from './delivery.js';
 import { signatureHeaders } from './sign.js';
 import { KeyedMutex } from '../util/mutex.js';
+import { Counter, type Sample } from '../metrics/exposition.js';
+import { settleWithin } from '../util/concurrency.js';
 
 const DIR = 'webhooks';
 const FILE_RE = /^(evt_[0-9a-f]{32})\.([0-9a-f]{12})\.json$/;
@@ -48,6 +50,8 @@ export class WebhookOutbox {
   /** One write of a delivery's file at a time (an attempt's end, a redelivery, pruning). */
   private readonly writes = new KeyedMutex();
   private readonly accepting = new Set<Promise<unknown>>();
+  /** Attempts by receiver and outcome (sent, retry, given_up), for /metrics. */
+  private readonly outcomes = new Counter();
 
   constructor(private readonly deps: OutboxDeps) {}
 
@@ -87,20 +91,19 @@ export class WebhookOutbox {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.aborter = new AbortController();
+    if (this.aborter.signal.aborted) this.aborter = new AbortController(); // attempts begun before start() stay stoppable
+    void this.receivers().catch(() => undefined); // their ids, for /metrics' zero series
     void this.load().then(() => this.schedule(0), (err: unknown) => this.deps.logger.log('error', 'webhooks: the outbox could not be read', { error: String((err as Error).message ?? err) }));
   }
 
   /** Stop: attempts under way are cut off (they stay pending, and are made again after a restart). */
   async stop(): Promise<void> {
     this.stopped = true;
+    await settleWithin(this.idle(), STOP_WAIT_MS); // events told just before are stored
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.aborter.abort(new Error('the server stops'));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)));
-    await Promise.race([Promise.all(this.inFlight.values()), waited]);
-    clearTimeout(timer);
+    await settleWithin(Promise.all(this.inFlight.values()), STOP_WAIT_MS);
   }
 
   /**
@@ -145,6 +148,30 @@ export class WebhookOutbox {
   /** Whether a ping to `receiver` waits still (a second one is not taken). */
   pingPending(receiver: string): boolean {
     return [...this.deliveries.values()].some((d) => d.type === 'ping' && d.receiver === receiver && d.status === 'pending');
+  }
+
+  /** The ids of the receivers of the settings now, as far as worked out (start() works them out). */
+  private knownReceivers(): string[] {
+    return this.deps.settings().urls.flatMap((url) => this.receiverIds.get(url) ?? []);
+  }
+
+  /** Deliveries known, by receiver and status, for /metrics: 0 where none, so a rise shows. */
+  deliverySamples(): Sample[] {
+    const counts = new Map<string, Sample>();
+    for (const receiver of this.knownReceivers()) for (const status of ['pending', 'sent', 'failed']) counts.set(`${receiver} ${status}`, { labels: { receiver, status }, value: 0 });
+    for (const d of this.deliveries.values()) {
+      const key = `${d.receiver} ${d.status}`;
+      const s = counts.get(key) ?? { labels: { receiver: d.receiver, status: d.status }, value: 0 };
+      s.value += 1;
+      counts.set(key, s);
+    }
+    return [...counts.values()];
+  }
+
+  /** Attempts made by this server, by receiver and outcome: 0 where none, so increase() sees the first. */
+  attemptSamples(): Sample[] {
+    for (const receiver of this.knownReceivers()) for (const outcome of ['sent', 'retry', 'given_up']) this.outcomes.inc({ receiver, outcome }, 0);
+    return this.outcomes.samples();
   }
 
   /** Every delivery known (pending, and finished within `keep_days`). */
@@ -230,7 +257,8 @@ export class WebhookOutbox {
       this.inFlight.set(d.id, attempt);
       started.push(attempt);
     }
-    const next = pending.find((d) => !this.inFlight.has(d.id));
+    // The next due of a receiver with a free slot; the others look again as an attempt ends.
+    const next = pending.find((d) => !this.inFlight.has(d.id) && (perReceiver.get(d.receiver) ?? 0) < PER_RECEIVER);
     // A full house looks again as each attempt ends.
     if (this.inFlight.size < PARALLEL) this.schedule(Math.min(next ? Math.max(dueAt(next) - now, 0) : IDLE_MS, IDLE_MS));
     if (now - this.prunedAt > 3600_000) void this.prune();
@@ -282,6 +310,7 @@ export class WebhookOutbox {
       sent_at: sent ? now.toISOString() : null,
     };
     this.deliveries.set(d.id, next);
+    this.outcomes.inc({ receiver: d.receiver, outcome: sent ? 'sent' : givenUp ? 'given_up' : 'retry' });
     if (!sent) this.deps.logger.log(givenUp ? 'error' : 'warn', `webhooks: delivery ${d.id} (${d.type}) ${givenUp ? 'given up' : 'failed, will retry'}`, { attempts, error: outcome.error });
     // Not written down (a full disk): the memory knows, and after a restart it is sent again.
     await this.deps.storage.writeAtomic(`${DIR}/${d.id}.json`, JSON.stringify(next)).catch((err: unknown) => {

@@ -54,24 +54,31 @@ describe('the state refresher', () => {
     expect(JSON.parse(await first.storage.readText('state/default.json') ?? 'null')).toMatchObject({ down: null, servers: { pg: [{ id: '20261201T000000', status: 'DONE' }] }, checks: { pg: { items: ['archiver_errors'] } } });
     await first.api.refresher.stop();
 
-    // While no server runs: barman cron makes a backup that fails.
+    // While no server runs: barman cron makes a backup that fails; the check still fails.
     const second = setup(first.storage, () => failing);
     second.files.set(`${HOME}/pg/base/20261202T000000/backup.info`, 'FAILED');
     second.clock.set(first.clock.now());
     await second.api.refresher.tick();
-    await second.api.refresher.checkUnderWay; // still failing: nothing to tell
+    await second.api.refresher.checkUnderWay; // failing before and after: nothing to tell
     expect(second.events.map((e) => e.event.type)).toEqual(['backup-new', 'backup-failed']);
+    expect(JSON.parse((await second.storage.readText('state/default.json'))!)).toMatchObject({ checks: { pg: { items: ['archiver_errors'] } } });
+    await second.api.refresher.stop();
+
+    // Mended while no server runs: the first check after the start tells so.
     failing = false;
-    second.clock.advance(601_000);
-    await second.api.refresher.tick();
-    await second.api.refresher.checkUnderWay;
-    expect(second.events.map((e) => e.event.type)).toEqual(['backup-new', 'backup-failed', 'check-ok']);
+    const mended = setup(second.storage, () => failing);
+    mended.files.set(`${HOME}/pg/base/20261202T000000/backup.info`, 'FAILED');
+    mended.clock.set(second.clock.now());
+    mended.clock.advance(60_000);
+    await mended.api.refresher.tick();
+    await mended.api.refresher.checkUnderWay;
+    expect(mended.events.map((e) => e.event.type)).toEqual(['check-ok']);
 
     // Down when the server stops, up after the restart.
-    second.setDown(true);
-    second.api.reads.invalidate();
-    await second.api.refresher.tick();
-    const third = setup(second.storage);
+    mended.setDown(true);
+    mended.api.reads.invalidate();
+    await mended.api.refresher.tick();
+    const third = setup(mended.storage);
     third.files.set(`${HOME}/pg/base/20261202T000000/backup.info`, 'FAILED');
     await third.api.refresher.tick();
     expect(third.events.map((e) => e.event.type)).toEqual(['host-up']);
@@ -85,6 +92,11 @@ describe('the state refresher', () => {
     const second = setup(first.storage);
     await second.api.refresher.tick();
     expect(second.events).toEqual([]); // not every server "added"
+    await second.storage.writeAtomic('state/default.json', JSON.stringify({ ...stored, servers: { pg: [null] } })); // damaged: a round would throw on it
+    const damaged = setup(second.storage);
+    await damaged.api.refresher.tick();
+    expect(damaged.events).toEqual([]);
+    expect(damaged.api.refresher.current?.servers.map((s) => s.name)).toEqual(['pg']);
     await second.storage.writeAtomic('state/default.json', '{not json');
     const third = setup(second.storage);
     await third.api.refresher.tick();

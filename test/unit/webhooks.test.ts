@@ -322,6 +322,17 @@ describe('webhooks', () => {
     expect((await redo()).status).toBe(202);
   });
 
+  it('counts deliveries and attempts in /metrics, for who sees every host', async () => {
+    const t = setup();
+    t.answer(() => 503);
+    await t.outbox.publish({ id: 'evt_00000000000000000000000000000030', type: 'host.down', at: t.clock.now().toISOString(), host: 'default', data: {} });
+    await t.outbox.deliverDue();
+    const [d] = t.outbox.all();
+    const text = await (await t.app.request('/metrics', { headers: { authorization: `Bearer ${await loginToken(t.app)}` } })).text();
+    expect(text).toContain(`barmanapi_webhook_deliveries{receiver="${d!.receiver}",status="pending"} 1`);
+    expect(text).toContain(`barmanapi_webhook_attempts_total{receiver="${d!.receiver}",outcome="retry"} 1`);
+  });
+
   it('keeps a dead receiver from holding back the others', async () => {
     const t = setup();
     const other = 'https://other.example.com/hook';
