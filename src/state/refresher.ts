@@ -181,7 +181,7 @@ export class Refresher {
       .runChecks({ background: true, signal })
       .then((answered) => {
         if (!answered && !signal.aborted) this.deps.logger.log('warn', 'background barman check gave no answer (timed out, or no JSON)', { host: this.deps.host });
-        if (!answered) return;
+        if (!answered || signal.aborted) return; // stopped meanwhile: the next run tells it
         const at = this.deps.clock.now().toISOString();
         this.noteChecks(at);
         return this.keep(at);

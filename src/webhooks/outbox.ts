@@ -11,6 +11,7 @@ import type { WebhookSettings } from '../settings/load.js';
 import { eventMatches, type WebhookEvent } from './events.js';
 import { attemptError, backoffSeconds, LAST_RETRY_S, parseDelivery, type Delivery } from './delivery.js';
 import { signatureHeaders } from './sign.js';
+import { ReceiverIds } from './receivers.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { Counter, type Sample } from '../metrics/exposition.js';
 import { settleWithin } from '../util/concurrency.js';
@@ -41,7 +42,7 @@ export interface OutboxDeps {
 export class WebhookOutbox {
   private readonly deliveries = new Map<string, Delivery>();
   private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly receiverIds = new Map<string, string>();
+  private readonly ids: ReceiverIds;
   private loading: Promise<void> | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = true;
@@ -53,7 +54,9 @@ export class WebhookOutbox {
   /** Attempts by receiver and outcome (sent, retry, given_up), for /metrics. */
   private readonly outcomes = new Counter();
 
-  constructor(private readonly deps: OutboxDeps) {}
+  constructor(private readonly deps: OutboxDeps) {
+    this.ids = new ReceiverIds(deps.storage, deps.logger);
+  }
 
   /** Take an event being made (job ends, state changes): stored when made; a failure is logged. */
   accept(made: Promise<WebhookEvent | null>, owner?: Delivery['owner']): void {
@@ -123,7 +126,7 @@ export class WebhookOutbox {
     const body = JSON.stringify(event);
     const stored: string[] = [];
     for (const url of settings.urls) {
-      const receiver = await this.receiverId(url);
+      const receiver = await this.ids.of(url);
       const d: Delivery = {
         id: `${event.id}.${receiver}`, event_id: event.id, type: event.type, host: event.host ?? null, receiver,
         created_at: now.toISOString(), status: 'pending', attempts: 0, next_attempt_at: now.toISOString(),
@@ -150,15 +153,10 @@ export class WebhookOutbox {
     return [...this.deliveries.values()].some((d) => d.type === 'ping' && d.receiver === receiver && d.status === 'pending');
   }
 
-  /** The ids of the receivers of the settings now, as far as worked out (start() works them out). */
-  private knownReceivers(): string[] {
-    return this.deps.settings().urls.flatMap((url) => this.receiverIds.get(url) ?? []);
-  }
-
   /** Deliveries known, by receiver and status, for /metrics: 0 where none, so a rise shows. */
   deliverySamples(): Sample[] {
     const counts = new Map<string, Sample>();
-    for (const receiver of this.knownReceivers()) for (const status of ['pending', 'sent', 'failed']) counts.set(`${receiver} ${status}`, { labels: { receiver, status }, value: 0 });
+    for (const receiver of this.ids.known(this.deps.settings().urls)) for (const status of ['pending', 'sent', 'failed']) counts.set(`${receiver} ${status}`, { labels: { receiver, status }, value: 0 });
     for (const d of this.deliveries.values()) {
       const key = `${d.receiver} ${d.status}`;
       const s = counts.get(key) ?? { labels: { receiver: d.receiver, status: d.status }, value: 0 };
@@ -170,7 +168,7 @@ export class WebhookOutbox {
 
   /** Attempts made by this server, by receiver and outcome: 0 where none, so increase() sees the first. */
   attemptSamples(): Sample[] {
-    for (const receiver of this.knownReceivers()) for (const outcome of ['sent', 'retry', 'given_up']) this.outcomes.inc({ receiver, outcome }, 0);
+    for (const receiver of this.ids.known(this.deps.settings().urls)) for (const outcome of ['sent', 'retry', 'given_up']) this.outcomes.inc({ receiver, outcome }, 0);
     return this.outcomes.samples();
   }
 
@@ -185,7 +183,7 @@ export class WebhookOutbox {
 
   /** The receivers of the settings now, each with its id and where it points (scheme, host and port only). */
   async receivers(): Promise<Array<{ id: string; origin: string }>> {
-    return Promise.all(this.deps.settings().urls.map(async (url) => ({ id: await this.receiverId(url), origin: new URL(url).origin })));
+    return Promise.all(this.deps.settings().urls.map(async (url) => ({ id: await this.ids.of(url), origin: new URL(url).origin })));
   }
 
   /** Send a finished delivery again, now, with a new retry window; why not when it is not. */
@@ -201,16 +199,6 @@ export class WebhookOutbox {
       this.schedule(0);
       return null;
     });
-  }
-
-  private async receiverId(url: string): Promise<string> {
-    let id = this.receiverIds.get(url);
-    if (id === undefined) {
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(url)));
-      id = [...digest.slice(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join('');
-      this.receiverIds.set(url, id);
-    }
-    return id;
   }
 
   /** Look again in `delayMs` (sooner if a delivery falls due before). */
@@ -248,7 +236,11 @@ export class WebhookOutbox {
           // Not an answer of the receiver: tried again after the backoff, never at once.
           this.deps.logger.log('error', `webhooks: delivery ${d.id} failed unexpectedly`, { error: String((err as Error).message ?? err) });
           const current = this.deliveries.get(d.id);
-          if (current?.status === 'pending') this.deliveries.set(d.id, { ...current, next_attempt_at: new Date(this.deps.clock.now().getTime() + backoffSeconds(current.attempts + 1) * 1000).toISOString() });
+          if (current?.status !== 'pending') return;
+          const now = this.deps.clock.now().getTime();
+          const attempts = current.attempts + 1;
+          const givenUp = now >= Date.parse(current.give_up_at);
+          this.deliveries.set(d.id, { ...current, attempts, status: givenUp ? 'failed' : 'pending', next_attempt_at: givenUp ? null : new Date(now + backoffSeconds(attempts) * 1000).toISOString() });
         })
         .finally(() => {
           this.inFlight.delete(d.id);
@@ -268,7 +260,7 @@ export class WebhookOutbox {
   private async attempt(d: Delivery): Promise<void> {
     const stopping = this.aborter.signal; // this run's: a stop after this line cuts the attempt off
     const settings = this.deps.settings();
-    const url = await this.urlOf(d.receiver, settings);
+    const url = await this.ids.urlOf(d.receiver, settings.urls);
     const started = this.deps.clock.now();
     if (url === null) return this.finish(d, started, { status: null, error: 'the receiver is no longer in [webhooks] urls', final: true });
     const headers = { 'content-type': 'application/json', 'user-agent': 'barmanapi-webhooks', ...(await signatureHeaders(settings.secret, d.event_id, Math.floor(started.getTime() / 1000), d.body)) };
@@ -316,11 +308,6 @@ export class WebhookOutbox {
     await this.deps.storage.writeAtomic(`${DIR}/${d.id}.json`, JSON.stringify(next)).catch((err: unknown) => {
       this.deps.logger.log('warn', `webhooks: delivery ${d.id} could not be written down`, { error: String((err as Error).message ?? err) });
     });
-  }
-
-  private async urlOf(receiver: string, settings: WebhookSettings): Promise<string | null> {
-    for (const url of settings.urls) if ((await this.receiverId(url)) === receiver) return url;
-    return null;
   }
 
   /** Delete finished deliveries past `keep_days`, and the oldest beyond KEEP_FINISHED. */

@@ -113,12 +113,12 @@ describe.each(runtimes)('webhooks from the %s', (_runtime, command) => {
     // The first attempts arrive and are refused.
     await waitFor('first attempts', () => new Set(arrivals.map((a) => a.id)).size === 2, 30_000);
     expect(arrivals.map((a) => a.type).sort()).toEqual(['job.ended', 'ping']);
-    const records = () => readdirSync(join(dir.store, 'webhooks')).map((f) => JSON.parse(readFileSync(join(dir.store, 'webhooks', f), 'utf8')) as { attempts: number });
+    const records = () => readdirSync(join(dir.store, 'webhooks')).filter((f) => f.startsWith('evt_')).map((f) => JSON.parse(readFileSync(join(dir.store, 'webhooks', f), 'utf8')) as { attempts: number });
     await waitFor('the refusals written down', () => records().length === 2 && records().every((r) => r.attempts >= 1), 5_000);
 
     // Stopped while the retries wait (about 10 s): the store holds them as pending.
     expect(await server.stop()).toBe(0);
-    const files = readdirSync(join(dir.store, 'webhooks'));
+    const files = readdirSync(join(dir.store, 'webhooks')).filter((f) => f.startsWith('evt_'));
     expect(files).toHaveLength(2);
     for (const f of files) expect(JSON.parse(readFileSync(join(dir.store, 'webhooks', f), 'utf8'))).toMatchObject({ status: 'pending', last_attempt: { http_status: 503 } });
     const refused = arrivals.length;

@@ -333,6 +333,18 @@ describe('webhooks', () => {
     expect(text).toContain(`barmanapi_webhook_attempts_total{receiver="${d!.receiver}",outcome="retry"} 1`);
   });
 
+  it("names receivers by a keyed id: the same after a restart, not the URL's plain hash", async () => {
+    const t = setup();
+    const id = (await t.outbox.receivers())[0]!.id;
+    const { createHash } = await import('node:crypto');
+    expect(id).toMatch(/^[0-9a-f]{12}$/);
+    expect(id).not.toBe(createHash('sha256').update(RECEIVER).digest('hex').slice(0, 12));
+    const again = new WebhookOutbox({ storage: t.deps.storage, clock: t.clock, logger: t.logger, settings: () => t.api.settings.current().webhooks, fetch: t.fetch });
+    expect((await again.receivers())[0]!.id).toBe(id);
+    const other = setup(); // another store, another key
+    expect((await other.outbox.receivers())[0]!.id).not.toBe(id);
+  });
+
   it('keeps a dead receiver from holding back the others', async () => {
     const t = setup();
     const other = 'https://other.example.com/hook';
