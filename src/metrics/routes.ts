@@ -30,7 +30,7 @@ export interface ServerCounts {
   webhooks?: { deliverySamples(): Sample[]; attemptSamples(): Sample[] };
 }
 
-export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, http: HttpMetrics, jobs: ServerCounts): Hono<AppEnv> {
+export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, http: HttpMetrics, own: ServerCounts): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const failures = failureLog(deps);
   app.on(['GET', 'HEAD'], '/metrics', async (c) => {
@@ -49,20 +49,20 @@ export function metricsRoutes(deps: Deps, auth: AuthService, hosts: HostSet, htt
     ownFamilies(text, shown, now);
     // The server's own counts span every host and user: only for who sees every host.
     if (whole) {
-      const j = jobs.counts();
+      const j = own.counts();
       text
         .family('barmanapi_jobs', 'gauge', 'Async jobs of this server by state', [
           { labels: { state: 'running' }, value: j.running },
           { labels: { state: 'queued' }, value: j.queued },
         ])
-        .family('barmanapi_jobs_ended_total', 'counter', 'Async jobs this server started that ended, by host, barman command and outcome (done, failed, cancelled, lost)', jobs.ended.endedSamples())
-        .family('barmanapi_job_duration_seconds', 'histogram', 'How long the async jobs that ended ran, by host and barman command', jobs.ended.durationSamples())
+        .family('barmanapi_jobs_ended_total', 'counter', 'Async jobs this server saw running that ended, by host, barman command and outcome (done, failed, cancelled, lost)', own.ended.endedSamples())
+        .family('barmanapi_job_duration_seconds', 'histogram', 'How long the async jobs that ended ran, by host and barman command', own.ended.durationSamples())
         .family('barmanapi_http_requests_total', 'counter', 'HTTP requests answered, by route family, method and status code', http.requestSamples())
         .family('barmanapi_http_request_duration_seconds', 'histogram', 'Time to answer an HTTP request (until the answer starts), by route family', http.durationSamples());
-      if (jobs.webhooks) {
+      if (own.webhooks) {
         text
-          .family('barmanapi_webhook_deliveries', 'gauge', 'Webhook deliveries in the outbox by receiver and status (pending; sent and failed within [webhooks] keep_days)', jobs.webhooks.deliverySamples())
-          .family('barmanapi_webhook_attempts_total', 'counter', 'Webhook delivery attempts by receiver and outcome (sent, retry, given_up)', jobs.webhooks.attemptSamples());
+          .family('barmanapi_webhook_deliveries', 'gauge', 'Webhook deliveries in the outbox by receiver and status (pending; sent and failed within [webhooks] keep_days)', own.webhooks.deliverySamples())
+          .family('barmanapi_webhook_attempts_total', 'counter', 'Webhook delivery attempts by receiver and outcome (sent, retry, given_up)', own.webhooks.attemptSamples());
       }
     }
     c.header('Cache-Control', 'no-store');

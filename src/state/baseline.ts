@@ -5,6 +5,7 @@
  * after is not told again. Only what the comparison needs is kept.
  */
 import type { Logger, Storage } from '../ports.js';
+import { isRecord, isTime } from '../util/shape.js';
 
 export interface Baseline {
   /** When it was seen (ISO 8601). */
@@ -80,8 +81,6 @@ export class BaselineStore {
   }
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isTime = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
 
 /** Every field checked: a file damaged by hand or by a crash is not compared with. */
 function isBaseline(b: unknown): b is Baseline {

@@ -13,6 +13,7 @@ import type { ReadCache } from './read-cache.js';
 import { readKey } from './read-cache.js';
 import type { Fingerprint } from './fingerprint.js';
 import { backupDetailsFrom, backupFrom, checkFrom, errorsOf, serverFrom, serverNames, type BackupDetails, type BackupState, type CheckState, type ServerOutputs, type ServerState } from './model.js';
+import { isRecord } from '../util/shape.js';
 
 /** `missing`: the server (or backup) asked for does not exist; otherwise barman gave no model. */
 export type StateAnswer<T> = { model: T; reason?: undefined } | { model: null; reason: string; missing?: boolean };
@@ -186,7 +187,6 @@ export class StateService {
   }
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A show-backup that gave no answer is asked again after this long, not every round. */
 const COPY_RETRY_MS = 10 * 60_000;

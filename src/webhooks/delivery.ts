@@ -3,6 +3,7 @@
  * strictly, and the few rules of its attempts: the backoff, and an error's words.
  */
 import { EVENT_TYPES, type EventType } from './events.js';
+import { isTime } from '../util/shape.js';
 
 export const DELIVERY_ID_RE = /^evt_[0-9a-f]{32}\.[0-9a-f]{12}$/;
 const FIRST_RETRY_S = 10;
@@ -49,7 +50,6 @@ export function attemptError(err: unknown, url: string): string {
   return text.slice(0, 300);
 }
 
-const isTime = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
 const isTimeOrNull = (v: unknown) => v === null || isTime(v);
 
 /** A stored delivery, every field checked: a file damaged by hand or by a crash is left alone. */

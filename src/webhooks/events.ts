@@ -12,6 +12,8 @@ import type { BackupState } from '../state/model.js';
 import type { JobService } from '../jobs/service.js';
 import type { HostSet } from '../hosts/services.js';
 import type { WebhookOutbox } from './outbox.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 
 export const EVENT_TYPES = [
   'job.ended',
@@ -55,17 +57,16 @@ export function eventPatternProblem(pattern: string): string | null {
 }
 
 /** An id from what names the occurrence: one occurrence, one id, across restarts too. */
-export async function eventId(...parts: string[]): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(parts.join('\u0000'))));
-  return `evt_${[...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+export function eventId(...parts: string[]): string {
+  return `evt_${bytesToHex(sha256(utf8ToBytes(parts.join('\u0000'))).slice(0, 16))}`;
 }
 
 /** A job ended: who ran what, where, and how it ended (never its output). */
-export async function jobEvent(view: JobView): Promise<WebhookEvent | null> {
+export function jobEvent(view: JobView): WebhookEvent | null {
   const { job, result, status } = view;
   if (!result) return null;
   return {
-    id: await eventId('job.ended', job.id),
+    id: eventId('job.ended', job.id),
     type: 'job.ended',
     at: result.ended_at,
     host: jobHost(job),
@@ -86,29 +87,29 @@ export async function jobEvent(view: JobView): Promise<WebhookEvent | null> {
 const backupData = (b: BackupState) => ({ id: b.id, status: b.status, begin_time: b.beginTime, end_time: b.endTime, size_bytes: b.sizeBytes });
 
 /** A change a state round noticed on host `host` (by name). */
-export async function stateEvent(host: string, change: StateChange): Promise<WebhookEvent> {
+export function stateEvent(host: string, change: StateChange): WebhookEvent {
   const { event, at } = change;
   const base = { at, host };
   switch (event.type) {
     case 'backup-new':
-      return { ...base, id: await eventId('backup.new', host, event.server, event.backup.id), type: 'backup.new', data: { server: event.server, backup: backupData(event.backup) } };
+      return { ...base, id: eventId('backup.new', host, event.server, event.backup.id), type: 'backup.new', data: { server: event.server, backup: backupData(event.backup) } };
     case 'backup-failed':
-      return { ...base, id: await eventId('backup.failed', host, event.server, event.backup.id), type: 'backup.failed', data: { server: event.server, backup: backupData(event.backup) } };
+      return { ...base, id: eventId('backup.failed', host, event.server, event.backup.id), type: 'backup.failed', data: { server: event.server, backup: backupData(event.backup) } };
     case 'backup-gone':
-      return { ...base, id: await eventId('backup.removed', host, event.server, event.backupId), type: 'backup.removed', data: { server: event.server, backup: { id: event.backupId } } };
+      return { ...base, id: eventId('backup.removed', host, event.server, event.backupId), type: 'backup.removed', data: { server: event.server, backup: { id: event.backupId } } };
     case 'server-added':
     case 'server-removed': {
       const type = event.type === 'server-added' ? 'server.added' : 'server.removed';
-      return { ...base, id: await eventId(type, host, event.server, at), type, data: { server: event.server } };
+      return { ...base, id: eventId(type, host, event.server, at), type, data: { server: event.server } };
     }
     case 'check-failing':
-      return { ...base, id: await eventId('check.failing', host, event.server, event.checkedAt), type: 'check.failing', data: { server: event.server, failing: event.failing, checked_at: event.checkedAt } };
+      return { ...base, id: eventId('check.failing', host, event.server, event.checkedAt), type: 'check.failing', data: { server: event.server, failing: event.failing, checked_at: event.checkedAt } };
     case 'check-ok':
-      return { ...base, id: await eventId('check.ok', host, event.server, event.checkedAt), type: 'check.ok', data: { server: event.server, checked_at: event.checkedAt } };
+      return { ...base, id: eventId('check.ok', host, event.server, event.checkedAt), type: 'check.ok', data: { server: event.server, checked_at: event.checkedAt } };
     case 'host-down':
-      return { ...base, id: await eventId('host.down', host, at), type: 'host.down', data: { reason: event.reason } };
+      return { ...base, id: eventId('host.down', host, at), type: 'host.down', data: { reason: event.reason } };
     case 'host-up':
-      return { ...base, id: await eventId('host.up', host, at), type: 'host.up', data: {} };
+      return { ...base, id: eventId('host.up', host, at), type: 'host.up', data: {} };
   }
 }
 

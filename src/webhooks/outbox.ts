@@ -58,10 +58,10 @@ export class WebhookOutbox {
     this.ids = new ReceiverIds(deps.storage, deps.logger);
   }
 
-  /** Take an event being made (job ends, state changes): stored when made; a failure is logged. */
-  accept(made: Promise<WebhookEvent | null>, owner?: Delivery['owner']): void {
-    const p = made
-      .then((event) => (event ? this.publish(event, owner) : undefined))
+  /** Take an event (a job's end, a state change) to store in the background; a failure is logged. */
+  accept(event: WebhookEvent | null, owner?: Delivery['owner']): void {
+    if (!event) return;
+    const p = this.publish(event, owner)
       .catch((err: unknown) => this.deps.logger.log('error', 'webhooks: an event could not be stored', { error: String((err as Error).message ?? err) }))
       .finally(() => this.accepting.delete(p));
     this.accepting.add(p);
@@ -263,7 +263,7 @@ export class WebhookOutbox {
     const url = await this.ids.urlOf(d.receiver, settings.urls);
     const started = this.deps.clock.now();
     if (url === null) return this.finish(d, started, { status: null, error: 'the receiver is no longer in [webhooks] urls', final: true });
-    const headers = { 'content-type': 'application/json', 'user-agent': 'barmanapi-webhooks', ...(await signatureHeaders(settings.secret, d.event_id, Math.floor(started.getTime() / 1000), d.body)) };
+    const headers = { 'content-type': 'application/json', 'user-agent': 'barmanapi-webhooks', ...signatureHeaders(settings.secret, d.event_id, Math.floor(started.getTime() / 1000), d.body) };
     if (stopping.aborted) return; // still pending, as its record says
     const cut = new AbortController();
     const timer = setTimeout(() => cut.abort(new Error(`no answer within ${settings.timeoutSeconds} s`)), settings.timeoutSeconds * 1000);

@@ -3,6 +3,9 @@
  * through the API cannot be matched offline against guesses of a credential in the URL.
  */
 import type { Logger, Storage } from '../ports.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 
 const KEY_FILE = 'webhooks/receiver-ids.key';
 
@@ -13,11 +16,11 @@ const isKey = (text: string) => /^[0-9a-f]{64}$/.test(text);
  * cannot keep it (a full disk) gets a key for this run only, said in the log: ids change at the
  * next start, and deliveries waiting for the old ones are given up then.
  */
-export async function receiverKey(storage: Storage, logger: Logger): Promise<CryptoKey> {
+export async function receiverKey(storage: Storage, logger: Logger): Promise<Uint8Array> {
   const read = async () => (await storage.readText(KEY_FILE).catch(() => null))?.trim() ?? '';
   let hex = await read();
   if (!isKey(hex)) {
-    const made = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const made = bytesToHex(randomBytes(32));
     try {
       // Two first uses at once: one file wins, both read it. A damaged file is replaced.
       if (hex !== '') await storage.writeAtomic(KEY_FILE, `${made}\n`);
@@ -28,20 +31,18 @@ export async function receiverKey(storage: Storage, logger: Logger): Promise<Cry
     }
     if (!isKey(hex)) throw new Error(`${KEY_FILE} holds no key`);
   }
-  const bytes = Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
-  return crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return hexToBytes(hex);
 }
 
 /** 12 hex digits naming `url`. */
-export async function receiverIdOf(key: CryptoKey, url: string): Promise<string> {
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(url)));
-  return [...mac.slice(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join('');
+export function receiverIdOf(key: Uint8Array, url: string): string {
+  return bytesToHex(hmac(sha256, key, utf8ToBytes(url)).slice(0, 6));
 }
 
 /** Receivers' ids, worked out once per URL. */
 export class ReceiverIds {
   private readonly ids = new Map<string, string>();
-  private key: Promise<CryptoKey> | null = null;
+  private key: Promise<Uint8Array> | null = null;
 
   constructor(
     private readonly storage: Storage,
@@ -55,7 +56,7 @@ export class ReceiverIds {
         this.key = null; // tried again at the next use
         throw err;
       });
-      id = await receiverIdOf(await this.key, url);
+      id = receiverIdOf(await this.key, url);
       this.ids.set(url, id);
     }
     return id;

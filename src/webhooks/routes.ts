@@ -124,7 +124,7 @@ export function webhookRoutes(outbox: WebhookOutbox, clock: { now(): Date }): V1
         const waiting = receivers.find((r) => outbox.pingPending(r.id));
         if (waiting) throw conflict(`a ping to receiver ${waiting.id} (${waiting.origin}) waits still; see GET /api/v1/webhooks/deliveries?type=ping`);
         const at = clock.now().toISOString();
-        const event: WebhookEvent = { id: await eventId('ping', at, crypto.randomUUID()), type: 'ping', at, data: { by: c.get('user').username } };
+        const event: WebhookEvent = { id: eventId('ping', at, crypto.randomUUID()), type: 'ping', at, data: { by: c.get('user').username } };
         return c.json({ event_id: event.id, deliveries: await outbox.publish(event) }, 202);
       },
     },

@@ -6,6 +6,10 @@
  * UTF-8 bytes are the key.
  */
 
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
+
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$|^[A-Za-z0-9+/]{2}==$|^[A-Za-z0-9+/]{3}=$/;
 
 /** Whether a `whsec_` secret has base64 after its prefix (the settings refuse one that has not). */
@@ -14,16 +18,13 @@ export function isBase64Secret(secret: string): boolean {
 }
 
 /** The HMAC key of a `[webhooks] secret`. */
-export function signingKey(secret: string): Uint8Array<ArrayBuffer> {
+export function signingKey(secret: string): Uint8Array {
   if (isBase64Secret(secret)) return Uint8Array.from(atob(secret.slice('whsec_'.length)), (ch) => ch.charCodeAt(0));
   return new TextEncoder().encode(secret);
 }
 
 /** The headers that sign `body` for delivery `id` at `timestamp` (Unix seconds). */
-export async function signatureHeaders(secret: string, id: string, timestamp: number, body: string): Promise<Record<string, string>> {
-  const key = await crypto.subtle.importKey('raw', signingKey(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${id}.${timestamp}.${body}`)));
-  let binary = '';
-  for (const byte of mac) binary += String.fromCharCode(byte);
-  return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${btoa(binary)}` };
+export function signatureHeaders(secret: string, id: string, timestamp: number, body: string): Record<string, string> {
+  const mac = hmac(sha256, signingKey(secret), utf8ToBytes(`${id}.${timestamp}.${body}`));
+  return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${btoa(String.fromCharCode(...mac))}` };
 }
