@@ -30,6 +30,7 @@ import { errorHandler } from './http/on-error.js';
 import { WebhookOutbox } from './webhooks/outbox.js';
 import { tellWebhooks } from './webhooks/events.js';
 import { v1Api, v1Dispatch, v1Gate, type V1 } from './api/v1/index.js';
+import { dashboardRoutes } from './dashboard/index.js';
 
 export interface Api {
   app: Hono<AppEnv>;
@@ -106,6 +107,8 @@ export function createApi(given: AppDeps): Api {
   app.route('/', metricsRoutes(deps, auth, hosts, http, { counts: () => jobs.counts(), ended: JobMetrics.of(jobs), webhooks }));
   app.use('*', requestLog(deps));
   app.use('*', methodGate(deps));
+  // The dashboard takes its session cookie, never a token; the API's routes never take the cookie.
+  app.route('/dashboard', dashboardRoutes(deps, auth, hosts, v1.routes));
   // v1's 404 and 405 come before authentication, as the legacy routes' 405 does.
   app.use('*', v1Gate(v1.routes));
   app.use('*', authenticate(deps, auth));

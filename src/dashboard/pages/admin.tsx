@@ -1,0 +1,267 @@
+/** barman's configuration (read, change with the diff first), users, and signing in. */
+import type { FC } from 'hono/jsx';
+import { Layout, Notice, PostForm, ProblemBox, may, seg, type View } from '../view.js';
+import type { Answer, Problem } from '../internal.js';
+
+export interface ConfigSection {
+  name: string;
+  kind: 'global' | 'server' | 'model';
+  file: string;
+  options: Record<string, string>;
+  origins: Record<string, string>;
+}
+
+export interface ConfigChanged {
+  changes: Array<{ section: string; key: string; action: 'set' | 'remove'; previous: string | null; value: string | null; changed: boolean }>;
+  file: string;
+  dry_run: boolean;
+  diff: string;
+  written: boolean;
+  backup: string | null;
+  warnings: string[];
+  message: string;
+}
+
+export interface ConfigChange {
+  section: string;
+  key: string;
+  value: string;
+  remove: boolean;
+}
+
+export const ConfigPage: FC<{ view: View; hosts: string[]; host: string; answer: Answer<{ main_file: string; sections: ConfigSection[]; warnings: string[] } | Problem>; change?: ConfigChange; outcome?: Answer<ConfigChanged | Problem> }> = ({ view, hosts, host, answer, change, outcome }) => {
+  const ok = answer.status === 200;
+  const config = answer.body as { main_file: string; sections: ConfigSection[]; warnings: string[] };
+  const action = `${view.base}/config/${seg(host)}`;
+  const changed = outcome?.status === 200 ? (outcome.body as ConfigChanged) : null;
+  return (
+    <Layout view={view} base={view.base} title="Barman configuration" current="config">
+      <h1>Barman configuration</h1>
+      {hosts.length > 1 ? (
+        <nav aria-label="Hosts" class="tabs">
+          {hosts.map((h) => (
+            <a href={`${view.base}/config/${seg(h)}`} aria-current={h === host ? 'page' : undefined}>
+              {h}
+            </a>
+          ))}
+        </nav>
+      ) : null}
+      {outcome && outcome.status !== 200 ? <ProblemBox problem={outcome.body as Problem} status={outcome.status} /> : null}
+      {changed ? (
+        <section aria-labelledby="h-diff" class="card">
+          <h2 id="h-diff">{changed.dry_run ? 'What this change would do' : 'Changed'}</h2>
+          <p>{changed.message}</p>
+          {changed.warnings.map((w) => (
+            <Notice kind="warn">{w}</Notice>
+          ))}
+          <pre class="output diff" aria-label="Unified diff">
+            {changed.diff === '' ? '(no difference)' : changed.diff}
+          </pre>
+          {changed.dry_run && change && changed.diff !== '' ? (
+            <PostForm view={view} action={`${action}/change`} class="actions">
+              <input type="hidden" name="section" value={change.section} />
+              <input type="hidden" name="key" value={change.key} />
+              <input type="hidden" name="value" value={change.value} />
+              {change.remove ? <input type="hidden" name="remove" value="true" /> : null}
+              <input type="hidden" name="apply" value="yes" />
+              <button type="submit" class="primary">
+                Apply this change
+              </button>{' '}
+              <a href={action}>Discard</a>
+            </PostForm>
+          ) : null}
+          {!changed.dry_run && changed.backup ? <p class="muted">The previous file is kept in the store as {changed.backup}.</p> : null}
+        </section>
+      ) : null}
+      {!ok ? <ProblemBox problem={answer.body as Problem} status={answer.status} /> : null}
+      {ok && may(view, 'config/barman/change') ? (
+        <section aria-labelledby="h-change" class="card">
+          <h2 id="h-change">Change an option</h2>
+          <p>The difference is shown first; nothing is written until you apply it.</p>
+          <PostForm view={view} action={`${action}/change`} class="stacked">
+            <label>
+              Section
+              <input name="section" list="sections" required value={change?.section ?? ''} />
+              <datalist id="sections">
+                {config.sections.map((s) => (
+                  <option value={s.name} />
+                ))}
+              </datalist>
+            </label>
+            <label>
+              Option <input name="key" required value={change?.key ?? ''} />
+            </label>
+            <label>
+              Value <input name="value" value={change?.value ?? ''} />
+            </label>
+            <label class="check">
+              <input type="checkbox" name="remove" value="true" checked={change?.remove} /> Remove the option instead
+            </label>
+            <button type="submit">Show the difference</button>
+          </PostForm>
+        </section>
+      ) : null}
+      {ok ? (
+        <>
+          <p>
+            Main file <code>{config.main_file}</code>
+          </p>
+          {config.warnings.map((w) => (
+            <Notice kind="warn">{w}</Notice>
+          ))}
+          {config.sections.map((s) => (
+            <section aria-label={`Section ${s.name}`}>
+              <h2>
+                [{s.name}] <span class="muted">{s.kind}</span>
+              </h2>
+              <div class="scroll">
+                <table class="options">
+                  <thead>
+                    <tr>
+                      <th scope="col">Option</th>
+                      <th scope="col">Value</th>
+                      <th scope="col">File</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {Object.entries(s.options).map(([k, v]) => (
+                      <tr>
+                        <th scope="row">{k}</th>
+                        <td>
+                          <code>{v}</code>
+                        </td>
+                        <td class="muted">{s.origins[k] ?? ''}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </section>
+          ))}
+        </>
+      ) : null}
+    </Layout>
+  );
+};
+
+export interface UserRow {
+  username: string;
+  access: string[];
+  deny: string[];
+  hosts?: string[];
+}
+
+export const UsersPage: FC<{ view: View; answer: Answer<{ items: UserRow[] } | Problem>; outcome?: Answer<unknown> & { done: string } }> = ({ view, answer, outcome }) => {
+  const base = `${view.base}/users`;
+  const list = (v: string[] | undefined) => (v && v.length ? v.join(', ') : '—');
+  return (
+    <Layout view={view} base={view.base} title="Users" current="users">
+      <h1>Users</h1>
+      {outcome ? outcome.status < 300 ? <Notice kind="ok">{outcome.done}</Notice> : <ProblemBox problem={outcome.body as Problem} status={outcome.status} /> : null}
+      {answer.status !== 200 ? (
+        <ProblemBox problem={answer.body as Problem} status={answer.status} />
+      ) : (
+        <div class="scroll">
+          <table class="users">
+            <thead>
+              <tr>
+                <th scope="col">User</th>
+                <th scope="col">Access</th>
+                <th scope="col">Deny</th>
+                <th scope="col">Hosts</th>
+                {may(view, 'auth/user/change') ? <th scope="col">New password</th> : null}
+                {may(view, 'auth/user/remove') ? <th scope="col">Remove</th> : null}
+              </tr>
+            </thead>
+            <tbody>
+              {(answer.body as { items: UserRow[] }).items.map((u) => (
+                <tr>
+                  <th scope="row">{u.username}</th>
+                  <td>{u.access.length ? list(u.access) : 'everything'}</td>
+                  <td>{list(u.deny)}</td>
+                  <td>{list(u.hosts)}</td>
+                  {may(view, 'auth/user/change') ? (
+                    <td>
+                      <PostForm view={view} action={`${base}/${seg(u.username)}/password`} class="row">
+                        <input type="password" name="password" autocomplete="new-password" required aria-label={`New password for ${u.username}`} />
+                        <button type="submit">Set</button>
+                      </PostForm>
+                    </td>
+                  ) : null}
+                  {may(view, 'auth/user/remove') ? (
+                    <td>
+                      {u.username === view.user.username ? (
+                        <span class="muted">you</span>
+                      ) : (
+                        <a class="button danger" href={`${base}/${seg(u.username)}/remove`}>
+                          Remove…
+                        </a>
+                      )}
+                    </td>
+                  ) : null}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {may(view, 'auth/user/add') ? (
+        <section aria-labelledby="h-add" class="card">
+          <h2 id="h-add">Add a user</h2>
+          <p>Rules are route paths, comma-separated (as in the users file). Your own rules bound what you may grant.</p>
+          <PostForm view={view} action={`${base}/add`} class="stacked">
+            <label>
+              Username <input name="username" required autocomplete="off" />
+            </label>
+            <label>
+              Password <input type="password" name="password" required autocomplete="new-password" />
+            </label>
+            <label>
+              Access (empty: everything) <input name="access" placeholder="fleet, barman/list-backup" />
+            </label>
+            <label>
+              Deny <input name="deny" placeholder="barman/delete" />
+            </label>
+            <label>
+              Hosts <input name="hosts" placeholder="default" />
+            </label>
+            <button type="submit">Add the user</button>
+          </PostForm>
+        </section>
+      ) : null}
+    </Layout>
+  );
+};
+
+export const SignInPage: FC<{ base: string; csrf: string; next: string; message?: string; kind?: 'fail' | 'info'; username?: string }> = ({ base, csrf, next, message, kind = 'fail', username }) => (
+  <Layout view={null} base={base} title="Sign in">
+    <section class="signin card" aria-labelledby="h-signin">
+      <h1 id="h-signin">Sign in to barmanapi</h1>
+      {message ? <Notice kind={kind}>{message}</Notice> : null}
+      <form method="post" action={`${base}/sign-in`} class="stacked">
+        <input type="hidden" name="_csrf" value={csrf} />
+        <input type="hidden" name="next" value={next} />
+        <label>
+          Username <input name="username" autocomplete="username" required autofocus value={username ?? ''} />
+        </label>
+        <label>
+          Password <input type="password" name="password" autocomplete="current-password" required />
+        </label>
+        <button type="submit" class="primary">
+          Sign in
+        </button>
+      </form>
+    </section>
+  </Layout>
+);
+
+/** A page for what has no page: a 404, a refusal, a failure. */
+export const ErrorPage: FC<{ view: View | null; base: string; status: number; problem: Problem | null }> = ({ view, base, status, problem }) => (
+  <Layout view={view} base={base} title={problem?.title ?? `Error ${status}`}>
+    <h1>{problem?.title ?? `Error ${status}`}</h1>
+    <ProblemBox problem={problem} status={status} />
+    <p>
+      <a href={`${base}/`}>Back to the fleet</a>
+    </p>
+  </Layout>
+);

@@ -1,0 +1,119 @@
+/**
+ * Dashboard sessions. The cookie holds a random id (256 bits); the store holds, under a hash of
+ * it, who signed in, their fingerprint then and when the session ends. So a sign-out ends the
+ * session for every process sharing the store, a copied store file is no cookie, and a change of
+ * the user's password or rules (a new fingerprint) ends it as it ends their tokens. The CSRF
+ * token of a session is another hash of its id: a page can carry it, and it leads to nothing.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import type { Clock, Logger, Storage } from '../ports.js';
+import { isRecord } from '../util/shape.js';
+
+const DIR = 'dashboard/sessions';
+/** Ended sessions' files are removed at most this often. */
+const PRUNE_EVERY_MS = 3600_000;
+const ID_RE = /^[A-Za-z0-9_-]{43}$/;
+
+export interface Session {
+  /** The cookie's value. */
+  id: string;
+  username: string;
+  /** The user's fingerprint when they signed in. */
+  fingerprint: string;
+  /** Milliseconds since the epoch. */
+  expires: number;
+}
+
+function hashed(purpose: string, id: string): string {
+  return bytesToHex(sha256(utf8ToBytes(`barmanapi-dashboard-${purpose}\u0000${id}`)));
+}
+
+/** The session's CSRF token: forms carry it, each POST must give it back. */
+export function csrfToken(id: string): string {
+  return hashed('csrf', id).slice(0, 43);
+}
+
+/** Whether `given` is the token of session `id`, compared in constant time. */
+export function csrfMatches(id: string, given: unknown): boolean {
+  if (typeof given !== 'string') return false;
+  const want = csrfToken(id);
+  if (given.length !== want.length) return false;
+  let diff = 0;
+  for (let i = 0; i < want.length; i++) diff |= want.charCodeAt(i) ^ given.charCodeAt(i);
+  return diff === 0;
+}
+
+/** 32 random bytes, base64url without padding (43 characters). */
+export function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export class Sessions {
+  private lastPrune = 0;
+
+  constructor(private readonly deps: { storage: Storage; clock: Clock; logger: Logger }) {}
+
+  /** A new session for the user; its file is written before the cookie is handed out. */
+  async start(username: string, fingerprint: string, lifeSeconds: number): Promise<Session> {
+    const now = this.deps.clock.now().getTime();
+    const session: Session = { id: randomId(), username, fingerprint, expires: now + lifeSeconds * 1000 };
+    await this.deps.storage.writeAtomic(this.file(session.id), `${JSON.stringify({ username, fingerprint, expires: session.expires })}\n`);
+    if (now - this.lastPrune > PRUNE_EVERY_MS) {
+      this.lastPrune = now;
+      void this.prune(now);
+    }
+    return session;
+  }
+
+  /** The session of a cookie's value, if it exists and has not ended. */
+  async find(id: string | undefined): Promise<Session | null> {
+    if (!id || !ID_RE.test(id)) return null;
+    let text: string | null;
+    try {
+      text = await this.deps.storage.readText(this.file(id));
+    } catch {
+      return null;
+    }
+    const session = text === null ? null : parse(id, text);
+    if (!session || session.expires <= this.deps.clock.now().getTime()) return null;
+    return session;
+  }
+
+  /** Ends a session (sign-out): its file goes, so no process takes the cookie again. */
+  async end(id: string): Promise<void> {
+    if (ID_RE.test(id)) await this.deps.storage.remove(this.file(id));
+  }
+
+  private file(id: string): string {
+    return `${DIR}/${hashed('session', id)}.json`;
+  }
+
+  /** Removes the files of sessions that have ended. */
+  private async prune(now: number): Promise<void> {
+    try {
+      for (const name of await this.deps.storage.list(DIR)) {
+        if (!/^[0-9a-f]{64}\.json$/.test(name)) continue;
+        const text = await this.deps.storage.readText(`${DIR}/${name}`).catch(() => null);
+        const expires = text === null ? undefined : parse('', text)?.expires;
+        if (expires === undefined || expires <= now) await this.deps.storage.remove(`${DIR}/${name}`);
+      }
+    } catch (e) {
+      this.deps.logger.log('warn', 'dashboard sessions not pruned', { error: String(e) });
+    }
+  }
+}
+
+function parse(id: string, text: string): Session | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isRecord(value)) return null;
+  const { username, fingerprint, expires } = value;
+  if (typeof username !== 'string' || typeof fingerprint !== 'string' || typeof expires !== 'number') return null;
+  return { id, username, fingerprint, expires };
+}
