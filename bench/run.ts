@@ -5,6 +5,7 @@
  */
 import { benchAuth } from './auth.js';
 import { benchBarman } from './barman.js';
+import { benchDashboard } from './dashboard.js';
 import { benchHistory } from './history.js';
 import { benchHosts } from './hosts.js';
 import { benchJobs } from './jobs.js';
@@ -18,6 +19,7 @@ import { machine, type BenchOutcome, type Figure } from './lib.js';
 const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   auth: benchAuth,
   barman: benchBarman,
+  dashboard: benchDashboard,
   history: benchHistory,
   hosts: benchHosts,
   jobs: benchJobs,

@@ -32,7 +32,7 @@ h2 { font-size: 1.15rem; margin: 1.5rem 0 .5rem; }
 table { border-collapse: collapse; width: 100%; font-size: .95rem; }
 th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 thead th { background: var(--panel); white-space: nowrap; }
-tbody th { font-weight: 600; }
+tbody th { font-weight: 600; } tbody th .muted { font-weight: 400; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .badge, .status { display: inline-block; padding: .05rem .45rem; border-radius: .6rem; font-size: .85rem; font-weight: 600; white-space: nowrap; }
 .ok { --c: var(--ok-fg); --b: var(--ok-bg); } .warn { --c: var(--warn-fg); --b: var(--warn-bg); }
@@ -74,6 +74,8 @@ pre.output { background: #10161d; color: #e6edf3; padding: .8rem; border-radius:
   table.fleet tr { border: 1px solid var(--line); border-radius: .4rem; margin-bottom: .6rem; padding: .3rem; }
   table.fleet td, table.fleet tbody th { border: 0; padding: .15rem .3rem; }
   table.fleet td[data-label]::before { content: attr(data-label) ": "; font-weight: 600; }
+  table.fleet td.num { text-align: left; }
+  table.fleet td[data-label=Status]::before { content: none; }
 }
 `;
 

@@ -18,7 +18,7 @@ import type { AppEnv, AuthedUser, Deps } from '../context.js';
 import type { AuthService } from '../auth/service.js';
 import type { HostSet } from '../hosts/services.js';
 import type { V1Route } from '../api/v1/route.js';
-import { mountPrefix } from '../api/v1/problem.js';
+import { mountPrefix, urlPath } from '../api/v1/problem.js';
 import { logIn } from '../http/authenticate.js';
 import { ApiError } from '../http/errors.js';
 import { readParams, single, type Params } from '../http/params.js';
@@ -194,7 +194,7 @@ export function dashboardRoutes(deps: Deps, auth: AuthService, hosts: HostSet, r
   pageRoutes(app, signedIn);
   app.all('*', signedIn(async (d) => {
     // `/dashboard/`: the first page, as `/dashboard` is.
-    if (d.c.req.method === 'GET' && d.c.get('routePath') === 'dashboard') return fleetPage(d);
+    if (d.c.req.method === 'GET' && urlPath(d.c.req.url) === `${d.view.base}/`) return fleetPage(d);
     return d.failed({ status: 404, body: { title: 'Not found', detail: `no dashboard page at ${d.c.req.path.slice(0, 200)}` } });
   }));
   return app;

@@ -64,7 +64,7 @@ function newestMtime(dirs: string[]): number {
       const p = join(dir, name);
       const st = statSync(p);
       if (st.isDirectory()) walk(p);
-      else if (name.endsWith('.ts')) newest = Math.max(newest, st.mtimeMs);
+      else if (name.endsWith('.ts') || name.endsWith('.tsx')) newest = Math.max(newest, st.mtimeMs);
     }
   };
   for (const d of dirs) if (existsSync(join(ROOT, d))) walk(join(ROOT, d));

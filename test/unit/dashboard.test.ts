@@ -216,3 +216,20 @@ describe('the dashboard in memory', () => {
     expect(res.headers.getSetCookie().find((c) => c.startsWith('barmanapi_session='))).toMatch(/Secure/);
   });
 });
+
+describe('the source the runtimes share', () => {
+  it('imports nothing of node:* below src/ (the dashboard\'s files are modules), so Node, Bun and an embedding app serve the same bytes', async () => {
+    const { readdirSync, statSync } = await import('node:fs');
+    const root = join(import.meta.dirname, '..', '..', 'src');
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const p = join(dir, name);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (/\.tsx?$/.test(name) && /(from\s+|import\s*\(\s*)['"]node:/.test(readFileSync(p, 'utf8'))) offenders.push(p);
+      }
+    };
+    walk(root);
+    expect(offenders).toEqual([]);
+  });
+});

@@ -81,7 +81,7 @@ export const FleetPage: FC<{ view: View; data: FleetData }> = ({ view, data }) =
                 const jobs = running.get(`${s.host}\u0000${s.name}`) ?? [];
                 return (
                   <tr class={health}>
-                    <td>
+                    <td data-label="Status">
                       <Badge health={health} title={reasons.join('; ')} />
                       {reasons.length ? <div class="reasons">{reasons.slice(0, 3).join('; ')}</div> : null}
                     </td>
@@ -89,14 +89,14 @@ export const FleetPage: FC<{ view: View; data: FleetData }> = ({ view, data }) =
                       <a href={serverPath(view, s.host, s.name)}>{s.name}</a>
                       {s.description ? <div class="muted">{s.description}</div> : null}
                     </th>
-                    <td>{s.host}</td>
-                    <td>{s.last_backup ? <Time at={s.last_backup.end_time ?? s.last_backup.begin_time} now={view.now} /> : <span class="muted">none</span>}</td>
-                    <td class="num">{s.backups ?? '—'}</td>
-                    <td class="num">{s.failed_backups ?? '—'}</td>
-                    <td>
+                    <td data-label="Host">{s.host}</td>
+                    <td data-label="Last backup">{s.last_backup ? <Time at={s.last_backup.end_time ?? s.last_backup.begin_time} now={view.now} /> : <span class="muted">none</span>}</td>
+                    <td class="num" data-label="Backups">{s.backups ?? '—'}</td>
+                    <td class="num" data-label="Failed">{s.failed_backups ?? '—'}</td>
+                    <td data-label="WAL archiving">
                       <Wal server={s} view={view} />
                     </td>
-                    <td>
+                    <td data-label="Jobs">
                       {jobs.length === 0 ? (
                         <span class="muted">—</span>
                       ) : (
