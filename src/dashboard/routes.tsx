@@ -75,8 +75,12 @@ export function pageRoutes(app: Hono<AppEnv>, signedIn: Route): void {
   app.post('/config/:host/change', signedIn(configChange));
   app.get('/users', signedIn((d) => users(d)));
   app.post('/users/add', signedIn(async (d) => {
-    const body: Record<string, string> = { username: text(d, 'username'), password: text(d, 'password') };
-    for (const k of ['access', 'deny', 'hosts']) if (text(d, k).trim() !== '') body[k] = `[${text(d, k)}]`;
+    const body: Record<string, unknown> = { username: text(d, 'username'), password: text(d, 'password') };
+    // Comma-separated on the form; a list to the API (no list syntax to get wrong).
+    for (const k of ['access', 'deny', 'hosts']) {
+      const items = text(d, k).split(',').map((v) => v.trim()).filter((v) => v !== '');
+      if (items.length) body[k] = items;
+    }
     const answer = await d.api('POST', '/users', body);
     return users(d, { ...answer, done: `User ${body.username} added.` });
   }));

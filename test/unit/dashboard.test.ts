@@ -9,6 +9,8 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { fixtureBarmanHost } from '../support/fake-barman.js';
 import { SEED_CLIENT_CONF, clientConfUser, testApp } from '../support/app.js';
+import { createInProcessJobRunner } from '../../adapters/memory/index.js';
+import type { Storage } from '../../src/ports.js';
 
 const OUTPUT = join(import.meta.dirname, '..', 'fixtures', 'barman-output', '3.4');
 const LIMITED = clientConfUser('viewer', ['fleet', 'barman/list-backup', 'barman/show-backup', 'history/list', 'history/result']);
@@ -22,7 +24,18 @@ function dashboardApp(opts: { clientConf?: string; settingsText?: string; mount?
     if (opts.serverDescription && (command === 'list-server' || command === 'show-server')) stdout = stdout.replace(/"description": "[^"]*"/, `"description": ${JSON.stringify(opts.serverDescription)}`);
     return { stdout };
   });
-  const t = testApp({ host, clientAddress: () => '127.0.0.1', clientConf: opts.clientConf ?? SEED_CLIENT_CONF + '\n' + LIMITED, ...(opts.settingsText ? { settingsText: opts.settingsText } : {}) });
+  const holder: { storage?: Storage } = {};
+  // Background commands (backup, recover) run in this process, on the same host.
+  const runner = createInProcessJobRunner({
+    get storage() {
+      return holder.storage!;
+    },
+    host,
+    clock: { now: () => new Date() },
+    maxOutputBytes: 1 << 20,
+  } as never);
+  const t = testApp({ host, runner, clientAddress: () => '127.0.0.1', clientConf: opts.clientConf ?? SEED_CLIENT_CONF + '\n' + LIMITED, ...(opts.settingsText ? { settingsText: opts.settingsText } : {}) });
+  holder.storage = t.deps.storage;
   const outer = opts.mount ? new Hono().route(opts.mount, t.app) : t.app;
   return { ...t, outer, prefix: opts.mount ?? '' };
 }
@@ -110,9 +123,10 @@ describe('the dashboard in memory', () => {
     const wrong = await b.post('/dashboard/users/add', { _csrf: token.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')), username: 'mallory', password: 'a-long-password-1' });
     expect(wrong.status).toBe(403);
     expect(await usersFile.read()).toBe(before);
-    const ok = await b.post('/dashboard/users/add', { _csrf: token, username: 'mallory', password: 'a-long-password-1', access: 'fleet' });
+    const ok = await b.post('/dashboard/users/add', { _csrf: token, username: 'mallory', password: 'a-long-password-1', access: 'fleet, barman/list-backup' });
     expect(ok.status).toBe(200);
-    expect(await usersFile.read()).toContain('[mallory]');
+    expect(await ok.text()).toContain('User mallory added');
+    expect(await usersFile.read()).toMatch(/\[mallory\][^[]*access = \['fleet', 'barman\/list-backup'\]/);
   });
 
   it('signs in only from its own form (the sign-in form has a token of its own cookie)', async () => {
@@ -185,11 +199,68 @@ describe('the dashboard in memory', () => {
     const { outer } = dashboardApp();
     const b = browser(outer);
     await signIn(b, '');
-    const id = '20221212T120000';
+    const id = '20261127T233548';
     const ask = await b.get(`/dashboard/hosts/default/servers/pg/backups/${id}/delete`);
     const html = await ask.text();
     expect(html).toContain('cannot be undone');
     expect(html).toContain('name="confirm" value="yes"');
+  });
+
+  it('recovers only from the confirmation page: the first form shows what will run, and nothing runs', async () => {
+    const { outer, deps } = dashboardApp();
+    const host = deps.host as unknown as { calls: string[][] };
+    const b = browser(outer);
+    await signIn(b, '');
+    const id = '20261127T233548';
+    const page = await (await b.get(`/dashboard/hosts/default/servers/pg/backups/${id}`)).text();
+    const form = { _csrf: field(page, '_csrf')!, destination: '/srv/restore/pg', target_action: 'promote', target_immediate: 'true', remote_host: 'db2.example' };
+    const ask = await b.post(`/dashboard/hosts/default/servers/pg/backups/${id}/recover`, form);
+    const html = await ask.text();
+    expect(ask.status).toBe(200);
+    expect(html).toContain('/srv/restore/pg');
+    expect(html).toContain('on db2.example');
+    expect(html).toContain('name="confirm" value="yes"');
+    const recovers = () => host.calls.filter((argv) => argv.includes('recover') && !argv.includes('--help'));
+    expect(recovers()).toEqual([]);
+    const go = await b.post(`/dashboard/hosts/default/servers/pg/backups/${id}/recover`, { ...form, confirm: 'yes' });
+    // A background job: its page is next.
+    expect(go.status, await go.clone().text()).toBe(303);
+    expect(go.headers.get('location')).toMatch(/^\/dashboard\/jobs\/[^/]+_recover_/);
+    for (let i = 0; i < 200 && recovers().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const recover = recovers()[0];
+    expect(recover).toEqual(expect.arrayContaining(['recover', 'pg', id, '/srv/restore/pg', '--target-action=promote', '--target-immediate']));
+  });
+
+  it('changes barman\'s configuration only after showing the diff', async () => {
+    const { outer, deps } = dashboardApp();
+    const files = (deps.host as unknown as { files: Map<string, string> }).files;
+    files.set('/etc/barman.conf', '[barman]\nbarman_home = /var/lib/barman\n\n[pg]\ndescription = "old"\nconninfo = host=pg\n');
+    const b = browser(outer);
+    await signIn(b, '');
+    const page = await (await b.get('/dashboard/config/default')).text();
+    expect(page).toContain('conninfo');
+    const dry = await b.post('/dashboard/config/default/change', { _csrf: field(page, '_csrf')!, section: 'pg', key: 'description', value: 'new' });
+    const html = await dry.text();
+    expect(dry.status, html).toBe(200);
+    expect(html).toContain('-description = &quot;old&quot;');
+    expect(html).toContain('+description = new');
+    expect(html).toContain('Apply this change');
+    expect(files.get('/etc/barman.conf')).toContain('"old"');
+    const apply = await b.post('/dashboard/config/default/change', { _csrf: field(page, '_csrf')!, section: 'pg', key: 'description', value: 'new', apply: 'yes' });
+    expect(apply.status).toBe(200);
+    expect(files.get('/etc/barman.conf')).toContain('description = new');
+  });
+
+  it('runs check on demand and shows what barman said', async () => {
+    const { outer } = dashboardApp();
+    const b = browser(outer);
+    await signIn(b, '');
+    const page = await (await b.get('/dashboard/hosts/default/servers/pg')).text();
+    const res = await b.post('/dashboard/hosts/default/servers/pg/check', { _csrf: field(page, '_csrf')! });
+    const html = await res.text();
+    expect(res.status).toBe(200);
+    expect(html).toContain('Check of pg');
+    expect(html).toContain('postgresql');
   });
 
   it('under a mount prefix: links, assets and the cookie path follow it', async () => {
