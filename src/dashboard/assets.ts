@@ -14,7 +14,8 @@ const CSS = `
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--fg); background: var(--bg); line-height: 1.45; }
 a { color: var(--link); }
-a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible, pre:focus-visible, main:focus-visible { outline: 3px solid #f2a900; outline-offset: 2px; }
+a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible, [tabindex]:focus-visible { outline: 3px solid #0b57d0; outline-offset: 2px; box-shadow: 0 0 0 5px #fff; }
+header.top a:focus-visible, header.top button:focus-visible { outline-color: #fff; box-shadow: 0 0 0 5px #0b57d0; }
 .skip { position: absolute; left: -999px; top: 0; background: #fff; padding: .5rem; z-index: 10; }
 .skip:focus { left: .5rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
@@ -61,7 +62,8 @@ form.row { display: flex; gap: .3rem; margin: 0; }
 input, select { font: inherit; padding: .35rem .45rem; border: 1px solid #6b7785; border-radius: .3rem; max-width: 100%; }
 .filters { display: flex; flex-wrap: wrap; gap: .6rem; align-items: end; margin-bottom: 1rem; }
 .filters label { display: grid; gap: .15rem; font-size: .9rem; font-weight: 600; }
-pre.output { background: #10161d; color: #e6edf3; padding: .8rem; border-radius: .4rem; overflow: auto; max-height: 60vh; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85rem; }
+.output-wrap { margin: .5rem 0; }
+pre.output { margin: 0; background: #10161d; color: #e6edf3; padding: .8rem; border-radius: .4rem; overflow: auto; max-height: 60vh; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85rem; }
 .crumbs { font-size: .9rem; margin-bottom: .3rem; }
 .tabs { display: flex; gap: 1rem; margin-bottom: 1rem; } .tabs a[aria-current=page] { font-weight: 700; }
 .job { display: block; }
@@ -83,7 +85,7 @@ const JS = `'use strict';
 (function () {
   function age(ms) {
     var s = Math.round(ms / 1000);
-    if (s < 0) return 'in the future';
+    if (s < -60) return 'in the future';
     if (s < 10) return 'just now';
     if (s < 90) return s + ' s ago';
     var min = Math.round(s / 60);
@@ -107,13 +109,15 @@ const JS = `'use strict';
   function follow(pre) {
     var url = pre.getAttribute('data-stream');
     var status = document.getElementById('job-status');
+    var note = document.getElementById('log-note');
     var started = false;
     var source = new EventSource(url);
     function atEnd() { return pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4; }
     source.addEventListener('log', function (e) {
       var stick = atEnd();
+      // The stream starts at the log's first byte; a reconnection goes on from its last event.
       if (!started) { pre.textContent = ''; started = true; }
-      pre.textContent += JSON.parse(e.data);
+      pre.appendChild(document.createTextNode(JSON.parse(e.data)));
       if (stick) pre.scrollTop = pre.scrollHeight;
     });
     source.addEventListener('status', function (e) { if (status) status.textContent = e.data; });
@@ -123,13 +127,16 @@ const JS = `'use strict';
       if (status) { status.textContent = job.status; status.className = 'status ' + (job.status === 'done' ? 'ok' : 'fail'); }
       var exit = document.getElementById('job-exit');
       if (exit && job.exit_code !== null && job.exit_code !== undefined) exit.textContent = String(job.exit_code);
-      var note = document.getElementById('log-note');
       if (note) note.textContent = 'The job has ended.';
       document.querySelectorAll('form[action$="/cancel"]').forEach(function (f) { f.remove(); });
       document.body.setAttribute('data-job-ended', job.status);
     });
     source.addEventListener('error', function () {
-      if (source.readyState === EventSource.CLOSED) document.body.setAttribute('data-job-ended', 'unknown');
+      // Closed for good (the session ended, the job is gone): said, not silently stopped.
+      if (source.readyState === EventSource.CLOSED) {
+        if (note) note.textContent = 'The log stopped following the job: reload the page (you may have to sign in again).';
+        document.body.setAttribute('data-job-ended', 'unknown');
+      }
     });
   }
   document.addEventListener('DOMContentLoaded', function () {

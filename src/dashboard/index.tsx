@@ -21,7 +21,7 @@ import type { V1Route } from '../api/v1/route.js';
 import { mountPrefix, urlPath } from '../api/v1/problem.js';
 import { logIn } from '../http/authenticate.js';
 import { ApiError } from '../http/errors.js';
-import { readParams, single, type Params } from '../http/params.js';
+import { readBodyParams, single, type Params } from '../http/params.js';
 import { redact } from '../util/redact.js';
 import { ASSETS } from './assets.js';
 import { InternalApi, type Answer, type Problem } from './internal.js';
@@ -130,21 +130,36 @@ export function dashboardRoutes(deps: Deps, auth: AuthService, hosts: HostSet, r
       return signInPage(c, e.status, { message: e.status === 401 ? 'Wrong username or password.' : e.message, next, username: username.slice(0, 200) });
     }
     const life = deps.settings.current().authToken.tokenLife;
-    const session = await sessions.start(user.username, user.fingerprint, life);
+    // Signing in again ends the session the browser had.
+    const previous = getCookie(c, SESSION_COOKIE);
+    let session: Session;
+    try {
+      if (previous) await sessions.end(previous);
+      session = await sessions.start(user.username, user.fingerprint, life);
+    } catch (e) {
+      deps.logger.log('error', 'dashboard session not stored', { error: redact(String(e)) });
+      return signInPage(c, 503, { message: 'The session could not be stored (the store refused the write): try again later.', next });
+    }
     setCookie(c, SESSION_COOKIE, session.id, { ...cookieOptions(c), maxAge: life });
     deleteCookie(c, SIGNIN_COOKIE, { path: base(c), secure: deps.client(c).secure });
     deps.logger.log('info', 'dashboard sign-in', { user: user.username });
     return c.redirect(next || `${base(c)}/`, 303);
   });
 
-  /** Every other page: a live session of a user whose password and rules have not changed. */
-  const signedIn = (handler: DashHandler) => async (c: Context<AppEnv>) => {
+  /**
+   * Every other page: a live session of a user whose password and rules have not changed; a
+   * POST's form read, its CSRF token checked (`form: false`: no form is read, for answers that
+   * act on nothing).
+   */
+  const signedIn = (handler: DashHandler, opts: { form?: boolean } = {}) => async (c: Context<AppEnv>) => {
     const b = base(c);
     const session = await sessions.find(getCookie(c, SESSION_COOKIE));
     const isGet = c.req.method === 'GET' || c.req.method === 'HEAD';
     if (!session) {
       if (c.req.header('accept') === 'text/event-stream') return c.text('not signed in', 401);
-      const next = isGet ? `?next=${encodeURIComponent(c.req.path + (c.req.url.includes('?') ? c.req.url.slice(c.req.url.indexOf('?')) : ''))}` : '?reason=expired';
+      const url = c.req.url;
+      const query = url.includes('?') ? url.slice(url.indexOf('?')).replace(/#.*$/, '') : '';
+      const next = isGet ? `?next=${encodeURIComponent(urlPath(url) + query)}` : '?reason=expired';
       return c.redirect(`${b}/sign-in${next}`, 303);
     }
     const record = await auth.users.get(session.username);
@@ -170,7 +185,7 @@ export function dashboardRoutes(deps: Deps, auth: AuthService, hosts: HostSet, r
       failed: (answer) => html(c, <ErrorPage view={view} base={b} status={answer.status} problem={answer.body as Problem} />, answer.status),
     };
     try {
-      if (!isGet) {
+      if (!isGet && opts.form !== false) {
         d.form = await readForm(c);
         if (!sameOrigin(c) || !csrfMatches(session.id, d.form._csrf)) {
           return d.failed({ status: 403, body: { title: 'Form refused', detail: 'The form had expired or did not come from this dashboard (its CSRF token did not match): reload the page and try again.' } });
@@ -193,10 +208,13 @@ export function dashboardRoutes(deps: Deps, auth: AuthService, hosts: HostSet, r
 
   pageRoutes(app, signedIn);
   app.all('*', signedIn(async (d) => {
-    // `/dashboard/`: the first page, as `/dashboard` is.
-    if (d.c.req.method === 'GET' && urlPath(d.c.req.url) === `${d.view.base}/`) return fleetPage(d);
+    const path = urlPath(d.c.req.url);
+    const reads = d.c.req.method === 'GET' || d.c.req.method === 'HEAD';
+    // `/dashboard/`: the first page, as `/dashboard` is; another page with a trailing slash: that page.
+    if (reads && path === `${d.view.base}/`) return fleetPage(d);
+    if (reads && path.endsWith('/') && !path.endsWith('//')) return d.c.redirect(path.replace(/\/+$/, ''), 308);
     return d.failed({ status: 404, body: { title: 'Not found', detail: `no dashboard page at ${d.c.req.path.slice(0, 200)}` } });
-  }));
+  }, { form: false }));
   return app;
 }
 
@@ -204,7 +222,8 @@ export function dashboardRoutes(deps: Deps, auth: AuthService, hosts: HostSet, r
 async function readForm(c: Context<AppEnv>): Promise<Params> {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') throw new ApiError(415, 'UnsupportedMediaType', 'the dashboard takes its own forms only (application/x-www-form-urlencoded)');
-  const params = await readParams(c);
+  // The body only: a field in the URL (a password, the CSRF token) would end up in logs and histories.
+  const params = await readBodyParams(c);
   for (const key of Object.keys(params)) single(params, key);
   return params;
 }

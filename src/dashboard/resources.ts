@@ -12,6 +12,13 @@ export interface HostAnswer {
   as_of: string | null;
 }
 
+/** GET /hosts/{host}. */
+export interface HostResource {
+  name: string;
+  description: string;
+  down: { reason: string | null; since: string | null; next_try: string | null } | null;
+}
+
 export interface Backup {
   host: string;
   server: string;
@@ -100,7 +107,8 @@ export function serverHealth(server: Server, host: HostAnswer | undefined, now: 
   else if (host?.reachable === null) warn.push(`host ${host.name} did not answer in time`);
   if (server.stale) warn.push('last known state (the host is not answering)');
   for (const e of server.errors) fail.push(e);
-  if (!server.last_backup) fail.push('no completed backup');
+  if (server.backups === null) warn.push('backups unknown');
+  else if (!server.last_backup) fail.push('no completed backup');
   else {
     const end = Date.parse(server.last_backup.end_time ?? server.last_backup.begin_time ?? '');
     if (!Number.isNaN(end) && now - end > BACKUP_AGE_WARN_MS) warn.push('last backup older than 7 days');

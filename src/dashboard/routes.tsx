@@ -6,10 +6,11 @@
 import type { Context, Hono } from 'hono';
 import type { AppEnv } from '../context.js';
 import { reachesHost } from '../auth/policy.js';
+import { ApiError } from '../http/errors.js';
 import type { Dash, DashHandler } from './index.js';
 import type { Answer, Problem } from './internal.js';
 import { may, seg } from './view.js';
-import type { BackupDetail, CommandResult, HostAnswer, Job, JobDetail, Server } from './resources.js';
+import type { BackupDetail, CommandResult, HostAnswer, HostResource, Job, JobDetail, Server } from './resources.js';
 import { FleetPage } from './pages/fleet.js';
 import { ResultPage, ServerPage } from './pages/server.js';
 import { BackupPage, ConfirmPage, RECOVER_FLAGS, RECOVER_LABELS, RECOVER_TEXT, type RecoverForm } from './pages/backup.js';
@@ -24,12 +25,18 @@ const text = (d: Dash, name: string): string => {
 };
 
 const serverApi = (host: string, server: string) => `/hosts/${seg(host)}/servers/${seg(server)}`;
-const param = (d: Dash, name: string) => d.c.req.param(name) ?? '';
+/** A path parameter; `.` and `..` name no host, server, backup, job or user (and would move a v1 path). */
+const param = (d: Dash, name: string) => {
+  const value = d.c.req.param(name) ?? '';
+  if (value === '.' || value === '..' || value === '') throw new ApiError(404, 'NotFound', `no such ${name}`);
+  return value;
+};
 
 /** A command's answer: a background job is followed on its page; a result is shown. */
 async function started(d: Dash, answer: Answer, title: string, back: string): Promise<Response> {
   if (answer.status === 202) return d.redirect(`/jobs/${seg((answer.body as { id: string }).id)}`);
-  if (answer.status === 200 || answer.status === 422) return d.render(<ResultPage view={d.view} title={title} back={back} answer={answer as Answer<CommandResult>} />, answer.status);
+  // barman's own answer, whether it succeeded or not (busy, failed, unreachable): its output is worth showing.
+  if (answer.status === 200 || Array.isArray((answer.body as { list?: unknown } | null)?.list)) return d.render(<ResultPage view={d.view} title={title} back={back} answer={answer as Answer<CommandResult>} />, answer.status);
   return d.failed(answer);
 }
 
@@ -57,6 +64,8 @@ export function pageRoutes(app: Hono<AppEnv>, signedIn: Route): void {
   app.get('/jobs', signedIn(jobs));
   app.get('/jobs/:job', signedIn(job));
   app.get('/jobs/:job/log', signedIn(async (d) => {
+    // HEAD would open a stream nobody reads: the headers alone.
+    if (d.c.req.method === 'HEAD') return new Response(null, { status: 200, headers: { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' } });
     const last = d.c.req.header('last-event-id');
     const res = await d.raw('GET', `/jobs/${seg(param(d, 'job'))}/log`, last === undefined ? {} : { 'last-event-id': last });
     return new Response(res.body, { status: res.status, headers: { 'Content-Type': res.headers.get('content-type') ?? 'text/plain', 'Cache-Control': 'no-cache' } });
@@ -76,27 +85,29 @@ export function pageRoutes(app: Hono<AppEnv>, signedIn: Route): void {
   app.get('/users', signedIn((d) => users(d)));
   app.post('/users/add', signedIn(async (d) => {
     const body: Record<string, unknown> = { username: text(d, 'username'), password: text(d, 'password') };
-    // Comma-separated on the form; a list to the API (no list syntax to get wrong).
     for (const k of ['access', 'deny', 'hosts']) {
-      const items = text(d, k).split(',').map((v) => v.trim()).filter((v) => v !== '');
-      if (items.length) body[k] = items;
+      const given = text(d, k).trim();
+      // The users file's list syntax (['a', 'b']) as typed; plain words comma-separated, as a list.
+      if (given.startsWith('[')) body[k] = given;
+      else if (given !== '') body[k] = given.split(',').map((v) => v.trim()).filter((v) => v !== '');
     }
     const answer = await d.api('POST', '/users', body);
-    return users(d, { ...answer, done: `User ${body.username} added.` });
+    return answer.status < 300 ? d.redirect(`/users?done=added&user=${seg(String(body.username))}`) : users(d, answer);
   }));
   app.post('/users/:user/password', signedIn(async (d) => {
     const name = param(d, 'user');
     const answer = await d.api('PATCH', `/users/${seg(name)}`, { password: text(d, 'password') });
     // One's own new password ends one's session: the next page asks to sign in again.
-    return users(d, { ...answer, done: `The password of ${name} is changed; their sessions and tokens have ended.` });
+    return answer.status < 300 ? d.redirect(`/users?done=password&user=${seg(name)}`) : users(d, answer);
   }));
   const removeUser = signedIn(async (d) => {
     const name = param(d, 'user');
-    if (text(d, 'confirm') !== 'yes') {
+    // A GET only ever shows the question; only the confirmation page's POST removes.
+    if (d.c.req.method !== 'POST' || text(d, 'confirm') !== 'yes') {
       return d.render(<ConfirmPage view={d.view} title={`Remove user ${name}`} action={`${d.view.base}/users/${seg(name)}/remove`} back={`${d.view.base}/users`} what={[['User', name]]} hidden={{}} button="Remove the user" warning="The user and their tokens and sessions end now." />);
     }
     const answer = await d.api('DELETE', `/users/${seg(name)}`);
-    return users(d, { ...answer, done: `User ${name} removed.` });
+    return answer.status < 300 ? d.redirect(`/users?done=removed&user=${seg(name)}`) : users(d, answer);
   });
   app.get('/users/:user/remove', removeUser);
   app.post('/users/:user/remove', removeUser);
@@ -112,7 +123,8 @@ async function fleet(d: Dash): Promise<Response> {
   const ok = servers.status === 200;
   const body = servers.body as { hosts: HostAnswer[]; items: Server[] };
   const jobs = running?.status === 200 && queued?.status === 200 ? [...running.body.items, ...queued.body.items] : null;
-  const hostNames = d.hosts.reachable(d.view.user).map((h) => ({ name: h.name, description: h.deps.host.description, reachable: true, reason: null, as_of: null }));
+  // Without the fleet's answer nothing is known of the hosts: shown as unknown, never as OK.
+  const hostNames = d.hosts.reachable(d.view.user).map((h) => ({ name: h.name, description: h.deps.host.description, reachable: null, reason: null, as_of: null }));
   return d.render(<FleetPage view={d.view} data={{ hosts: ok ? body.hosts : hostNames, servers: ok ? body.items : [], jobs, ...(ok ? {} : { problem: { status: servers.status, body: servers.body as Problem } }) }} />);
 }
 
@@ -123,17 +135,19 @@ async function server(d: Dash): Promise<Response> {
     d.api<Server>('GET', path),
     may(d.view, 'barman/list-backup', 'barman/list-backups') ? d.api<{ items: never[] }>('GET', `${path}/backups`) : null,
     may(d.view, 'history/list') ? d.api<{ items: Job[] }>('GET', `/jobs?host=${seg(host)}&server=${seg(name)}&limit=10`) : null,
-    d.api<{ hosts: HostAnswer[] }>('GET', `/hosts/${seg(host)}/servers`),
+    d.api<HostResource>('GET', `/hosts/${seg(host)}`),
   ]);
   if (one.status !== 200) return d.failed(one);
-  return d.render(<ServerPage view={d.view} data={{ server: one.body, host: hostAnswer.status === 200 ? hostAnswer.body.hosts.find((h) => h.name === host) : undefined, backups, jobs: jobs?.status === 200 ? jobs.body.items : null }} />);
+  const h = hostAnswer.status === 200 ? hostAnswer.body : undefined;
+  const known: HostAnswer | undefined = h && { name: h.name, description: h.description, reachable: h.down ? false : true, reason: h.down?.reason ?? null, as_of: null };
+  return d.render(<ServerPage view={d.view} data={{ server: one.body, host: known, backups, jobs: jobs?.status === 200 ? jobs.body.items : null }} />);
 }
 
-async function backup(d: Dash, form?: RecoverForm): Promise<Response> {
+async function backup(d: Dash, form?: RecoverForm, refused?: Answer): Promise<Response> {
   const [host, name, id] = [param(d, 'host'), param(d, 'server'), param(d, 'backup')];
   const answer = await d.api<BackupDetail>('GET', `${serverApi(host, name)}/backups/${seg(id)}`);
   if (answer.status !== 200) return d.failed(answer);
-  return d.render(<BackupPage view={d.view} backup={answer.body} form={form} />);
+  return d.render(<BackupPage view={d.view} backup={answer.body} form={form} refused={refused} />, refused?.status ?? 200);
 }
 
 async function recover(d: Dash): Promise<Response> {
@@ -150,6 +164,8 @@ async function recover(d: Dash): Promise<Response> {
   const body: Record<string, unknown> = { backup: id };
   for (const [k, v] of Object.entries(form)) body[k] = RECOVER_FLAGS.includes(k as never) ? true : v;
   const answer = await d.api('POST', `${serverApi(host, name)}/recoveries`, body);
+  // A form the API refused (a path, a target): the form again, as filled in, with why.
+  if (answer.status === 400 || answer.status === 403) return backup(d, form, answer);
   return started(d, answer, `Recovery of ${id}`, back);
 }
 
@@ -190,16 +206,25 @@ async function config(d: Dash, change?: ConfigChange, outcome?: Answer<ConfigCha
 
 async function configChange(d: Dash): Promise<Response> {
   const host = param(d, 'host');
-  const change: ConfigChange = { section: text(d, 'section').trim(), key: text(d, 'key').trim(), value: text(d, 'value'), remove: text(d, 'remove') === 'true' };
+  const flag = (name: string) => text(d, name) === 'true';
+  const change: ConfigChange = { section: text(d, 'section').trim(), key: text(d, 'key').trim(), value: text(d, 'value'), remove: flag('remove'), create: flag('create'), force: flag('force') };
   const id = `${change.section}.${change.key}`;
-  const body = { ...(change.remove ? { remove: [id] } : { set: { [id]: change.value } }), dry_run: text(d, 'apply') !== 'yes' };
+  const body = { ...(change.remove ? { remove: [id] } : { set: { [id]: change.value } }), create: change.create, force: change.force, dry_run: text(d, 'apply') !== 'yes' };
   const outcome = await d.api<ConfigChanged | Problem>('PATCH', `/hosts/${seg(host)}/config`, body);
   return config(d, change, outcome);
 }
 
-async function users(d: Dash, outcome?: Answer<unknown> & { done: string }): Promise<Response> {
+const DONE: Record<string, (user: string) => string> = {
+  added: (u) => `User ${u} added.`,
+  password: (u) => `The password of ${u} is changed; their sessions and tokens have ended.`,
+  removed: (u) => `User ${u} removed; their sessions and tokens have ended.`,
+};
+
+/** The users page; after a change (a redirect, so a reload repeats nothing) what was done, or the API's refusal. */
+async function users(d: Dash, refused?: Answer<unknown>): Promise<Response> {
   const answer = await d.api<never>('GET', '/users');
   // One's own password or rules changed: the session has ended; the next page asks to sign in.
   if (answer.status === 401) return d.redirect('/sign-in?reason=changed');
-  return d.render(<UsersPage view={d.view} answer={answer} outcome={outcome} />, outcome && outcome.status >= 300 ? outcome.status : answer.status);
+  const done = DONE[text(d, 'done')]?.(text(d, 'user'));
+  return d.render(<UsersPage view={d.view} answer={answer} done={done} refused={refused} />, refused ? refused.status : answer.status);
 }

@@ -33,7 +33,8 @@ export function serverPath(view: View, host: string, server: string): string {
 
 export function age(ms: number): string {
   const s = Math.round(ms / 1000);
-  if (s < 0) return 'in the future';
+  // A clock a little behind the barman host's is no news.
+  if (s < -60) return 'in the future';
   if (s < 10) return 'just now';
   if (s < 90) return `${s} s ago`;
   const min = Math.round(s / 60);

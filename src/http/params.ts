@@ -19,6 +19,11 @@ export async function readParams(c: Context): Promise<Params> {
   return params;
 }
 
+/** The body's parameters alone (a form or a JSON object), never the query string's. */
+export function readBodyParams(c: Context): Promise<Params> {
+  return readJsonBody(c);
+}
+
 /** The body as text: at most 1 MiB, valid UTF-8. */
 async function readBodyText(c: Context): Promise<string> {
   const tooLarge = () => new ApiError(413, 'PayloadTooLarge', `request body too large: at most ${MAX_BODY_BYTES} bytes`, { limit: MAX_BODY_BYTES });

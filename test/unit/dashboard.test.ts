@@ -124,8 +124,8 @@ describe('the dashboard in memory', () => {
     expect(wrong.status).toBe(403);
     expect(await usersFile.read()).toBe(before);
     const ok = await b.post('/dashboard/users/add', { _csrf: token, username: 'mallory', password: 'a-long-password-1', access: 'fleet, barman/list-backup' });
-    expect(ok.status).toBe(200);
-    expect(await ok.text()).toContain('User mallory added');
+    expect(ok.status).toBe(303);
+    expect(await (await b.get(ok.headers.get('location')!)).text()).toContain('User mallory added');
     expect(await usersFile.read()).toMatch(/\[mallory\][^[]*access = \['fleet', 'barman\/list-backup'\]/);
   });
 
@@ -159,9 +159,11 @@ describe('the dashboard in memory', () => {
     const users = await (await b.get('/dashboard/users')).text();
     const changed = await b.post('/dashboard/users/memin/password', { _csrf: field(users, '_csrf')!, password: 'another-password-2' });
     expect(changed.status).toBe(303);
-    expect(changed.headers.get('location')).toBe('/dashboard/sign-in?reason=changed');
-    const after = await b.get('/dashboard/');
+    // The next page finds the session ended: one's own password changed.
+    const after = await b.get(changed.headers.get('location')!);
     expect(after.status).toBe(303);
+    expect(after.headers.get('location')).toBe('/dashboard/sign-in?reason=changed');
+    expect((await b.get('/dashboard/')).status).toBe(303);
   });
 
   it('offers a restricted user no action their rules refuse, and the server refuses the forced request', async () => {
@@ -261,6 +263,53 @@ describe('the dashboard in memory', () => {
     expect(res.status).toBe(200);
     expect(html).toContain('Check of pg');
     expect(html).toContain('postgresql');
+  });
+
+  it('acts on no GET: a link to remove a user only asks, and a form field in the URL is not taken', async () => {
+    const { outer, usersFile } = dashboardApp();
+    const b = browser(outer);
+    await signIn(b, '');
+    const asked = await b.get('/dashboard/users/viewer/remove?confirm=yes');
+    expect(asked.status).toBe(200);
+    expect(await asked.text()).toContain('Remove the user');
+    expect(await usersFile.read()).toContain('[viewer]');
+    const page = await (await b.get('/dashboard/users')).text();
+    // The token and the confirmation in the query string, not in the form: refused, nothing removed.
+    const viaUrl = await b.post(`/dashboard/users/viewer/remove?_csrf=${field(page, '_csrf')}&confirm=yes`, {});
+    expect(viaUrl.status).toBe(403);
+    expect(await usersFile.read()).toContain('[viewer]');
+    const removed = await b.post('/dashboard/users/viewer/remove', { _csrf: field(page, '_csrf')!, confirm: 'yes' });
+    expect(removed.status).toBe(303);
+    expect(removed.headers.get('location')).toBe('/dashboard/users?done=removed&user=viewer');
+    expect(await usersFile.read()).not.toContain('[viewer]');
+    expect(await (await b.get(removed.headers.get('location')!)).text()).toContain('User viewer removed');
+  });
+
+  it('keeps a user\'s sessions bounded: beyond ten, signing in ends the oldest', async () => {
+    const { outer, app, deps, clock } = dashboardApp();
+    const cookies: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      clock.advance(1000);
+      const other = browser(outer);
+      await signIn(other, '');
+      cookies.push(other.jar.get('barmanapi_session')!);
+    }
+    const alive = await Promise.all(cookies.map(async (cookie) => (await app.request('/dashboard/', { headers: { cookie: `barmanapi_session=${cookie}` } })).status === 200));
+    expect(alive).toEqual([false, false, ...Array(10).fill(true)]);
+    const dirs = await deps.storage.list('dashboard/sessions');
+    expect(dirs).toHaveLength(1);
+    expect(await deps.storage.list(`dashboard/sessions/${dirs[0]}`)).toHaveLength(10);
+  });
+
+  it('answers HEAD of a job log without following it, and a page with a trailing slash by its own address', async () => {
+    const { outer } = dashboardApp();
+    const b = browser(outer);
+    await signIn(b, '');
+    const head = await outer.request('/dashboard/jobs/nope/log', { method: 'HEAD', headers: { cookie: `barmanapi_session=${b.jar.get('barmanapi_session')}` } });
+    expect(head.status).toBe(200);
+    const slash = await b.get('/dashboard/jobs/');
+    expect(slash.status).toBe(308);
+    expect(slash.headers.get('location')).toBe('/dashboard/jobs');
   });
 
   it('under a mount prefix: links, assets and the cookie path follow it', async () => {

@@ -1,5 +1,6 @@
 /** barman's configuration (read, change with the diff first), users, and signing in. */
 import type { FC } from 'hono/jsx';
+import { whyNotWithin } from '../../auth/policy.js';
 import { Layout, Notice, PostForm, ProblemBox, may, seg, type View } from '../view.js';
 import type { Answer, Problem } from '../internal.js';
 
@@ -27,6 +28,8 @@ export interface ConfigChange {
   key: string;
   value: string;
   remove: boolean;
+  create: boolean;
+  force: boolean;
 }
 
 export const ConfigPage: FC<{ view: View; hosts: string[]; host: string; answer: Answer<{ main_file: string; sections: ConfigSection[]; warnings: string[] } | Problem>; change?: ConfigChange; outcome?: Answer<ConfigChanged | Problem> }> = ({ view, hosts, host, answer, change, outcome }) => {
@@ -54,15 +57,17 @@ export const ConfigPage: FC<{ view: View; hosts: string[]; host: string; answer:
           {changed.warnings.map((w) => (
             <Notice kind="warn">{w}</Notice>
           ))}
-          <pre class="output diff" aria-label="Unified diff">
-            {changed.diff === '' ? '(no difference)' : changed.diff}
-          </pre>
+          <div role="region" aria-label="Unified diff" tabindex={0} class="output-wrap">
+            <pre class="output diff">{changed.diff === '' ? '(no difference)' : changed.diff}</pre>
+          </div>
           {changed.dry_run && change && changed.diff !== '' ? (
             <PostForm view={view} action={`${action}/change`} class="actions">
               <input type="hidden" name="section" value={change.section} />
               <input type="hidden" name="key" value={change.key} />
               <input type="hidden" name="value" value={change.value} />
               {change.remove ? <input type="hidden" name="remove" value="true" /> : null}
+              {change.create ? <input type="hidden" name="create" value="true" /> : null}
+              {change.force ? <input type="hidden" name="force" value="true" /> : null}
               <input type="hidden" name="apply" value="yes" />
               <button type="submit" class="primary">
                 Apply this change
@@ -97,6 +102,12 @@ export const ConfigPage: FC<{ view: View; hosts: string[]; host: string; answer:
             <label class="check">
               <input type="checkbox" name="remove" value="true" checked={change?.remove} /> Remove the option instead
             </label>
+            <label class="check">
+              <input type="checkbox" name="create" value="true" checked={change?.create} /> Create the section if it does not exist (a new server)
+            </label>
+            <label class="check">
+              <input type="checkbox" name="force" value="true" checked={change?.force} /> Force (an option barman does not document, or a server that is running)
+            </label>
             <button type="submit">Show the difference</button>
           </PostForm>
         </section>
@@ -114,7 +125,7 @@ export const ConfigPage: FC<{ view: View; hosts: string[]; host: string; answer:
               <h2>
                 [{s.name}] <span class="muted">{s.kind}</span>
               </h2>
-              <div class="scroll">
+              <div class="scroll" role="region" aria-label={`Options of [${s.name}]`} tabindex={0}>
                 <table class="options">
                   <thead>
                     <tr>
@@ -151,17 +162,20 @@ export interface UserRow {
   hosts?: string[];
 }
 
-export const UsersPage: FC<{ view: View; answer: Answer<{ items: UserRow[] } | Problem>; outcome?: Answer<unknown> & { done: string } }> = ({ view, answer, outcome }) => {
+export const UsersPage: FC<{ view: View; answer: Answer<{ items: UserRow[] } | Problem>; done?: string; refused?: Answer<unknown> }> = ({ view, answer, done, refused }) => {
   const base = `${view.base}/users`;
   const list = (v: string[] | undefined) => (v && v.length ? v.join(', ') : '—');
+  // As the access model reads them (policy.ts hostReach).
+  const reach = (u: UserRow) => (u.hosts && u.hosts.length ? u.hosts.join(', ') : u.access.length === 0 ? 'every host' : 'default');
   return (
     <Layout view={view} base={view.base} title="Users" current="users">
       <h1>Users</h1>
-      {outcome ? outcome.status < 300 ? <Notice kind="ok">{outcome.done}</Notice> : <ProblemBox problem={outcome.body as Problem} status={outcome.status} /> : null}
+      {done ? <Notice kind="ok">{done}</Notice> : null}
+      {refused ? <ProblemBox problem={refused.body as Problem} status={refused.status} /> : null}
       {answer.status !== 200 ? (
         <ProblemBox problem={answer.body as Problem} status={answer.status} />
       ) : (
-        <div class="scroll">
+        <div class="scroll" role="region" aria-label="Users" tabindex={0}>
           <table class="users">
             <thead>
               <tr>
@@ -179,19 +193,25 @@ export const UsersPage: FC<{ view: View; answer: Answer<{ items: UserRow[] } | P
                   <th scope="row">{u.username}</th>
                   <td>{u.access.length ? list(u.access) : 'everything'}</td>
                   <td>{list(u.deny)}</td>
-                  <td>{list(u.hosts)}</td>
+                  <td>{reach(u)}</td>
                   {may(view, 'auth/user/change') ? (
                     <td>
+                      {whyNotWithin(u, view.user) !== null ? (
+                        <span class="muted">beyond your rights</span>
+                      ) : (
                       <PostForm view={view} action={`${base}/${seg(u.username)}/password`} class="row">
                         <input type="password" name="password" autocomplete="new-password" required aria-label={`New password for ${u.username}`} />
                         <button type="submit">Set</button>
                       </PostForm>
+                      )}
                     </td>
                   ) : null}
                   {may(view, 'auth/user/remove') ? (
                     <td>
                       {u.username === view.user.username ? (
                         <span class="muted">you</span>
+                      ) : whyNotWithin(u, view.user) !== null ? (
+                        <span class="muted">beyond your rights</span>
                       ) : (
                         <a class="button danger" href={`${base}/${seg(u.username)}/remove`}>
                           Remove…
@@ -208,7 +228,7 @@ export const UsersPage: FC<{ view: View; answer: Answer<{ items: UserRow[] } | P
       {may(view, 'auth/user/add') ? (
         <section aria-labelledby="h-add" class="card">
           <h2 id="h-add">Add a user</h2>
-          <p>Rules are route paths, comma-separated (as in the users file). Your own rules bound what you may grant.</p>
+          <p>Rules are route paths, comma-separated (or a list as the users file writes it). Your own rules bound what you may grant.</p>
           <PostForm view={view} action={`${base}/add`} class="stacked">
             <label>
               Username <input name="username" required autocomplete="off" />

@@ -3,7 +3,8 @@
  * confirmation page that repeats what will happen; only its button carries `confirm=yes`.
  */
 import type { FC } from 'hono/jsx';
-import { Layout, PostForm, Time, bytes, may, seg, serverPath, type View } from '../view.js';
+import { Layout, PostForm, ProblemBox, Time, bytes, may, seg, serverPath, type View } from '../view.js';
+import type { Answer, Problem } from '../internal.js';
 import type { BackupDetail } from '../resources.js';
 
 /** The recover form's fields, as API v1's RecoveryRequest names them. */
@@ -24,7 +25,7 @@ const LABELS: Record<string, string> = {
   remote_port: 'Remote ssh port',
   recovery_staging_path: 'Staging path (compressed backups)',
   target_immediate: 'Stop as soon as the backup is consistent',
-  exclusive: 'Exclusive backup',
+  exclusive: 'Stop just before the target (exclusive)',
   get_wal: 'Fetch WAL from barman on demand (get-wal)',
   standby_mode: 'Start as a standby',
 };
@@ -35,7 +36,7 @@ const HINTS: Record<string, string> = {
   target_lsn: 'e.g. 0/3000060',
 };
 
-export const BackupPage: FC<{ view: View; backup: BackupDetail; form?: RecoverForm }> = ({ view, backup: b, form = {} }) => {
+export const BackupPage: FC<{ view: View; backup: BackupDetail; form?: RecoverForm; refused?: Answer }> = ({ view, backup: b, form = {}, refused }) => {
   const here = `${serverPath(view, b.host, b.server)}/backups/${seg(b.id)}`;
   const rows: Array<[string, unknown]> = [
     ['Status', b.status],
@@ -82,6 +83,7 @@ export const BackupPage: FC<{ view: View; backup: BackupDetail; form?: RecoverFo
         <section aria-labelledby="h-recover">
           <h2 id="h-recover">Recover</h2>
           <p>The next page shows what will run and asks you to confirm.</p>
+          {refused ? <ProblemBox problem={refused.body as Problem} status={refused.status} /> : null}
           <PostForm view={view} action={`${here}/recover`} class="stacked">
             {RECOVER_TEXT.map((name) =>
               name === 'target_action' ? (

@@ -1,6 +1,7 @@
 /** The fleet overview: every host the user reaches and every server on it, worst first. */
 import type { FC } from 'hono/jsx';
 import { Badge, Layout, Notice, ProblemBox, Time, may, serverPath, type View } from '../view.js';
+import { JobLink } from './jobs.js';
 import { serverHealth, type HostAnswer, type Job, type Server } from '../resources.js';
 import type { Problem } from '../internal.js';
 
@@ -61,7 +62,7 @@ export const FleetPage: FC<{ view: View; data: FleetData }> = ({ view, data }) =
       {rows.length === 0 ? (
         <Notice kind="info">No servers: barman lists none on the hosts you reach.</Notice>
       ) : (
-        <div class="scroll">
+        <div class="scroll" role="region" aria-label="Servers" tabindex={0}>
           <table class="fleet">
             <caption class="visually-hidden">Servers, failing first</caption>
             <thead>
@@ -101,9 +102,11 @@ export const FleetPage: FC<{ view: View; data: FleetData }> = ({ view, data }) =
                         <span class="muted">—</span>
                       ) : (
                         jobs.map((j) => (
-                          <a class="job" href={`${view.base}/jobs/${encodeURIComponent(j.id)}`}>
-                            {j.command} ({j.status})
-                          </a>
+                          <div class="job">
+                            <JobLink view={view} job={j}>
+                              {`${j.command} (${j.status})`}
+                            </JobLink>
+                          </div>
                         ))
                       )}
                     </td>

@@ -1,5 +1,6 @@
 /** Jobs: the list with its filters, and one job with its log streaming live. */
 import type { FC } from 'hono/jsx';
+import { HISTORY_ALL_GRANT, holdsGrant } from '../../auth/policy.js';
 import { Layout, Notice, PostForm, ProblemBox, Time, may, seg, type View } from '../view.js';
 import type { Job, JobDetail } from '../resources.js';
 import type { Problem } from '../internal.js';
@@ -8,13 +9,24 @@ export const STATUSES = ['any', 'queued', 'running', 'done', 'failed', 'lost', '
 export const JOB_FILTERS = ['status', 'host', 'server', 'command', 'user'] as const;
 export type JobFilters = Partial<Record<(typeof JOB_FILTERS)[number], string>>;
 
+/** Whether the API would let the user cancel `job` (jobs/routes.ts cancelJob): offered only then. */
+export function mayCancel(view: View, job: Job): boolean {
+  if (job.status !== 'running' && job.status !== 'queued') return false;
+  if (!may(view, 'history/cancel') || !may(view, `barman/${job.command}`)) return false;
+  return job.user === view.user.username || holdsGrant(view.user, HISTORY_ALL_GRANT);
+}
+
+/** A job's link, where the user may open it. */
+export const JobLink: FC<{ view: View; job: Job; children?: unknown }> = ({ view, job, children }) =>
+  may(view, 'history/result') ? <a href={`${view.base}/jobs/${seg(job.id)}`}>{children as string}</a> : <span>{children as string}</span>;
+
 const statusClass = (s: Job['status']) => (s === 'done' ? 'ok' : s === 'running' || s === 'queued' ? 'info' : 'fail');
 
 export const JobTable: FC<{ view: View; jobs: Job[] }> = ({ view, jobs }) =>
   jobs.length === 0 ? (
     <Notice kind="info">No jobs.</Notice>
   ) : (
-    <div class="scroll">
+    <div class="scroll" role="region" aria-label="Jobs" tabindex={0}>
       <table class="jobs">
         <thead>
           <tr>
@@ -31,9 +43,9 @@ export const JobTable: FC<{ view: View; jobs: Job[] }> = ({ view, jobs }) =>
           {jobs.map((j) => (
             <tr>
               <th scope="row">
-                <a href={`${view.base}/jobs/${seg(j.id)}`}>
+                <JobLink view={view} job={j}>
                   <code>{j.id}</code>
-                </a>
+                </JobLink>
               </th>
               <td>{j.command}</td>
               <td>{j.server}</td>
@@ -126,7 +138,7 @@ export const JobPage: FC<{ view: View; job: JobDetail; cancelled?: string }> = (
         <dt>Exit code</dt>
         <dd id="job-exit">{job.exit_code ?? '—'}</dd>
       </dl>
-      {live && may(view, 'history/cancel') ? (
+      {mayCancel(view, job) ? (
         <PostForm view={view} action={`${here}/cancel`} class="actions">
           <button type="submit" class="danger">
             Cancel this job
@@ -134,10 +146,18 @@ export const JobPage: FC<{ view: View; job: JobDetail; cancelled?: string }> = (
         </PostForm>
       ) : null}
       <h2 id="h-log">Log</h2>
-      <pre class="output log" id="job-log" aria-labelledby="h-log" aria-live="off" tabindex={0} data-stream={`${here}/log`} data-live={live ? 'yes' : 'no'}>
-        {job.result ? [...job.result.list, job.result.message].filter((l) => l !== '').join('\n') : ''}
-      </pre>
-      {live ? <p class="muted" id="log-note">The log follows the job as it runs.</p> : null}
+      <div role="log" aria-labelledby="h-log" tabindex={0} class="output-wrap">
+        {/* A running job's log streams in (app.js); an ended one shows barman's result. */}
+        <pre class="output log" id="job-log" {...(live ? { 'data-stream': `${here}/log` } : {})}>
+          {job.result ? [...job.result.list, job.result.message].filter((l) => l !== '').join('\n') : ''}
+        </pre>
+      </div>
+      {job.result?.truncated ? <p class="muted">barman's output was longer than [barman] max_output_bytes: its end is cut.</p> : null}
+      {live ? (
+        <p class="muted" id="log-note" aria-live="polite">
+          The log follows the job as it runs.
+        </p>
+      ) : null}
     </Layout>
   );
 };

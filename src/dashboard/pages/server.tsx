@@ -119,7 +119,7 @@ const Backups: FC<{ view: View; data: ServerData }> = ({ view, data }) => {
   if (items.length === 0) return <Notice kind="info">No backups yet.</Notice>;
   const here = serverPath(view, data.server.host, data.server.name);
   return (
-    <div class="scroll">
+    <div class="scroll" role="region" aria-label="Backups" tabindex={0}>
       <table class="backups">
         <thead>
           <tr>
@@ -168,7 +168,11 @@ export const ResultPage: FC<{ view: View; title: string; back: string; answer: A
       ) : (
         <ProblemBox problem={answer.body as Problem} status={answer.status} />
       )}
-      {lines.length ? <pre class="output">{lines.filter((l) => l !== '').join('\n')}</pre> : null}
+      {lines.length ? (
+        <div role="region" aria-label="barman's output" tabindex={0} class="output-wrap">
+          <pre class="output">{lines.filter((l) => l !== '').join('\n')}</pre>
+        </div>
+      ) : null}
       <p>
         <a href={back}>Back</a>
       </p>
