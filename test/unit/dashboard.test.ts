@@ -1,74 +1,13 @@
 /**
- * The dashboard over the app in memory (barman answering from 3.4's real outputs): its session
- * cookie and where it is taken, CSRF, rules, escaping, the headers of every page. The same pages
- * in a real browser over the real barman: test/integration/dashboard.test.ts.
+ * The dashboard over the app in memory (barman answering from 3.4's real outputs): its session cookie and where it is taken, CSRF, rules, escaping, the headers of every page. The same
+ * pages in a real browser over the real barman: test/integration/dashboard.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { fixtureBarmanHost } from '../support/fake-barman.js';
-import { SEED_CLIENT_CONF, clientConfUser, testApp } from '../support/app.js';
-import { createInProcessJobRunner } from '../../adapters/memory/index.js';
-import type { Storage } from '../../src/ports.js';
+import { browser, dashboardApp, field, signIn } from '../support/dashboard.js';
 
-const OUTPUT = join(import.meta.dirname, '..', 'fixtures', 'barman-output', '3.4');
-const LIMITED = clientConfUser('viewer', ['fleet', 'barman/list-backup', 'barman/show-backup', 'history/list', 'history/result']);
-
-function dashboardApp(opts: { clientConf?: string; settingsText?: string; mount?: string; serverDescription?: string } = {}) {
-  const host = fixtureBarmanHost('3.4', (argv) => {
-    const command = ['list-server', 'show-server', 'status', 'list-backup', 'show-backup', 'check'].find((c) => argv.includes(c) || argv.includes(`${c}s`));
-    if (!command) return { exitCode: 1, stderr: 'unexpected' };
-    if (command === 'check') return { stdout: JSON.stringify({ pg: { postgresql: { status: 'OK', hint: '' } } }) };
-    let stdout = readFileSync(join(OUTPUT, `${command}.json`), 'utf8');
-    if (opts.serverDescription && (command === 'list-server' || command === 'show-server')) stdout = stdout.replace(/"description": "[^"]*"/, `"description": ${JSON.stringify(opts.serverDescription)}`);
-    return { stdout };
-  });
-  const holder: { storage?: Storage } = {};
-  // Background commands (backup, recover) run in this process, on the same host.
-  const runner = createInProcessJobRunner({
-    get storage() {
-      return holder.storage!;
-    },
-    host,
-    clock: { now: () => new Date() },
-    maxOutputBytes: 1 << 20,
-  } as never);
-  const t = testApp({ host, runner, clientAddress: () => '127.0.0.1', clientConf: opts.clientConf ?? SEED_CLIENT_CONF + '\n' + LIMITED, ...(opts.settingsText ? { settingsText: opts.settingsText } : {}) });
-  holder.storage = t.deps.storage;
-  const outer = opts.mount ? new Hono().route(opts.mount, t.app) : t.app;
-  return { ...t, outer, prefix: opts.mount ?? '' };
-}
-
-/** A browser, roughly: keeps cookies per path, follows nothing, sends forms as browsers do. */
-function browser(app: { request: (p: string, i?: RequestInit) => Response | Promise<Response> }) {
-  const jar = new Map<string, string>();
-  const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-  const keep = (res: Response) => {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const [name, value] = pair!.split('=');
-      if (/max-age=0/i.test(line) || value === '') jar.delete(name!);
-      else jar.set(name!, value!);
-    }
-    return res;
-  };
-  return {
-    jar,
-    get: async (path: string, headers: Record<string, string> = {}) => keep(await app.request(path, { headers: { cookie: cookieHeader(), ...headers } })),
-    post: async (path: string, form: Record<string, string>, headers: Record<string, string> = {}) =>
-      keep(await app.request(path, { method: 'POST', headers: { cookie: cookieHeader(), 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', ...headers }, body: new URLSearchParams(form).toString() })),
-  };
-}
-
-const field = (html: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1];
-
-async function signIn(b: ReturnType<typeof browser>, prefix: string, user = 'memin', password = '1258') {
-  const page = await (await b.get(`${prefix}/dashboard/sign-in`)).text();
-  return b.post(`${prefix}/dashboard/sign-in`, { _csrf: field(page, '_csrf')!, next: '', username: user, password });
-}
-
-describe('the dashboard in memory', () => {
+describe('the dashboard in memory: sessions and safety', () => {
   it('signs in with a session cookie that is HttpOnly, SameSite=Strict, scoped to the dashboard, and shows the fleet', async () => {
     const { outer } = dashboardApp();
     const b = browser(outer);
@@ -197,74 +136,6 @@ describe('the dashboard in memory', () => {
     expect(jobs).not.toContain('<img src=x');
   });
 
-  it('asks before deleting a backup: the first request shows what will happen, only the confirmed form acts', async () => {
-    const { outer } = dashboardApp();
-    const b = browser(outer);
-    await signIn(b, '');
-    const id = '20261127T233548';
-    const ask = await b.get(`/dashboard/hosts/default/servers/pg/backups/${id}/delete`);
-    const html = await ask.text();
-    expect(html).toContain('cannot be undone');
-    expect(html).toContain('name="confirm" value="yes"');
-  });
-
-  it('recovers only from the confirmation page: the first form shows what will run, and nothing runs', async () => {
-    const { outer, deps } = dashboardApp();
-    const host = deps.host as unknown as { calls: string[][] };
-    const b = browser(outer);
-    await signIn(b, '');
-    const id = '20261127T233548';
-    const page = await (await b.get(`/dashboard/hosts/default/servers/pg/backups/${id}`)).text();
-    const form = { _csrf: field(page, '_csrf')!, destination: '/srv/restore/pg', target_action: 'promote', target_immediate: 'true', remote_host: 'db2.example' };
-    const ask = await b.post(`/dashboard/hosts/default/servers/pg/backups/${id}/recover`, form);
-    const html = await ask.text();
-    expect(ask.status).toBe(200);
-    expect(html).toContain('/srv/restore/pg');
-    expect(html).toContain('on db2.example');
-    expect(html).toContain('name="confirm" value="yes"');
-    const recovers = () => host.calls.filter((argv) => argv.includes('recover') && !argv.includes('--help'));
-    expect(recovers()).toEqual([]);
-    const go = await b.post(`/dashboard/hosts/default/servers/pg/backups/${id}/recover`, { ...form, confirm: 'yes' });
-    // A background job: its page is next.
-    expect(go.status, await go.clone().text()).toBe(303);
-    expect(go.headers.get('location')).toMatch(/^\/dashboard\/jobs\/[^/]+_recover_/);
-    for (let i = 0; i < 200 && recovers().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    const recover = recovers()[0];
-    expect(recover).toEqual(expect.arrayContaining(['recover', 'pg', id, '/srv/restore/pg', '--target-action=promote', '--target-immediate']));
-  });
-
-  it('changes barman\'s configuration only after showing the diff', async () => {
-    const { outer, deps } = dashboardApp();
-    const files = (deps.host as unknown as { files: Map<string, string> }).files;
-    files.set('/etc/barman.conf', '[barman]\nbarman_home = /var/lib/barman\n\n[pg]\ndescription = "old"\nconninfo = host=pg\n');
-    const b = browser(outer);
-    await signIn(b, '');
-    const page = await (await b.get('/dashboard/config/default')).text();
-    expect(page).toContain('conninfo');
-    const dry = await b.post('/dashboard/config/default/change', { _csrf: field(page, '_csrf')!, section: 'pg', key: 'description', value: 'new' });
-    const html = await dry.text();
-    expect(dry.status, html).toBe(200);
-    expect(html).toContain('-description = &quot;old&quot;');
-    expect(html).toContain('+description = new');
-    expect(html).toContain('Apply this change');
-    expect(files.get('/etc/barman.conf')).toContain('"old"');
-    const apply = await b.post('/dashboard/config/default/change', { _csrf: field(page, '_csrf')!, section: 'pg', key: 'description', value: 'new', apply: 'yes' });
-    expect(apply.status).toBe(200);
-    expect(files.get('/etc/barman.conf')).toContain('description = new');
-  });
-
-  it('runs check on demand and shows what barman said', async () => {
-    const { outer } = dashboardApp();
-    const b = browser(outer);
-    await signIn(b, '');
-    const page = await (await b.get('/dashboard/hosts/default/servers/pg')).text();
-    const res = await b.post('/dashboard/hosts/default/servers/pg/check', { _csrf: field(page, '_csrf')! });
-    const html = await res.text();
-    expect(res.status).toBe(200);
-    expect(html).toContain('Check of pg');
-    expect(html).toContain('postgresql');
-  });
-
   it('acts on no GET: a link to remove a user only asks, and a form field in the URL is not taken', async () => {
     const { outer, usersFile } = dashboardApp();
     const b = browser(outer);
@@ -299,17 +170,6 @@ describe('the dashboard in memory', () => {
     const dirs = await deps.storage.list('dashboard/sessions');
     expect(dirs).toHaveLength(1);
     expect(await deps.storage.list(`dashboard/sessions/${dirs[0]}`)).toHaveLength(10);
-  });
-
-  it('answers HEAD of a job log without following it, and a page with a trailing slash by its own address', async () => {
-    const { outer } = dashboardApp();
-    const b = browser(outer);
-    await signIn(b, '');
-    const head = await outer.request('/dashboard/jobs/nope/log', { method: 'HEAD', headers: { cookie: `barmanapi_session=${b.jar.get('barmanapi_session')}` } });
-    expect(head.status).toBe(200);
-    const slash = await b.get('/dashboard/jobs/');
-    expect(slash.status).toBe(308);
-    expect(slash.headers.get('location')).toBe('/dashboard/jobs');
   });
 
   it('under a mount prefix: links, assets and the cookie path follow it', async () => {
