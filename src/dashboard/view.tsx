@@ -172,3 +172,14 @@ export const Layout: FC<LayoutProps> = ({ view, base, title, children, current }
     </html>
   );
 };
+
+/** A table's column headers. */
+export const Head: FC<{ cols: string[] }> = ({ cols }) => (
+  <thead>
+    <tr>
+      {cols.map((c) => (
+        <th scope="col">{c}</th>
+      ))}
+    </tr>
+  </thead>
+);

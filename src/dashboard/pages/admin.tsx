@@ -1,7 +1,7 @@
 /** barman's configuration (read, change with the diff first), users, and signing in. */
 import type { FC } from 'hono/jsx';
 import { whyNotWithin } from '../../auth/policy.js';
-import { Layout, Notice, PostForm, ProblemBox, may, seg, type View } from '../view.js';
+import { Head, Layout, may, Notice, PostForm, ProblemBox, seg, type View } from '../view.js';
 import type { Answer, Problem } from '../internal.js';
 
 export interface ConfigSection {
@@ -127,13 +127,7 @@ export const ConfigPage: FC<{ view: View; hosts: string[]; host: string; answer:
               </h2>
               <div class="scroll" role="region" aria-label={`Options of [${s.name}]`} tabindex={0}>
                 <table class="options">
-                  <thead>
-                    <tr>
-                      <th scope="col">Option</th>
-                      <th scope="col">Value</th>
-                      <th scope="col">File</th>
-                    </tr>
-                  </thead>
+                  <Head cols={['Option', 'Value', 'File']} />
                   <tbody>
                     {Object.entries(s.options).map(([k, v]) => (
                       <tr>
@@ -177,16 +171,7 @@ export const UsersPage: FC<{ view: View; answer: Answer<{ items: UserRow[] } | P
       ) : (
         <div class="scroll" role="region" aria-label="Users" tabindex={0}>
           <table class="users">
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Access</th>
-                <th scope="col">Deny</th>
-                <th scope="col">Hosts</th>
-                {may(view, 'auth/user/change') ? <th scope="col">New password</th> : null}
-                {may(view, 'auth/user/remove') ? <th scope="col">Remove</th> : null}
-              </tr>
-            </thead>
+            <Head cols={['User', 'Access', 'Deny', 'Hosts', ...(may(view, 'auth/user/change') ? ['New password'] : []), ...(may(view, 'auth/user/remove') ? ['Remove'] : [])]} />
             <tbody>
               {(answer.body as { items: UserRow[] }).items.map((u) => (
                 <tr>

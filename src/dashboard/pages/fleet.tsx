@@ -1,6 +1,6 @@
 /** The fleet overview: every host the user reaches and every server on it, worst first. */
 import type { FC } from 'hono/jsx';
-import { Badge, Layout, Notice, ProblemBox, Time, may, serverPath, type View } from '../view.js';
+import { Badge, Head, Layout, may, Notice, ProblemBox, serverPath, Time, type View } from '../view.js';
 import { JobLink } from './jobs.js';
 import { serverHealth, type HostAnswer, type Job, type Server } from '../resources.js';
 import type { Problem } from '../internal.js';
@@ -65,18 +65,7 @@ export const FleetPage: FC<{ view: View; data: FleetData }> = ({ view, data }) =
         <div class="scroll" role="region" aria-label="Servers" tabindex={0}>
           <table class="fleet">
             <caption class="visually-hidden">Servers, failing first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Status</th>
-                <th scope="col">Server</th>
-                <th scope="col">Host</th>
-                <th scope="col">Last backup</th>
-                <th scope="col">Backups</th>
-                <th scope="col">Failed</th>
-                <th scope="col">WAL archiving</th>
-                <th scope="col">Jobs</th>
-              </tr>
-            </thead>
+            <Head cols={['Status', 'Server', 'Host', 'Last backup', 'Backups', 'Failed', 'WAL archiving', 'Jobs']} />
             <tbody>
               {rows.map(({ server: s, health, reasons }) => {
                 const jobs = running.get(`${s.host}\u0000${s.name}`) ?? [];

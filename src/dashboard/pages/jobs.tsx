@@ -1,7 +1,7 @@
 /** Jobs: the list with its filters, and one job with its log streaming live. */
 import type { FC } from 'hono/jsx';
 import { HISTORY_ALL_GRANT, holdsGrant } from '../../auth/policy.js';
-import { Layout, Notice, PostForm, ProblemBox, Time, may, seg, type View } from '../view.js';
+import { Head, Layout, may, Notice, PostForm, ProblemBox, seg, Time, type View } from '../view.js';
 import type { Job, JobDetail } from '../resources.js';
 import type { Problem } from '../internal.js';
 
@@ -28,17 +28,7 @@ export const JobTable: FC<{ view: View; jobs: Job[] }> = ({ view, jobs }) =>
   ) : (
     <div class="scroll" role="region" aria-label="Jobs" tabindex={0}>
       <table class="jobs">
-        <thead>
-          <tr>
-            <th scope="col">Job</th>
-            <th scope="col">Command</th>
-            <th scope="col">Server</th>
-            <th scope="col">Host</th>
-            <th scope="col">Status</th>
-            <th scope="col">Started by</th>
-            <th scope="col">Created</th>
-          </tr>
-        </thead>
+        <Head cols={['Job', 'Command', 'Server', 'Host', 'Status', 'Started by', 'Created']} />
         <tbody>
           {jobs.map((j) => (
             <tr>

@@ -1,6 +1,6 @@
 /** One server: its state, WAL, backups, recent jobs, and what the user may start on it. */
 import type { FC } from 'hono/jsx';
-import { Badge, Layout, Notice, PostForm, ProblemBox, Time, bytes, may, seg, serverPath, type View } from '../view.js';
+import { Badge, bytes, Head, Layout, may, Notice, PostForm, ProblemBox, seg, serverPath, Time, type View } from '../view.js';
 import { serverHealth, type Backup, type CommandResult, type HostAnswer, type Job, type Server } from '../resources.js';
 import type { Answer, Problem } from '../internal.js';
 import { Wal } from './fleet.js';
@@ -121,16 +121,7 @@ const Backups: FC<{ view: View; data: ServerData }> = ({ view, data }) => {
   return (
     <div class="scroll" role="region" aria-label="Backups" tabindex={0}>
       <table class="backups">
-        <thead>
-          <tr>
-            <th scope="col">Backup</th>
-            <th scope="col">Status</th>
-            <th scope="col">Ended</th>
-            <th scope="col">Size</th>
-            <th scope="col">WAL size</th>
-            <th scope="col">Retention</th>
-          </tr>
-        </thead>
+        <Head cols={['Backup', 'Status', 'Ended', 'Size', 'WAL size', 'Retention']} />
         <tbody>
           {items.map((b) => (
             <tr>
