@@ -134,8 +134,8 @@ export function dashboardRoutes(deps: Deps, auth: AuthService, hosts: HostSet, r
     const previous = getCookie(c, SESSION_COOKIE);
     let session: Session;
     try {
-      if (previous) await sessions.end(previous);
       session = await sessions.start(user.username, user.fingerprint, life);
+      if (previous) await sessions.end(previous).catch(() => undefined);
     } catch (e) {
       deps.logger.log('error', 'dashboard session not stored', { error: redact(String(e)) });
       return signInPage(c, 503, { message: 'The session could not be stored (the store refused the write): try again later.', next });
@@ -212,7 +212,11 @@ export function dashboardRoutes(deps: Deps, auth: AuthService, hosts: HostSet, r
     const reads = d.c.req.method === 'GET' || d.c.req.method === 'HEAD';
     // `/dashboard/`: the first page, as `/dashboard` is; another page with a trailing slash: that page.
     if (reads && path === `${d.view.base}/`) return fleetPage(d);
-    if (reads && path.endsWith('/') && !path.endsWith('//')) return d.c.redirect(path.replace(/\/+$/, ''), 308);
+    if (reads && path.startsWith(`${d.view.base}/`) && path.endsWith('/') && !path.endsWith('//')) {
+      const url = d.c.req.url;
+      const query = url.includes('?') ? url.slice(url.indexOf('?')).replace(/#.*$/, '') : '';
+      return d.c.redirect(`${path.replace(/\/+$/, '')}${query}`, 308);
+    }
     return d.failed({ status: 404, body: { title: 'Not found', detail: `no dashboard page at ${d.c.req.path.slice(0, 200)}` } });
   }, { form: false }));
   return app;

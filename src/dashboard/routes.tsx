@@ -34,7 +34,12 @@ const param = (d: Dash, name: string) => {
 
 /** A command's answer: a background job is followed on its page; a result is shown. */
 async function started(d: Dash, answer: Answer, title: string, back: string): Promise<Response> {
-  if (answer.status === 202) return d.redirect(`/jobs/${seg((answer.body as { id: string }).id)}`);
+  if (answer.status === 202) {
+    const id = (answer.body as { id: string }).id;
+    if (may(d.view, 'history/result')) return d.redirect(`/jobs/${seg(id)}`);
+    // Started, but the user may not open jobs: said here rather than a refusal on the next page.
+    return d.render(<ResultPage view={d.view} title={title} back={back} answer={{ status: 202, body: { status_code: 202, message: `Started in the background as job ${id}.`, list: [] } }} />, 202);
+  }
   // barman's own answer, whether it succeeded or not (busy, failed, unreachable): its output is worth showing.
   if (answer.status === 200 || Array.isArray((answer.body as { list?: unknown } | null)?.list)) return d.render(<ResultPage view={d.view} title={title} back={back} answer={answer as Answer<CommandResult>} />, answer.status);
   return d.failed(answer);
@@ -225,6 +230,7 @@ async function users(d: Dash, refused?: Answer<unknown>): Promise<Response> {
   const answer = await d.api<never>('GET', '/users');
   // One's own password or rules changed: the session has ended; the next page asks to sign in.
   if (answer.status === 401) return d.redirect('/sign-in?reason=changed');
-  const done = DONE[text(d, 'done')]?.(text(d, 'user'));
+  const key = text(d, 'done');
+  const done = Object.hasOwn(DONE, key) ? DONE[key]!(text(d, 'user')) : undefined;
   return d.render(<UsersPage view={d.view} answer={answer} done={done} refused={refused} />, refused ? refused.status : answer.status);
 }

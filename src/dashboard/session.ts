@@ -62,7 +62,8 @@ export class Sessions {
   /**
    * A new session for the user; its file is written before the cookie is handed out. The user's
    * ended sessions are removed, and the oldest live ones beyond the bound, so signing in again
-   * and again cannot fill the store.
+   * and again cannot fill the store. Not under a lock: sign-ins at the same moment may each keep
+   * one more, and the next sign-in trims the user's sessions back to the bound.
    */
   async start(username: string, fingerprint: string, lifeSeconds: number): Promise<Session> {
     const now = this.deps.clock.now().getTime();

@@ -74,14 +74,20 @@ describe('the dashboard in memory: pages and actions', () => {
     expect(html).toContain('postgresql');
   });
 
-  it('answers HEAD of a job log without following it, and a page with a trailing slash by its own address', async () => {
+  it('answers HEAD of a job log without following it, a page with a trailing slash by its own address, and only its own notices', async () => {
     const { outer } = dashboardApp();
     const b = browser(outer);
     await signIn(b, '');
     const head = await outer.request('/dashboard/jobs/nope/log', { method: 'HEAD', headers: { cookie: `barmanapi_session=${b.jar.get('barmanapi_session')}` } });
     expect(head.status).toBe(200);
-    const slash = await b.get('/dashboard/jobs/');
+    const slash = await b.get('/dashboard/jobs/?status=failed');
     expect(slash.status).toBe(308);
-    expect(slash.headers.get('location')).toBe('/dashboard/jobs');
+    expect(slash.headers.get('location')).toBe('/dashboard/jobs?status=failed');
+    // A notice is one of the page's own: no other text, nothing of Object's.
+    for (const done of ['__proto__', 'constructor', 'toString']) {
+      const page = await b.get(`/dashboard/users?done=${done}&user=x`);
+      expect(page.status, done).toBe(200);
+      expect(await page.text()).not.toContain('notice ok');
+    }
   });
 });

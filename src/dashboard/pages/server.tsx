@@ -154,7 +154,9 @@ export const ResultPage: FC<{ view: View; title: string; back: string; answer: A
   return (
     <Layout view={view} base={view.base} title={title} current="fleet">
       <h1>{title}</h1>
-      {ok ? (
+      {answer.status === 202 ? (
+        <Notice kind="info">{result.message}</Notice>
+      ) : ok ? (
         <Notice kind={result.status_code === 200 ? 'ok' : 'fail'}>{result.status_code === 200 ? 'barman reports no failure.' : `barman ended with ${result.status_code}.`}</Notice>
       ) : (
         <ProblemBox problem={answer.body as Problem} status={answer.status} />
