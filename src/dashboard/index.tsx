@@ -164,7 +164,8 @@ export function dashboardRoutes(deps: Deps, auth: AuthService, hosts: HostSet, r
     }
     const record = await auth.users.get(session.username);
     if (!record || record.fingerprint !== session.fingerprint) {
-      await sessions.end(session.id);
+      // Ended whether or not its file goes now: the fingerprint refuses it on every request.
+      await sessions.end(session.id).catch(() => undefined);
       internal.forget(session);
       deleteCookie(c, SESSION_COOKIE, { path: b, secure: deps.client(c).secure });
       return c.redirect(`${b}/sign-in?reason=changed`, 303);

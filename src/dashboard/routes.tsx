@@ -142,10 +142,17 @@ async function server(d: Dash): Promise<Response> {
     may(d.view, 'history/list') ? d.api<{ items: Job[] }>('GET', `/jobs?host=${seg(host)}&server=${seg(name)}&limit=10`) : null,
     d.api<HostResource>('GET', `/hosts/${seg(host)}`),
   ]);
-  if (one.status !== 200) return d.failed(one);
   const h = hostAnswer.status === 200 ? hostAnswer.body : undefined;
   const known: HostAnswer | undefined = h && { name: h.name, description: h.description, reachable: h.down ? false : true, reason: h.down?.reason ?? null, as_of: null };
-  return d.render(<ServerPage view={d.view} data={{ server: one.body, host: known, backups, jobs: jobs?.status === 200 ? jobs.body.items : null }} />);
+  const jobList = jobs?.status === 200 ? jobs.body.items : null;
+  if (one.status === 200) return d.render(<ServerPage view={d.view} data={{ server: one.body, host: known, backups, jobs: jobList }} />);
+  // The barman host did not answer: the last state the fleet knows of the server, said to be so.
+  if (one.status >= 502) {
+    const fleet = await d.api<{ hosts: HostAnswer[]; items: Server[] }>('GET', `/hosts/${seg(host)}/servers`);
+    const last = fleet.status === 200 ? fleet.body.items.find((s) => s.name === name) : undefined;
+    if (last) return d.render(<ServerPage view={d.view} data={{ server: { ...last, stale: true }, host: fleet.body.hosts.find((x) => x.name === host) ?? known, backups, jobs: jobList, unanswered: one as Answer<Problem> }} />, one.status);
+  }
+  return d.failed(one);
 }
 
 async function backup(d: Dash, form?: RecoverForm, refused?: Answer): Promise<Response> {

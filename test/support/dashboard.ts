@@ -5,14 +5,17 @@ import { Hono } from 'hono';
 import { fixtureBarmanHost } from './fake-barman.js';
 import { SEED_CLIENT_CONF, clientConfUser, testApp } from './app.js';
 import { createInProcessJobRunner } from '../../adapters/memory/index.js';
-import type { Storage } from '../../src/ports.js';
+import { HostError, type Storage } from '../../src/ports.js';
 
 const OUTPUT = join(import.meta.dirname, '..', 'fixtures', 'barman-output', '3.4');
 const LIMITED = clientConfUser('viewer', ['fleet', 'barman/list-backup', 'barman/show-backup', 'history/list', 'history/result']);
 
 /** The app with barman answering from 3.4's real outputs, the seed's user and `viewer` (reads only). */
 export function dashboardApp(opts: { clientConf?: string; settingsText?: string; mount?: string; serverDescription?: string } = {}) {
+  /** Set `down` and every barman command fails as an unreachable host's would. */
+  const outage = { down: false };
   const host = fixtureBarmanHost('3.4', (argv) => {
+    if (outage.down) throw new HostError('unreachable', 'connect ECONNREFUSED 192.0.2.7:22');
     const command = ['list-server', 'show-server', 'status', 'list-backup', 'show-backup', 'check'].find((c) => argv.includes(c) || argv.includes(`${c}s`));
     if (!command) return { exitCode: 1, stderr: 'unexpected' };
     if (command === 'check') return { stdout: JSON.stringify({ pg: { postgresql: { status: 'OK', hint: '' } } }) };
@@ -20,6 +23,11 @@ export function dashboardApp(opts: { clientConf?: string; settingsText?: string;
     if (opts.serverDescription && (command === 'list-server' || command === 'show-server')) stdout = stdout.replace(/"description": "[^"]*"/, `"description": ${JSON.stringify(opts.serverDescription)}`);
     return { stdout };
   });
+  // In an outage the host's files are out of reach too (the read cache cannot vouch for anything).
+  for (const method of ['stat', 'listDir', 'readFile'] as const) {
+    const original = host[method].bind(host) as (path: string) => Promise<unknown>;
+    (host as unknown as Record<string, unknown>)[method] = (path: string) => (outage.down ? Promise.reject(new HostError('unreachable', 'connect ECONNREFUSED 192.0.2.7:22')) : original(path));
+  }
   const holder: { storage?: Storage } = {};
   // Background commands (backup, recover) run in this process, on the same host.
   const runner = createInProcessJobRunner({
@@ -33,7 +41,7 @@ export function dashboardApp(opts: { clientConf?: string; settingsText?: string;
   const t = testApp({ host, runner, clientAddress: () => '127.0.0.1', clientConf: opts.clientConf ?? SEED_CLIENT_CONF + '\n' + LIMITED, ...(opts.settingsText ? { settingsText: opts.settingsText } : {}) });
   holder.storage = t.deps.storage;
   const outer = opts.mount ? new Hono().route(opts.mount, t.app) : t.app;
-  return { ...t, outer, prefix: opts.mount ?? '' };
+  return { ...t, outer, prefix: opts.mount ?? '', outage };
 }
 
 /** A browser, roughly: keeps cookies per path, follows nothing, sends forms as browsers do. */

@@ -62,6 +62,23 @@ describe('the dashboard in memory: pages and actions', () => {
     expect(files.get('/etc/barman.conf')).toContain('description = new');
   });
 
+  it('shows the last known state of a server whose barman host stops answering, and says so', async () => {
+    const { outer, outage, api } = dashboardApp();
+    const b = browser(outer);
+    await signIn(b, '');
+    expect((await b.get('/dashboard/hosts/default/servers/pg')).status).toBe(200);
+    // A background round has seen the server; then the host goes, and nothing cached vouches for it.
+    await api.hosts.default.refresher.tick();
+    api.hosts.default.reads.invalidate();
+    outage.down = true;
+    const res = await b.get('/dashboard/hosts/default/servers/pg');
+    const html = await res.text();
+    expect(res.status, html).toBe(502);
+    expect(html).toContain('did not answer');
+    expect(html).toContain('last state known of pg');
+    expect(html).toContain('PostgreSQL 15');
+  });
+
   it('runs check on demand and shows what barman said', async () => {
     const { outer } = dashboardApp();
     const b = browser(outer);

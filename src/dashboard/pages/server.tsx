@@ -11,6 +11,8 @@ export interface ServerData {
   host: HostAnswer | undefined;
   backups: Answer<{ items: Backup[] } | Problem> | null;
   jobs: Job[] | null;
+  /** The host's refusal to answer now, when the server shown is its last known state. */
+  unanswered?: Answer<Problem>;
 }
 
 export const ServerPage: FC<{ view: View; data: ServerData }> = ({ view, data }) => {
@@ -26,6 +28,12 @@ export const ServerPage: FC<{ view: View; data: ServerData }> = ({ view, data })
       <h1>
         {s.name} <Badge health={health} />
       </h1>
+      {data.unanswered ? (
+        <Notice kind="warn">
+          The barman host did not answer ({data.unanswered.body?.detail ?? data.unanswered.body?.title ?? `error ${data.unanswered.status}`}): this is the last state known of {s.name}
+          {data.host?.as_of ? <> , as of <Time at={data.host.as_of} now={view.now} /></> : null}.
+        </Notice>
+      ) : null}
       {reasons.length ? (
         <ul class="reasons">
           {reasons.map((r) => (
