@@ -55,7 +55,8 @@ async function derive(password: string, salt: Uint8Array<ArrayBuffer>, iteration
   return new Uint8Array(bits);
 }
 
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+/** Whether two byte strings are equal, in a time that does not depend on where they differ. */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   let diff = a.length ^ b.length;
   for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
   return diff === 0;

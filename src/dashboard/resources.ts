@@ -1,100 +1,28 @@
 /**
- * The v1 resources the pages show, as far as they read them (the OpenAPI document has them
- * whole), and how a server's state becomes one status.
+ * The v1 resources the pages show, typed from the schemas the OpenAPI document is written from
+ * (types only: nothing of zod is loaded for them), and how a server's state becomes one status.
  */
+import type { z } from 'zod';
+import type { v1Schemas } from '../api/v1/schemas.js';
 import type { Health } from './view.js';
 
-export interface HostAnswer {
-  name: string;
-  description: string;
-  reachable: boolean | null;
-  reason: string | null;
-  as_of: string | null;
-}
+type Schemas = ReturnType<typeof v1Schemas>;
+/** A v1 resource as the document describes it (schemas.ts): the pages read the same shapes. */
+type Resource<K extends keyof Schemas> = z.infer<Schemas[K]>;
 
+export type HostAnswer = Resource<'HostAnswer'>;
 /** GET /hosts/{host}. */
-export interface HostResource {
-  name: string;
-  description: string;
-  down: { reason: string | null; since: string | null; next_try: string | null } | null;
-}
-
-export interface Backup {
-  host: string;
-  server: string;
-  id: string;
-  status: string | null;
-  begin_time: string | null;
-  end_time: string | null;
-  size_bytes: number | null;
-  wal_size_bytes: number | null;
-  retention_status: string | null;
-}
-
-export interface BackupDetail extends Backup {
-  timeline: number | null;
-  begin_wal: string | null;
-  end_wal: string | null;
-  begin_lsn: string | null;
-  end_lsn: string | null;
-  copy_time_seconds: number | null;
-  postgresql_version: string | null;
-  previous_backup: string | null;
-  next_backup: string | null;
-}
-
-export interface Wal {
-  current: string | null;
-  archiver_enabled: boolean | null;
-  last_archived: string | null;
-  last_archived_time: string | null;
-  failed_count: number | null;
-  last_failed: string | null;
-  streaming: boolean | null;
-}
-
-export interface Server {
-  host: string;
-  name: string;
-  description: string | null;
-  active: boolean | null;
-  disabled: boolean | null;
-  backup_method: string | null;
-  postgresql_version: string | null;
-  retention_policy: string | null;
-  last_backup: Backup | null;
-  backups: number | null;
-  failed_backups: number | null;
-  wal: Wal;
-  errors: string[];
-  stale: boolean;
-}
-
-export interface Job {
-  id: string;
-  host: string;
-  server: string;
-  command: string;
-  status: 'queued' | 'running' | 'done' | 'failed' | 'lost' | 'cancelled';
-  user: string;
-  created_at: string;
-  status_code: number | null;
-}
-
-export interface JobDetail extends Job {
-  started_at: string | null;
-  ended_at: string | null;
-  duration_ms: number | null;
-  exit_code: number | null;
-  result: { status_code: number; message: string; list: string[]; truncated?: boolean } | null;
-}
-
-export interface CommandResult {
-  status_code: number;
-  message: string;
-  list: string[];
-  data?: unknown;
-}
+export type HostResource = Resource<'Host'>;
+export type Backup = Resource<'Backup'>;
+export type BackupDetail = Resource<'BackupDetail'>;
+export type Wal = Resource<'Wal'>;
+export type Server = Resource<'Server'>;
+export type Job = Resource<'Job'>;
+export type JobDetail = Resource<'JobDetail'>;
+export type CommandResult = Resource<'CommandResult'>;
+export type BarmanConfig = Resource<'BarmanConfig'>;
+export type BarmanConfigChanged = Resource<'BarmanConfigChanged'>;
+export type User = Resource<'User'>;
 
 /** A last backup older than this is worth attention (barman's own default check has no age). */
 export const BACKUP_AGE_WARN_MS = 7 * 86400_000;

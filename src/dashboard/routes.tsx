@@ -10,12 +10,12 @@ import { ApiError } from '../http/errors.js';
 import type { Dash, DashHandler } from './index.js';
 import type { Answer, Problem } from './internal.js';
 import { may, seg } from './view.js';
-import type { BackupDetail, CommandResult, HostAnswer, HostResource, Job, JobDetail, Server } from './resources.js';
+import type { BackupDetail, BarmanConfigChanged, CommandResult, HostAnswer, HostResource, Job, JobDetail, Server } from './resources.js';
 import { FleetPage } from './pages/fleet.js';
 import { ResultPage, ServerPage } from './pages/server.js';
 import { BackupPage, ConfirmPage, RECOVER_FLAGS, RECOVER_LABELS, RECOVER_TEXT, type RecoverForm } from './pages/backup.js';
 import { JOB_FILTERS, JobPage, JobsPage, type JobFilters } from './pages/jobs.js';
-import { ConfigPage, UsersPage, type ConfigChange, type ConfigChanged } from './pages/admin.js';
+import { ConfigPage, UsersPage, type ConfigChange } from './pages/admin.js';
 
 type Route = (handler: DashHandler) => (c: Context<AppEnv>) => Promise<Response>;
 
@@ -208,7 +208,7 @@ async function job(d: Dash): Promise<Response> {
   return d.render(<JobPage view={d.view} job={answer.body} cancelled={note} />);
 }
 
-async function config(d: Dash, change?: ConfigChange, outcome?: Answer<ConfigChanged | Problem>): Promise<Response> {
+async function config(d: Dash, change?: ConfigChange, outcome?: Answer<BarmanConfigChanged | Problem>): Promise<Response> {
   const host = param(d, 'host');
   const names = d.hosts.reachable(d.view.user).map((h) => h.name);
   if (!reachesHost(d.view.user, host) || !d.hosts.find(host)) return d.failed({ status: 404, body: { title: 'Not found', detail: `no barman host ${host.slice(0, 64)} that you reach` } });
@@ -222,7 +222,7 @@ async function configChange(d: Dash): Promise<Response> {
   const change: ConfigChange = { section: text(d, 'section').trim(), key: text(d, 'key').trim(), value: text(d, 'value'), remove: flag('remove'), create: flag('create'), force: flag('force') };
   const id = `${change.section}.${change.key}`;
   const body = { ...(change.remove ? { remove: [id] } : { set: { [id]: change.value } }), create: change.create, force: change.force, dry_run: text(d, 'apply') !== 'yes' };
-  const outcome = await d.api<ConfigChanged | Problem>('PATCH', `/hosts/${seg(host)}/config`, body);
+  const outcome = await d.api<BarmanConfigChanged | Problem>('PATCH', `/hosts/${seg(host)}/config`, body);
   return config(d, change, outcome);
 }
 

@@ -9,6 +9,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { Clock, Logger, Storage } from '../ports.js';
 import { isRecord } from '../util/shape.js';
+import { b64url, constantTimeEqual } from '../auth/password.js';
 
 const DIR = 'dashboard/sessions';
 /** Ended sessions' files are removed at most this often. */
@@ -37,18 +38,12 @@ export function csrfToken(id: string): string {
 
 /** Whether `given` is the token of session `id`, compared in constant time. */
 export function csrfMatches(id: string, given: unknown): boolean {
-  if (typeof given !== 'string') return false;
-  const want = csrfToken(id);
-  if (given.length !== want.length) return false;
-  let diff = 0;
-  for (let i = 0; i < want.length; i++) diff |= want.charCodeAt(i) ^ given.charCodeAt(i);
-  return diff === 0;
+  return typeof given === 'string' && constantTimeEqual(utf8ToBytes(csrfToken(id)), utf8ToBytes(given));
 }
 
 /** 32 random bytes, base64url without padding (43 characters). */
 export function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return b64url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
 /** A user's live sessions at most: signing in once more ends the oldest. */

@@ -3,25 +3,7 @@ import type { FC } from 'hono/jsx';
 import { whyNotWithin } from '../../auth/policy.js';
 import { Head, Layout, may, Notice, PostForm, ProblemBox, seg, type View } from '../view.js';
 import type { Answer, Problem } from '../internal.js';
-
-export interface ConfigSection {
-  name: string;
-  kind: 'global' | 'server' | 'model';
-  file: string;
-  options: Record<string, string>;
-  origins: Record<string, string>;
-}
-
-export interface ConfigChanged {
-  changes: Array<{ section: string; key: string; action: 'set' | 'remove'; previous: string | null; value: string | null; changed: boolean }>;
-  file: string;
-  dry_run: boolean;
-  diff: string;
-  written: boolean;
-  backup: string | null;
-  warnings: string[];
-  message: string;
-}
+import type { BarmanConfig, BarmanConfigChanged, User } from '../resources.js';
 
 export interface ConfigChange {
   section: string;
@@ -32,11 +14,11 @@ export interface ConfigChange {
   force: boolean;
 }
 
-export const ConfigPage: FC<{ view: View; hosts: string[]; host: string; answer: Answer<{ main_file: string; sections: ConfigSection[]; warnings: string[] } | Problem>; change?: ConfigChange; outcome?: Answer<ConfigChanged | Problem> }> = ({ view, hosts, host, answer, change, outcome }) => {
+export const ConfigPage: FC<{ view: View; hosts: string[]; host: string; answer: Answer<BarmanConfig | Problem>; change?: ConfigChange; outcome?: Answer<BarmanConfigChanged | Problem> }> = ({ view, hosts, host, answer, change, outcome }) => {
   const ok = answer.status === 200;
-  const config = answer.body as { main_file: string; sections: ConfigSection[]; warnings: string[] };
+  const config = answer.body as BarmanConfig;
   const action = `${view.base}/config/${seg(host)}`;
-  const changed = outcome?.status === 200 ? (outcome.body as ConfigChanged) : null;
+  const changed = outcome?.status === 200 ? (outcome.body as BarmanConfigChanged) : null;
   return (
     <Layout view={view} base={view.base} title="Barman configuration" current="config">
       <h1>Barman configuration</h1>
@@ -149,18 +131,11 @@ export const ConfigPage: FC<{ view: View; hosts: string[]; host: string; answer:
   );
 };
 
-export interface UserRow {
-  username: string;
-  access: string[];
-  deny: string[];
-  hosts?: string[];
-}
-
-export const UsersPage: FC<{ view: View; answer: Answer<{ items: UserRow[] } | Problem>; done?: string; refused?: Answer<unknown> }> = ({ view, answer, done, refused }) => {
+export const UsersPage: FC<{ view: View; answer: Answer<{ items: User[] } | Problem>; done?: string; refused?: Answer<unknown> }> = ({ view, answer, done, refused }) => {
   const base = `${view.base}/users`;
   const list = (v: string[] | undefined) => (v && v.length ? v.join(', ') : '—');
   // As the access model reads them (policy.ts hostReach).
-  const reach = (u: UserRow) => (u.hosts && u.hosts.length ? u.hosts.join(', ') : u.access.length === 0 ? 'every host' : 'default');
+  const reach = (u: User) => (u.hosts && u.hosts.length ? u.hosts.join(', ') : u.access.length === 0 ? 'every host' : 'default');
   return (
     <Layout view={view} base={view.base} title="Users" current="users">
       <h1>Users</h1>
@@ -173,7 +148,7 @@ export const UsersPage: FC<{ view: View; answer: Answer<{ items: UserRow[] } | P
           <table class="users">
             <Head cols={['User', 'Access', 'Deny', 'Hosts', ...(may(view, 'auth/user/change') ? ['New password'] : []), ...(may(view, 'auth/user/remove') ? ['Remove'] : [])]} />
             <tbody>
-              {(answer.body as { items: UserRow[] }).items.map((u) => (
+              {(answer.body as { items: User[] }).items.map((u) => (
                 <tr>
                   <th scope="row">{u.username}</th>
                   <td>{u.access.length ? list(u.access) : 'everything'}</td>
